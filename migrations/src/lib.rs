@@ -1,0 +1,24 @@
+//! Database schema of OCOP Market. Every schema change is a migration here; the app runs them at
+//! start-up and through `ocop-market migrate`. Migrations use only sea-query schema helpers and
+//! never the app's entities, so that old migrations keep compiling as the app changes.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_reference_tables;
+mod m20261122_000002_create_accounts;
+mod m20261122_000003_create_cooperatives;
+mod m20261122_000004_create_catalog;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_reference_tables::Migration),
+            Box::new(m20261122_000002_create_accounts::Migration),
+            Box::new(m20261122_000003_create_cooperatives::Migration),
+            Box::new(m20261122_000004_create_catalog::Migration),
+        ]
+    }
+}

@@ -1,0 +1,174 @@
+//! The province's administrators: they verify or reject cooperatives and OCOP certificates
+//! (always with a reason when refusing), and suspend cooperatives, which takes their products
+//! out of the public catalogue at once (visibility is computed from the cooperative's status).
+
+mod routes;
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionSession, TransactionTrait,
+};
+
+use crate::accounts::CurrentUser;
+use crate::catalog::certificates::refresh_product_rating;
+use crate::catalog::{CertificateStatus, CooperativeStatus};
+use crate::domain::{FieldIssue, bounded_text};
+use crate::entities::{cooperatives, ocop_certificates};
+use crate::http::error::{AppError, AppResult, FieldErrors};
+
+pub use routes::{api_routes, page_routes};
+
+/// What an administrator decides about a cooperative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CooperativeDecision {
+    Verify,
+    Reject,
+    Suspend,
+    Reinstate,
+}
+
+impl CooperativeDecision {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "verify" => Some(Self::Verify),
+            "reject" => Some(Self::Reject),
+            "suspend" => Some(Self::Suspend),
+            "reinstate" => Some(Self::Reinstate),
+            _ => None,
+        }
+    }
+
+    fn needs_reason(self) -> bool {
+        matches!(self, Self::Reject | Self::Suspend)
+    }
+
+    /// The status this decision leads to, if allowed from `from`.
+    fn target(self, from: CooperativeStatus) -> Option<CooperativeStatus> {
+        use CooperativeStatus as S;
+        match (self, from) {
+            (Self::Verify, S::Pending | S::Rejected) => Some(S::Verified),
+            (Self::Reject, S::Pending) => Some(S::Rejected),
+            (Self::Suspend, S::Verified) => Some(S::Suspended),
+            (Self::Reinstate, S::Suspended) => Some(S::Verified),
+            _ => None,
+        }
+    }
+}
+
+fn parse_reason(decision_needs_reason: bool, reason: &str) -> AppResult<Option<String>> {
+    if decision_needs_reason {
+        bounded_text(reason, 3, 500)
+            .map(Some)
+            .map_err(|issue| FieldErrors::single("reason", issue))
+    } else if reason.trim().is_empty() {
+        Ok(None)
+    } else {
+        bounded_text(reason, 1, 500)
+            .map(Some)
+            .map_err(|issue| FieldErrors::single("reason", issue))
+    }
+}
+
+/// Applies an administrator's decision to a cooperative.
+pub async fn decide_cooperative(
+    db: &impl ConnectionTrait,
+    admin: &CurrentUser,
+    cooperative_id: i64,
+    decision: CooperativeDecision,
+    reason: &str,
+) -> AppResult<cooperatives::Model> {
+    admin.require_admin()?;
+    let reason = parse_reason(decision.needs_reason(), reason)?;
+    let coop = cooperatives::Entity::find_by_id(cooperative_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let from = CooperativeStatus::parse(&coop.status).unwrap_or(CooperativeStatus::Pending);
+    let to = decision.target(from).ok_or_else(|| {
+        AppError::conflict(
+            "invalid_transition",
+            "decision",
+            format!(
+                "a {} cooperative cannot be given this decision",
+                from.as_str()
+            ),
+        )
+    })?;
+    let mut row: cooperatives::ActiveModel = coop.into();
+    row.status = Set(to.as_str().to_owned());
+    row.status_reason = Set(reason);
+    row.reviewed_at = Set(Some(Utc::now()));
+    row.updated_at = Set(Utc::now());
+    Ok(row.update(db).await?)
+}
+
+/// Verifies or rejects a certificate and updates the product's badge in the same transaction.
+pub async fn decide_certificate(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    admin: &CurrentUser,
+    certificate_id: i64,
+    verify: bool,
+    reason: &str,
+) -> AppResult<ocop_certificates::Model> {
+    admin.require_admin()?;
+    let reason = parse_reason(!verify, reason)?;
+    let txn = db.begin().await?;
+    let cert = ocop_certificates::Entity::find_by_id(certificate_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let product_id = cert.product_id;
+    let mut row: ocop_certificates::ActiveModel = cert.into();
+    row.status = Set(if verify {
+        CertificateStatus::Verified
+    } else {
+        CertificateStatus::Rejected
+    }
+    .as_str()
+    .to_owned());
+    row.status_reason = Set(reason);
+    row.reviewed_at = Set(Some(Utc::now()));
+    row.reviewed_by = Set(Some(admin.id));
+    let cert = row.update(&txn).await?;
+    refresh_product_rating(&txn, product_id).await?;
+    txn.commit().await?;
+    Ok(cert)
+}
+
+/// Cooperatives in a given status, oldest first (the verification queue).
+pub async fn cooperatives_in(
+    db: &impl ConnectionTrait,
+    status: CooperativeStatus,
+    limit: u64,
+) -> AppResult<Vec<cooperatives::Model>> {
+    Ok(cooperatives::Entity::find()
+        .filter(cooperatives::Column::Status.eq(status.as_str()))
+        .order_by_asc(cooperatives::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Certificates in a given status, oldest first.
+pub async fn certificates_in(
+    db: &impl ConnectionTrait,
+    status: CertificateStatus,
+    limit: u64,
+) -> AppResult<Vec<ocop_certificates::Model>> {
+    Ok(ocop_certificates::Entity::find()
+        .filter(ocop_certificates::Column::Status.eq(status.as_str()))
+        .order_by_asc(ocop_certificates::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// A decision name from a form or path that is not one of ours.
+pub fn unknown_decision() -> AppError {
+    FieldErrors::single(
+        "decision",
+        FieldIssue::new("invalid_decision", "verify, reject, suspend or reinstate"),
+    )
+}

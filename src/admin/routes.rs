@@ -1,0 +1,320 @@
+//! Administrator pages and API: verification queues and decisions.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{
+    CooperativeDecision, certificates_in, cooperatives_in, decide_certificate, decide_cooperative,
+    unknown_decision,
+};
+use crate::AppState;
+use crate::accounts::{Authenticated, CurrentUser};
+use crate::catalog::views::{CertificateView, CooperativePrivateView};
+use crate::catalog::{CertificateStatus, CooperativeStatus};
+use crate::clock::today_in_vietnam;
+use crate::entities::{ocop_certificates, products};
+use crate::http::error::{AppError, AppResult, FieldErrors, Problem};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, PageForm};
+use crate::http::page::{PageContext, render_with_status};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+pub fn page_routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(admin_page))
+        .route(
+            "/admin/cooperatives/{id}/decision",
+            post(decide_cooperative_submit),
+        )
+        .route(
+            "/admin/certificates/{id}/decision",
+            post(decide_certificate_submit),
+        )
+}
+
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(api_list_cooperatives))
+        .routes(routes!(api_decide_cooperative))
+        .routes(routes!(api_list_certificates))
+        .routes(routes!(api_decide_certificate))
+}
+
+// ---------------------------------------------------------------- API
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatusParams {
+    /// `pending` (default), `verified`, `rejected` or `suspended` (cooperatives only).
+    status: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DecisionRequest {
+    /// Cooperatives: `verify`, `reject`, `suspend`, `reinstate`. Certificates: `verify`, `reject`.
+    decision: String,
+    /// Required when rejecting or suspending.
+    #[serde(default)]
+    reason: String,
+}
+
+fn require_admin(user: &CurrentUser) -> AppResult<()> {
+    user.require_admin()
+}
+
+/// Cooperatives by verification status (administrators).
+#[utoipa::path(get, path = "/admin/cooperatives", tag = "admin", params(StatusParams),
+    responses((status = 200, body = [CooperativePrivateView]), (status = 403, body = Problem)))]
+async fn api_list_cooperatives(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiQuery(params): ApiQuery<StatusParams>,
+) -> AppResult<Json<Vec<CooperativePrivateView>>> {
+    require_admin(&user)?;
+    let status = match params.status.as_deref() {
+        None => CooperativeStatus::Pending,
+        Some(s) => CooperativeStatus::parse(s)
+            .ok_or_else(|| AppError::bad_request("invalid_status", "unknown status"))?,
+    };
+    let coops = cooperatives_in(&state.db, status, 500).await?;
+    Ok(Json(
+        coops
+            .iter()
+            .map(|c| CooperativePrivateView::new(c, &state.reference, None))
+            .collect(),
+    ))
+}
+
+/// Verify, reject, suspend or reinstate a cooperative (administrators).
+#[utoipa::path(post, path = "/admin/cooperatives/{id}/decision", tag = "admin",
+    params(("id" = i64, Path, description = "Cooperative id")),
+    request_body = DecisionRequest,
+    responses(
+        (status = 200, body = CooperativePrivateView),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "Not allowed from the current status"),
+        (status = 422, body = Problem, description = "Missing reason or unknown decision"),
+    ))]
+async fn api_decide_cooperative(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<DecisionRequest>,
+) -> AppResult<Json<CooperativePrivateView>> {
+    require_admin(&user)?;
+    let decision = CooperativeDecision::parse(&body.decision).ok_or_else(unknown_decision)?;
+    let coop = decide_cooperative(&state.db, &user, id, decision, &body.reason).await?;
+    Ok(Json(CooperativePrivateView::new(
+        &coop,
+        &state.reference,
+        None,
+    )))
+}
+
+/// Certificates by verification status (administrators).
+#[utoipa::path(get, path = "/admin/certificates", tag = "admin", params(StatusParams),
+    responses((status = 200, body = [CertificateView]), (status = 403, body = Problem)))]
+async fn api_list_certificates(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiQuery(params): ApiQuery<StatusParams>,
+) -> AppResult<Json<Vec<CertificateView>>> {
+    require_admin(&user)?;
+    let status = match params.status.as_deref() {
+        None => CertificateStatus::Pending,
+        Some(s) => CertificateStatus::parse(s)
+            .ok_or_else(|| AppError::bad_request("invalid_status", "unknown status"))?,
+    };
+    let today = today_in_vietnam();
+    let certs = certificates_in(&state.db, status, 500).await?;
+    Ok(Json(
+        certs
+            .iter()
+            .map(|c| CertificateView::new(c, today))
+            .collect(),
+    ))
+}
+
+fn certificate_decision(text: &str) -> AppResult<bool> {
+    match text {
+        "verify" => Ok(true),
+        "reject" => Ok(false),
+        _ => Err(unknown_decision()),
+    }
+}
+
+/// Verify or reject an OCOP certificate (administrators).
+#[utoipa::path(post, path = "/admin/certificates/{id}/decision", tag = "admin",
+    params(("id" = i64, Path, description = "Certificate id")),
+    request_body = DecisionRequest,
+    responses(
+        (status = 200, body = CertificateView),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 422, body = Problem),
+    ))]
+async fn api_decide_certificate(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<DecisionRequest>,
+) -> AppResult<Json<CertificateView>> {
+    require_admin(&user)?;
+    let verify = certificate_decision(&body.decision)?;
+    let cert = decide_certificate(&state.db, &user, id, verify, &body.reason).await?;
+    Ok(Json(CertificateView::new(&cert, today_in_vietnam())))
+}
+
+// ---------------------------------------------------------------- pages
+
+/// A pending certificate with the product it is for.
+pub struct CertificateRow {
+    pub certificate: CertificateView,
+    pub product_name: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/index.html")]
+struct AdminPage {
+    ctx: PageContext,
+    pending: Vec<CooperativePrivateView>,
+    verified: Vec<CooperativePrivateView>,
+    suspended: Vec<CooperativePrivateView>,
+    certificates: Vec<CertificateRow>,
+    /// The item whose form had an error, and the error.
+    error_target: String,
+    errors: FieldErrors,
+}
+
+async fn admin_page(State(state): State<AppState>, ctx: PageContext) -> AppResult<Response> {
+    render_admin(
+        &state,
+        ctx,
+        String::new(),
+        FieldErrors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn render_admin(
+    state: &AppState,
+    ctx: PageContext,
+    error_target: String,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let user = ctx.user.clone().ok_or(AppError::Unauthenticated)?;
+    require_admin(&user)?;
+    let view = |status| async move {
+        Ok::<_, AppError>(
+            cooperatives_in(&state.db, status, 200)
+                .await?
+                .iter()
+                .map(|c| CooperativePrivateView::new(c, &state.reference, None))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let pending = view(CooperativeStatus::Pending).await?;
+    let verified = view(CooperativeStatus::Verified).await?;
+    let suspended = view(CooperativeStatus::Suspended).await?;
+    let certs: Vec<ocop_certificates::Model> =
+        certificates_in(&state.db, CertificateStatus::Pending, 200).await?;
+    let product_ids: Vec<i64> = certs.iter().map(|c| c.product_id).collect();
+    let names = products::Entity::find()
+        .filter(products::Column::Id.is_in(product_ids))
+        .all(&state.db)
+        .await?;
+    let today = today_in_vietnam();
+    let certificates = certs
+        .iter()
+        .map(|c| CertificateRow {
+            certificate: CertificateView::new(c, today),
+            product_name: names
+                .iter()
+                .find(|p| p.id == c.product_id)
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
+        })
+        .collect();
+    render_with_status(
+        status,
+        &AdminPage {
+            ctx,
+            pending,
+            verified,
+            suspended,
+            certificates,
+            error_target,
+            errors,
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DecisionForm {
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn decide_cooperative_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(form): PageForm<DecisionForm>,
+) -> AppResult<Response> {
+    let result = match CooperativeDecision::parse(&form.decision) {
+        Some(decision) => decide_cooperative(&state.db, &user, id, decision, &form.reason)
+            .await
+            .map(|_| ()),
+        None => Err(unknown_decision()),
+    };
+    finish_decision(&state, ctx, format!("coop-{id}"), result).await
+}
+
+async fn decide_certificate_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(form): PageForm<DecisionForm>,
+) -> AppResult<Response> {
+    let result = match certificate_decision(&form.decision) {
+        Ok(verify) => decide_certificate(&state.db, &user, id, verify, &form.reason)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    finish_decision(&state, ctx, format!("cert-{id}"), result).await
+}
+
+async fn finish_decision(
+    state: &AppState,
+    ctx: PageContext,
+    target: String,
+    result: AppResult<()>,
+) -> AppResult<Response> {
+    match result {
+        Ok(()) => Ok(Redirect::to("/admin").into_response()),
+        Err(AppError::Validation(errors)) => {
+            render_admin(state, ctx, target, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(AppError::Conflict { code, message, .. }) => {
+            let mut errors = FieldErrors::default();
+            errors.add("decision", crate::domain::FieldIssue::new(code, message));
+            render_admin(state, ctx, target, errors, StatusCode::CONFLICT).await
+        }
+        Err(other) => Err(other),
+    }
+}

@@ -1,0 +1,71 @@
+//! Who may manage what. Every private read or write of a cooperative's data starts here.
+
+use sea_orm::{ConnectionTrait, EntityTrait};
+
+use super::MemberRole;
+use crate::accounts::CurrentUser;
+use crate::entities::{cooperative_members, cooperatives, products};
+use crate::http::error::{AppError, AppResult};
+
+/// A cooperative as one of its members sees it.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    pub cooperative: cooperatives::Model,
+    pub role: MemberRole,
+}
+
+impl Membership {
+    pub fn require_owner(&self) -> AppResult<()> {
+        match self.role {
+            MemberRole::Owner => Ok(()),
+            MemberRole::Staff => Err(AppError::Forbidden),
+        }
+    }
+}
+
+/// The cooperative `cooperative_id` if `user` is one of its members; "not found" otherwise,
+/// whether or not it exists.
+pub async fn membership(
+    db: &impl ConnectionTrait,
+    user: &CurrentUser,
+    cooperative_id: i64,
+) -> AppResult<Membership> {
+    let member = cooperative_members::Entity::find_by_id((cooperative_id, user.id))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let cooperative = cooperatives::Entity::find_by_id(cooperative_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let role = MemberRole::parse(&member.role).unwrap_or(MemberRole::Staff);
+    Ok(Membership { cooperative, role })
+}
+
+/// A product `user` may manage (a member of its cooperative), with that membership.
+pub async fn managed_product(
+    db: &impl ConnectionTrait,
+    user: &CurrentUser,
+    product_id: i64,
+) -> AppResult<(products::Model, Membership)> {
+    let product = products::Entity::find_by_id(product_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let membership = membership(db, user, product.cooperative_id).await?;
+    Ok((product, membership))
+}
+
+/// Whether `user` belongs to the cooperative (for read access to non-public data).
+pub async fn is_member(
+    db: &impl ConnectionTrait,
+    user: &CurrentUser,
+    cooperative_id: i64,
+) -> AppResult<bool> {
+    Ok(
+        cooperative_members::Entity::find_by_id((cooperative_id, user.id))
+            .one(db)
+            .await?
+            .is_some(),
+    )
+}

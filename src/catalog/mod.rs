@@ -1,0 +1,83 @@
+//! The catalogue: cooperatives, their members, products and OCOP certificates.
+//!
+//! Public visibility is one rule, applied in one place ([`products::public_filter`]): a product
+//! is public when it is published and its cooperative is verified (not pending, rejected or
+//! suspended). Members manage their own cooperative's data and nothing else: every private read
+//! and write goes through [`access`], which answers "not found" to anyone else, so the existence
+//! of another cooperative's drafts is not revealed either.
+
+pub mod access;
+pub mod certificates;
+pub mod cooperatives;
+pub mod products;
+mod routes_api;
+mod routes_pages;
+pub mod views;
+
+pub use routes_api::api_routes;
+pub use routes_pages::page_routes;
+
+/// Generates `enum` ↔ database string conversions for a status column.
+macro_rules! status_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some(Self::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+status_enum! {
+    /// Where a cooperative stands with the province.
+    CooperativeStatus {
+        Pending => "pending",
+        Verified => "verified",
+        Rejected => "rejected",
+        Suspended => "suspended",
+    }
+}
+
+status_enum! {
+    /// A product's life: drafts and archived products are seen only by the cooperative.
+    ProductStatus {
+        Draft => "draft",
+        Published => "published",
+        Archived => "archived",
+    }
+}
+
+status_enum! {
+    /// Whether the province has checked a recorded OCOP certificate.
+    CertificateStatus {
+        Pending => "pending",
+        Verified => "verified",
+        Rejected => "rejected",
+    }
+}
+
+status_enum! {
+    /// Which authority issued an OCOP certificate.
+    IssuingLevel {
+        District => "district",
+        Province => "province",
+        National => "national",
+    }
+}
+
+status_enum! {
+    /// A member's role in a cooperative.
+    MemberRole {
+        Owner => "owner",
+        Staff => "staff",
+    }
+}

@@ -1,0 +1,654 @@
+//! Products: a cooperative's members create, edit, publish and archive them; the public sees
+//! published products of verified cooperatives.
+
+use chrono::{NaiveDate, Utc};
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, SelectTwo, Set,
+};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::access::Membership;
+use super::views::{Paged, ProductSummary};
+use super::{CooperativeStatus, ProductStatus};
+use crate::domain::{FieldIssue, Gtin, Money, Slug, bounded_text, optional_text};
+use crate::entities::{cooperatives, products};
+use crate::http::error::{AppError, AppResult, FieldErrors, is_unique_violation};
+use crate::i18n::Lang;
+use crate::reference::ReferenceData;
+
+/// Most units a product may have in stock; more is a typo.
+pub const MAX_STOCK: i64 = 1_000_000_000;
+
+/// A product as the API receives it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ProductRequest {
+    pub name: String,
+    /// Up to 40 characters, printed on labels; defaults to the name.
+    #[serde(default)]
+    pub short_name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub category_code: String,
+    /// Price in whole đồng (an integer; VND has no minor unit).
+    pub price_vnd: i64,
+    /// Selling unit, e.g. "hộp 500 g".
+    pub unit: String,
+    #[serde(default)]
+    pub stock_quantity: i64,
+    /// GTIN-8/12/13/14 with a valid check digit.
+    #[serde(default)]
+    pub gtin: Option<String>,
+}
+
+/// A product as a page form sends it: every field as typed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ProductForm {
+    pub name: String,
+    pub short_name: String,
+    pub description: String,
+    pub category_code: String,
+    pub price: String,
+    pub unit: String,
+    pub stock_quantity: String,
+    pub gtin: String,
+}
+
+impl ProductForm {
+    pub fn from_model(model: &products::Model) -> Self {
+        Self {
+            name: model.name.clone(),
+            short_name: model.short_name.clone(),
+            description: model.description.clone(),
+            category_code: model.category_code.clone(),
+            price: model.price_vnd.to_string(),
+            unit: model.unit.clone(),
+            stock_quantity: model.stock_quantity.to_string(),
+            gtin: model
+                .gtin
+                .as_deref()
+                .map(|g| g.strip_prefix('0').unwrap_or(g).to_owned())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// A validated product.
+#[derive(Debug, Clone)]
+pub struct ProductDetails {
+    pub name: String,
+    pub short_name: String,
+    pub description: String,
+    pub category_code: String,
+    pub price: Money,
+    pub unit: String,
+    pub stock_quantity: i64,
+    pub gtin: Option<Gtin>,
+}
+
+enum Number<'a> {
+    Value(i64),
+    Text(&'a str),
+}
+
+impl ProductRequest {
+    pub fn parse(&self, reference: &ReferenceData) -> AppResult<ProductDetails> {
+        parse_product(
+            reference,
+            &self.name,
+            self.short_name.as_deref().unwrap_or(""),
+            self.description.as_deref().unwrap_or(""),
+            &self.category_code,
+            Number::Value(self.price_vnd),
+            &self.unit,
+            Number::Value(self.stock_quantity),
+            self.gtin.as_deref().unwrap_or(""),
+        )
+    }
+}
+
+impl ProductForm {
+    pub fn parse(&self, reference: &ReferenceData) -> AppResult<ProductDetails> {
+        parse_product(
+            reference,
+            &self.name,
+            &self.short_name,
+            &self.description,
+            &self.category_code,
+            Number::Text(&self.price),
+            &self.unit,
+            Number::Text(&self.stock_quantity),
+            &self.gtin,
+        )
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn parse_product(
+    reference: &ReferenceData,
+    name: &str,
+    short_name: &str,
+    description: &str,
+    category_code: &str,
+    price: Number<'_>,
+    unit: &str,
+    stock: Number<'_>,
+    gtin: &str,
+) -> AppResult<ProductDetails> {
+    let mut errors = FieldErrors::default();
+    let name = errors.take("name", bounded_text(name, 2, 200));
+    let short_name = errors.take("short_name", optional_text(short_name, 40));
+    let description = errors.take("description", optional_text(description, 10_000));
+    let category_code = errors.take(
+        "category_code",
+        match reference.category(category_code.trim()) {
+            Some(category) => Ok(category.code.clone()),
+            None => Err(FieldIssue::new(
+                "unknown_category",
+                "choose an OCOP category",
+            )),
+        },
+    );
+    let price_field = match price {
+        Number::Value(_) => "price_vnd",
+        Number::Text(_) => "price",
+    };
+    let price = errors.take(
+        price_field,
+        match price {
+            Number::Value(dong) => Money::parse_price(dong),
+            Number::Text(text) => Money::parse_price_text(text),
+        },
+    );
+    let unit = errors.take("unit", bounded_text(unit, 1, 60));
+    let stock = errors.take("stock_quantity", parse_stock(stock));
+    let gtin = errors.take(
+        "gtin",
+        if gtin.trim().is_empty() {
+            Ok(None)
+        } else {
+            Gtin::parse(gtin).map(Some)
+        },
+    );
+    match (
+        name,
+        short_name,
+        description,
+        category_code,
+        price,
+        unit,
+        stock,
+        gtin,
+    ) {
+        (
+            Some(name),
+            Some(short_name),
+            Some(description),
+            Some(category_code),
+            Some(price),
+            Some(unit),
+            Some(stock_quantity),
+            Some(gtin),
+        ) => Ok(ProductDetails {
+            short_name: short_name.unwrap_or_else(|| name.chars().take(40).collect()),
+            name,
+            description: description.unwrap_or_default(),
+            category_code,
+            price,
+            unit,
+            stock_quantity,
+            gtin,
+        }),
+        _ => Err(errors.into_error()),
+    }
+}
+
+fn parse_stock(stock: Number<'_>) -> Result<i64, FieldIssue> {
+    let value = match stock {
+        Number::Value(v) => v,
+        Number::Text(text) if text.trim().is_empty() => 0,
+        Number::Text(text) => text.trim().parse::<i64>().map_err(|_| {
+            FieldIssue::new("invalid_quantity", "a whole number of units, 0 or more")
+        })?,
+    };
+    if (0..=MAX_STOCK).contains(&value) {
+        Ok(value)
+    } else {
+        Err(FieldIssue::new(
+            "invalid_quantity",
+            format!("a whole number of units from 0 to {MAX_STOCK}"),
+        ))
+    }
+}
+
+/// Creates a draft product of the member's cooperative.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    membership: &Membership,
+    details: ProductDetails,
+) -> AppResult<products::Model> {
+    ensure_gtin_free(db, details.gtin.as_ref(), None).await?;
+    let slug = free_slug(db, &Slug::from_name(&details.name)).await?;
+    let now = Utc::now();
+    let coop = &membership.cooperative;
+    let row = products::ActiveModel {
+        cooperative_id: Set(coop.id),
+        slug: Set(slug.as_str().to_owned()),
+        name: Set(details.name),
+        short_name: Set(details.short_name),
+        description: Set(details.description),
+        category_code: Set(details.category_code),
+        price_vnd: Set(details.price.dong()),
+        unit: Set(details.unit),
+        stock_quantity: Set(details.stock_quantity),
+        gtin: Set(details.gtin.map(|g| g.as_gtin14().to_owned())),
+        status: Set(ProductStatus::Draft.as_str().to_owned()),
+        province_code: Set(coop.province_code.clone()),
+        commune_code: Set(coop.commune_code.clone()),
+        ocop_stars: Set(None),
+        ocop_expires_on: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        published_at: Set(None),
+        ..Default::default()
+    };
+    row.insert(db).await.map_err(gtin_conflict)
+}
+
+/// Replaces a product's details. The slug stays, so links already shared keep working.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    product: products::Model,
+    details: ProductDetails,
+) -> AppResult<products::Model> {
+    ensure_gtin_free(db, details.gtin.as_ref(), Some(product.id)).await?;
+    let mut row: products::ActiveModel = product.into();
+    row.name = Set(details.name);
+    row.short_name = Set(details.short_name);
+    row.description = Set(details.description);
+    row.category_code = Set(details.category_code);
+    row.price_vnd = Set(details.price.dong());
+    row.unit = Set(details.unit);
+    row.stock_quantity = Set(details.stock_quantity);
+    row.gtin = Set(details.gtin.map(|g| g.as_gtin14().to_owned()));
+    row.updated_at = Set(Utc::now());
+    row.update(db).await.map_err(gtin_conflict)
+}
+
+/// Moves a product to `status` (publish, archive, back to draft).
+pub async fn set_status(
+    db: &impl ConnectionTrait,
+    product: products::Model,
+    status: ProductStatus,
+) -> AppResult<products::Model> {
+    let first_publication = status == ProductStatus::Published && product.published_at.is_none();
+    let mut row: products::ActiveModel = product.into();
+    row.status = Set(status.as_str().to_owned());
+    row.updated_at = Set(Utc::now());
+    if first_publication {
+        row.published_at = Set(Some(Utc::now()));
+    }
+    Ok(row.update(db).await?)
+}
+
+async fn ensure_gtin_free(
+    db: &impl ConnectionTrait,
+    gtin: Option<&Gtin>,
+    except: Option<i64>,
+) -> AppResult<()> {
+    let Some(gtin) = gtin else { return Ok(()) };
+    let mut query = products::Entity::find().filter(products::Column::Gtin.eq(gtin.as_gtin14()));
+    if let Some(id) = except {
+        query = query.filter(products::Column::Id.ne(id));
+    }
+    if query.one(db).await?.is_some() {
+        return Err(gtin_taken());
+    }
+    Ok(())
+}
+
+fn gtin_taken() -> AppError {
+    AppError::conflict(
+        "gtin_taken",
+        "gtin",
+        "another product already has this GTIN",
+    )
+}
+
+fn gtin_conflict(err: sea_orm::DbErr) -> AppError {
+    if is_unique_violation(&err) {
+        gtin_taken()
+    } else {
+        err.into()
+    }
+}
+
+/// `base`, or `base-2`, `base-3`… whichever is free among product slugs.
+async fn free_slug(db: &impl ConnectionTrait, base: &Slug) -> AppResult<Slug> {
+    let candidates: Vec<Slug> = std::iter::once(base.clone())
+        .chain((2..=50).map(|n| base.with_suffix(n)))
+        .collect();
+    let taken: Vec<String> = products::Entity::find()
+        .select_only()
+        .column(products::Column::Slug)
+        .filter(products::Column::Slug.is_in(candidates.iter().map(|s| s.as_str().to_owned())))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(candidates
+        .into_iter()
+        .find(|s| !taken.iter().any(|t| t == s.as_str()))
+        .unwrap_or_else(|| base.with_suffix(u64::from(rand::random::<u32>()))))
+}
+
+// ---------------------------------------------------------------- public catalogue
+
+/// Products with their cooperative, limited to what the public may see: published products of
+/// verified cooperatives. Every public query starts here.
+pub fn public_products() -> SelectTwo<products::Entity, cooperatives::Entity> {
+    products::Entity::find()
+        .find_also_related(cooperatives::Entity)
+        .filter(products::Column::Status.eq(ProductStatus::Published.as_str()))
+        .filter(cooperatives::Column::Status.eq(CooperativeStatus::Verified.as_str()))
+}
+
+/// How to order a product list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductSort {
+    #[default]
+    Newest,
+    PriceAsc,
+    PriceDesc,
+}
+
+impl ProductSort {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Newest => "newest",
+            Self::PriceAsc => "price_asc",
+            Self::PriceDesc => "price_desc",
+        }
+    }
+}
+
+/// Filters of the public product list, as query parameters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProductListParams {
+    /// Province code (2 digits).
+    pub province: Option<String>,
+    /// Commune code (5 digits).
+    pub commune: Option<String>,
+    /// OCOP category code; a group code (e.g. `food`) selects all its categories.
+    pub category: Option<String>,
+    /// Minimum OCOP stars of a valid certificate (3, 4 or 5).
+    pub stars: Option<String>,
+    /// Lowest price in đồng.
+    pub min_price: Option<String>,
+    /// Highest price in đồng.
+    pub max_price: Option<String>,
+    /// `newest` (default), `price_asc` or `price_desc`.
+    pub sort: Option<String>,
+    /// Page number, from 1.
+    pub page: Option<String>,
+    /// Items per page, 1 to 100 (default 24).
+    pub per_page: Option<String>,
+}
+
+/// Validated list filters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProductFilter {
+    pub province: Option<String>,
+    pub commune: Option<String>,
+    pub categories: Vec<String>,
+    pub category: Option<String>,
+    pub min_stars: Option<i16>,
+    pub min_price: Option<i64>,
+    pub max_price: Option<i64>,
+    pub sort: ProductSort,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+impl ProductListParams {
+    pub fn parse(&self, reference: &ReferenceData) -> AppResult<ProductFilter> {
+        fn present(value: &Option<String>) -> Option<&str> {
+            value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+        }
+        let mut errors = FieldErrors::default();
+        let mut filter = ProductFilter {
+            page: 1,
+            per_page: 24,
+            ..Default::default()
+        };
+        if let Some(code) = present(&self.province) {
+            match reference.province(code) {
+                Some(p) => filter.province = Some(p.code.clone()),
+                None => errors.add(
+                    "province",
+                    FieldIssue::new("unknown_province", "no province has this code"),
+                ),
+            }
+        }
+        if let Some(code) = present(&self.commune) {
+            match reference.commune(code) {
+                Some(c) => filter.commune = Some(c.code.clone()),
+                None => errors.add(
+                    "commune",
+                    FieldIssue::new("unknown_commune", "no commune has this code"),
+                ),
+            }
+        }
+        if let Some(code) = present(&self.category) {
+            if let Some(category) = reference.category(code) {
+                filter.categories = vec![category.code.clone()];
+                filter.category = Some(category.code.clone());
+            } else if let Some(group) = reference.groups.iter().find(|g| g.code == code) {
+                filter.categories = group.categories.iter().map(|c| c.code.clone()).collect();
+                filter.category = Some(group.code.clone());
+            } else {
+                errors.add(
+                    "category",
+                    FieldIssue::new("unknown_category", "no OCOP category has this code"),
+                );
+            }
+        }
+        if let Some(stars) = present(&self.stars) {
+            match stars.parse::<i16>() {
+                Ok(s @ 3..=5) => filter.min_stars = Some(s),
+                _ => errors.add("stars", FieldIssue::new("invalid_stars", "3, 4 or 5")),
+            }
+        }
+        for (field, value, slot) in [
+            ("min_price", &self.min_price, &mut filter.min_price),
+            ("max_price", &self.max_price, &mut filter.max_price),
+        ] {
+            if let Some(text) = present(value) {
+                match Money::parse_price_text(text) {
+                    Ok(money) => *slot = Some(money.dong()),
+                    Err(issue) => errors.add(field, issue),
+                }
+            }
+        }
+        if let Some(sort) = present(&self.sort) {
+            match sort {
+                "newest" => filter.sort = ProductSort::Newest,
+                "price_asc" => filter.sort = ProductSort::PriceAsc,
+                "price_desc" => filter.sort = ProductSort::PriceDesc,
+                _ => errors.add(
+                    "sort",
+                    FieldIssue::new("invalid_sort", "newest, price_asc or price_desc"),
+                ),
+            }
+        }
+        if let Some(page) = present(&self.page) {
+            match page.parse::<u64>() {
+                Ok(p @ 1..=100_000) => filter.page = p,
+                _ => errors.add(
+                    "page",
+                    FieldIssue::new("invalid_page", "a page number from 1"),
+                ),
+            }
+        }
+        if let Some(per_page) = present(&self.per_page) {
+            match per_page.parse::<u64>() {
+                Ok(n @ 1..=100) => filter.per_page = n,
+                _ => errors.add("per_page", FieldIssue::new("invalid_per_page", "1 to 100")),
+            }
+        }
+        errors.into_result()?;
+        Ok(filter)
+    }
+}
+
+/// One page of the public catalogue. Fetches one row more than the page to know whether a next
+/// page exists, instead of counting the whole catalogue.
+pub async fn list_public(
+    db: &impl ConnectionTrait,
+    reference: &ReferenceData,
+    filter: &ProductFilter,
+    lang: Lang,
+    today: NaiveDate,
+) -> AppResult<Paged<ProductSummary>> {
+    let mut query = public_products();
+    query = apply_filter(query, filter, today);
+    query = match filter.sort {
+        ProductSort::Newest => query.order_by_desc(products::Column::Id),
+        ProductSort::PriceAsc => query
+            .order_by_asc(products::Column::PriceVnd)
+            .order_by_asc(products::Column::Id),
+        ProductSort::PriceDesc => query
+            .order_by_desc(products::Column::PriceVnd)
+            .order_by_asc(products::Column::Id),
+    };
+    let rows = query
+        .offset((filter.page - 1) * filter.per_page)
+        .limit(filter.per_page + 1)
+        .all(db)
+        .await?;
+    let has_more = rows.len() as u64 > filter.per_page;
+    let items = rows
+        .iter()
+        .take(filter.per_page as usize)
+        .filter_map(|(p, c)| {
+            c.as_ref()
+                .map(|c| ProductSummary::new(p, c, reference, lang, today))
+        })
+        .collect();
+    Ok(Paged {
+        items,
+        page: filter.page,
+        per_page: filter.per_page,
+        has_more,
+    })
+}
+
+fn apply_filter<E: sea_orm::EntityTrait>(
+    query: SelectTwo<products::Entity, E>,
+    filter: &ProductFilter,
+    today: NaiveDate,
+) -> SelectTwo<products::Entity, E> {
+    let mut condition = Condition::all();
+    if let Some(province) = &filter.province {
+        condition = condition.add(products::Column::ProvinceCode.eq(province.as_str()));
+    }
+    if let Some(commune) = &filter.commune {
+        condition = condition.add(products::Column::CommuneCode.eq(commune.as_str()));
+    }
+    if !filter.categories.is_empty() {
+        condition = condition.add(products::Column::CategoryCode.is_in(filter.categories.clone()));
+    }
+    if let Some(stars) = filter.min_stars {
+        condition = condition
+            .add(products::Column::OcopStars.gte(stars))
+            .add(products::Column::OcopExpiresOn.gte(today));
+    }
+    if let Some(min) = filter.min_price {
+        condition = condition.add(products::Column::PriceVnd.gte(min));
+    }
+    if let Some(max) = filter.max_price {
+        condition = condition.add(products::Column::PriceVnd.lte(max));
+    }
+    query.filter(condition)
+}
+
+/// A public product by slug.
+pub async fn public_by_slug(
+    db: &impl ConnectionTrait,
+    slug: &str,
+) -> AppResult<(products::Model, cooperatives::Model)> {
+    match public_products()
+        .filter(products::Column::Slug.eq(slug))
+        .one(db)
+        .await?
+    {
+        Some((product, Some(coop))) => Ok((product, coop)),
+        _ => Err(AppError::NotFound),
+    }
+}
+
+/// A product by id with its cooperative, whatever its visibility (callers check it).
+pub async fn by_id_with_cooperative(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> AppResult<(products::Model, cooperatives::Model)> {
+    match products::Entity::find_by_id(id)
+        .find_also_related(cooperatives::Entity)
+        .one(db)
+        .await?
+    {
+        Some((product, Some(coop))) => Ok((product, coop)),
+        _ => Err(AppError::NotFound),
+    }
+}
+
+/// Whether the public may see this product.
+pub fn is_public(product: &products::Model, coop: &cooperatives::Model) -> bool {
+    product.status == ProductStatus::Published.as_str()
+        && coop.status == CooperativeStatus::Verified.as_str()
+}
+
+/// The public products of one cooperative, newest first.
+pub async fn public_of_cooperative(
+    db: &impl ConnectionTrait,
+    cooperative_id: i64,
+    limit: u64,
+) -> AppResult<Vec<(products::Model, Option<cooperatives::Model>)>> {
+    Ok(public_products()
+        .filter(products::Column::CooperativeId.eq(cooperative_id))
+        .order_by_desc(products::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// All products of a cooperative, drafts and archived included (members only).
+pub async fn of_cooperative(
+    db: &impl ConnectionTrait,
+    membership: &Membership,
+) -> AppResult<Vec<products::Model>> {
+    Ok(products::Entity::find()
+        .filter(products::Column::CooperativeId.eq(membership.cooperative.id))
+        .order_by_desc(products::Column::UpdatedAt)
+        .all(db)
+        .await?)
+}
+
+/// Counts public products per province, for the home page.
+pub async fn count_public_by_province(db: &impl ConnectionTrait) -> AppResult<Vec<(String, i64)>> {
+    Ok(products::Entity::find()
+        .select_only()
+        .column(products::Column::ProvinceCode)
+        .column_as(products::Column::Id.count(), "count")
+        .inner_join(cooperatives::Entity)
+        .filter(products::Column::Status.eq(ProductStatus::Published.as_str()))
+        .filter(cooperatives::Column::Status.eq(CooperativeStatus::Verified.as_str()))
+        .group_by(products::Column::ProvinceCode)
+        .into_tuple()
+        .all(db)
+        .await?)
+}

@@ -1,0 +1,779 @@
+//! The catalogue's HTML pages: the public shop and the cooperative workspace. Every page works
+//! without JavaScript; forms answer 422 with the errors beside the fields and keep the input.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::access::{self, Membership};
+use super::certificates::{self, CertificateForm};
+use super::cooperatives::{self, CooperativeInput};
+use super::products::{self, ProductFilter, ProductForm, ProductListParams};
+use super::routes_api::product_detail;
+use super::views::{CertificateView, CooperativeView, Paged, ProductDetail, ProductSummary};
+use super::{MemberRole, ProductStatus};
+use crate::AppState;
+use crate::accounts::Authenticated;
+use crate::clock::today_in_vietnam;
+use crate::http::error::{AppError, AppResult, FieldErrors};
+use crate::http::extract::{ApiPath, ApiQuery, PageForm};
+use crate::http::page::{PageContext, render, render_with_status, urlencode};
+use crate::reference::{Category, CategoryGroup, Commune, Province, ReferenceData};
+
+pub fn page_routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/products", get(product_list))
+        .route("/products/{slug}", get(product_page))
+        .route("/cooperatives/{slug}", get(cooperative_page))
+        .route("/workspace", get(workspace))
+        .route(
+            "/workspace/cooperatives/new",
+            get(new_cooperative_page).post(new_cooperative_submit),
+        )
+        .route("/workspace/cooperatives/{id}", get(cooperative_workspace))
+        .route(
+            "/workspace/cooperatives/{id}/edit",
+            get(edit_cooperative_page).post(edit_cooperative_submit),
+        )
+        .route(
+            "/workspace/cooperatives/{id}/members",
+            post(add_member_submit),
+        )
+        .route(
+            "/workspace/cooperatives/{id}/products/new",
+            get(new_product_page).post(new_product_submit),
+        )
+        .route(
+            "/workspace/products/{id}",
+            get(edit_product_page).post(edit_product_submit),
+        )
+        .route(
+            "/workspace/products/{id}/status",
+            post(product_status_submit),
+        )
+        .route(
+            "/workspace/products/{id}/certificates/new",
+            get(new_certificate_page).post(new_certificate_submit),
+        )
+}
+
+// ---------------------------------------------------------------- public shop
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    ctx: PageContext,
+    newest: Vec<ProductSummary>,
+    provinces: Vec<(Province, i64)>,
+    groups: Vec<CategoryGroup>,
+}
+
+async fn home(State(state): State<AppState>, ctx: PageContext) -> AppResult<Response> {
+    let filter = ProductFilter {
+        page: 1,
+        per_page: 12,
+        ..Default::default()
+    };
+    let newest = products::list_public(
+        &state.db,
+        &state.reference,
+        &filter,
+        ctx.lang,
+        today_in_vietnam(),
+    )
+    .await?
+    .items;
+    let mut provinces: Vec<(Province, i64)> = products::count_public_by_province(&state.db)
+        .await?
+        .into_iter()
+        .filter_map(|(code, count)| state.reference.province(&code).map(|p| (p.clone(), count)))
+        .collect();
+    provinces.sort_by(|a, b| b.1.cmp(&a.1));
+    render(&HomePage {
+        ctx,
+        newest,
+        provinces,
+        groups: state.reference.groups.clone(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "products/list.html")]
+struct ProductListPage {
+    ctx: PageContext,
+    page: Paged<ProductSummary>,
+    filter: ProductFilter,
+    provinces: Vec<Province>,
+    groups: Vec<CategoryGroup>,
+    /// Query string of the current filters without `page`, for pagination links.
+    base_query: String,
+}
+
+impl ProductListPage {
+    fn page_href(&self, page: u64) -> String {
+        if self.base_query.is_empty() {
+            format!("/products?page={page}")
+        } else {
+            format!("/products?{}&page={page}", self.base_query)
+        }
+    }
+
+    fn selected(&self, value: &Option<String>, option: &str) -> bool {
+        value.as_deref() == Some(option)
+    }
+
+    fn min_price_text(&self) -> String {
+        self.filter
+            .min_price
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    }
+
+    fn max_price_text(&self) -> String {
+        self.filter
+            .max_price
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    }
+}
+
+fn filter_query(filter: &ProductFilter) -> String {
+    let mut parts = Vec::new();
+    if let Some(v) = &filter.province {
+        parts.push(format!("province={}", urlencode(v)));
+    }
+    if let Some(v) = &filter.commune {
+        parts.push(format!("commune={}", urlencode(v)));
+    }
+    if let Some(v) = &filter.category {
+        parts.push(format!("category={}", urlencode(v)));
+    }
+    if let Some(v) = filter.min_stars {
+        parts.push(format!("stars={v}"));
+    }
+    if let Some(v) = filter.min_price {
+        parts.push(format!("min_price={v}"));
+    }
+    if let Some(v) = filter.max_price {
+        parts.push(format!("max_price={v}"));
+    }
+    if filter.sort != Default::default() {
+        parts.push(format!("sort={}", filter.sort.as_str()));
+    }
+    parts.join("&")
+}
+
+async fn product_list(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    ApiQuery(params): ApiQuery<ProductListParams>,
+) -> AppResult<Response> {
+    let filter = params.parse(&state.reference)?;
+    let page = products::list_public(
+        &state.db,
+        &state.reference,
+        &filter,
+        ctx.lang,
+        today_in_vietnam(),
+    )
+    .await?;
+    render(&ProductListPage {
+        ctx,
+        page,
+        base_query: filter_query(&filter),
+        filter,
+        provinces: state.reference.provinces.clone(),
+        groups: state.reference.groups.clone(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "products/show.html")]
+struct ProductPage {
+    ctx: PageContext,
+    product: ProductDetail,
+}
+
+async fn product_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    ApiPath(slug): ApiPath<String>,
+) -> AppResult<Response> {
+    let (product, coop) = products::public_by_slug(&state.db, &slug).await?;
+    let product = product_detail(&state, &product, &coop, ctx.lang).await?;
+    render(&ProductPage { ctx, product })
+}
+
+#[derive(Template)]
+#[template(path = "cooperatives/show.html")]
+struct CooperativePage {
+    ctx: PageContext,
+    cooperative: CooperativeView,
+    products: Vec<ProductSummary>,
+}
+
+async fn cooperative_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    ApiPath(slug): ApiPath<String>,
+) -> AppResult<Response> {
+    let coop = cooperatives::public_by_slug(&state.db, &slug).await?;
+    let today = today_in_vietnam();
+    let products = products::public_of_cooperative(&state.db, coop.id, 500)
+        .await?
+        .iter()
+        .map(|(p, _)| ProductSummary::new(p, &coop, &state.reference, ctx.lang, today))
+        .collect();
+    render(&CooperativePage {
+        ctx,
+        cooperative: CooperativeView::new(&coop, &state.reference),
+        products,
+    })
+}
+
+// ---------------------------------------------------------------- workspace
+
+#[derive(Template)]
+#[template(path = "workspace/index.html")]
+struct WorkspacePage {
+    ctx: PageContext,
+    memberships: Vec<(CooperativeView, MemberRole)>,
+}
+
+async fn workspace(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+) -> AppResult<Response> {
+    let memberships = cooperatives::of_user(&state.db, &user)
+        .await?
+        .iter()
+        .map(|m| {
+            (
+                CooperativeView::new(&m.cooperative, &state.reference),
+                m.role,
+            )
+        })
+        .collect();
+    render(&WorkspacePage { ctx, memberships })
+}
+
+#[derive(Template)]
+#[template(path = "workspace/cooperative_form.html")]
+struct CooperativeFormPage {
+    ctx: PageContext,
+    /// `None` when creating.
+    cooperative_id: Option<i64>,
+    form: CooperativeInput,
+    province_code: String,
+    provinces: Vec<Province>,
+    communes: Vec<Commune>,
+    errors: FieldErrors,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CooperativePageForm {
+    #[serde(flatten)]
+    input: CooperativeInput,
+    #[serde(default)]
+    province_code: String,
+    /// Set by the "show communes" button: re-render with the chosen province's communes.
+    #[serde(default)]
+    refresh: Option<String>,
+}
+
+fn cooperative_form(
+    ctx: PageContext,
+    reference: &ReferenceData,
+    cooperative_id: Option<i64>,
+    form: CooperativeInput,
+    province_code: String,
+    errors: FieldErrors,
+) -> CooperativeFormPage {
+    let province_code = if reference.province(&province_code).is_some() {
+        province_code
+    } else {
+        reference
+            .commune(form.commune_code.trim())
+            .map(|c| c.province_code.clone())
+            .unwrap_or_else(|| "15".to_owned())
+    };
+    CooperativeFormPage {
+        ctx,
+        cooperative_id,
+        communes: reference.communes_of(&province_code).cloned().collect(),
+        form,
+        province_code,
+        provinces: reference.provinces.clone(),
+        errors,
+    }
+}
+
+async fn new_cooperative_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(_): Authenticated,
+) -> AppResult<Response> {
+    render(&cooperative_form(
+        ctx,
+        &state.reference,
+        None,
+        CooperativeInput::default(),
+        String::new(),
+        FieldErrors::default(),
+    ))
+}
+
+async fn new_cooperative_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    PageForm(form): PageForm<CooperativePageForm>,
+) -> AppResult<Response> {
+    if form.refresh.is_some() {
+        return render(&cooperative_form(
+            ctx,
+            &state.reference,
+            None,
+            form.input,
+            form.province_code,
+            FieldErrors::default(),
+        ));
+    }
+    let result = match form.input.parse(&state.reference) {
+        Ok(details) => cooperatives::create(&state.db, &user, details).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(coop) => {
+            Ok(Redirect::to(&format!("/workspace/cooperatives/{}", coop.id)).into_response())
+        }
+        Err(err) => form_error(err, |errors| {
+            cooperative_form(
+                ctx,
+                &state.reference,
+                None,
+                form.input,
+                form.province_code,
+                errors,
+            )
+        }),
+    }
+}
+
+/// Re-renders a form with its errors (422, or 409 for a conflict on one field); other errors
+/// pass through.
+fn form_error<T: Template>(
+    err: AppError,
+    page: impl FnOnce(FieldErrors) -> T,
+) -> AppResult<Response> {
+    match err {
+        AppError::Validation(errors) => {
+            render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page(errors))
+        }
+        AppError::Conflict {
+            code,
+            field: Some(field),
+            message,
+        } => {
+            let mut errors = FieldErrors::default();
+            errors.add(field, crate::domain::FieldIssue::new(code, message));
+            render_with_status(StatusCode::CONFLICT, &page(errors))
+        }
+        other => Err(other),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "workspace/cooperative.html")]
+struct CooperativeWorkspacePage {
+    ctx: PageContext,
+    cooperative: CooperativeView,
+    status_reason: Option<String>,
+    role: MemberRole,
+    products: Vec<ProductSummary>,
+    member_errors: FieldErrors,
+}
+
+async fn render_cooperative_workspace(
+    state: &AppState,
+    ctx: PageContext,
+    membership: Membership,
+    member_errors: FieldErrors,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let today = today_in_vietnam();
+    let products = products::of_cooperative(&state.db, &membership)
+        .await?
+        .iter()
+        .map(|p| {
+            ProductSummary::new(
+                p,
+                &membership.cooperative,
+                &state.reference,
+                ctx.lang,
+                today,
+            )
+        })
+        .collect();
+    render_with_status(
+        status,
+        &CooperativeWorkspacePage {
+            ctx,
+            cooperative: CooperativeView::new(&membership.cooperative, &state.reference),
+            status_reason: membership.cooperative.status_reason.clone(),
+            role: membership.role,
+            products,
+            member_errors,
+        },
+    )
+}
+
+async fn cooperative_workspace(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    let membership = access::membership(&state.db, &user, id).await?;
+    render_cooperative_workspace(
+        &state,
+        ctx,
+        membership,
+        FieldErrors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn edit_cooperative_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    let membership = access::membership(&state.db, &user, id).await?;
+    membership.require_owner()?;
+    render(&cooperative_form(
+        ctx,
+        &state.reference,
+        Some(id),
+        CooperativeInput::from_model(&membership.cooperative),
+        membership.cooperative.province_code.clone(),
+        FieldErrors::default(),
+    ))
+}
+
+async fn edit_cooperative_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(form): PageForm<CooperativePageForm>,
+) -> AppResult<Response> {
+    let membership = access::membership(&state.db, &user, id).await?;
+    membership.require_owner()?;
+    if form.refresh.is_some() {
+        return render(&cooperative_form(
+            ctx,
+            &state.reference,
+            Some(id),
+            form.input,
+            form.province_code,
+            FieldErrors::default(),
+        ));
+    }
+    let result = match form.input.parse(&state.reference) {
+        Ok(details) => cooperatives::update(&state.db, &membership, details).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(Redirect::to(&format!("/workspace/cooperatives/{id}")).into_response()),
+        Err(err) => form_error(err, |errors| {
+            cooperative_form(
+                ctx,
+                &state.reference,
+                Some(id),
+                form.input,
+                form.province_code,
+                errors,
+            )
+        }),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct MemberForm {
+    #[serde(default)]
+    identifier: String,
+}
+
+async fn add_member_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(form): PageForm<MemberForm>,
+) -> AppResult<Response> {
+    let membership = access::membership(&state.db, &user, id).await?;
+    match cooperatives::add_staff(&state.db, &membership, &form.identifier).await {
+        Ok(()) => Ok(Redirect::to(&format!("/workspace/cooperatives/{id}")).into_response()),
+        Err(AppError::Validation(errors)) => {
+            render_cooperative_workspace(
+                &state,
+                ctx,
+                membership,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "workspace/product_form.html")]
+struct ProductFormPage {
+    ctx: PageContext,
+    cooperative: CooperativeView,
+    /// `None` when creating.
+    product: Option<ProductSummary>,
+    certificates: Vec<CertificateView>,
+    form: ProductForm,
+    groups: Vec<CategoryGroup>,
+    errors: FieldErrors,
+}
+
+impl ProductFormPage {
+    fn is_category(&self, category: &Category) -> bool {
+        self.form.category_code == category.code
+    }
+}
+
+async fn new_product_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    let membership = access::membership(&state.db, &user, id).await?;
+    render(&ProductFormPage {
+        ctx,
+        cooperative: CooperativeView::new(&membership.cooperative, &state.reference),
+        product: None,
+        certificates: Vec::new(),
+        form: ProductForm::default(),
+        groups: state.reference.groups.clone(),
+        errors: FieldErrors::default(),
+    })
+}
+
+async fn new_product_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(form): PageForm<ProductForm>,
+) -> AppResult<Response> {
+    let membership = access::membership(&state.db, &user, id).await?;
+    let result = match form.parse(&state.reference) {
+        Ok(details) => products::create(&state.db, &membership, details).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(product) => {
+            Ok(Redirect::to(&format!("/workspace/products/{}", product.id)).into_response())
+        }
+        Err(err) => form_error(err, |errors| ProductFormPage {
+            ctx,
+            cooperative: CooperativeView::new(&membership.cooperative, &state.reference),
+            product: None,
+            certificates: Vec::new(),
+            form,
+            groups: state.reference.groups.clone(),
+            errors,
+        }),
+    }
+}
+
+async fn product_form_page(
+    state: &AppState,
+    ctx: PageContext,
+    product: &crate::entities::products::Model,
+    membership: &Membership,
+    form: ProductForm,
+    errors: FieldErrors,
+) -> AppResult<ProductFormPage> {
+    let today = today_in_vietnam();
+    let certificates = certificates::of_product(&state.db, product.id)
+        .await?
+        .iter()
+        .map(|c| CertificateView::new(c, today))
+        .collect();
+    Ok(ProductFormPage {
+        product: Some(ProductSummary::new(
+            product,
+            &membership.cooperative,
+            &state.reference,
+            ctx.lang,
+            today,
+        )),
+        ctx,
+        cooperative: CooperativeView::new(&membership.cooperative, &state.reference),
+        certificates,
+        form,
+        groups: state.reference.groups.clone(),
+        errors,
+    })
+}
+
+async fn edit_product_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    let (product, membership) = access::managed_product(&state.db, &user, id).await?;
+    let form = ProductForm::from_model(&product);
+    render(
+        &product_form_page(
+            &state,
+            ctx,
+            &product,
+            &membership,
+            form,
+            FieldErrors::default(),
+        )
+        .await?,
+    )
+}
+
+async fn edit_product_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(form): PageForm<ProductForm>,
+) -> AppResult<Response> {
+    let (product, membership) = access::managed_product(&state.db, &user, id).await?;
+    let result = match form.parse(&state.reference) {
+        Ok(details) => products::update(&state.db, product.clone(), details).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(Redirect::to(&format!("/workspace/products/{id}")).into_response()),
+        Err(err) => {
+            let status = match &err {
+                AppError::Conflict { .. } => StatusCode::CONFLICT,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            let errors = match err {
+                AppError::Validation(errors) => errors,
+                AppError::Conflict {
+                    code,
+                    field: Some(field),
+                    message,
+                } => {
+                    let mut errors = FieldErrors::default();
+                    errors.add(field, crate::domain::FieldIssue::new(code, message));
+                    errors
+                }
+                other => return Err(other),
+            };
+            let page = product_form_page(&state, ctx, &product, &membership, form, errors).await?;
+            render_with_status(status, &page)
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct StatusForm {
+    #[serde(default)]
+    status: String,
+}
+
+async fn product_status_submit(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(form): PageForm<StatusForm>,
+) -> AppResult<Response> {
+    let (product, _) = access::managed_product(&state.db, &user, id).await?;
+    let status = ProductStatus::parse(&form.status)
+        .ok_or_else(|| AppError::bad_request("invalid_status", "draft, published or archived"))?;
+    products::set_status(&state.db, product, status).await?;
+    Ok(Redirect::to(&format!("/workspace/products/{id}")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "workspace/certificate_form.html")]
+struct CertificateFormPage {
+    ctx: PageContext,
+    product: ProductSummary,
+    form: CertificateForm,
+    errors: FieldErrors,
+}
+
+async fn new_certificate_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    let (product, membership) = access::managed_product(&state.db, &user, id).await?;
+    let product = ProductSummary::new(
+        &product,
+        &membership.cooperative,
+        &state.reference,
+        ctx.lang,
+        today_in_vietnam(),
+    );
+    render(&CertificateFormPage {
+        ctx,
+        product,
+        form: CertificateForm {
+            issuing_level: "province".to_owned(),
+            stars: "3".to_owned(),
+            ..Default::default()
+        },
+        errors: FieldErrors::default(),
+    })
+}
+
+async fn new_certificate_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(form): PageForm<CertificateForm>,
+) -> AppResult<Response> {
+    let (product, membership) = access::managed_product(&state.db, &user, id).await?;
+    let result = match form.parse() {
+        Ok(details) => certificates::record(&state.db, &membership, &product, details).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(Redirect::to(&format!("/workspace/products/{id}")).into_response()),
+        Err(err) => {
+            let summary = ProductSummary::new(
+                &product,
+                &membership.cooperative,
+                &state.reference,
+                ctx.lang,
+                today_in_vietnam(),
+            );
+            form_error(err, |errors| CertificateFormPage {
+                ctx,
+                product: summary,
+                form,
+                errors,
+            })
+        }
+    }
+}

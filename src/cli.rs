@@ -1,0 +1,235 @@
+//! The command line: `serve` (default), `migrate`, `seed demo`, `seed synthetic`, `admin create`.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, Overrides};
+use crate::{AppState, accounts, seed};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ocop-market",
+    version,
+    about = "OCOP Market: a marketplace with QR origin stamps for Vietnam's OCOP cooperatives"
+)]
+struct Cli {
+    /// Folder for the SQLite database and other local data.
+    #[arg(long, global = true, env = "OCOP_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the marketplace (the default command).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Fill the database with data.
+    #[command(subcommand)]
+    Seed(SeedCommand),
+    /// Administrator accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Args, Default)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "OCOP_LISTEN", value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Seed the demo catalogue first if the database is empty.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum SeedCommand {
+    /// The demo catalogue (Lào Cai and Sơn La cooperatives) and demo accounts, whose passwords
+    /// are printed once.
+    Demo,
+    /// A deterministic large catalogue across all provinces, for benchmarks.
+    Synthetic {
+        /// Number of products.
+        #[arg(long, default_value_t = 100_000)]
+        products: u32,
+        /// Random seed; the same seed gives the same catalogue.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an administrator (or promote an existing account). The password is read from
+    /// standard input or `OCOP_ADMIN_PASSWORD` and is never printed.
+    Create {
+        /// E-mail address or Vietnamese mobile number.
+        #[arg(long)]
+        identifier: String,
+        /// Name shown in the interface.
+        #[arg(long, default_value = "Quản trị viên")]
+        name: String,
+    },
+}
+
+/// Runs the command line and maps failures to an exit code.
+pub fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("OCOP_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,tower_http=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
+    let listen = match &command {
+        Command::Serve(args) => args.listen,
+        _ => None,
+    };
+    let config = Config::load(Overrides {
+        listen,
+        data_dir: cli.data_dir,
+    })?;
+    match command {
+        Command::Serve(args) => serve(config, args.demo).await,
+        Command::Migrate => {
+            let db = crate::db::connect(&config).await?;
+            crate::db::migrate(&db).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Seed(SeedCommand::Demo) => {
+            let state = AppState::build(config).await?;
+            seed_demo(&state).await
+        }
+        Command::Seed(SeedCommand::Synthetic { products, seed }) => {
+            let state = AppState::build(config).await?;
+            let started = std::time::Instant::now();
+            let summary = seed::synthetic(&state.db, &state.reference, products, seed).await?;
+            println!(
+                "seeded {} cooperatives and {} products in {:.1} s",
+                summary.cooperatives,
+                summary.products,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Admin(AdminCommand::Create { identifier, name }) => {
+            let password = match std::env::var("OCOP_ADMIN_PASSWORD") {
+                Ok(p) if !p.is_empty() => p,
+                _ => {
+                    let mut input = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut input)
+                        .context("reading the password from standard input")?;
+                    input.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let state = AppState::build(config).await?;
+            let user = accounts::create_admin(&state.db, &identifier, &password, &name)
+                .await
+                .map_err(|e| match e {
+                    crate::http::error::AppError::Validation(fields) => anyhow::anyhow!(
+                        "{}",
+                        fields
+                            .iter()
+                            .map(|f| format!("{}: {}", f.field, f.message))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                    other => anyhow::anyhow!("{other}"),
+                })?;
+            println!(
+                "administrator {} is ready (account #{})",
+                identifier, user.id
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn seed_demo(state: &AppState) -> anyhow::Result<()> {
+    match seed::demo(&state.db, &state.reference).await? {
+        Some(report) => {
+            println!("{report}");
+            Ok(())
+        }
+        None => {
+            println!("the database already has cooperatives; demo data not added");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let listen = config.listen;
+    let public_url = config.public_url.clone();
+    tracing::info!(database = %config.database_url_for_logs(), "starting");
+    let state = AppState::build(config).await?;
+    if demo && let Some(report) = seed::demo(&state.db, &state.reference).await? {
+        println!("{report}");
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(
+        "OCOP Market is ready at {public_url} (started in {} ms)",
+        started.elapsed().as_millis()
+    );
+    crate::serve(listener, state, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

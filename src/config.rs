@@ -1,0 +1,382 @@
+//! Configuration, loaded once at start-up from (in increasing precedence) built-in defaults,
+//! an optional `ocop-market.toml`, environment variables and command-line flags.
+//!
+//! Defaults serve the embedded mode: SQLite in `./data`, listening on 127.0.0.1:8080. In
+//! production mode (`OCOP_PRODUCTION=true`) start-up refuses a missing or weak secret and a
+//! non-HTTPS public URL.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A secret value. Its `Debug` and `Display` never show the value, so it cannot leak into logs.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// The whole configuration of one app process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; a secret because it may hold a password.
+    pub database_url: Secret,
+    pub database_max_connections: u32,
+    /// Base URL used in links printed outside the site (stamps, e-mails, CLI output).
+    pub public_url: String,
+    pub production: bool,
+    /// Key for the keyed hashes the app derives (client fingerprints for rate limits and scans).
+    pub secret_key: Secret,
+    pub session_ttl: Duration,
+    /// Login attempts allowed per client address and per account each minute.
+    pub login_attempts_per_minute: u32,
+    /// Whether to take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// The secret used when none is configured. Acceptable on a developer's machine; production
+/// mode refuses it.
+const DEVELOPMENT_SECRET: &str = "development-only-secret-do-not-use-in-production";
+
+/// Values a deployment may set in `ocop-market.toml`; every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    database_max_connections: Option<u32>,
+    public_url: Option<String>,
+    production: Option<bool>,
+    secret_key: Option<Secret>,
+    session_ttl_days: Option<u64>,
+    login_attempts_per_minute: Option<u32>,
+    trust_forwarded_for: Option<bool>,
+    max_body_bytes: Option<usize>,
+}
+
+/// Values given on the command line; they win over the file and the environment.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("environment variable {name} is not valid: {reason}")]
+    Env { name: &'static str, reason: String },
+    #[error("production mode refuses this configuration: {0}")]
+    Production(String),
+}
+
+impl Config {
+    /// Loads the configuration from the file named by `OCOP_CONFIG` (or `./ocop-market.toml`
+    /// when present), the process environment and the command-line overrides.
+    pub fn load(overrides: Overrides) -> Result<Self, ConfigError> {
+        let explicit = std::env::var_os("OCOP_CONFIG").map(PathBuf::from);
+        let path = explicit
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("ocop-market.toml"));
+        let file = if explicit.is_some() || path.exists() {
+            read_file(&path)?
+        } else {
+            FileConfig::default()
+        };
+        Self::from_sources(file, |name| std::env::var(name).ok(), overrides)
+    }
+
+    fn from_sources(
+        file: FileConfig,
+        env: impl Fn(&str) -> Option<String>,
+        overrides: Overrides,
+    ) -> Result<Self, ConfigError> {
+        let listen = match overrides.listen {
+            Some(addr) => addr,
+            None => match env("OCOP_LISTEN") {
+                Some(v) => parse_env("OCOP_LISTEN", &v)?,
+                None => file
+                    .listen
+                    .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            },
+        };
+        let data_dir = overrides
+            .data_dir
+            .or_else(|| env("OCOP_DATA_DIR").map(PathBuf::from))
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let database_url = Secret::new(
+            env("DATABASE_URL")
+                .or(file.database_url)
+                .unwrap_or_else(|| default_sqlite_url(&data_dir)),
+        );
+        let database_max_connections = match env("OCOP_DATABASE_MAX_CONNECTIONS") {
+            Some(v) => parse_env("OCOP_DATABASE_MAX_CONNECTIONS", &v)?,
+            None => file.database_max_connections.unwrap_or(16),
+        };
+        let public_url = env("OCOP_PUBLIC_URL")
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let production = match env("OCOP_PRODUCTION") {
+            Some(v) => parse_bool("OCOP_PRODUCTION", &v)?,
+            None => file.production.unwrap_or(false),
+        };
+        let secret_key = env("OCOP_SECRET_KEY").map(Secret::new).or(file.secret_key);
+        let session_ttl_days = match env("OCOP_SESSION_TTL_DAYS") {
+            Some(v) => parse_env("OCOP_SESSION_TTL_DAYS", &v)?,
+            None => file.session_ttl_days.unwrap_or(30),
+        };
+        let login_attempts_per_minute = match env("OCOP_LOGIN_ATTEMPTS_PER_MINUTE") {
+            Some(v) => parse_env("OCOP_LOGIN_ATTEMPTS_PER_MINUTE", &v)?,
+            None => file.login_attempts_per_minute.unwrap_or(10),
+        };
+        let trust_forwarded_for = match env("OCOP_TRUST_FORWARDED_FOR") {
+            Some(v) => parse_bool("OCOP_TRUST_FORWARDED_FOR", &v)?,
+            None => file.trust_forwarded_for.unwrap_or(false),
+        };
+        let max_body_bytes = file.max_body_bytes.unwrap_or(2 * 1024 * 1024);
+
+        if production {
+            check_production(&public_url, secret_key.as_ref())?;
+        }
+        Ok(Self {
+            listen,
+            data_dir,
+            database_url,
+            database_max_connections,
+            public_url,
+            production,
+            secret_key: secret_key.unwrap_or_else(|| Secret::new(DEVELOPMENT_SECRET)),
+            session_ttl: Duration::from_secs(session_ttl_days.max(1) * 24 * 3600),
+            login_attempts_per_minute: login_attempts_per_minute.max(1),
+            trust_forwarded_for,
+            max_body_bytes,
+        })
+    }
+
+    /// A configuration for tests and tools: defaults with the given database and data folder.
+    pub fn for_database(database_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
+        let mut config = Self::from_sources(FileConfig::default(), |_| None, Overrides::default())
+            .expect("the built-in defaults are valid");
+        config.database_url = Secret::new(database_url);
+        config.data_dir = data_dir.into();
+        config
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.expose().starts_with("sqlite:")
+    }
+
+    /// Session cookies are `Secure` unless the site is served over plain HTTP on a local
+    /// address (a developer's machine), where browsers would otherwise drop them.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// The database URL with any password replaced, for logs.
+    pub fn database_url_for_logs(&self) -> String {
+        redact_url_password(self.database_url.expose())
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: path.to_owned(),
+        source: Box::new(source),
+    })
+}
+
+fn default_sqlite_url(data_dir: &Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("ocop-market.sqlite").display()
+    )
+}
+
+fn parse_env<T: std::str::FromStr>(name: &'static str, value: &str) -> Result<T, ConfigError>
+where
+    T::Err: fmt::Display,
+{
+    value.trim().parse().map_err(|e: T::Err| ConfigError::Env {
+        name,
+        reason: e.to_string(),
+    })
+}
+
+fn parse_bool(name: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        other => Err(ConfigError::Env {
+            name,
+            reason: format!("expected true or false, got {other:?}"),
+        }),
+    }
+}
+
+fn check_production(public_url: &str, secret_key: Option<&Secret>) -> Result<(), ConfigError> {
+    let Some(secret) = secret_key else {
+        return Err(ConfigError::Production(
+            "OCOP_SECRET_KEY is not set".to_owned(),
+        ));
+    };
+    let value = secret.expose();
+    let distinct = value
+        .chars()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    if value == DEVELOPMENT_SECRET || value.len() < 32 || distinct < 10 {
+        return Err(ConfigError::Production(
+            "OCOP_SECRET_KEY must be at least 32 random characters (try `openssl rand -hex 32`)"
+                .to_owned(),
+        ));
+    }
+    if !public_url.starts_with("https://") {
+        return Err(ConfigError::Production(
+            "OCOP_PUBLIC_URL must be an https:// URL".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_sources(
+            FileConfig::default(),
+            |name| map.get(name).cloned(),
+            Overrides::default(),
+        )
+    }
+
+    #[test]
+    fn defaults_serve_the_embedded_mode() {
+        let config = load(&[]).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert!(config.is_sqlite());
+        assert!(
+            config
+                .database_url
+                .expose()
+                .contains("data/ocop-market.sqlite")
+        );
+        assert_eq!(config.public_url, "http://127.0.0.1:8080");
+        assert!(!config.secure_cookies());
+    }
+
+    #[test]
+    fn production_refuses_missing_and_weak_secrets() {
+        let https = ("OCOP_PUBLIC_URL", "https://ocop.example.vn");
+        assert!(load(&[("OCOP_PRODUCTION", "true"), https]).is_err());
+        assert!(
+            load(&[
+                ("OCOP_PRODUCTION", "true"),
+                https,
+                ("OCOP_SECRET_KEY", "short")
+            ])
+            .is_err()
+        );
+        assert!(
+            load(&[
+                ("OCOP_PRODUCTION", "true"),
+                https,
+                ("OCOP_SECRET_KEY", &"a".repeat(40))
+            ])
+            .is_err()
+        );
+        let strong = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        assert!(
+            load(&[
+                ("OCOP_PRODUCTION", "true"),
+                https,
+                ("OCOP_SECRET_KEY", strong)
+            ])
+            .is_ok()
+        );
+        assert!(
+            load(&[
+                ("OCOP_PRODUCTION", "true"),
+                ("OCOP_PUBLIC_URL", "http://ocop.example.vn"),
+                ("OCOP_SECRET_KEY", strong)
+            ])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn secrets_and_passwords_never_reach_debug_output() {
+        let config = load(&[
+            ("OCOP_SECRET_KEY", "super-secret-value"),
+            ("DATABASE_URL", "postgres://app:hunter2@db/ocop"),
+        ])
+        .unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("super-secret-value"));
+        assert!(!debug.contains("hunter2"));
+        assert_eq!(config.database_url_for_logs(), "postgres://app:***@db/ocop");
+    }
+
+    #[test]
+    fn a_bad_environment_value_is_named() {
+        let err = load(&[("OCOP_LISTEN", "not-an-address")]).unwrap_err();
+        assert!(err.to_string().contains("OCOP_LISTEN"));
+    }
+}

@@ -1,0 +1,67 @@
+//! Domain value types, parsed once at the edge of the app (forms, JSON, CLI, seed files) so
+//! that the services never see an unvalidated string. Each `parse` returns a [`FieldIssue`] that
+//! names what is wrong in a stable, translatable code.
+
+mod gtin;
+mod money;
+mod phone;
+mod stars;
+mod text;
+
+pub use gtin::Gtin;
+pub use money::Money;
+pub use phone::Phone;
+pub use stars::Stars;
+pub use text::{Email, Slug, bounded_text, fold_vietnamese, optional_text};
+
+/// Why a single input value was refused. `code` is stable and machine-readable (it keys the
+/// message catalogue); `message` is a plain English explanation for API clients and logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldIssue {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl FieldIssue {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Identifier of a commune or ward (5 digits, official statistics office code). Whether the
+/// code exists is checked against the reference tables by the service that uses it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CommuneCode(String);
+
+impl CommuneCode {
+    pub fn parse(input: &str) -> Result<Self, FieldIssue> {
+        let code = input.trim();
+        if code.len() == 5 && code.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(code.to_owned()))
+        } else {
+            Err(FieldIssue::new(
+                "invalid_commune_code",
+                "a commune code is 5 digits",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commune_codes_are_five_digits() {
+        assert_eq!(CommuneCode::parse(" 02923 ").unwrap().as_str(), "02923");
+        assert!(CommuneCode::parse("2923").is_err());
+        assert!(CommuneCode::parse("0292a").is_err());
+    }
+}

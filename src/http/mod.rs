@@ -1,0 +1,8 @@
+//! Shared HTTP plumbing: errors, extractors, middleware, rate limits and page rendering.
+
+pub mod assets;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod page;
+pub mod rate_limit;

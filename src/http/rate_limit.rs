@@ -1,0 +1,85 @@
+//! In-process rate limits (token buckets from `governor`), keyed by client address and, for
+//! logins, by account identifier as well, so that neither one address nor many addresses
+//! aimed at one account can guess passwords quickly.
+//!
+//! Limits are per app process: with several processes behind a load balancer each enforces
+//! its own budget, which bounds an attacker to N times the configured rate.
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use super::error::AppError;
+use crate::AppState;
+
+pub struct RateLimits {
+    login_by_client: DefaultKeyedRateLimiter<IpAddr>,
+    login_by_account: DefaultKeyedRateLimiter<String>,
+}
+
+impl RateLimits {
+    pub fn new(login_attempts_per_minute: u32) -> Self {
+        let per_minute = NonZeroU32::new(login_attempts_per_minute).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::per_minute(per_minute);
+        Self {
+            login_by_client: RateLimiter::keyed(quota),
+            login_by_account: RateLimiter::keyed(quota),
+        }
+    }
+
+    /// Counts one login (or registration) attempt; refuses it when over budget.
+    pub fn check_login(&self, client: IpAddr, account: &str) -> Result<(), AppError> {
+        let by_client = self.login_by_client.check_key(&client);
+        let by_account = self.login_by_account.check_key(&account.to_lowercase());
+        match by_client.and(by_account) {
+            Ok(()) => Ok(()),
+            Err(not_until) => Err(AppError::RateLimited {
+                retry_after_secs: not_until
+                    .wait_time_from(DefaultClock::default().now())
+                    .as_secs()
+                    .max(1),
+            }),
+        }
+    }
+
+    /// Drops the state of keys that are back to a full budget; called periodically.
+    pub fn forget_idle(&self) {
+        self.login_by_client.retain_recent();
+        self.login_by_account.retain_recent();
+    }
+}
+
+/// The client's address: the connection's peer, or the first `X-Forwarded-For` entry when the
+/// app is configured to sit behind a trusted proxy.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.config.trust_forwarded_for
+            && let Some(ip) = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.trim().parse::<IpAddr>().ok())
+        {
+            return Ok(Self(ip));
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        Ok(Self(peer))
+    }
+}

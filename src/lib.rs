@@ -1,0 +1,214 @@
+//! OCOP Market: a marketplace where Vietnamese cooperatives sell their OCOP products, with
+//! QR origin stamps. One binary serves the HTML pages and the JSON API from the same services.
+//!
+//! `main.rs` is a thin shim over [`cli`]; tests build the same router with [`app`].
+
+pub mod accounts;
+pub mod admin;
+pub mod catalog;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod entities;
+pub mod health;
+pub mod http;
+pub mod i18n;
+pub mod reference;
+pub mod seed;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Query};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use sea_orm::DatabaseConnection;
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::csrf::CsrfLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::Config;
+use crate::http::error::AppError;
+use crate::http::rate_limit::RateLimits;
+use crate::i18n::{LANG_COOKIE, Lang};
+use crate::reference::ReferenceData;
+
+/// Everything a request handler may need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    pub reference: Arc<ReferenceData>,
+    pub limits: Arc<RateLimits>,
+}
+
+impl AppState {
+    /// Opens the database, applies migrations and stores the reference data.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = db::connect(&config).await?;
+        db::migrate(&db).await?;
+        let reference = ReferenceData::embedded();
+        reference.store(&db).await?;
+        Ok(Self {
+            db,
+            limits: Arc::new(RateLimits::new(config.login_attempts_per_minute)),
+            config: Arc::new(config),
+            reference,
+        })
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "OCOP Market API",
+        version = "1",
+        description = "Catalogue, cooperatives, OCOP certificates and accounts. Errors are \
+                       application/problem+json with a stable `code` and per-field `errors`. \
+                       Authenticate with the session cookie or `Authorization: Bearer <token>` \
+                       from `POST /api/v1/auth/login`."
+    ),
+    tags(
+        (name = "accounts", description = "Registration, login, sessions"),
+        (name = "catalog", description = "Products and cooperatives"),
+        (name = "workspace", description = "A cooperative's own data (members only)"),
+        (name = "admin", description = "Province administrators"),
+        (name = "reference", description = "Administrative units and OCOP categories"),
+    )
+)]
+struct ApiDoc;
+
+/// The JSON API under `/api/v1` with its OpenAPI document, built from the same route list.
+pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let v1 = OpenApiRouter::new()
+        .merge(accounts::api_routes())
+        .merge(catalog::api_routes())
+        .merge(admin::api_routes())
+        .merge(reference::api_routes());
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", v1)
+        .split_for_parts()
+}
+
+/// The whole application: pages, API, health checks, static files and middleware.
+pub fn app(state: AppState) -> Router {
+    let (api, openapi) = api_router();
+    let openapi_json = Arc::new(openapi.to_json().unwrap_or_default());
+    let max_body = state.config.max_body_bytes;
+    Router::new()
+        .merge(accounts::page_routes())
+        .merge(catalog::page_routes())
+        .merge(admin::page_routes())
+        .merge(api)
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let json = openapi_json.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        json.as_str().to_owned(),
+                    )
+                }
+            }),
+        )
+        .route("/lang/{code}", get(switch_language))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route(http::assets::js_path(), get(http::assets::serve_js))
+        .fallback(|| async { AppError::NotFound })
+        .layer(axum::middleware::from_fn(skip_api_errors_html))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(CsrfLayer::new())
+        .layer(axum::middleware::from_fn(
+            http::middleware::security_headers,
+        ))
+        .layer(CompressionLayer::new())
+        .layer(CatchPanicLayer::custom(|_| {
+            AppError::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
+        }))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// HTML error pages for everything but the API.
+async fn skip_api_errors_html(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.uri().path().starts_with("/api/") {
+        next.run(request).await
+    } else {
+        http::middleware::render_page_errors(request, next).await
+    }
+}
+
+#[derive(Deserialize)]
+struct NextParam {
+    next: Option<String>,
+}
+
+/// Remembers the chosen language in a cookie and goes back to the page.
+async fn switch_language(
+    axum::extract::Path(code): axum::extract::Path<String>,
+    Query(params): Query<NextParam>,
+    jar: CookieJar,
+) -> Response {
+    let Some(lang) = Lang::parse(&code) else {
+        return AppError::NotFound.into_response();
+    };
+    let cookie = Cookie::build((LANG_COOKIE, lang.code()))
+        .path("/")
+        .same_site(SameSite::Lax)
+        .max_age(time_one_year())
+        .build();
+    let target = http::page::local_redirect_target(params.next.as_deref()).to_owned();
+    (jar.add(cookie), Redirect::to(&target)).into_response()
+}
+
+fn time_one_year() -> cookie::time::Duration {
+    cookie::time::Duration::days(365)
+}
+
+/// Serves the app on `listener` until `shutdown` completes, then finishes the requests in
+/// flight. Background upkeep (expired sessions, idle rate-limit keys) runs meanwhile.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let upkeep = tokio::spawn(upkeep(state.clone()));
+    let router = app(state);
+    let result = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    upkeep.abort();
+    result.map_err(Into::into)
+}
+
+async fn upkeep(state: AppState) {
+    let mut interval = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        interval.tick().await;
+        state.limits.forget_idle();
+        if let Err(err) = accounts::purge_expired_sessions(&state.db).await {
+            tracing::warn!(error = %err, "purging expired sessions failed");
+        }
+    }
+}

@@ -129,7 +129,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route(http::assets::js_path(), get(http::assets::serve_js))
-        .fallback(|| async { AppError::NotFound })
+        .fallback(|| async { AppError::NoRoute })
         .layer(axum::middleware::from_fn(skip_api_errors_html))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(CsrfLayer::new())

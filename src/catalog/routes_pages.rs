@@ -93,7 +93,7 @@ async fn home(State(state): State<AppState>, ctx: PageContext) -> AppResult<Resp
         .into_iter()
         .filter_map(|(code, count)| state.reference.province(&code).map(|p| (p.clone(), count)))
         .collect();
-    provinces.sort_by(|a, b| b.1.cmp(&a.1));
+    provinces.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
     render(&HomePage {
         ctx,
         newest,

@@ -57,8 +57,8 @@ mod tests {
     #[test]
     fn accepts_valid_gtins_in_every_length() {
         assert_eq!(
-            Gtin::parse("8934567890128").unwrap().as_gtin14(),
-            "08934567890128"
+            Gtin::parse("8934567890120").unwrap().as_gtin14(),
+            "08934567890120"
         );
         assert_eq!(
             Gtin::parse("96385074").unwrap().as_gtin14(),
@@ -72,7 +72,10 @@ mod tests {
 
     #[test]
     fn refuses_a_wrong_check_digit() {
-        let issue = Gtin::parse("8934567890127").unwrap_err();
+        let issue = Gtin::parse("4006381333932").unwrap_err();
+        assert!(Gtin::parse("4006381333931").is_ok());
+        let issue2 = Gtin::parse("8934567890127").unwrap_err();
+        assert_eq!(issue2.code, "invalid_gtin_check_digit");
         assert_eq!(issue.code, "invalid_gtin_check_digit");
     }
 

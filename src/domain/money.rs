@@ -41,10 +41,12 @@ impl Money {
     /// is refused rather than rounded: đồng have no fractions.
     pub fn parse_price_text(input: &str) -> Result<Self, FieldIssue> {
         let trimmed = input.trim();
-        let without_unit = trimmed
-            .trim_end_matches(['đ', '₫', 'd', 'D'])
-            .trim_end_matches("VND")
-            .trim_end_matches("vnd")
+        let lower = trimmed.to_lowercase();
+        let without_unit = lower
+            .strip_suffix("vnd")
+            .unwrap_or(&lower)
+            .trim_end()
+            .trim_end_matches(['đ', '₫', 'd'])
             .trim();
         if without_unit.is_empty() {
             return Err(FieldIssue::new("required", "the price is required"));
@@ -86,7 +88,7 @@ impl fmt::Display for Money {
             out.push('-');
         }
         for (i, ch) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 out.push('.');
             }
             out.push(ch);

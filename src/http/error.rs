@@ -20,6 +20,8 @@ pub enum AppError {
     Validation(FieldErrors),
     #[error("not found")]
     NotFound,
+    #[error("no page or endpoint has this address")]
+    NoRoute,
     #[error("you need to log in")]
     Unauthenticated,
     #[error("you are not allowed to do this")]
@@ -135,7 +137,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::NoRoute => StatusCode::NOT_FOUND,
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -155,6 +157,7 @@ impl AppError {
         match self {
             Self::Validation(_) => "validation_failed",
             Self::NotFound => "not_found",
+            Self::NoRoute => "route_not_found",
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",
             Self::Conflict { code, .. } | Self::BadRequest { code, .. } => code,

@@ -45,38 +45,57 @@ where
     }
 }
 
-/// Parses a JSON document into `T`, naming the offending field on a data error.
+/// Parses a JSON object into `T`, naming the offending field on a data error.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    // Every request body of this API is an object; serde would otherwise accept an array for
+    // a struct and report positions instead of field names.
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        None => {
+            return Err(AppError::bad_request("malformed_json", "the body is empty"));
+        }
+        Some(_) => {
+            return Err(AppError::bad_request(
+                "invalid_body",
+                "the body must be a JSON object",
+            ));
+        }
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize(deserializer) {
         Ok(value) => Ok(value),
         Err(err) => {
             let path = err.path().to_string();
             let inner = err.into_inner();
-            if inner.is_syntax() || inner.is_eof() || path == "." {
-                if inner.is_data() {
-                    Err(AppError::bad_request(
-                        "invalid_body",
-                        format!("the JSON body does not have the expected shape: {inner}"),
-                    ))
-                } else {
-                    Err(AppError::bad_request(
-                        "malformed_json",
-                        format!("the body is not valid JSON: {inner}"),
-                    ))
-                }
-            } else {
-                let message = inner.to_string();
-                let code = if message.starts_with("missing field") {
-                    "required"
-                } else {
-                    "invalid_type"
-                };
-                Err(FieldErrors::single(
-                    path.trim_start_matches('.'),
-                    FieldIssue::new(code, message),
-                ))
+            let message = inner.to_string();
+            if inner.is_syntax() || inner.is_eof() {
+                return Err(AppError::bad_request(
+                    "malformed_json",
+                    format!("the body is not valid JSON: {message}"),
+                ));
             }
+            // serde reports a missing field at the path of the object that lacks it.
+            if let Some(rest) = message.strip_prefix("missing field `") {
+                let name = rest.split('`').next().unwrap_or_default();
+                let field = match path.as_str() {
+                    "." | "" => name.to_owned(),
+                    parent => format!("{}.{name}", parent.trim_start_matches('.')),
+                };
+                return Err(FieldErrors::single(
+                    &field,
+                    FieldIssue::new("required", format!("{name} is required")),
+                ));
+            }
+            if path == "." {
+                return Err(AppError::bad_request(
+                    "invalid_body",
+                    format!("the JSON body does not have the expected shape: {message}"),
+                ));
+            }
+            Err(FieldErrors::single(
+                path.trim_start_matches('.'),
+                FieldIssue::new("invalid_type", message),
+            ))
         }
     }
 }

@@ -1,0 +1,12 @@
+#![allow(clippy::unwrap_used)]
+//! Integration tests: the real app over real HTTP, on SQLite by default and on PostgreSQL
+//! when `TEST_DATABASE_URL` is set (see `scripts/test`).
+
+mod access;
+mod accounts;
+mod admin;
+mod catalog;
+mod openapi;
+mod pages;
+mod support;
+mod validation;

@@ -17,14 +17,22 @@ async fn the_owner_of_one_cooperative_cannot_read_or_change_another_cooperatives
     let coop_b = verified_cooperative(&admin, &owner_b, "5300000002", "Hợp tác xã B").await;
     let _ = coop_a;
     let (_, draft) = owner_b
-        .post(&format!("/api/v1/cooperatives/{coop_b}/products"), product_body("Bản nháp của B"))
+        .post(
+            &format!("/api/v1/cooperatives/{coop_b}/products"),
+            product_body("Bản nháp của B"),
+        )
         .await;
     let draft_id = draft["id"].as_i64().unwrap();
     let (_, public) = owner_b
-        .post(&format!("/api/v1/cooperatives/{coop_b}/products"), product_body("Sản phẩm của B"))
+        .post(
+            &format!("/api/v1/cooperatives/{coop_b}/products"),
+            product_body("Sản phẩm của B"),
+        )
         .await;
     let public_id = public["id"].as_i64().unwrap();
-    owner_b.post(&format!("/api/v1/products/{public_id}/publish"), json!({})).await;
+    owner_b
+        .post(&format!("/api/v1/products/{public_id}/publish"), json!({}))
+        .await;
     let (_, cert) = owner_b
         .post(
             &format!("/api/v1/products/{public_id}/certificates"),
@@ -36,23 +44,70 @@ async fn the_owner_of_one_cooperative_cannot_read_or_change_another_cooperatives
     let before = app.snapshot().await;
     let certificate = json!({"stars": 5, "certificate_number": "X", "issuing_level": "national", "issued_on": "2025-01-01", "expires_on": "2028-01-01"});
     let api_attempts: Vec<(Method, String, serde_json::Value)> = vec![
-        (Method::GET, format!("/api/v1/products/{draft_id}"), json!(null)),
-        (Method::PUT, format!("/api/v1/products/{draft_id}"), product_body("Hijacked")),
-        (Method::PUT, format!("/api/v1/products/{public_id}"), product_body("Hijacked")),
-        (Method::POST, format!("/api/v1/products/{draft_id}/publish"), json!({})),
-        (Method::POST, format!("/api/v1/products/{public_id}/archive"), json!({})),
-        (Method::GET, format!("/api/v1/products/{public_id}/certificates"), json!(null)),
-        (Method::POST, format!("/api/v1/products/{public_id}/certificates"), certificate.clone()),
-        (Method::PUT, format!("/api/v1/cooperatives/{coop_b}"), cooperative_body("5300000002", "Đổi tên")),
-        (Method::POST, format!("/api/v1/cooperatives/{coop_b}/products"), product_body("Chen vào")),
-        (Method::POST, format!("/api/v1/cooperatives/{coop_b}/members"), json!({"identifier": "a@htx.vn"})),
+        (
+            Method::GET,
+            format!("/api/v1/products/{draft_id}"),
+            json!(null),
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/products/{draft_id}"),
+            product_body("Hijacked"),
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/products/{public_id}"),
+            product_body("Hijacked"),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/products/{draft_id}/publish"),
+            json!({}),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/products/{public_id}/archive"),
+            json!({}),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/products/{public_id}/certificates"),
+            json!(null),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/products/{public_id}/certificates"),
+            certificate.clone(),
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/cooperatives/{coop_b}"),
+            cooperative_body("5300000002", "Đổi tên"),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/cooperatives/{coop_b}/products"),
+            product_body("Chen vào"),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/cooperatives/{coop_b}/members"),
+            json!({"identifier": "a@htx.vn"}),
+        ),
     ];
     for (method, path, body) in api_attempts {
         let request = owner_a.client.request(method.clone(), owner_a.url(&path));
-        let request = if body.is_null() { request } else { request.json(&body) };
+        let request = if body.is_null() {
+            request
+        } else {
+            request.json(&body)
+        };
         let response = request.send().await.unwrap();
         assert!(
-            matches!(response.status(), StatusCode::NOT_FOUND | StatusCode::FORBIDDEN),
+            matches!(
+                response.status(),
+                StatusCode::NOT_FOUND | StatusCode::FORBIDDEN
+            ),
             "{method} {path} answered {}",
             response.status()
         );
@@ -61,11 +116,21 @@ async fn the_owner_of_one_cooperative_cannot_read_or_change_another_cooperatives
     // Reads that exist publicly show only public data.
     let (status, coop) = owner_a.get(&format!("/api/v1/cooperatives/{coop_b}")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(coop.get("bank_account_number").is_none(), "no private fields: {coop}");
+    assert!(
+        coop.get("bank_account_number").is_none(),
+        "no private fields: {coop}"
+    );
     assert!(coop.get("registration_number").is_none());
-    let (status, list) = owner_a.get(&format!("/api/v1/cooperatives/{coop_b}/products")).await;
+    let (status, list) = owner_a
+        .get(&format!("/api/v1/cooperatives/{coop_b}/products"))
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let names: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["Sản phẩm của B"], "drafts stay private");
     let (_, mine) = owner_a.get("/api/v1/me/cooperatives").await;
     assert_eq!(mine.as_array().unwrap().len(), 1);
@@ -83,12 +148,35 @@ async fn the_owner_of_one_cooperative_cannot_read_or_change_another_cooperatives
         assert_eq!(status, StatusCode::NOT_FOUND, "GET {path}");
     }
     for (path, fields) in [
-        (format!("/workspace/products/{draft_id}"), vec![("name", "Hijacked"), ("price", "1000"), ("unit", "kg"), ("category_code", "food-tea")]),
-        (format!("/workspace/products/{public_id}/status"), vec![("status", "archived")]),
-        (format!("/workspace/products/{public_id}/certificates/new"), vec![("stars", "5")]),
-        (format!("/workspace/cooperatives/{coop_b}/edit"), vec![("name", "Đổi tên")]),
-        (format!("/workspace/cooperatives/{coop_b}/products/new"), vec![("name", "Chen vào")]),
-        (format!("/workspace/cooperatives/{coop_b}/members"), vec![("identifier", "a@htx.vn")]),
+        (
+            format!("/workspace/products/{draft_id}"),
+            vec![
+                ("name", "Hijacked"),
+                ("price", "1000"),
+                ("unit", "kg"),
+                ("category_code", "food-tea"),
+            ],
+        ),
+        (
+            format!("/workspace/products/{public_id}/status"),
+            vec![("status", "archived")],
+        ),
+        (
+            format!("/workspace/products/{public_id}/certificates/new"),
+            vec![("stars", "5")],
+        ),
+        (
+            format!("/workspace/cooperatives/{coop_b}/edit"),
+            vec![("name", "Đổi tên")],
+        ),
+        (
+            format!("/workspace/cooperatives/{coop_b}/products/new"),
+            vec![("name", "Chen vào")],
+        ),
+        (
+            format!("/workspace/cooperatives/{coop_b}/members"),
+            vec![("identifier", "a@htx.vn")],
+        ),
     ] {
         let response = owner_a.form(&path, &fields).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "POST {path}");
@@ -108,15 +196,24 @@ async fn staff_manage_products_but_only_the_owner_edits_the_cooperative() {
     let staff = app.user("staff@htx.vn").await;
     let coop = verified_cooperative(&admin, &owner, "5300000001", "Hợp tác xã A").await;
     let (status, _) = owner
-        .post(&format!("/api/v1/cooperatives/{coop}/members"), json!({"identifier": "staff@htx.vn"}))
+        .post(
+            &format!("/api/v1/cooperatives/{coop}/members"),
+            json!({"identifier": "staff@htx.vn"}),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = staff
-        .post(&format!("/api/v1/cooperatives/{coop}/products"), product_body("Chè búp"))
+        .post(
+            &format!("/api/v1/cooperatives/{coop}/products"),
+            product_body("Chè búp"),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, _) = staff
-        .put(&format!("/api/v1/cooperatives/{coop}"), cooperative_body("5300000001", "Đổi tên"))
+        .put(
+            &format!("/api/v1/cooperatives/{coop}"),
+            cooperative_body("5300000001", "Đổi tên"),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
@@ -128,14 +225,27 @@ async fn only_administrators_reach_the_administration() {
     let (status, _) = user.get("/api/v1/admin/cooperatives").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = user
-        .post("/api/v1/admin/cooperatives/1/decision", json!({"decision": "verify"}))
+        .post(
+            "/api/v1/admin/cooperatives/1/decision",
+            json!({"decision": "verify"}),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = user.page("/admin").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let anonymous = app.client().get(app.url("/api/v1/admin/certificates")).send().await.unwrap();
+    let anonymous = app
+        .client()
+        .get(app.url("/api/v1/admin/certificates"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
-    let page = app.client().get(app.url("/workspace")).send().await.unwrap();
+    let page = app
+        .client()
+        .get(app.url("/workspace"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::SEE_OTHER);
     assert_eq!(page.headers()["location"], "/login?next=/workspace");
 }

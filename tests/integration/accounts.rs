@@ -99,11 +99,18 @@ async fn a_cross_site_form_post_is_rejected() {
             .client
             .post(user.url("/workspace/cooperatives/new"))
             .header(header, value)
-            .form(&[("name", "Hợp tác xã giả"), ("registration_number", "5300000001")])
+            .form(&[
+                ("name", "Hợp tác xã giả"),
+                ("registration_number", "5300000001"),
+            ])
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{header}: {value}");
+        assert_eq!(
+            response.status(),
+            StatusCode::FORBIDDEN,
+            "{header}: {value}"
+        );
         let login = app
             .client()
             .post(app.url("/login"))
@@ -112,12 +119,19 @@ async fn a_cross_site_form_post_is_rejected() {
             .send()
             .await
             .unwrap();
-        assert_eq!(login.status(), StatusCode::FORBIDDEN, "login {header}: {value}");
+        assert_eq!(
+            login.status(),
+            StatusCode::FORBIDDEN,
+            "login {header}: {value}"
+        );
     }
     assert_eq!(app.snapshot().await, before);
     // The same form from the site itself goes through to validation.
     let response = user
-        .form("/workspace/cooperatives/new", &[("name", "Hợp tác xã thật")])
+        .form(
+            "/workspace/cooperatives/new",
+            &[("name", "Hợp tác xã thật")],
+        )
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
@@ -181,13 +195,20 @@ async fn the_login_page_logs_in_and_sets_a_protected_cookie() {
     let response = client
         .post(app.url("/login"))
         .header("sec-fetch-site", "same-origin")
-        .form(&[("identifier", "mai@example.vn"), ("password", PASSWORD), ("next", "/workspace")])
+        .form(&[
+            ("identifier", "mai@example.vn"),
+            ("password", PASSWORD),
+            ("next", "/workspace"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()["location"], "/workspace");
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     // A `next` pointing elsewhere is not followed.
@@ -195,7 +216,11 @@ async fn the_login_page_logs_in_and_sets_a_protected_cookie() {
         .client()
         .post(app.url("/login"))
         .header("sec-fetch-site", "same-origin")
-        .form(&[("identifier", "mai@example.vn"), ("password", PASSWORD), ("next", "//evil.example")])
+        .form(&[
+            ("identifier", "mai@example.vn"),
+            ("password", PASSWORD),
+            ("next", "//evil.example"),
+        ])
         .send()
         .await
         .unwrap();

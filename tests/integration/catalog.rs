@@ -8,7 +8,8 @@ async fn an_owner_creates_and_publishes_a_product_which_the_public_then_sees() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let owner = app.user("owner@htx.vn").await;
-    let coop = verified_cooperative(&admin, &owner, "5300123456", "Hợp tác xã Ong mật Gia Phú").await;
+    let coop =
+        verified_cooperative(&admin, &owner, "5300123456", "Hợp tác xã Ong mật Gia Phú").await;
 
     let (status, draft) = owner
         .post(
@@ -24,15 +25,35 @@ async fn an_owner_creates_and_publishes_a_product_which_the_public_then_sees() {
 
     // A draft is not public.
     let public = app.client();
-    let response = public.get(app.url(&format!("/api/v1/products/{id}"))).send().await.unwrap();
+    let response = public
+        .get(app.url(&format!("/api/v1/products/{id}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    let list: serde_json::Value = public.get(app.url("/api/v1/products")).send().await.unwrap().json().await.unwrap();
+    let list: serde_json::Value = public
+        .get(app.url("/api/v1/products"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 0);
 
-    let (status, _) = owner.post(&format!("/api/v1/products/{id}/publish"), json!({})).await;
+    let (status, _) = owner
+        .post(&format!("/api/v1/products/{id}/publish"), json!({}))
+        .await;
     assert_eq!(status, StatusCode::OK);
 
-    let list: serde_json::Value = public.get(app.url("/api/v1/products")).send().await.unwrap().json().await.unwrap();
+    let list: serde_json::Value = public
+        .get(app.url("/api/v1/products"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let items = list["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["name"], "Mật ong bạc hà");
@@ -41,13 +62,24 @@ async fn an_owner_creates_and_publishes_a_product_which_the_public_then_sees() {
     assert_eq!(items[0]["place"]["commune_name"], "Xã Gia Phú");
     assert_eq!(items[0]["place"]["province_name"], "Lào Cai");
 
-    let page = public.get(app.url(&format!("/products/{slug}"))).send().await.unwrap();
+    let page = public
+        .get(app.url(&format!("/products/{slug}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(html.contains("Mật ong bạc hà"));
     assert!(html.contains("250.000 ₫"));
     assert!(html.contains("Hợp tác xã Ong mật Gia Phú"));
-    let list_page = public.get(app.url("/products?province=15")).send().await.unwrap().text().await.unwrap();
+    let list_page = public
+        .get(app.url("/products?province=15"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(list_page.contains(&format!("/products/{slug}")));
 }
 
@@ -82,16 +114,34 @@ async fn the_list_filters_by_province_category_stars_and_price() {
     assert_eq!(status, StatusCode::OK);
 
     let ids = |v: serde_json::Value| -> Vec<i64> {
-        v["items"].as_array().unwrap().iter().map(|p| p["id"].as_i64().unwrap()).collect()
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_i64().unwrap())
+            .collect()
     };
     let public = app.client();
     let get = |q: &'static str| {
         let public = public.clone();
         let url = app.url(&format!("/api/v1/products?{q}"));
-        async move { public.get(url).send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+        async move {
+            public
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
     };
     assert_eq!(ids(get("category=food-tea").await), vec![tea]);
-    assert_eq!(ids(get("category=food").await).len(), 2, "a group selects its categories");
+    assert_eq!(
+        ids(get("category=food").await).len(),
+        2,
+        "a group selects its categories"
+    );
     assert_eq!(ids(get("stars=4").await), vec![tea]);
     assert_eq!(ids(get("stars=5").await), Vec::<i64>::new());
     assert_eq!(ids(get("max_price=200000").await), vec![tea]);
@@ -121,22 +171,45 @@ async fn an_expired_certificate_shows_as_expired_and_the_product_loses_its_badge
         )
         .await;
     admin
-        .post(&format!("/api/v1/admin/certificates/{}/decision", cert["id"]), json!({"decision": "verify"}))
+        .post(
+            &format!("/api/v1/admin/certificates/{}/decision", cert["id"]),
+            json!({"decision": "verify"}),
+        )
         .await;
 
     let public = app.client();
     let detail: serde_json::Value = public
         .get(app.url(&format!("/api/v1/products/{id}")))
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(detail["ocop"], serde_json::Value::Null, "no badge");
     assert_eq!(detail["certificate"]["is_expired"], true);
     assert_eq!(detail["certificate"]["is_valid"], false);
-    let html = public.get(app.url(&format!("/products/{slug}"))).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("Đã hết hạn"), "the page says the certificate expired");
+    let html = public
+        .get(app.url(&format!("/products/{slug}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Đã hết hạn"),
+        "the page says the certificate expired"
+    );
     assert!(!html.contains("class=\"badge\">OCOP"), "no OCOP badge");
     let three_star: serde_json::Value = public
         .get(app.url("/api/v1/products?stars=3"))
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(three_star["items"].as_array().unwrap().len(), 0);
 
     // A new, valid certificate brings the badge back.
@@ -147,13 +220,28 @@ async fn an_expired_certificate_shows_as_expired_and_the_product_loses_its_badge
         )
         .await;
     admin
-        .post(&format!("/api/v1/admin/certificates/{}/decision", cert["id"]), json!({"decision": "verify"}))
+        .post(
+            &format!("/api/v1/admin/certificates/{}/decision", cert["id"]),
+            json!({"decision": "verify"}),
+        )
         .await;
     let detail: serde_json::Value = public
         .get(app.url(&format!("/api/v1/products/{id}")))
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(detail["ocop"]["stars"], 4);
-    let html = public.get(app.url(&format!("/products/{slug}"))).send().await.unwrap().text().await.unwrap();
+    let html = public
+        .get(app.url(&format!("/products/{slug}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("OCOP ★★★★"));
 }
 
@@ -165,12 +253,20 @@ async fn the_cooperative_page_lists_its_public_products_only() {
     let coop = verified_cooperative(&admin, &owner, "5300123456", "Hợp tác xã Gia Phú").await;
     published_product(&owner, coop, "Mật ong bạc hà").await;
     owner
-        .post(&format!("/api/v1/cooperatives/{coop}/products"), crate::support::product_body("Sản phẩm nháp bí mật"))
+        .post(
+            &format!("/api/v1/cooperatives/{coop}/products"),
+            crate::support::product_body("Sản phẩm nháp bí mật"),
+        )
         .await;
     let html = app
         .client()
         .get(app.url("/cooperatives/hop-tac-xa-gia-phu"))
-        .send().await.unwrap().text().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("Mật ong bạc hà"));
     assert!(!html.contains("Sản phẩm nháp bí mật"));
 }

@@ -69,7 +69,11 @@ async fn the_openapi_document_lists_every_api_route_and_each_is_served() {
             .send()
             .await
             .unwrap();
-        assert_ne!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{operation}");
+        assert_ne!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{operation}"
+        );
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         assert_ne!(body["code"], "route_not_found", "{operation} is not routed");
@@ -81,9 +85,29 @@ async fn the_openapi_document_lists_every_api_route_and_each_is_served() {
 async fn health_and_readiness_answer() {
     let app = TestApp::spawn().await;
     let client = app.client();
-    assert_eq!(client.get(app.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
-    assert_eq!(client.get(app.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
-    let missing = client.get(app.url("/api/v1/nothing-here")).send().await.unwrap();
+    assert_eq!(
+        client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let missing = client
+        .get(app.url("/api/v1/nothing-here"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body["code"], "route_not_found");

@@ -6,23 +6,44 @@ use crate::support::TestApp;
 async fn pages_are_vietnamese_by_default_and_english_on_request() {
     let app = TestApp::spawn().await;
     let client = app.client();
-    let html = client.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    let html = client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("<html lang=\"vi\">"));
     assert!(html.contains("Sản phẩm OCOP từ tận nơi làm ra"));
     let html = client
         .get(app.url("/"))
         .header("accept-language", "en-GB,en;q=0.9")
-        .send().await.unwrap().text().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("<html lang=\"en\">"));
     assert!(html.contains("OCOP products from where they are made"));
     // The language link remembers the choice over the browser's preference.
-    let response = client.get(app.url("/lang/vi?next=/products")).send().await.unwrap();
+    let response = client
+        .get(app.url("/lang/vi?next=/products"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()["location"], "/products");
     let html = client
         .get(app.url("/"))
         .header("accept-language", "en")
-        .send().await.unwrap().text().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("<html lang=\"vi\">"));
 }
 
@@ -31,14 +52,30 @@ async fn pages_work_without_javascript_and_carry_security_headers() {
     let app = TestApp::spawn().await;
     let response = app.client().get(app.url("/products")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
-    assert!(csp.contains("default-src 'none'") && csp.contains("sha256-"), "{csp}");
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("sha256-"),
+        "{csp}"
+    );
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
     let html = response.text().await.unwrap();
-    assert!(html.contains("<form class=\"filters\" method=\"get\" action=\"/products\""), "filters are a plain form");
+    assert!(
+        html.contains("<form class=\"filters\" method=\"get\" action=\"/products\""),
+        "filters are a plain form"
+    );
     assert!(html.contains("<style>"), "the stylesheet is inline");
     // Every visible form control has a label.
-    for id in ["f-province", "f-category", "f-stars", "f-min", "f-max", "f-sort"] {
+    for id in [
+        "f-province",
+        "f-category",
+        "f-stars",
+        "f-min",
+        "f-max",
+        "f-sort",
+    ] {
         assert!(html.contains(&format!("for=\"{id}\"")), "label for {id}");
     }
 }
@@ -46,9 +83,19 @@ async fn pages_work_without_javascript_and_carry_security_headers() {
 #[tokio::test]
 async fn an_unknown_page_is_a_friendly_404_in_the_visitors_language() {
     let app = TestApp::spawn().await;
-    let response = app.client().get(app.url("/products/khong-co")).send().await.unwrap();
+    let response = app
+        .client()
+        .get(app.url("/products/khong-co"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let html = response.text().await.unwrap();
     assert!(html.contains("Không tìm thấy trang"));
 }
@@ -60,7 +107,11 @@ async fn the_registration_page_shows_errors_beside_fields() {
         .client()
         .post(app.url("/register"))
         .header("sec-fetch-site", "same-origin")
-        .form(&[("display_name", "Mai"), ("identifier", "0212345"), ("password", "short")])
+        .form(&[
+            ("display_name", "Mai"),
+            ("identifier", "0212345"),
+            ("password", "short"),
+        ])
         .send()
         .await
         .unwrap();

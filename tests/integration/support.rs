@@ -60,9 +60,11 @@ async fn fresh_database() -> TestDatabase {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             let name = format!("ocop_test_{}", rand_suffix());
-            let admin = sea_orm::Database::connect(&admin_url).await.unwrap_or_else(|e| {
-                panic!("TEST_DATABASE_URL is set but PostgreSQL cannot be reached: {e}")
-            });
+            let admin = sea_orm::Database::connect(&admin_url)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("TEST_DATABASE_URL is set but PostgreSQL cannot be reached: {e}")
+                });
             admin
                 .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
                 .await
@@ -272,7 +274,12 @@ impl User {
         into_json(response).await
     }
 
-    pub async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> (StatusCode, Value) {
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
         let response = self
             .client
             .request(method, self.url(path))
@@ -317,7 +324,10 @@ pub async fn into_json(response: reqwest::Response) -> (StatusCode, Value) {
         .is_some_and(|v| v.starts_with("application/problem+json"));
     let text = response.text().await.unwrap();
     if status.is_client_error() || status.is_server_error() {
-        assert!(is_problem, "an error answers problem+json, got {status}: {text}");
+        assert!(
+            is_problem,
+            "an error answers problem+json, got {status}: {text}"
+        );
     }
     let value = if text.is_empty() {
         Value::Null
@@ -361,7 +371,12 @@ pub fn product_body(name: &str) -> Value {
 }
 
 /// A verified cooperative owned by `owner`, with its id.
-pub async fn verified_cooperative(admin: &User, owner: &User, registration: &str, name: &str) -> i64 {
+pub async fn verified_cooperative(
+    admin: &User,
+    owner: &User,
+    registration: &str,
+    name: &str,
+) -> i64 {
     let (status, coop) = owner
         .post("/api/v1/cooperatives", cooperative_body(registration, name))
         .await;

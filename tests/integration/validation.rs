@@ -3,7 +3,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, User, cooperative_body, names_field, product_body, verified_cooperative};
+use crate::support::{
+    TestApp, User, cooperative_body, names_field, product_body, verified_cooperative,
+};
 
 async fn setup() -> (TestApp, User, i64, i64) {
     let app = TestApp::spawn().await;
@@ -11,7 +13,10 @@ async fn setup() -> (TestApp, User, i64, i64) {
     let owner = app.user("owner@htx.vn").await;
     let coop = verified_cooperative(&admin, &owner, "5300123456", "Hợp tác xã A").await;
     let (_, product) = owner
-        .post(&format!("/api/v1/cooperatives/{coop}/products"), product_body("Mật ong"))
+        .post(
+            &format!("/api/v1/cooperatives/{coop}/products"),
+            product_body("Mật ong"),
+        )
         .await;
     let product = product["id"].as_i64().unwrap();
     (app, owner, coop, product)
@@ -32,21 +37,51 @@ async fn bad_product_fields_are_named_and_nothing_is_written() {
         ("price_vnd", json!(-5000), StatusCode::UNPROCESSABLE_ENTITY),
         ("price_vnd", json!(0), StatusCode::UNPROCESSABLE_ENTITY),
         ("price_vnd", json!(12.5), StatusCode::UNPROCESSABLE_ENTITY),
-        ("price_vnd", json!("250000"), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            "price_vnd",
+            json!("250000"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         ("name", json!(""), StatusCode::UNPROCESSABLE_ENTITY),
-        ("name", json!("x".repeat(10_000)), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            "name",
+            json!("x".repeat(10_000)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         ("name", json!(42), StatusCode::UNPROCESSABLE_ENTITY),
-        ("gtin", json!("8934567890127"), StatusCode::UNPROCESSABLE_ENTITY),
-        ("category_code", json!("weapons"), StatusCode::UNPROCESSABLE_ENTITY),
-        ("stock_quantity", json!(-1), StatusCode::UNPROCESSABLE_ENTITY),
-        ("stock_quantity", json!(1_000_000_000_000i64), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            "gtin",
+            json!("8934567890127"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "category_code",
+            json!("weapons"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "stock_quantity",
+            json!(-1),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "stock_quantity",
+            json!(1_000_000_000_000i64),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         ("unit", json!(""), StatusCode::UNPROCESSABLE_ENTITY),
     ];
     let before = app.snapshot().await;
     for (field, value, expected) in cases {
         for path in [&create, &update] {
-            let method = if path == &create { reqwest::Method::POST } else { reqwest::Method::PUT };
-            let (status, problem) = owner.send(method, path, with(base.clone(), field, value.clone())).await;
+            let method = if path == &create {
+                reqwest::Method::POST
+            } else {
+                reqwest::Method::PUT
+            };
+            let (status, problem) = owner
+                .send(method, path, with(base.clone(), field, value.clone()))
+                .await;
             assert_eq!(status, expected, "{path} {field}={value}: {problem}");
             assert!(names_field(&problem, field), "{field} named in {problem}");
             assert_eq!(problem["code"], "validation_failed");
@@ -91,12 +126,24 @@ async fn bad_cooperative_and_certificate_fields_are_named() {
         ("contact_email", json!("not-an-email")),
     ] {
         let (status, problem) = owner
-            .post("/api/v1/cooperatives", with(cooperative_body("5399999999", "Hợp tác xã mới"), field, value.clone()))
+            .post(
+                "/api/v1/cooperatives",
+                with(
+                    cooperative_body("5399999999", "Hợp tác xã mới"),
+                    field,
+                    value.clone(),
+                ),
+            )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}={value}");
         assert!(names_field(&problem, field), "{problem}");
     }
-    let (status, problem) = owner.post("/api/v1/cooperatives", cooperative_body("5300123456", "Trùng mã")).await;
+    let (status, problem) = owner
+        .post(
+            "/api/v1/cooperatives",
+            cooperative_body("5300123456", "Trùng mã"),
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(names_field(&problem, "registration_number"));
 
@@ -110,7 +157,10 @@ async fn bad_cooperative_and_certificate_fields_are_named() {
         ("certificate_number", json!("")),
     ] {
         let (status, problem) = owner
-            .post(&format!("/api/v1/products/{product}/certificates"), with(cert.clone(), field, value.clone()))
+            .post(
+                &format!("/api/v1/products/{product}/certificates"),
+                with(cert.clone(), field, value.clone()),
+            )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}={value}");
         assert!(names_field(&problem, field), "{field}: {problem}");
@@ -158,15 +208,36 @@ async fn malformed_json_and_wrong_content_types_are_refused_cleanly() {
     let (status, _) = crate::support::into_json(response).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
-    let response = owner.client.get(owner.url("/api/v1/products/not-a-number")).send().await.unwrap();
+    let response = owner
+        .client
+        .get(owner.url("/api/v1/products/not-a-number"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    let response = owner.client.get(owner.url("/api/v1/products?stars=7&page=0")).send().await.unwrap();
+    let response = owner
+        .client
+        .get(owner.url("/api/v1/products?stars=7&page=0"))
+        .send()
+        .await
+        .unwrap();
     let (status, problem) = crate::support::into_json(response).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(names_field(&problem, "stars") && names_field(&problem, "page"));
     let big = "x".repeat(3 * 1024 * 1024);
-    let response = owner.client.post(&path).header("content-type", "application/json").body(big).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "too large a body is refused");
+    let response = owner
+        .client
+        .post(&path)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_REQUEST,
+        "too large a body is refused"
+    );
     assert_eq!(app.snapshot().await, before);
 }
 
@@ -177,14 +248,26 @@ async fn a_page_form_shows_the_error_beside_the_field_and_keeps_the_input() {
     let response = owner
         .form(
             &format!("/workspace/cooperatives/{coop}/products/new"),
-            &[("name", "Chè Shan tuyết Suối Giàng"), ("category_code", "food-tea"), ("price", "12,5"), ("unit", "gói 200 g"), ("gtin", "8934567890127")],
+            &[
+                ("name", "Chè Shan tuyết Suối Giàng"),
+                ("category_code", "food-tea"),
+                ("price", "12,5"),
+                ("unit", "gói 200 g"),
+                ("gtin", "8934567890127"),
+            ],
         )
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = response.text().await.unwrap();
-    assert!(html.contains("id=\"price-error\""), "price error beside the field");
+    assert!(
+        html.contains("id=\"price-error\""),
+        "price error beside the field"
+    );
     assert!(html.contains("id=\"gtin-error\""));
     assert!(html.contains("aria-invalid=\"true\""));
-    assert!(html.contains("value=\"Chè Shan tuyết Suối Giàng\""), "the typed name is kept");
+    assert!(
+        html.contains("value=\"Chè Shan tuyết Suối Giàng\""),
+        "the typed name is kept"
+    );
     assert_eq!(app.snapshot().await, before);
 }

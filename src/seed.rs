@@ -454,6 +454,15 @@ pub async fn synthetic(
     if !batch.is_empty() {
         products::Entity::insert_many(batch).exec(&txn).await?;
     }
+    // Cooperatives were given explicit ids; PostgreSQL's sequence must move past them or the
+    // next cooperative created through the app would collide.
+    if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        txn.execute_unprepared(
+            "SELECT setval(pg_get_serial_sequence('cooperatives', 'id'), \
+             (SELECT MAX(id) FROM cooperatives))",
+        )
+        .await?;
+    }
     txn.commit().await?;
     Ok(SyntheticSummary {
         cooperatives: coop_count,

@@ -8,5 +8,6 @@ mod admin;
 mod catalog;
 mod openapi;
 mod pages;
+mod seeding;
 mod support;
 mod validation;

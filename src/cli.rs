@@ -37,6 +37,24 @@ enum Command {
     /// Administrator accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Stamp tools for inspectors.
+    #[command(subcommand)]
+    Stamps(StampsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum StampsCommand {
+    /// Check a scanned signed-stamp URL offline, with only the published public keys: no
+    /// database, no network. Exits 0 when genuine, 1 otherwise.
+    Verify {
+        /// The URL read from the QR code.
+        url: String,
+        /// The public keys, as served at /.well-known/ocop-stamp-keys.json.
+        #[arg(long, value_name = "FILE")]
+        keys: std::path::PathBuf,
+    },
+    /// Print this deployment's public keys (the well-known document) for offline use.
+    Keys,
 }
 
 #[derive(Debug, Args, Default)]
@@ -114,6 +132,10 @@ fn init_tracing() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
+    // Offline verification must work on an inspector's laptop with nothing but the key file.
+    if let Command::Stamps(StampsCommand::Verify { url, keys }) = &command {
+        return verify_stamp(url, keys);
+    }
     let listen = match &command {
         Command::Serve(args) => args.listen,
         _ => None,
@@ -146,6 +168,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Stamps(StampsCommand::Verify { .. }) => Ok(()),
+        Command::Stamps(StampsCommand::Keys) => {
+            let state = AppState::build(config).await?;
+            let keys = crate::trace::signing::published_keys(
+                &state.db,
+                &state.signer,
+                &state.config.public_url,
+            )
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&keys)?);
+            Ok(())
+        }
         Command::Admin(AdminCommand::Create { identifier, name }) => {
             let password = match std::env::var("OCOP_ADMIN_PASSWORD") {
                 Ok(p) if !p.is_empty() => p,
@@ -176,6 +210,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 identifier, user.id
             );
             Ok(())
+        }
+    }
+}
+
+fn verify_stamp(url: &str, keys: &std::path::Path) -> anyhow::Result<()> {
+    use crate::trace::signing::KeyRing;
+    let json = std::fs::read_to_string(keys)
+        .with_context(|| format!("cannot read the key file {}", keys.display()))?;
+    let ring = KeyRing::from_json(&json)?;
+    match ring.verify_url(url) {
+        Ok(stamp) => {
+            println!(
+                "GENUINE: code {} · lot {} · serial {} · signed with key {}",
+                stamp.code.as_str(),
+                stamp.lot.as_str(),
+                stamp.serial,
+                stamp.key_id
+            );
+            Ok(())
+        }
+        Err(err) => {
+            println!("NOT GENUINE: {err}");
+            std::process::exit(1);
         }
     }
 }

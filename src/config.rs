@@ -49,6 +49,10 @@ pub struct Config {
     pub session_ttl: Duration,
     /// Login attempts allowed per client address and per account each minute.
     pub login_attempts_per_minute: u32,
+    /// Stamp scans (page or API) allowed per client address each minute.
+    pub scans_per_minute: u32,
+    /// Fake reports allowed per client address each hour.
+    pub reports_per_hour: u32,
     /// Whether to take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
     /// Largest request body accepted, in bytes.
@@ -72,6 +76,8 @@ struct FileConfig {
     secret_key: Option<Secret>,
     session_ttl_days: Option<u64>,
     login_attempts_per_minute: Option<u32>,
+    scans_per_minute: Option<u32>,
+    reports_per_hour: Option<u32>,
     trust_forwarded_for: Option<bool>,
     max_body_bytes: Option<usize>,
 }
@@ -163,6 +169,14 @@ impl Config {
             Some(v) => parse_env("OCOP_LOGIN_ATTEMPTS_PER_MINUTE", &v)?,
             None => file.login_attempts_per_minute.unwrap_or(10),
         };
+        let scans_per_minute = match env("OCOP_SCANS_PER_MINUTE") {
+            Some(v) => parse_env("OCOP_SCANS_PER_MINUTE", &v)?,
+            None => file.scans_per_minute.unwrap_or(60),
+        };
+        let reports_per_hour = match env("OCOP_REPORTS_PER_HOUR") {
+            Some(v) => parse_env("OCOP_REPORTS_PER_HOUR", &v)?,
+            None => file.reports_per_hour.unwrap_or(20),
+        };
         let trust_forwarded_for = match env("OCOP_TRUST_FORWARDED_FOR") {
             Some(v) => parse_bool("OCOP_TRUST_FORWARDED_FOR", &v)?,
             None => file.trust_forwarded_for.unwrap_or(false),
@@ -182,6 +196,8 @@ impl Config {
             secret_key: secret_key.unwrap_or_else(|| Secret::new(DEVELOPMENT_SECRET)),
             session_ttl: Duration::from_secs(session_ttl_days.max(1) * 24 * 3600),
             login_attempts_per_minute: login_attempts_per_minute.max(1),
+            scans_per_minute: scans_per_minute.max(1),
+            reports_per_hour: reports_per_hour.max(1),
             trust_forwarded_for,
             max_body_bytes,
         })

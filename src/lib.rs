@@ -17,6 +17,7 @@ pub mod http;
 pub mod i18n;
 pub mod reference;
 pub mod seed;
+pub mod trace;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -45,6 +46,9 @@ use crate::http::error::AppError;
 use crate::http::rate_limit::RateLimits;
 use crate::i18n::{LANG_COOKIE, Lang};
 use crate::reference::ReferenceData;
+use crate::trace::origin::TraceCache;
+use crate::trace::scans::{ClientHasher, ScanService};
+use crate::trace::signing::StampSigner;
 
 /// Everything a request handler may need. Cheap to clone.
 #[derive(Clone)]
@@ -53,6 +57,14 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub reference: Arc<ReferenceData>,
     pub limits: Arc<RateLimits>,
+    /// Signs stamps for offline verification.
+    pub signer: Arc<StampSigner>,
+    /// Judges and records scans.
+    pub scans: Arc<ScanService>,
+    /// Short-lived caches for the scan page.
+    pub trace_cache: Arc<TraceCache>,
+    /// Salted hashing of client identities (never stored raw).
+    pub hasher: ClientHasher,
 }
 
 impl AppState {
@@ -62,11 +74,17 @@ impl AppState {
         db::migrate(&db).await?;
         let reference = ReferenceData::embedded();
         reference.store(&db).await?;
+        let signer = Arc::new(StampSigner::from_secret(&config.secret_key));
+        signer.publish(&db).await?;
         Ok(Self {
+            scans: ScanService::start(db.clone()),
             db,
-            limits: Arc::new(RateLimits::new(config.login_attempts_per_minute)),
+            limits: Arc::new(RateLimits::new(&config)),
+            hasher: ClientHasher::new(config.secret_key.clone()),
             config: Arc::new(config),
             reference,
+            signer,
+            trace_cache: Arc::new(TraceCache::default()),
         })
     }
 }
@@ -87,6 +105,7 @@ impl AppState {
         (name = "workspace", description = "A cooperative's own data (members only)"),
         (name = "admin", description = "Province administrators"),
         (name = "reference", description = "Administrative units and OCOP categories"),
+        (name = "trace", description = "Batches, trace events, stamps, scans and fake reports"),
     )
 )]
 struct ApiDoc;
@@ -97,6 +116,7 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(accounts::api_routes())
         .merge(catalog::api_routes())
         .merge(admin::api_routes())
+        .merge(trace::api_routes())
         .merge(reference::api_routes());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
@@ -112,6 +132,7 @@ pub fn app(state: AppState) -> Router {
         .merge(accounts::page_routes())
         .merge(catalog::page_routes())
         .merge(admin::page_routes())
+        .merge(trace::page_routes())
         .merge(api)
         .route(
             "/api/v1/openapi.json",
@@ -191,6 +212,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let upkeep = tokio::spawn(upkeep(state.clone()));
+    let scans = state.scans.clone();
     let router = app(state);
     let result = axum::serve(
         listener,
@@ -199,6 +221,8 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     upkeep.abort();
+    // Every request has finished: write the scans still queued before the process exits.
+    scans.shutdown().await;
     result.map_err(Into::into)
 }
 

@@ -436,6 +436,7 @@ pub async fn synthetic(
             stock_quantity: Set(rng.random_range(0..500)),
             gtin: Set(None),
             status: Set(ProductStatus::Published.as_str().into()),
+            listed: Set(true),
             province_code: Set(province_code.clone()),
             commune_code: Set(commune_code.clone()),
             ocop_stars: Set(stars),

@@ -8,6 +8,7 @@ mod m20261122_000001_create_reference_tables;
 mod m20261122_000002_create_accounts;
 mod m20261122_000003_create_cooperatives;
 mod m20261122_000004_create_catalog;
+mod m20261122_000005_create_trace;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_create_accounts::Migration),
             Box::new(m20261122_000003_create_cooperatives::Migration),
             Box::new(m20261122_000004_create_catalog::Migration),
+            Box::new(m20261122_000005_create_trace::Migration),
         ]
     }
 }

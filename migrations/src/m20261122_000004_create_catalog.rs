@@ -1,8 +1,10 @@
 //! Products and their OCOP certificates.
 //!
-//! A product carries copies of facts that public listings filter on (province, commune, current
-//! OCOP stars and their expiry) so that the catalogue can be filtered through one index without
-//! joins; the catalogue service keeps the copies in step in the same transaction as the change.
+//! A product carries copies of facts that public listings filter on — whether it is listed
+//! (published by a verified cooperative), its province and commune, its current OCOP stars and
+//! their expiry — so that the public catalogue is read through one index without joins, however
+//! deep the page; the catalogue service keeps the copies in step in the same transaction as the
+//! change.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -33,6 +35,7 @@ impl MigrationTrait for Migration {
                     .col(big_integer(Products::StockQuantity))
                     .col(string_len_null(Products::Gtin, 14).unique_key())
                     .col(string_len(Products::Status, 16))
+                    .col(boolean(Products::Listed).default(false))
                     .col(string_len(Products::ProvinceCode, 8))
                     .col(string_len(Products::CommuneCode, 8))
                     .col(small_integer_null(Products::OcopStars))
@@ -65,20 +68,24 @@ impl MigrationTrait for Migration {
             .await?;
         for (name, cols) in [
             (
-                "idx_products_status_id",
-                vec![Products::Status, Products::Id],
+                "idx_products_listed_id",
+                vec![Products::Listed, Products::Id],
             ),
             (
-                "idx_products_status_province_id",
-                vec![Products::Status, Products::ProvinceCode, Products::Id],
+                "idx_products_listed_province_id",
+                vec![Products::Listed, Products::ProvinceCode, Products::Id],
             ),
             (
-                "idx_products_status_category_id",
-                vec![Products::Status, Products::CategoryCode, Products::Id],
+                "idx_products_listed_commune_id",
+                vec![Products::Listed, Products::CommuneCode, Products::Id],
             ),
             (
-                "idx_products_status_price",
-                vec![Products::Status, Products::PriceVnd],
+                "idx_products_listed_category_id",
+                vec![Products::Listed, Products::CategoryCode, Products::Id],
+            ),
+            (
+                "idx_products_listed_price",
+                vec![Products::Listed, Products::PriceVnd, Products::Id],
             ),
             (
                 "idx_products_cooperative",
@@ -176,6 +183,7 @@ enum Products {
     StockQuantity,
     Gtin,
     Status,
+    Listed,
     ProvinceCode,
     CommuneCode,
     OcopStars,

@@ -12,6 +12,7 @@ use sea_orm::{
 
 use crate::accounts::CurrentUser;
 use crate::catalog::certificates::refresh_product_rating;
+use crate::catalog::products::refresh_listing_of_cooperative;
 use crate::catalog::{CertificateStatus, CooperativeStatus};
 use crate::domain::{FieldIssue, bounded_text};
 use crate::entities::{cooperatives, ocop_certificates};
@@ -73,7 +74,7 @@ fn parse_reason(decision_needs_reason: bool, reason: &str) -> AppResult<Option<S
 
 /// Applies an administrator's decision to a cooperative.
 pub async fn decide_cooperative(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     admin: &CurrentUser,
     cooperative_id: i64,
     decision: CooperativeDecision,
@@ -101,7 +102,12 @@ pub async fn decide_cooperative(
     row.status_reason = Set(reason);
     row.reviewed_at = Set(Some(Utc::now()));
     row.updated_at = Set(Utc::now());
-    Ok(row.update(db).await?)
+    // The cooperative's products appear or disappear with it, in the same transaction.
+    let txn = db.begin().await?;
+    let updated = row.update(&txn).await?;
+    refresh_listing_of_cooperative(&txn, updated.id, to).await?;
+    txn.commit().await?;
+    Ok(updated)
 }
 
 /// Verifies or rejects a certificate and updates the product's badge in the same transaction.

@@ -271,7 +271,7 @@ fn registration_taken() -> AppError {
 /// bank account are what the province verified: changing any of them sends the cooperative
 /// back to `pending` verification.
 pub async fn update(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     membership: &Membership,
     details: CooperativeDetails,
 ) -> AppResult<cooperatives::Model> {
@@ -294,17 +294,29 @@ pub async fn update(
     row.bank_account_number = Set(details.bank_account_number);
     row.bank_account_holder = Set(details.bank_account_holder);
     row.updated_at = Set(Utc::now());
-    if needs_review && current.status == CooperativeStatus::Verified.as_str() {
+    let back_to_review = needs_review && current.status == CooperativeStatus::Verified.as_str();
+    if back_to_review {
         row.status = Set(CooperativeStatus::Pending.as_str().to_owned());
         row.status_reason = Set(None);
     }
-    row.update(db).await.map_err(|err| {
+    let txn = db.begin().await?;
+    let updated = row.update(&txn).await.map_err(|err| {
         if is_unique_violation(&err) {
             registration_taken()
         } else {
-            err.into()
+            AppError::from(err)
         }
-    })
+    })?;
+    if back_to_review {
+        super::products::refresh_listing_of_cooperative(
+            &txn,
+            updated.id,
+            CooperativeStatus::Pending,
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(updated)
 }
 
 /// Adds an existing account as staff of the cooperative (owner only).

@@ -2,10 +2,11 @@
 //! published products of verified cooperatives.
 
 use chrono::{NaiveDate, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, SelectTwo, Set,
+    QueryOrder, QuerySelect, Select, Set,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -246,6 +247,7 @@ pub async fn create(
         stock_quantity: Set(details.stock_quantity),
         gtin: Set(details.gtin.map(|g| g.as_gtin14().to_owned())),
         status: Set(ProductStatus::Draft.as_str().to_owned()),
+        listed: Set(false),
         province_code: Set(coop.province_code.clone()),
         commune_code: Set(coop.commune_code.clone()),
         ocop_stars: Set(None),
@@ -285,8 +287,13 @@ pub async fn set_status(
     status: ProductStatus,
 ) -> AppResult<products::Model> {
     let first_publication = status == ProductStatus::Published && product.published_at.is_none();
+    let cooperative_verified = cooperatives::Entity::find_by_id(product.cooperative_id)
+        .one(db)
+        .await?
+        .is_some_and(|c| c.status == CooperativeStatus::Verified.as_str());
     let mut row: products::ActiveModel = product.into();
     row.status = Set(status.as_str().to_owned());
+    row.listed = Set(status == ProductStatus::Published && cooperative_verified);
     row.updated_at = Set(Utc::now());
     if first_publication {
         row.published_at = Set(Some(Utc::now()));
@@ -346,13 +353,30 @@ async fn free_slug(db: &impl ConnectionTrait, base: &Slug) -> AppResult<Slug> {
 
 // ---------------------------------------------------------------- public catalogue
 
-/// Products with their cooperative, limited to what the public may see: published products of
-/// verified cooperatives. Every public query starts here.
-pub fn public_products() -> SelectTwo<products::Entity, cooperatives::Entity> {
-    products::Entity::find()
-        .find_also_related(cooperatives::Entity)
-        .filter(products::Column::Status.eq(ProductStatus::Published.as_str()))
-        .filter(cooperatives::Column::Status.eq(CooperativeStatus::Verified.as_str()))
+/// Products the public may see: published products of verified cooperatives, through the
+/// `listed` copy of that rule. Every public list starts here.
+pub fn public_products() -> Select<products::Entity> {
+    products::Entity::find().filter(products::Column::Listed.eq(true))
+}
+
+/// Recomputes `listed` for every product of a cooperative whose status just changed; called in
+/// the same transaction as the change.
+pub async fn refresh_listing_of_cooperative(
+    db: &impl ConnectionTrait,
+    cooperative_id: i64,
+    status: CooperativeStatus,
+) -> AppResult<()> {
+    let listed = if status == CooperativeStatus::Verified {
+        Expr::col(products::Column::Status).eq(ProductStatus::Published.as_str())
+    } else {
+        Expr::value(false)
+    };
+    products::Entity::update_many()
+        .col_expr(products::Column::Listed, listed)
+        .filter(products::Column::CooperativeId.eq(cooperative_id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// How to order a product list.
@@ -506,7 +530,8 @@ impl ProductListParams {
 }
 
 /// One page of the public catalogue. Fetches one row more than the page to know whether a next
-/// page exists, instead of counting the whole catalogue.
+/// page exists, instead of counting the whole catalogue; the cooperatives of the page are read
+/// in a second query by primary key.
 pub async fn list_public(
     db: &impl ConnectionTrait,
     reference: &ReferenceData,
@@ -514,8 +539,7 @@ pub async fn list_public(
     lang: Lang,
     today: NaiveDate,
 ) -> AppResult<Paged<ProductSummary>> {
-    let mut query = public_products();
-    query = apply_filter(query, filter, today);
+    let mut query = apply_filter(public_products(), filter, today);
     query = match filter.sort {
         ProductSort::Newest => query.order_by_desc(products::Column::Id),
         ProductSort::PriceAsc => query
@@ -525,33 +549,52 @@ pub async fn list_public(
             .order_by_desc(products::Column::PriceVnd)
             .order_by_asc(products::Column::Id),
     };
-    let rows = query
+    let mut rows = query
         .offset((filter.page - 1) * filter.per_page)
         .limit(filter.per_page + 1)
         .all(db)
         .await?;
     let has_more = rows.len() as u64 > filter.per_page;
-    let items = rows
-        .iter()
-        .take(filter.per_page as usize)
-        .filter_map(|(p, c)| {
-            c.as_ref()
-                .map(|c| ProductSummary::new(p, c, reference, lang, today))
-        })
-        .collect();
+    rows.truncate(filter.per_page as usize);
     Ok(Paged {
-        items,
+        items: summaries(db, reference, &rows, lang, today).await?,
         page: filter.page,
         per_page: filter.per_page,
         has_more,
     })
 }
 
-fn apply_filter<E: sea_orm::EntityTrait>(
-    query: SelectTwo<products::Entity, E>,
+/// Summaries of products, with their cooperatives read in one query.
+pub async fn summaries(
+    db: &impl ConnectionTrait,
+    reference: &ReferenceData,
+    rows: &[products::Model],
+    lang: Lang,
+    today: NaiveDate,
+) -> AppResult<Vec<ProductSummary>> {
+    let mut ids: Vec<i64> = rows.iter().map(|p| p.cooperative_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let coops = cooperatives::Entity::find()
+        .filter(cooperatives::Column::Id.is_in(ids))
+        .all(db)
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|p| {
+            coops
+                .iter()
+                .find(|c| c.id == p.cooperative_id)
+                .map(|c| ProductSummary::new(p, c, reference, lang, today))
+        })
+        .collect())
+}
+
+fn apply_filter(
+    query: Select<products::Entity>,
     filter: &ProductFilter,
     today: NaiveDate,
-) -> SelectTwo<products::Entity, E> {
+) -> Select<products::Entity> {
     let mut condition = Condition::all();
     if let Some(province) = &filter.province {
         condition = condition.add(products::Column::ProvinceCode.eq(province.as_str()));
@@ -576,17 +619,18 @@ fn apply_filter<E: sea_orm::EntityTrait>(
     query.filter(condition)
 }
 
-/// A public product by slug.
+/// A public product by slug, with its cooperative.
 pub async fn public_by_slug(
     db: &impl ConnectionTrait,
     slug: &str,
 ) -> AppResult<(products::Model, cooperatives::Model)> {
-    match public_products()
+    match products::Entity::find()
         .filter(products::Column::Slug.eq(slug))
+        .find_also_related(cooperatives::Entity)
         .one(db)
         .await?
     {
-        Some((product, Some(coop))) => Ok((product, coop)),
+        Some((product, Some(coop))) if is_public(&product, &coop) => Ok((product, coop)),
         _ => Err(AppError::NotFound),
     }
 }
@@ -606,7 +650,7 @@ pub async fn by_id_with_cooperative(
     }
 }
 
-/// Whether the public may see this product.
+/// Whether the public may see this product (the rule `listed` copies).
 pub fn is_public(product: &products::Model, coop: &cooperatives::Model) -> bool {
     product.status == ProductStatus::Published.as_str()
         && coop.status == CooperativeStatus::Verified.as_str()
@@ -617,7 +661,7 @@ pub async fn public_of_cooperative(
     db: &impl ConnectionTrait,
     cooperative_id: i64,
     limit: u64,
-) -> AppResult<Vec<(products::Model, Option<cooperatives::Model>)>> {
+) -> AppResult<Vec<products::Model>> {
     Ok(public_products()
         .filter(products::Column::CooperativeId.eq(cooperative_id))
         .order_by_desc(products::Column::Id)
@@ -640,13 +684,10 @@ pub async fn of_cooperative(
 
 /// Counts public products per province, for the home page.
 pub async fn count_public_by_province(db: &impl ConnectionTrait) -> AppResult<Vec<(String, i64)>> {
-    Ok(products::Entity::find()
+    Ok(public_products()
         .select_only()
         .column(products::Column::ProvinceCode)
         .column_as(products::Column::Id.count(), "count")
-        .inner_join(cooperatives::Entity)
-        .filter(products::Column::Status.eq(ProductStatus::Published.as_str()))
-        .filter(cooperatives::Column::Status.eq(CooperativeStatus::Verified.as_str()))
         .group_by(products::Column::ProvinceCode)
         .into_tuple()
         .all(db)

@@ -340,7 +340,7 @@ async fn list_cooperative_products(
     let rows = products::public_of_cooperative(&state.db, coop.id, 1000).await?;
     Ok(Json(
         rows.iter()
-            .map(|(p, _)| ProductSummary::new(p, &coop, &state.reference, lang, today))
+            .map(|p| ProductSummary::new(p, &coop, &state.reference, lang, today))
             .collect(),
     ))
 }

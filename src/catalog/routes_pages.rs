@@ -227,7 +227,7 @@ async fn cooperative_page(
     let products = products::public_of_cooperative(&state.db, coop.id, 500)
         .await?
         .iter()
-        .map(|(p, _)| ProductSummary::new(p, &coop, &state.reference, ctx.lang, today))
+        .map(|p| ProductSummary::new(p, &coop, &state.reference, ctx.lang, today))
         .collect();
     render(&CooperativePage {
         ctx,
@@ -545,6 +545,8 @@ struct ProductFormPage {
     /// `None` when creating.
     product: Option<ProductSummary>,
     certificates: Vec<CertificateView>,
+    /// The product's batches: id and lot code.
+    batches: Vec<(i64, String)>,
     form: ProductForm,
     groups: Vec<CategoryGroup>,
     errors: FieldErrors,
@@ -568,6 +570,7 @@ async fn new_product_page(
         cooperative: CooperativeView::new(&membership.cooperative, &state.reference),
         product: None,
         certificates: Vec::new(),
+        batches: Vec::new(),
         form: ProductForm::default(),
         groups: state.reference.groups.clone(),
         errors: FieldErrors::default(),
@@ -595,6 +598,7 @@ async fn new_product_submit(
             cooperative: CooperativeView::new(&membership.cooperative, &state.reference),
             product: None,
             certificates: Vec::new(),
+            batches: Vec::new(),
             form,
             groups: state.reference.groups.clone(),
             errors,
@@ -616,7 +620,13 @@ async fn product_form_page(
         .iter()
         .map(|c| CertificateView::new(c, today))
         .collect();
+    let batches = crate::trace::batches::of_product(&state.db, product.id)
+        .await?
+        .into_iter()
+        .map(|b| (b.id, b.lot_code))
+        .collect();
     Ok(ProductFormPage {
+        batches,
         product: Some(ProductSummary::new(
             product,
             &membership.cooperative,

@@ -5,12 +5,14 @@
 mod gtin;
 mod money;
 mod phone;
+mod stamp_code;
 mod stars;
 mod text;
 
 pub use gtin::Gtin;
 pub use money::Money;
 pub use phone::Phone;
+pub use stamp_code::{CROCKFORD, LotCode, StampCode};
 pub use stars::Stars;
 pub use text::{Email, Slug, bounded_text, fold_vietnamese, optional_text};
 

@@ -19,6 +19,7 @@ pub struct Model {
     #[sea_orm(unique)]
     pub gtin: Option<String>,
     pub status: String,
+    pub listed: bool,
     pub province_code: String,
     pub commune_code: String,
     pub ocop_stars: Option<i16>,

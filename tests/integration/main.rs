@@ -10,4 +10,5 @@ mod openapi;
 mod pages;
 mod seeding;
 mod support;
+mod trace;
 mod validation;

@@ -30,6 +30,22 @@ const EXPECTED: &[&str] = &[
     "POST /api/v1/products/{id}/publish",
     "GET /api/v1/provinces",
     "GET /api/v1/provinces/{code}/communes",
+    "GET /api/v1/admin/scan-analytics",
+    "GET /api/v1/batches/{id}",
+    "GET /api/v1/batches/{id}/epcis",
+    "GET /api/v1/batches/{id}/events",
+    "POST /api/v1/batches/{id}/events",
+    "GET /api/v1/batches/{id}/labels.pdf",
+    "GET /api/v1/batches/{id}/stamps",
+    "POST /api/v1/batches/{id}/stamps",
+    "GET /api/v1/batches/{id}/stamps.csv",
+    "POST /api/v1/batches/{id}/stamps/void",
+    "GET /api/v1/cooperatives/{id}/scan-analytics",
+    "GET /api/v1/products/{id}/batches",
+    "POST /api/v1/products/{id}/batches",
+    "GET /api/v1/scan/{code}",
+    "POST /api/v1/scan/{code}/reports",
+    "GET /api/v1/stamps/{code}/qr",
 ];
 
 #[tokio::test]

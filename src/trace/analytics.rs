@@ -1,0 +1,216 @@
+//! Scan analytics: scans per day, by reported province, flagged stamps and fake reports — for
+//! one cooperative, or (administrators) for every cooperative.
+
+use chrono::{Duration, NaiveDate};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::entities::{batches, fake_reports, products, scans, stamps};
+use crate::http::error::AppResult;
+use crate::reference::ReferenceData;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DayCount {
+    pub day: NaiveDate,
+    pub scans: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProvinceCount {
+    pub province_code: String,
+    pub province_name: String,
+    pub scans: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FlaggedStamp {
+    pub code: String,
+    pub serial: i64,
+    pub lot_code: String,
+    pub product_name: String,
+    pub scan_count: i64,
+    pub distinct_clients: i32,
+    pub flag_reason: Option<String>,
+    pub last_scanned_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FakeReportView {
+    pub id: i64,
+    pub code: String,
+    pub place_of_purchase: String,
+    pub seller: String,
+    pub note: String,
+    pub province_name: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ScanAnalytics {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub stamps_issued: u64,
+    pub scans_total: u64,
+    /// Scans of codes no stamp has (administrators only; 0 for a cooperative).
+    pub unknown_code_scans: u64,
+    pub per_day: Vec<DayCount>,
+    pub by_province: Vec<ProvinceCount>,
+    pub flagged: Vec<FlaggedStamp>,
+    pub fake_reports: Vec<FakeReportView>,
+}
+
+impl ScanAnalytics {
+    /// Height of a day's bar in a 100-unit chart.
+    pub fn bar(&self, scans: &i64) -> i64 {
+        let max = self
+            .per_day
+            .iter()
+            .map(|d| d.scans)
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        scans * 100 / max
+    }
+}
+
+/// Analytics over the last `days` days; `cooperative_id` `None` means every cooperative.
+pub async fn scan_analytics(
+    db: &impl ConnectionTrait,
+    reference: &ReferenceData,
+    cooperative_id: Option<i64>,
+    days: i64,
+) -> AppResult<ScanAnalytics> {
+    let to = crate::clock::today_in_vietnam();
+    let from = to - Duration::days(days - 1);
+    let own_scans = || match cooperative_id {
+        Some(id) => Condition::all().add(scans::Column::CooperativeId.eq(id)),
+        None => Condition::all(),
+    };
+    let per_day: Vec<(NaiveDate, i64)> = scans::Entity::find()
+        .select_only()
+        .column(scans::Column::ScannedOn)
+        .column_as(scans::Column::Id.count(), "n")
+        .filter(own_scans())
+        .filter(scans::Column::ScannedOn.gte(from))
+        .group_by(scans::Column::ScannedOn)
+        .order_by_asc(scans::Column::ScannedOn)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let by_province: Vec<(String, i64)> = scans::Entity::find()
+        .select_only()
+        .column(scans::Column::ProvinceCode)
+        .column_as(scans::Column::Id.count(), "n")
+        .filter(own_scans())
+        .filter(scans::Column::ScannedOn.gte(from))
+        .filter(scans::Column::ProvinceCode.is_not_null())
+        .group_by(scans::Column::ProvinceCode)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let scans_total = scans::Entity::find()
+        .filter(own_scans())
+        .filter(scans::Column::StampId.is_not_null())
+        .count(db)
+        .await?;
+    let unknown_code_scans = if cooperative_id.is_none() {
+        scans::Entity::find()
+            .filter(scans::Column::StampId.is_null())
+            .count(db)
+            .await?
+    } else {
+        0
+    };
+    let mut stamp_query = stamps::Entity::find();
+    if let Some(id) = cooperative_id {
+        stamp_query = stamp_query.filter(stamps::Column::CooperativeId.eq(id));
+    }
+    let stamps_issued = stamp_query.clone().count(db).await?;
+    let flagged_rows = stamp_query
+        .filter(stamps::Column::Flagged.eq(true))
+        .order_by_desc(stamps::Column::LastScannedAt)
+        .limit(100)
+        .all(db)
+        .await?;
+    let batch_ids: Vec<i64> = flagged_rows.iter().map(|s| s.batch_id).collect();
+    let batch_rows = batches::Entity::find()
+        .filter(batches::Column::Id.is_in(batch_ids))
+        .all(db)
+        .await?;
+    let product_ids: Vec<i64> = batch_rows.iter().map(|b| b.product_id).collect();
+    let product_rows = products::Entity::find()
+        .filter(products::Column::Id.is_in(product_ids))
+        .all(db)
+        .await?;
+    let flagged = flagged_rows
+        .iter()
+        .map(|s| {
+            let batch = batch_rows.iter().find(|b| b.id == s.batch_id);
+            let product = batch.and_then(|b| product_rows.iter().find(|p| p.id == b.product_id));
+            FlaggedStamp {
+                code: s.code.clone(),
+                serial: s.serial,
+                lot_code: batch.map(|b| b.lot_code.clone()).unwrap_or_default(),
+                product_name: product.map(|p| p.name.clone()).unwrap_or_default(),
+                scan_count: s.scan_count,
+                distinct_clients: s.distinct_clients,
+                flag_reason: s.flag_reason.clone(),
+                last_scanned_at: s.last_scanned_at,
+            }
+        })
+        .collect();
+    let mut report_query = fake_reports::Entity::find();
+    if let Some(id) = cooperative_id {
+        report_query = report_query.filter(fake_reports::Column::CooperativeId.eq(id));
+    }
+    let fake_reports = report_query
+        .order_by_desc(fake_reports::Column::Id)
+        .limit(100)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| FakeReportView {
+            id: r.id,
+            province_name: r
+                .province_code
+                .as_deref()
+                .and_then(|c| reference.province(c))
+                .map(|p| p.short_name.clone()),
+            code: r.code,
+            place_of_purchase: r.place_of_purchase,
+            seller: r.seller,
+            note: r.note,
+            created_at: r.created_at,
+        })
+        .collect();
+    let mut by_province: Vec<ProvinceCount> = by_province
+        .into_iter()
+        .map(|(code, scans)| ProvinceCount {
+            province_name: reference
+                .province(&code)
+                .map(|p| p.short_name.clone())
+                .unwrap_or_else(|| code.clone()),
+            province_code: code,
+            scans,
+        })
+        .collect();
+    by_province.sort_by_key(|p| std::cmp::Reverse(p.scans));
+    Ok(ScanAnalytics {
+        from,
+        to,
+        stamps_issued,
+        scans_total,
+        unknown_code_scans,
+        per_day: per_day
+            .into_iter()
+            .map(|(day, scans)| DayCount { day, scans })
+            .collect(),
+        by_province,
+        flagged,
+        fake_reports,
+    })
+}

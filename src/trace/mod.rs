@@ -1,0 +1,77 @@
+//! Traceability: batches (lots) of products, their trace events in the GS1 EPCIS vocabulary,
+//! serialised QR stamps, public scans with copy detection, fake reports and scan analytics.
+//!
+//! Stamp URLs are printed on packages and must never change meaning:
+//! - `{PUBLIC_URL}/s/{CODE}` (also `/S/{CODE}`, so the QR can use its compact upper-case mode);
+//! - `{PUBLIC_URL}/s/{CODE}/{LOT}/{SERIAL}/{SIGNATURE}` for stamps signed for offline checks;
+//! - `{PUBLIC_URL}/01/{GTIN14}/10/{LOT}/21/{SERIAL}`, the GS1 Digital Link form, when the
+//!   product has a GTIN.
+
+pub mod analytics;
+pub mod batches;
+pub mod epcis;
+pub mod events;
+pub mod labels;
+pub mod origin;
+pub mod qr;
+mod routes_api;
+mod routes_pages;
+pub mod scans;
+pub mod signing;
+pub mod stamps;
+
+pub use routes_api::api_routes;
+pub use routes_pages::page_routes;
+
+/// Generates `enum` ↔ database string conversions.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some(Self::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// What happened to a batch, in the GS1 CBV business-step vocabulary.
+    EventType {
+        Commissioning => "commissioning",
+        Packing => "packing",
+        Shipping => "shipping",
+        Receiving => "receiving",
+        Inspecting => "inspecting",
+        Transformation => "transformation",
+    }
+}
+
+text_enum! {
+    /// Whether a stamp is in use.
+    StampStatus {
+        Active => "active",
+        Voided => "voided",
+    }
+}
+
+text_enum! {
+    /// Why a stamp was voided; shown (as a category only) to whoever scans it.
+    VoidReason {
+        Lost => "lost",
+        Damaged => "damaged",
+        Misprinted => "misprinted",
+        Recalled => "recalled",
+        Other => "other",
+    }
+}

@@ -1,0 +1,1000 @@
+//! Trace pages: the public origin page a stamp's QR opens (and its GS1 Digital Link and
+//! signed forms), fake reports, and the cooperative's batch, stamp and analytics pages.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use serde::Deserialize;
+
+use super::analytics::{ScanAnalytics, scan_analytics};
+use super::batches::{self, BatchInput};
+use super::events::{self, EventInput, EventView};
+use super::origin::{OriginView, StampRecord};
+use super::scans::{ScanInput, StampFacts, Verdict, client_class};
+use super::signing::{KeyRing, SignedParts};
+use super::stamps::{self, VoidSelection};
+use super::{EventType, StampStatus, VoidReason};
+use crate::AppState;
+use crate::accounts::Authenticated;
+use crate::catalog::access;
+use crate::catalog::views::CooperativeView;
+use crate::domain::{FieldIssue, Gtin, LotCode, StampCode, bounded_text, optional_text};
+use crate::entities::{batches as batch_rows, fake_reports, products, stamps as stamp_rows};
+use crate::http::error::{AppError, AppResult, FieldErrors};
+use crate::http::extract::{ApiPath, PageForm};
+use crate::http::page::{PageContext, render, render_with_status};
+use crate::http::rate_limit::ClientAddr;
+use crate::i18n::Lang;
+use crate::reference::Province;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+
+pub const CLIENT_COOKIE: &str = "ocop_client";
+
+pub fn page_routes() -> Router<AppState> {
+    Router::new()
+        .route("/s/{code}", get(scan_plain))
+        .route("/S/{code}", get(scan_plain))
+        .route("/s/{code}/{lot}/{serial}/{signature}", get(scan_signed))
+        .route("/S/{code}/{lot}/{serial}/{signature}", get(scan_signed))
+        .route("/01/{gtin}/10/{lot}/21/{serial}", get(scan_digital_link))
+        .route("/s/{code}/report", post(report_fake))
+        .route("/.well-known/ocop-stamp-keys.json", get(published_keys))
+        .route(
+            "/workspace/products/{id}/batches/new",
+            get(new_batch_page).post(new_batch_submit),
+        )
+        .route("/workspace/batches/{id}", get(batch_page))
+        .route("/workspace/batches/{id}/events", post(event_submit))
+        .route("/workspace/batches/{id}/stamps", post(issue_submit))
+        .route("/workspace/batches/{id}/stamps/void", post(void_submit))
+        .route(
+            "/workspace/batches/{id}/labels.pdf",
+            get(super::routes_api::labels_pdf),
+        )
+        .route(
+            "/workspace/batches/{id}/stamps.csv",
+            get(super::routes_api::stamps_csv),
+        )
+        .route("/workspace/cooperatives/{id}/scans", get(cooperative_scans))
+        .route("/admin/scans", get(admin_scans))
+}
+
+// ---------------------------------------------------------------- the public scan page
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ScanParams {
+    /// Province where the person bought the package (opt-in).
+    province: Option<String>,
+    lat: Option<String>,
+    lon: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "scan.html")]
+struct ScanPage {
+    ctx: PageContext,
+    code: String,
+    verdict: Verdict,
+    origin: Option<Arc<OriginView>>,
+    serial: i64,
+    provinces: Vec<Province>,
+    reported_province: Option<String>,
+    report_sent: bool,
+    report_errors: FieldErrors,
+}
+
+impl ScanPage {
+    fn date(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        crate::clock::to_vietnam_time(*at)
+            .format("%d/%m/%Y")
+            .to_string()
+    }
+
+    fn category(&self, origin: &OriginView) -> String {
+        match self.ctx.lang {
+            Lang::Vi => origin.category_vi.clone(),
+            Lang::En => origin.category_en.clone(),
+        }
+    }
+
+    fn void_key(&self, reason: &VoidReason) -> String {
+        format!("scan.void_{}", reason.as_str())
+    }
+
+    fn event_key(&self, event: &EventView) -> String {
+        event.type_key()
+    }
+
+    /// CSS class of the verdict box: `ok`, `warn` or `bad`.
+    fn verdict_class(&self) -> &'static str {
+        match self.verdict {
+            Verdict::GenuineFirstCheck | Verdict::GenuineCheckedByYou { .. } => "ok",
+            Verdict::GenuineCheckedBefore { .. } => "warn",
+            Verdict::LikelyCopy { .. } | Verdict::Voided { .. } | Verdict::Unknown => "bad",
+        }
+    }
+
+    fn verdict_title(&self) -> String {
+        let t = self.ctx.t;
+        match &self.verdict {
+            Verdict::GenuineFirstCheck => t.get("scan.first_title").to_owned(),
+            Verdict::GenuineCheckedByYou { .. } => t.get("scan.yours_title").to_owned(),
+            Verdict::GenuineCheckedBefore { .. } => t.get("scan.seen_title").to_owned(),
+            Verdict::LikelyCopy { .. } => t.get("scan.copy_title").to_owned(),
+            Verdict::Voided { .. } => t.get("scan.voided_title").to_owned(),
+            Verdict::Unknown => t.get("scan.unknown_title").to_owned(),
+        }
+    }
+
+    fn verdict_text(&self) -> String {
+        let t = self.ctx.t;
+        match &self.verdict {
+            Verdict::GenuineFirstCheck => t.get("scan.first_text").to_owned(),
+            Verdict::GenuineCheckedByYou { first_checked_at } => {
+                t.format("scan.yours_text", &[("date", &self.date(first_checked_at))])
+            }
+            Verdict::GenuineCheckedBefore {
+                other_checkers,
+                since,
+            } => t.format(
+                "scan.seen_text",
+                &[
+                    ("count", &other_checkers.to_string()),
+                    ("date", &self.date(since)),
+                ],
+            ),
+            Verdict::LikelyCopy {
+                other_checkers,
+                since,
+                ..
+            } => t.format(
+                "scan.copy_text",
+                &[
+                    ("count", &other_checkers.to_string()),
+                    ("date", &self.date(since)),
+                ],
+            ),
+            Verdict::Voided { reason } => t.format(
+                "scan.voided_text",
+                &[("reason", t.get(&self.void_key(reason)))],
+            ),
+            Verdict::Unknown => t.get("scan.unknown_text").to_owned(),
+        }
+    }
+}
+
+/// Who is scanning: the key from the client cookie, or, for a client seen for the first time,
+/// from its network, user agent and languages (then set as its cookie).
+fn scan_client(
+    state: &AppState,
+    jar: CookieJar,
+    headers: &HeaderMap,
+    client: std::net::IpAddr,
+) -> (CookieJar, ScanInput) {
+    let header_text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let user_agent = header_text(header::USER_AGENT);
+    let known = jar
+        .get(CLIENT_COOKIE)
+        .and_then(|c| state.hasher.from_cookie(c.value()));
+    let (jar, key) = match known {
+        Some(key) => (jar, key),
+        None => {
+            let fingerprint = format!("{user_agent}\n{}", header_text(header::ACCEPT_LANGUAGE));
+            let key = state.hasher.of_network(client, &fingerprint);
+            let cookie = Cookie::build((CLIENT_COOKIE, state.hasher.cookie_for(key)))
+                .path("/")
+                .http_only(true)
+                .secure(state.config.secure_cookies())
+                .same_site(SameSite::Lax)
+                .max_age(cookie::time::Duration::days(730))
+                .build();
+            (jar.add(cookie), key)
+        }
+    };
+    (
+        jar,
+        ScanInput {
+            client: key,
+            client_class: client_class(user_agent),
+            province_code: None,
+            position: None,
+        },
+    )
+}
+
+fn apply_params(state: &AppState, input: &mut ScanInput, params: &ScanParams) {
+    input.province_code = params
+        .province
+        .as_deref()
+        .filter(|c| state.reference.province(c).is_some())
+        .map(str::to_owned);
+    let coordinate = |v: &Option<String>, limit: f64| {
+        v.as_deref()
+            .and_then(|t| t.parse::<f64>().ok())
+            .filter(|x| x.is_finite() && x.abs() <= limit)
+            // About a kilometre: enough to tell provinces apart, not enough to find a house.
+            .map(|x| (x * 100.0).round() / 100.0)
+    };
+    input.position = coordinate(&params.lat, 90.0).zip(coordinate(&params.lon, 180.0));
+}
+
+/// Judges one scan: the verdict, the origin and the stamp, or `None` for an unknown code.
+pub(super) async fn judge(
+    state: &AppState,
+    code: &StampCode,
+    input: ScanInput,
+) -> AppResult<(Verdict, Option<(StampRecord, Arc<OriginView>)>)> {
+    let Some(stamp) = state.trace_cache.stamp(&state.db, code.as_str()).await? else {
+        state.scans.record_unknown(code.as_str(), input).await;
+        return Ok((Verdict::Unknown, None));
+    };
+    let Some(origin) = state
+        .trace_cache
+        .origin(&state.db, &state.reference, stamp.batch_id)
+        .await?
+    else {
+        return Ok((Verdict::Unknown, None));
+    };
+    let facts = StampFacts {
+        id: stamp.id,
+        cooperative_id: stamp.cooperative_id,
+        code: stamp.code.clone(),
+        void_reason: stamp.void_reason,
+    };
+    let verdict = state.scans.record(&facts, input).await?;
+    Ok((verdict, Some((stamp, origin))))
+}
+
+async fn scan_response(
+    state: &AppState,
+    ctx: PageContext,
+    jar: CookieJar,
+    headers: &HeaderMap,
+    client: std::net::IpAddr,
+    code: Option<StampCode>,
+    params: &ScanParams,
+) -> AppResult<Response> {
+    state.limits.check_scan(client)?;
+    let (jar, mut input) = scan_client(state, jar, headers, client);
+    apply_params(state, &mut input, params);
+    let reported_province = input.province_code.clone();
+    let (verdict, found) = match &code {
+        Some(code) => judge(state, code, input).await?,
+        None => (Verdict::Unknown, None),
+    };
+    let status = if found.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    let (serial, origin) = match found {
+        Some((stamp, origin)) => (stamp.serial, Some(origin)),
+        None => (0, None),
+    };
+    let page = ScanPage {
+        ctx,
+        code: code.map(|c| c.as_str().to_owned()).unwrap_or_default(),
+        verdict,
+        origin,
+        serial,
+        provinces: state.reference.provinces.clone(),
+        reported_province,
+        report_sent: false,
+        report_errors: FieldErrors::default(),
+    };
+    let mut response = render_with_status(status, &page)?;
+    // A verdict depends on the history: never cache it.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok((jar, response).into_response())
+}
+
+async fn scan_plain(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    ClientAddr(client): ClientAddr,
+    jar: CookieJar,
+    headers: HeaderMap,
+    ApiPath(code): ApiPath<String>,
+    Query(params): Query<ScanParams>,
+) -> AppResult<Response> {
+    let code = StampCode::parse(&code).ok();
+    scan_response(&state, ctx, jar, &headers, client, code, &params).await
+}
+
+async fn scan_signed(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    ClientAddr(client): ClientAddr,
+    jar: CookieJar,
+    headers: HeaderMap,
+    ApiPath((code, lot, serial, signature)): ApiPath<(String, String, String, String)>,
+    Query(params): Query<ScanParams>,
+) -> AppResult<Response> {
+    let ring = KeyRing::single(&state.signer);
+    let parts = SignedParts {
+        code: &code,
+        lot: &lot,
+        serial: &serial,
+        signature: &signature,
+    };
+    // Keys of earlier secrets are in the database; the current one verifies nearly every stamp.
+    let verified = match ring.verify(&parts) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            let keys =
+                super::signing::published_keys(&state.db, &state.signer, &state.config.public_url)
+                    .await?;
+            KeyRing::from_published(&keys)
+                .ok()
+                .and_then(|r| r.verify(&parts).ok())
+        }
+    };
+    // A URL whose signature does not check out is not ours, whatever code it carries.
+    let code = verified.map(|v| v.code);
+    scan_response(&state, ctx, jar, &headers, client, code, &params).await
+}
+
+async fn scan_digital_link(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    ClientAddr(client): ClientAddr,
+    jar: CookieJar,
+    headers: HeaderMap,
+    ApiPath((gtin, lot, serial)): ApiPath<(String, String, String)>,
+    Query(params): Query<ScanParams>,
+) -> AppResult<Response> {
+    let code = resolve_digital_link(&state, &gtin, &lot, &serial).await?;
+    scan_response(&state, ctx, jar, &headers, client, code, &params).await
+}
+
+/// The stamp a GS1 Digital Link names, if any. A GTIN with a wrong check digit names nothing.
+async fn resolve_digital_link(
+    state: &AppState,
+    gtin: &str,
+    lot: &str,
+    serial: &str,
+) -> AppResult<Option<StampCode>> {
+    let (Ok(gtin), Ok(lot), Ok(serial)) = (
+        Gtin::parse(gtin),
+        LotCode::parse(lot),
+        serial.parse::<i64>(),
+    ) else {
+        return Ok(None);
+    };
+    let Some(product) = products::Entity::find()
+        .filter(products::Column::Gtin.eq(gtin.as_gtin14()))
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(batch) = batch_rows::Entity::find()
+        .filter(batch_rows::Column::ProductId.eq(product.id))
+        .filter(batch_rows::Column::LotCode.eq(lot.as_str()))
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(stamp_rows::Entity::find()
+        .filter(stamp_rows::Column::BatchId.eq(batch.id))
+        .filter(stamp_rows::Column::Serial.eq(serial))
+        .one(&state.db)
+        .await?
+        .and_then(|s| StampCode::parse(&s.code).ok()))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct FakeReportForm {
+    #[serde(default)]
+    pub place_of_purchase: String,
+    #[serde(default)]
+    pub seller: String,
+    #[serde(default)]
+    pub note: String,
+    #[serde(default)]
+    pub province: String,
+}
+
+/// A validated fake report.
+pub struct FakeReportDetails {
+    pub place_of_purchase: String,
+    pub seller: String,
+    pub note: String,
+    pub province_code: Option<String>,
+}
+
+impl FakeReportForm {
+    pub fn parse(&self, state: &AppState) -> AppResult<FakeReportDetails> {
+        let mut errors = FieldErrors::default();
+        let place = errors.take(
+            "place_of_purchase",
+            bounded_text(&self.place_of_purchase, 2, 200),
+        );
+        let seller = errors.take("seller", optional_text(&self.seller, 200));
+        let note = errors.take("note", optional_text(&self.note, 2000));
+        let province = errors.take(
+            "province",
+            match self.province.trim() {
+                "" => Ok(None),
+                code if state.reference.province(code).is_some() => Ok(Some(code.to_owned())),
+                _ => Err(FieldIssue::new(
+                    "unknown_province",
+                    "no province has this code",
+                )),
+            },
+        );
+        match (place, seller, note, province) {
+            (Some(place), Some(seller), Some(note), Some(province_code)) => Ok(FakeReportDetails {
+                place_of_purchase: place,
+                seller: seller.unwrap_or_default(),
+                note: note.unwrap_or_default(),
+                province_code,
+            }),
+            _ => Err(errors.into_error()),
+        }
+    }
+}
+
+/// Stores a report of a suspected fake (the code may be unknown: that is the point).
+pub(super) async fn store_fake_report(
+    state: &AppState,
+    code: &str,
+    client: std::net::IpAddr,
+    user_agent: &str,
+    details: FakeReportDetails,
+) -> AppResult<()> {
+    let stamp = match StampCode::parse(code) {
+        Ok(code) => state.trace_cache.stamp(&state.db, code.as_str()).await?,
+        Err(_) => None,
+    };
+    fake_reports::ActiveModel {
+        stamp_id: Set(stamp.as_ref().map(|s| s.id)),
+        cooperative_id: Set(stamp.as_ref().map(|s| s.cooperative_id)),
+        code: Set(code.chars().take(32).collect()),
+        place_of_purchase: Set(details.place_of_purchase),
+        seller: Set(details.seller),
+        note: Set(details.note),
+        province_code: Set(details.province_code),
+        client_hash: Set(state.hasher.of_network(client, user_agent).hex()),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(&state.db)
+    .await?;
+    Ok(())
+}
+
+async fn report_fake(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    ApiPath(code): ApiPath<String>,
+    PageForm(form): PageForm<FakeReportForm>,
+) -> AppResult<Response> {
+    state.limits.check_report(client)?;
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let parsed = form.parse(&state);
+    let stamp_code = StampCode::parse(&code).ok();
+    let (sent, errors) = match parsed {
+        Ok(details) => {
+            store_fake_report(&state, &code, client, user_agent, details).await?;
+            (true, FieldErrors::default())
+        }
+        Err(AppError::Validation(errors)) => (false, errors),
+        Err(other) => return Err(other),
+    };
+    // Show the origin again (without counting a scan) with the report's outcome.
+    let origin = match &stamp_code {
+        Some(c) => match state.trace_cache.stamp(&state.db, c.as_str()).await? {
+            Some(stamp) => state
+                .trace_cache
+                .origin(&state.db, &state.reference, stamp.batch_id)
+                .await?
+                .map(|o| (stamp.serial, o)),
+            None => None,
+        },
+        None => None,
+    };
+    let status = if sent {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let (serial, origin) = match origin {
+        Some((serial, origin)) => (serial, Some(origin)),
+        None => (0, None),
+    };
+    render_with_status(
+        status,
+        &ScanPage {
+            ctx,
+            code: stamp_code.map(|c| c.as_str().to_owned()).unwrap_or(code),
+            verdict: if origin.is_some() {
+                Verdict::GenuineFirstCheck
+            } else {
+                Verdict::Unknown
+            },
+            origin,
+            serial,
+            provinces: state.reference.provinces.clone(),
+            reported_province: None,
+            report_sent: sent,
+            report_errors: errors,
+        },
+    )
+}
+
+async fn published_keys(State(state): State<AppState>) -> AppResult<Response> {
+    let keys =
+        super::signing::published_keys(&state.db, &state.signer, &state.config.public_url).await?;
+    Ok((
+        [(header::CACHE_CONTROL, "public, max-age=3600")],
+        axum::Json(keys),
+    )
+        .into_response())
+}
+
+// ---------------------------------------------------------------- workspace
+
+#[derive(Template)]
+#[template(path = "workspace/batch_form.html")]
+struct BatchFormPage {
+    ctx: PageContext,
+    product_id: i64,
+    product_name: String,
+    form: BatchInput,
+    errors: FieldErrors,
+}
+
+async fn new_batch_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    let (product, _) = access::managed_product(&state.db, &user, id).await?;
+    render(&BatchFormPage {
+        ctx,
+        product_id: product.id,
+        product_name: product.name,
+        form: BatchInput {
+            quantity_unit: "hộp".into(),
+            ..Default::default()
+        },
+        errors: FieldErrors::default(),
+    })
+}
+
+async fn new_batch_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(form): PageForm<BatchInput>,
+) -> AppResult<Response> {
+    let (product, membership) = access::managed_product(&state.db, &user, id).await?;
+    let result = match form.parse(&state.reference) {
+        Ok(details) => batches::create(&state.db, &user, &membership, &product, details).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(batch) => Ok(Redirect::to(&format!("/workspace/batches/{}", batch.id)).into_response()),
+        Err(AppError::Validation(errors)) => render_with_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &BatchFormPage {
+                ctx,
+                product_id: product.id,
+                product_name: product.name,
+                form,
+                errors,
+            },
+        ),
+        Err(AppError::Conflict {
+            code,
+            field: Some(field),
+            message,
+        }) => {
+            let mut errors = FieldErrors::default();
+            errors.add(field, FieldIssue::new(code, message));
+            render_with_status(
+                StatusCode::CONFLICT,
+                &BatchFormPage {
+                    ctx,
+                    product_id: product.id,
+                    product_name: product.name,
+                    form,
+                    errors,
+                },
+            )
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Issued stamps of a batch by roll.
+pub struct RollSummary {
+    pub roll: i32,
+    pub first_serial: i64,
+    pub last_serial: i64,
+    pub active: i64,
+    pub voided: i64,
+    pub signed: bool,
+}
+
+#[derive(Template)]
+#[template(path = "workspace/batch.html")]
+struct BatchPage {
+    ctx: PageContext,
+    cooperative: CooperativeView,
+    product_id: i64,
+    product_name: String,
+    batch: batch_rows::Model,
+    place: String,
+    events: Vec<EventView>,
+    rolls: Vec<RollSummary>,
+    sample_links: Vec<(i64, String)>,
+    event_form: EventInput,
+    event_errors: FieldErrors,
+    stamp_errors: FieldErrors,
+    notice: Option<String>,
+}
+
+impl BatchPage {
+    fn event_types(&self) -> &'static [EventType] {
+        EventType::ALL
+    }
+
+    fn void_reasons(&self) -> &'static [VoidReason] {
+        VoidReason::ALL
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct BatchPageParams {
+    notice: Option<String>,
+}
+
+/// The forms of the batch page as they should be shown again.
+#[derive(Default)]
+struct BatchForms {
+    event_form: EventInput,
+    event_errors: FieldErrors,
+    stamp_errors: FieldErrors,
+    notice: Option<String>,
+}
+
+async fn render_batch_page(
+    state: &AppState,
+    ctx: PageContext,
+    batch_id: i64,
+    user: &crate::accounts::CurrentUser,
+    forms: BatchForms,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let BatchForms {
+        event_form,
+        event_errors,
+        stamp_errors,
+        notice,
+    } = forms;
+    let (batch, product, membership) = batches::managed(&state.db, user, batch_id).await?;
+    let events = events::of_batch(&state.db, &state.reference, batch.id).await?;
+    let all = stamp_rows::Entity::find()
+        .filter(stamp_rows::Column::BatchId.eq(batch.id))
+        .all(&state.db)
+        .await?;
+    let mut rolls: Vec<RollSummary> = Vec::new();
+    for stamp in &all {
+        let entry = match rolls.iter_mut().find(|r| r.roll == stamp.roll) {
+            Some(entry) => entry,
+            None => {
+                rolls.push(RollSummary {
+                    roll: stamp.roll,
+                    first_serial: stamp.serial,
+                    last_serial: stamp.serial,
+                    active: 0,
+                    voided: 0,
+                    signed: stamp.signature.is_some(),
+                });
+                rolls.last_mut().expect("just pushed")
+            }
+        };
+        entry.first_serial = entry.first_serial.min(stamp.serial);
+        entry.last_serial = entry.last_serial.max(stamp.serial);
+        if stamp.status == StampStatus::Active.as_str() {
+            entry.active += 1;
+        } else {
+            entry.voided += 1;
+        }
+    }
+    rolls.sort_by_key(|r| r.roll);
+    let sample_links = all
+        .iter()
+        .filter(|s| s.status == StampStatus::Active.as_str())
+        .take(3)
+        .map(|s| {
+            (
+                s.serial,
+                stamps::link_url(&state.config.public_url, &s.code),
+            )
+        })
+        .collect();
+    render_with_status(
+        status,
+        &BatchPage {
+            ctx,
+            cooperative: CooperativeView::new(&membership.cooperative, &state.reference),
+            product_id: product.id,
+            product_name: product.name,
+            place: state.reference.place_name(&batch.origin_commune_code),
+            batch,
+            events,
+            rolls,
+            sample_links,
+            event_form,
+            event_errors,
+            stamp_errors,
+            notice,
+        },
+    )
+}
+
+async fn batch_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    Query(params): Query<BatchPageParams>,
+) -> AppResult<Response> {
+    let notice = params
+        .notice
+        .filter(|n| ["issued", "voided", "event"].contains(&n.as_str()));
+    render_batch_page(
+        &state,
+        ctx,
+        id,
+        &user,
+        BatchForms {
+            event_form: EventInput {
+                event_type: "commissioning".into(),
+                utc_offset: "+07:00".into(),
+                ..Default::default()
+            },
+            notice,
+            ..Default::default()
+        },
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn event_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(form): PageForm<EventInput>,
+) -> AppResult<Response> {
+    let (batch, _, _) = batches::managed(&state.db, &user, id).await?;
+    let result = match form.parse(&state.reference) {
+        Ok(details) => events::record(&state.db, &user, &batch, details)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => {
+            state.trace_cache.forget_origin(batch.id);
+            Ok(Redirect::to(&format!("/workspace/batches/{id}?notice=event")).into_response())
+        }
+        Err(AppError::Validation(errors)) => {
+            render_batch_page(
+                &state,
+                ctx,
+                id,
+                &user,
+                BatchForms {
+                    event_form: form,
+                    event_errors: errors,
+                    stamp_errors: FieldErrors::default(),
+                    notice: None,
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct IssueForm {
+    #[serde(default)]
+    count: String,
+    #[serde(default)]
+    signed: Option<String>,
+}
+
+async fn issue_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(form): PageForm<IssueForm>,
+) -> AppResult<Response> {
+    let (batch, _, _) = batches::managed(&state.db, &user, id).await?;
+    let count = form
+        .count
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| FieldIssue::new("invalid_stamp_count", "1 to 100,000 stamps"))
+        .and_then(stamps::parse_count);
+    match count {
+        Ok(count) => {
+            stamps::issue(
+                &state.db,
+                &state.signer,
+                &batch,
+                count,
+                form.signed.is_some(),
+                |_| Ok(()),
+            )
+            .await?;
+            Ok(Redirect::to(&format!("/workspace/batches/{id}?notice=issued")).into_response())
+        }
+        Err(issue) => {
+            let mut errors = FieldErrors::default();
+            errors.add("count", issue);
+            render_batch_page(
+                &state,
+                ctx,
+                id,
+                &user,
+                BatchForms {
+                    event_form: EventInput::default(),
+                    event_errors: FieldErrors::default(),
+                    stamp_errors: errors,
+                    notice: None,
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct VoidForm {
+    #[serde(default)]
+    select: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    roll: String,
+    #[serde(default)]
+    reason: String,
+}
+
+impl VoidForm {
+    fn selection(&self) -> Result<VoidSelection, (&'static str, FieldIssue)> {
+        let number = |field: &'static str, text: &str| {
+            text.trim().parse::<i64>().ok().filter(|n| *n > 0).ok_or((
+                field,
+                FieldIssue::new("invalid_serial", "a serial number from 1"),
+            ))
+        };
+        match self.select.as_str() {
+            "serial" => Ok(VoidSelection::Serial {
+                serial: number("from", &self.from)?,
+            }),
+            "range" => Ok(VoidSelection::Range {
+                from: number("from", &self.from)?,
+                to: number("to", &self.to)?,
+            }),
+            "roll" => Ok(VoidSelection::Roll {
+                roll: i32::try_from(number("roll", &self.roll)?)
+                    .map_err(|_| ("roll", FieldIssue::new("invalid_roll", "a roll number")))?,
+            }),
+            _ => Err((
+                "select",
+                FieldIssue::new("invalid_selection", "one stamp, a range or a roll"),
+            )),
+        }
+    }
+}
+
+async fn void_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(form): PageForm<VoidForm>,
+) -> AppResult<Response> {
+    let (batch, _, _) = batches::managed(&state.db, &user, id).await?;
+    let result = match form.selection() {
+        Ok(selection) => stamps::void(&state.db, &batch, &selection, &form.reason).await,
+        Err((field, issue)) => Err(FieldErrors::single(field, issue)),
+    };
+    match result {
+        Ok(_) => {
+            state.trace_cache.forget_stamps();
+            Ok(Redirect::to(&format!("/workspace/batches/{id}?notice=voided")).into_response())
+        }
+        Err(AppError::Validation(errors)) => {
+            render_batch_page(
+                &state,
+                ctx,
+                id,
+                &user,
+                BatchForms {
+                    event_form: EventInput::default(),
+                    event_errors: FieldErrors::default(),
+                    stamp_errors: errors,
+                    notice: None,
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "workspace/scans.html")]
+struct ScansPage {
+    ctx: PageContext,
+    title: String,
+    analytics: ScanAnalytics,
+}
+
+async fn cooperative_scans(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    let membership = access::membership(&state.db, &user, id).await?;
+    let analytics = scan_analytics(&state.db, &state.reference, Some(id), 30).await?;
+    render(&ScansPage {
+        ctx,
+        title: membership.cooperative.name,
+        analytics,
+    })
+}
+
+async fn admin_scans(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+) -> AppResult<Response> {
+    user.require_admin()?;
+    let analytics = scan_analytics(&state.db, &state.reference, None, 30).await?;
+    let title = ctx.t.get("admin.title").to_owned();
+    render(&ScansPage {
+        ctx,
+        title,
+        analytics,
+    })
+}

@@ -1,0 +1,666 @@
+//! Recording scans and judging them.
+//!
+//! The scan page is the most visited page of the system, so a scan must not wait for the
+//! database: the verdict is computed from an in-memory state per stamp (loaded from the
+//! database on first touch), and the scan row is handed to a writer task that inserts scans in
+//! batches and updates the stamp's counters in one transaction per batch. The hand-off waits
+//! when the queue is full rather than dropping anything, and a graceful shutdown drains the
+//! queue before the process exits.
+//!
+//! Copy detection: a stamp is flagged as a likely copy when many distinct clients check it or
+//! when it is reported bought in two different provinces. A client is a phone, recognised by
+//! its `ocop_client` cookie (or, without one, by a salted hash of its network and user agent),
+//! so one person re-opening their own check is told so and never counted as another person;
+//! a flood from one client changes nothing but its own rate limit.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use dashmap::DashMap;
+use data_encoding::HEXLOWER;
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::{Mutex, mpsc, oneshot};
+use utoipa::ToSchema;
+
+use super::VoidReason;
+use crate::config::Secret;
+use crate::entities::{scans, stamps};
+
+/// Distinct clients from which a stamp counts as a likely copy: a sealed package is checked by
+/// its buyer, perhaps by a relative, rarely by more.
+pub const COPY_DISTINCT_CLIENTS: usize = 5;
+/// Client keys remembered per stamp (enough to decide; the database has them all).
+const REMEMBERED_CLIENTS: usize = 64;
+const QUEUE: usize = 50_000;
+const BATCH: usize = 2_000;
+
+/// A scanner's identity, never stored raw: 16 bytes of a keyed hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientKey([u8; 16]);
+
+impl ClientKey {
+    pub fn hex(&self) -> String {
+        HEXLOWER.encode(&self.0)
+    }
+
+    fn from_hex(text: &str) -> Option<Self> {
+        HEXLOWER
+            .decode(text.as_bytes())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .map(Self)
+    }
+}
+
+/// Derives client keys with the deployment's secret as salt.
+#[derive(Clone)]
+pub struct ClientHasher {
+    salt: Secret,
+}
+
+impl ClientHasher {
+    pub fn new(salt: Secret) -> Self {
+        Self { salt }
+    }
+
+    fn hash(&self, parts: &[&[u8]]) -> ClientKey {
+        let mut hasher = Sha256::new();
+        hasher.update(b"ocop-market client v1\0");
+        hasher.update(self.salt.expose().as_bytes());
+        for part in parts {
+            hasher.update([0u8]);
+            hasher.update(part);
+        }
+        let digest = hasher.finalize();
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest[..16]);
+        ClientKey(key)
+    }
+
+    /// The key of an app installation that sends its own stable id (API clients).
+    pub fn of_cookie(&self, cookie: &str) -> ClientKey {
+        self.hash(&[b"cookie", cookie.as_bytes()])
+    }
+
+    /// The client cookie for a key: the key and a MAC, so that nobody can mint keys (and so
+    /// pose as many people) without the secret.
+    pub fn cookie_for(&self, key: ClientKey) -> String {
+        let mac = self.hash(&[b"cookie-mac", &key.0]);
+        format!("{}.{}", key.hex(), &mac.hex()[..16])
+    }
+
+    /// The key a client cookie carries, if the cookie is genuine.
+    pub fn from_cookie(&self, cookie: &str) -> Option<ClientKey> {
+        let (key, mac) = cookie.split_once('.')?;
+        let key = ClientKey::from_hex(key)?;
+        (self.cookie_for(key).split_once('.').map(|(_, m)| m) == Some(mac)).then_some(key)
+    }
+
+    /// The key of a client seen for the first time: its network (/24 for IPv4, /48 for IPv6),
+    /// user agent and languages. It becomes the client's cookie, so the same phone keeps it on
+    /// any network.
+    pub fn of_network(&self, ip: IpAddr, user_agent: &str) -> ClientKey {
+        let network = match ip {
+            IpAddr::V4(v4) => {
+                let o = v4.octets();
+                format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+            }
+            IpAddr::V6(v6) => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+            }
+        };
+        self.hash(&[b"network", network.as_bytes(), user_agent.as_bytes()])
+    }
+}
+
+/// The kind of device, from its user agent.
+pub fn client_class(user_agent: &str) -> &'static str {
+    let ua = user_agent.to_ascii_lowercase();
+    if ua.is_empty() {
+        "other"
+    } else if [
+        "bot", "crawler", "spider", "curl", "wget", "python", "okhttp", "headless",
+    ]
+    .iter()
+    .any(|b| ua.contains(b))
+    {
+        "bot"
+    } else if ["android", "iphone", "ipad", "mobile", "zalo"]
+        .iter()
+        .any(|m| ua.contains(m))
+    {
+        "mobile"
+    } else if ["windows", "macintosh", "linux", "cros"]
+        .iter()
+        .any(|d| ua.contains(d))
+    {
+        "desktop"
+    } else {
+        "other"
+    }
+}
+
+/// What a scan tells the person holding the package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Verdict {
+    /// Genuine, and nobody checked it before.
+    GenuineFirstCheck,
+    /// Genuine; this same phone checked it first at `first_checked_at` and nobody else did.
+    GenuineCheckedByYou { first_checked_at: DateTime<Utc> },
+    /// Genuine code, but `other_checkers` other people checked it since `since`: a package
+    /// sealed at purchase should not have been checked before.
+    GenuineCheckedBefore {
+        other_checkers: u32,
+        since: DateTime<Utc>,
+    },
+    /// Checked by many people or in far-apart places: probably a copied code.
+    LikelyCopy {
+        other_checkers: u32,
+        since: DateTime<Utc>,
+        provinces: u32,
+    },
+    /// The cooperative voided this code.
+    Voided { reason: VoidReason },
+    /// No stamp has this code.
+    Unknown,
+}
+
+impl Verdict {
+    /// The short stable name stored with each scan.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::GenuineFirstCheck => "first",
+            Self::GenuineCheckedByYou { .. } => "repeat_same",
+            Self::GenuineCheckedBefore { .. } => "seen_before",
+            Self::LikelyCopy { .. } => "likely_copy",
+            Self::Voided { .. } => "voided",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// The stamp facts a scan needs.
+#[derive(Debug, Clone)]
+pub struct StampFacts {
+    pub id: i64,
+    pub cooperative_id: i64,
+    pub code: String,
+    pub void_reason: Option<VoidReason>,
+}
+
+/// One scan as the page hands it over.
+#[derive(Debug, Clone)]
+pub struct ScanInput {
+    pub client: ClientKey,
+    pub client_class: &'static str,
+    /// Province where the person says they bought it.
+    pub province_code: Option<String>,
+    /// Opt-in position, already rounded.
+    pub position: Option<(f64, f64)>,
+}
+
+#[derive(Debug, Default)]
+struct StampState {
+    first_at: Option<DateTime<Utc>>,
+    clients: Vec<(ClientKey, DateTime<Utc>)>,
+    distinct: u32,
+    provinces: Vec<String>,
+    flagged: bool,
+}
+
+struct PendingScan {
+    row: scans::ActiveModel,
+    stamp_update: Option<StampUpdate>,
+}
+
+struct StampUpdate {
+    stamp_id: i64,
+    at: DateTime<Utc>,
+    distinct: u32,
+    flag: Option<&'static str>,
+}
+
+enum Message {
+    Scan(Box<PendingScan>),
+    /// Answered once every message queued before it is written.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Judges and records scans.
+pub struct ScanService {
+    db: DatabaseConnection,
+    queue: mpsc::Sender<Message>,
+    states: DashMap<i64, Arc<Mutex<StampState>>>,
+    stopping: AtomicBool,
+}
+
+impl ScanService {
+    /// Creates the service and starts its writer task.
+    pub fn start(db: DatabaseConnection) -> Arc<Self> {
+        let (queue, receiver) = mpsc::channel(QUEUE);
+        tokio::spawn(run_writer(db.clone(), receiver));
+        Arc::new(Self {
+            db,
+            queue,
+            states: DashMap::new(),
+            stopping: AtomicBool::new(false),
+        })
+    }
+
+    /// Judges a scan of a known stamp and queues it for recording.
+    pub async fn record(
+        &self,
+        stamp: &StampFacts,
+        input: ScanInput,
+    ) -> Result<Verdict, sea_orm::DbErr> {
+        let now = Utc::now();
+        let state = self.state_of(stamp.id).await?;
+        let mut state = state.lock().await;
+        let verdict;
+        let mut flag = None;
+        if let Some(reason) = stamp.void_reason {
+            verdict = Verdict::Voided { reason };
+        } else {
+            let mine = state
+                .clients
+                .iter()
+                .find(|(c, _)| *c == input.client)
+                .map(|(_, at)| *at);
+            let others = state.distinct - u32::from(mine.is_some());
+            if let Some(province) = &input.province_code
+                && !state.provinces.contains(province)
+                && state.provinces.len() < 8
+            {
+                state.provinces.push(province.clone());
+            }
+            if mine.is_none() {
+                state.distinct += 1;
+                if state.clients.len() < REMEMBERED_CLIENTS {
+                    state.clients.push((input.client, now));
+                }
+            }
+            let first_at = *state.first_at.get_or_insert(now);
+            let provinces = state.provinces.len() as u32;
+            if !state.flagged
+                && (state.distinct as usize >= COPY_DISTINCT_CLIENTS || provinces >= 2)
+            {
+                state.flagged = true;
+                flag = Some(if provinces >= 2 {
+                    "far_apart_places"
+                } else {
+                    "many_clients"
+                });
+            }
+            verdict = if state.flagged {
+                Verdict::LikelyCopy {
+                    other_checkers: others,
+                    since: first_at,
+                    provinces,
+                }
+            } else if others > 0 {
+                Verdict::GenuineCheckedBefore {
+                    other_checkers: others,
+                    since: first_at,
+                }
+            } else if let Some(at) = mine {
+                Verdict::GenuineCheckedByYou {
+                    first_checked_at: at,
+                }
+            } else {
+                Verdict::GenuineFirstCheck
+            };
+            let repeat = mine.is_some();
+            let distinct = state.distinct;
+            drop(state);
+            self.enqueue(PendingScan {
+                row: scan_row(Some(stamp), &stamp.code, now, &input, &verdict, repeat),
+                stamp_update: Some(StampUpdate {
+                    stamp_id: stamp.id,
+                    at: now,
+                    distinct,
+                    flag,
+                }),
+            })
+            .await;
+            return Ok(verdict);
+        }
+        drop(state);
+        self.enqueue(PendingScan {
+            row: scan_row(Some(stamp), &stamp.code, now, &input, &verdict, false),
+            stamp_update: Some(StampUpdate {
+                stamp_id: stamp.id,
+                at: now,
+                distinct: 0,
+                flag: None,
+            }),
+        })
+        .await;
+        Ok(verdict)
+    }
+
+    /// Records the scan of a code that no stamp has (for fake-code analytics).
+    pub async fn record_unknown(&self, code: &str, input: ScanInput) {
+        let now = Utc::now();
+        let code: String = code.chars().take(32).collect();
+        self.enqueue(PendingScan {
+            row: scan_row(None, &code, now, &input, &Verdict::Unknown, false),
+            stamp_update: None,
+        })
+        .await;
+    }
+
+    /// Forgets the in-memory state of stamps (after they were voided, say).
+    pub fn forget(&self, stamp_ids: &[i64]) {
+        for id in stamp_ids {
+            self.states.remove(id);
+        }
+    }
+
+    async fn enqueue(&self, scan: PendingScan) {
+        if self.stopping.load(Ordering::Acquire) {
+            // After shutdown began nothing drains the queue: write this one directly.
+            if let Err((err, _)) = write_batch(&self.db, vec![scan]).await {
+                tracing::error!(error = %err, "recording a scan during shutdown failed");
+            }
+            return;
+        }
+        if self
+            .queue
+            .send(Message::Scan(Box::new(scan)))
+            .await
+            .is_err()
+        {
+            tracing::error!("the scan queue is closed; a scan was not recorded");
+        }
+    }
+
+    async fn state_of(&self, stamp_id: i64) -> Result<Arc<Mutex<StampState>>, sea_orm::DbErr> {
+        if let Some(state) = self.states.get(&stamp_id) {
+            return Ok(state.clone());
+        }
+        let loaded = Arc::new(Mutex::new(self.load_state(stamp_id).await?));
+        // Bound memory: a process that has seen a very large number of stamps starts afresh;
+        // states reload from the database, which the writer keeps current.
+        if self.states.len() > 500_000 {
+            self.states.clear();
+        }
+        Ok(self.states.entry(stamp_id).or_insert(loaded).clone())
+    }
+
+    async fn load_state(&self, stamp_id: i64) -> Result<StampState, sea_orm::DbErr> {
+        let Some(stamp) = stamps::Entity::find_by_id(stamp_id).one(&self.db).await? else {
+            return Ok(StampState::default());
+        };
+        let clients: Vec<(String, DateTime<Utc>)> = scans::Entity::find()
+            .select_only()
+            .column(scans::Column::ClientHash)
+            .column_as(scans::Column::ScannedAt.min(), "first")
+            .filter(scans::Column::StampId.eq(stamp_id))
+            .group_by(scans::Column::ClientHash)
+            .limit(REMEMBERED_CLIENTS as u64)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let provinces: Vec<Option<String>> = scans::Entity::find()
+            .select_only()
+            .column(scans::Column::ProvinceCode)
+            .distinct()
+            .filter(scans::Column::StampId.eq(stamp_id))
+            .filter(scans::Column::ProvinceCode.is_not_null())
+            .limit(8)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(StampState {
+            first_at: stamp.first_scanned_at,
+            clients: clients
+                .into_iter()
+                .filter_map(|(hash, at)| ClientKey::from_hex(&hash).map(|k| (k, at)))
+                .collect(),
+            distinct: u32::try_from(stamp.distinct_clients).unwrap_or(0),
+            provinces: provinces.into_iter().flatten().collect(),
+            flagged: stamp.flagged,
+        })
+    }
+
+    /// Waits until every scan queued so far is written.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.queue.send(Message::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// Called once the HTTP server has finished its requests: later scans (there should be
+    /// none) are written directly, and everything queued is written before this returns.
+    pub async fn shutdown(&self) {
+        self.stopping.store(true, Ordering::Release);
+        self.flush().await;
+    }
+}
+
+/// Writes queued scans in batches until the queue closes.
+async fn run_writer(db: DatabaseConnection, mut receiver: mpsc::Receiver<Message>) {
+    let mut buffer = Vec::with_capacity(BATCH);
+    loop {
+        if receiver.recv_many(&mut buffer, BATCH).await == 0 {
+            break;
+        }
+        if buffer.len() < BATCH {
+            // Give a burst a moment to gather into one transaction.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            while buffer.len() < BATCH {
+                match receiver.try_recv() {
+                    Ok(message) => buffer.push(message),
+                    Err(_) => break,
+                }
+            }
+        }
+        let mut scans = Vec::with_capacity(buffer.len());
+        let mut waiters = Vec::new();
+        for message in buffer.drain(..) {
+            match message {
+                Message::Scan(scan) => scans.push(*scan),
+                Message::Flush(done) => waiters.push(done),
+            }
+        }
+        if !scans.is_empty() {
+            write_with_retries(&db, scans).await;
+        }
+        for done in waiters {
+            let _ = done.send(());
+        }
+    }
+}
+
+async fn write_with_retries(db: &DatabaseConnection, scans: Vec<PendingScan>) {
+    let mut pending = scans;
+    for attempt in 1..=6u64 {
+        match write_batch(db, pending).await {
+            Ok(()) => return,
+            Err((err, returned)) => {
+                if attempt == 6 {
+                    tracing::error!(error = %err, lost = returned.len(), "writing scans failed for good");
+                    return;
+                }
+                tracing::warn!(error = %err, attempt, "writing scans failed; retrying");
+                tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                pending = returned;
+            }
+        }
+    }
+}
+
+fn scan_row(
+    stamp: Option<&StampFacts>,
+    code: &str,
+    at: DateTime<Utc>,
+    input: &ScanInput,
+    verdict: &Verdict,
+    repeat: bool,
+) -> scans::ActiveModel {
+    scans::ActiveModel {
+        stamp_id: Set(stamp.map(|s| s.id)),
+        cooperative_id: Set(stamp.map(|s| s.cooperative_id)),
+        code: Set(code.to_owned()),
+        scanned_at: Set(at),
+        scanned_on: Set(vietnam_date(at)),
+        client_hash: Set(input.client.hex()),
+        client_class: Set(input.client_class.to_owned()),
+        verdict: Set(verdict.label().to_owned()),
+        repeat_by_same_client: Set(repeat),
+        province_code: Set(input.province_code.clone()),
+        latitude: Set(input.position.map(|p| p.0)),
+        longitude: Set(input.position.map(|p| p.1)),
+        ..Default::default()
+    }
+}
+
+fn vietnam_date(at: DateTime<Utc>) -> NaiveDate {
+    crate::clock::to_vietnam_time(at).date_naive()
+}
+
+/// What a batch of scans adds to one stamp's counters.
+struct CounterDelta {
+    count: i64,
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+    distinct: u32,
+    flag: Option<&'static str>,
+}
+
+/// Writes scans and their stamps' counters in one transaction; on failure hands the batch
+/// back for a retry.
+async fn write_batch(
+    db: &DatabaseConnection,
+    batch: Vec<PendingScan>,
+) -> Result<(), (sea_orm::DbErr, Vec<PendingScan>)> {
+    let result = async {
+        let txn = db.begin().await?;
+        for chunk in batch.chunks(500) {
+            scans::Entity::insert_many(chunk.iter().map(|s| s.row.clone()))
+                .exec(&txn)
+                .await?;
+        }
+        // One counter update per stamp and batch.
+        let mut per_stamp: std::collections::HashMap<i64, CounterDelta> =
+            std::collections::HashMap::new();
+        for update in batch.iter().filter_map(|s| s.stamp_update.as_ref()) {
+            let delta = per_stamp.entry(update.stamp_id).or_insert(CounterDelta {
+                count: 0,
+                first: update.at,
+                last: update.at,
+                distinct: 0,
+                flag: None,
+            });
+            delta.count += 1;
+            delta.first = std::cmp::min(delta.first, update.at);
+            delta.last = std::cmp::max(delta.last, update.at);
+            delta.distinct = std::cmp::max(delta.distinct, update.distinct);
+            delta.flag = delta.flag.or(update.flag);
+        }
+        for (stamp_id, delta) in per_stamp {
+            let CounterDelta {
+                count,
+                first,
+                last,
+                distinct,
+                flag,
+            } = delta;
+            let mut update = stamps::Entity::update_many()
+                .col_expr(
+                    stamps::Column::ScanCount,
+                    Expr::col(stamps::Column::ScanCount).add(count),
+                )
+                .col_expr(
+                    stamps::Column::FirstScannedAt,
+                    Func::coalesce([
+                        Expr::col(stamps::Column::FirstScannedAt),
+                        Expr::value(first),
+                    ])
+                    .into(),
+                )
+                .col_expr(stamps::Column::LastScannedAt, Expr::value(last))
+                .col_expr(
+                    stamps::Column::DistinctClients,
+                    Expr::case(
+                        Expr::col(stamps::Column::DistinctClients).gt(i64::from(distinct)),
+                        Expr::col(stamps::Column::DistinctClients),
+                    )
+                    .finally(i64::from(distinct))
+                    .into(),
+                )
+                .filter(stamps::Column::Id.eq(stamp_id));
+            if let Some(reason) = flag {
+                update = update
+                    .col_expr(stamps::Column::Flagged, Expr::value(true))
+                    .col_expr(stamps::Column::FlagReason, Expr::value(reason));
+            }
+            update.exec(&txn).await?;
+        }
+        txn.commit().await
+    }
+    .await;
+    result.map_err(|err| (err, batch))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_agents_are_classified() {
+        assert_eq!(
+            client_class("Mozilla/5.0 (Linux; Android 12; SM-A135F) Mobile Safari/537.36"),
+            "mobile"
+        );
+        assert_eq!(
+            client_class("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0)"),
+            "mobile"
+        );
+        assert_eq!(
+            client_class("Mozilla/5.0 (Windows NT 10.0; Win64; x64)"),
+            "desktop"
+        );
+        assert_eq!(client_class("curl/8.5.0"), "bot");
+        assert_eq!(client_class(""), "other");
+    }
+
+    #[test]
+    fn client_keys_are_salted_and_never_raw() {
+        let a = ClientHasher::new(Secret::new("salt one"));
+        let b = ClientHasher::new(Secret::new("salt two"));
+        let ip: IpAddr = "113.161.10.25".parse().unwrap();
+        assert_eq!(
+            a.of_network(ip, "ua"),
+            a.of_network("113.161.10.99".parse().unwrap(), "ua")
+        );
+        assert_ne!(a.of_network(ip, "ua"), b.of_network(ip, "ua"));
+        assert!(!a.of_network(ip, "ua").hex().contains("113"));
+        assert_eq!(
+            ClientKey::from_hex(&a.of_cookie("x").hex()),
+            Some(a.of_cookie("x"))
+        );
+        let key = a.of_network(ip, "ua");
+        assert_eq!(a.from_cookie(&a.cookie_for(key)), Some(key));
+        assert_eq!(
+            b.from_cookie(&a.cookie_for(key)),
+            None,
+            "a cookie cannot be minted without the secret"
+        );
+        assert_eq!(
+            a.from_cookie("00112233445566778899aabbccddeeff.0011223344556677"),
+            None
+        );
+    }
+}

@@ -1,0 +1,1030 @@
+//! Stamps and traceability over HTTP: issuing, scanning and verdicts, copy detection, voiding,
+//! signed stamps checked offline, GS1 Digital Link, EPCIS export, label sheets and QR images.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, User, names_field, verified_cooperative};
+
+/// A verified cooperative with a published product (GTIN 8934567890120) and one batch.
+struct Setup {
+    app: TestApp,
+    owner: User,
+    batch: i64,
+}
+
+async fn setup() -> Setup {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let owner = app.user("owner@htx.vn").await;
+    let coop =
+        verified_cooperative(&admin, &owner, "5300123456", "Hợp tác xã Ong mật Gia Phú").await;
+    let (status, product) = owner
+        .post(
+            &format!("/api/v1/cooperatives/{coop}/products"),
+            json!({"name": "Mật ong bạc hà Gia Phú", "short_name": "Mật ong bạc hà", "category_code": "food-processed",
+                   "price_vnd": 250000, "unit": "chai 500 ml", "stock_quantity": 40, "gtin": "8934567890120"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{product}");
+    let product_id = product["id"].as_i64().unwrap();
+    owner
+        .post(&format!("/api/v1/products/{product_id}/publish"), json!({}))
+        .await;
+    let (status, batch) = owner
+        .post(
+            &format!("/api/v1/products/{product_id}/batches"),
+            json!({"lot_code": "mo-2025-11", "harvested_on": "2025-10-20", "best_before": "2027-10-20",
+                   "quantity": "500", "quantity_unit": "chai", "certifications": "VietGAP"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    assert_eq!(batch["lot_code"], "MO-2025-11");
+    Setup {
+        app,
+        owner,
+        batch: batch["id"].as_i64().unwrap(),
+    }
+}
+
+async fn issue(owner: &User, batch: i64, count: i64, signed: bool) -> Value {
+    let (status, roll) = owner
+        .post(
+            &format!("/api/v1/batches/{batch}/stamps"),
+            json!({"count": count, "signed": signed}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{roll}");
+    roll
+}
+
+async fn stamps_of(owner: &User, batch: i64) -> Vec<Value> {
+    let (_, page) = owner
+        .get(&format!("/api/v1/batches/{batch}/stamps?per_page=1000"))
+        .await;
+    page["items"].as_array().unwrap().clone()
+}
+
+/// A phone: its own cookie jar, as a camera app's browser has, and its own model (all test
+/// phones share one network address).
+fn phone(_app: &TestApp) -> reqwest::Client {
+    static MODEL: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(100);
+    let model = MODEL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(format!(
+            "Mozilla/5.0 (Linux; Android 12; SM-A{model}F) Mobile Safari/537.36"
+        ))
+        .build()
+        .unwrap()
+}
+
+async fn scan(client: &reqwest::Client, url: &str) -> (StatusCode, String) {
+    let response = client.get(url).send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_first_scan_is_genuine_and_later_scans_say_how_often_the_code_was_checked() {
+    let Setup { app, owner, batch } = setup().await;
+    issue(&owner, batch, 3, false).await;
+    let stamps = stamps_of(&owner, batch).await;
+    let code = stamps[0]["code"].as_str().unwrap().to_owned();
+    let url = app.url(&format!("/s/{code}"));
+
+    let buyer = phone(&app);
+    let (status, html) = scan(&buyer, &url).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Hàng chính hãng"), "genuine");
+    assert!(html.contains("Đây là lần kiểm tra đầu tiên"), "first check");
+    assert!(html.contains("Mật ong bạc hà Gia Phú"));
+    assert!(html.contains("Xã Gia Phú, Lào Cai") || html.contains("Xã Gia Phú"));
+    assert!(html.contains("MO-2025-11"));
+
+    // The same phone again: recognised, not another person.
+    let (_, html) = scan(&buyer, &url).await;
+    assert!(
+        html.contains("Chính điện thoại này đã kiểm tra"),
+        "recognised: {html}"
+    );
+
+    // Another phone: already checked by one person.
+    let (_, html) = scan(&phone(&app), &url).await;
+    assert!(html.contains("đã được 1 người khác kiểm tra"), "{html}");
+    let (_, html) = scan(&phone(&app), &url).await;
+    assert!(html.contains("đã được 2 người khác kiểm tra"));
+
+    // The upper-case form printed in QR codes and the lower-case code both resolve.
+    let (status, _) = scan(&phone(&app), &app.url(&format!("/S/{code}"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = scan(
+        &phone(&app),
+        &app.url(&format!("/s/{}", code.to_lowercase())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // English on request.
+    let html = phone(&app)
+        .get(&url)
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("checked this code since"), "{html}");
+
+    // Every scan is recorded once the queue is flushed.
+    app.state.scans.flush().await;
+    let stamp = ocop_market::entities::stamps::Entity::find()
+        .filter(ocop_market::entities::stamps::Column::Code.eq(code.as_str()))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stamp.scan_count, 7);
+    assert_eq!(stamp.distinct_clients, 6);
+}
+
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+#[tokio::test]
+async fn many_distinct_checkers_or_far_apart_places_flag_a_likely_copy() {
+    let Setup { app, owner, batch } = setup().await;
+    issue(&owner, batch, 2, false).await;
+    let stamps = stamps_of(&owner, batch).await;
+    let copied = app.url(&format!("/s/{}", stamps[0]["code"].as_str().unwrap()));
+    for _ in 0..4 {
+        let (_, html) = scan(&phone(&app), &copied).await;
+        assert!(!html.contains("Cảnh báo"));
+    }
+    let (_, html) = scan(&phone(&app), &copied).await;
+    assert!(
+        html.contains("Cảnh báo: mã có thể bị sao chép"),
+        "fifth checker flags it"
+    );
+
+    let travelled = app.url(&format!("/s/{}", stamps[1]["code"].as_str().unwrap()));
+    let (_, html) = scan(&phone(&app), &format!("{travelled}?province=15")).await;
+    assert!(!html.contains("Cảnh báo"));
+    let (_, html) = scan(&phone(&app), &format!("{travelled}?province=01")).await;
+    assert!(html.contains("Cảnh báo"), "bought in Lào Cai and in Hà Nội");
+
+    app.state.scans.flush().await;
+    let (_, analytics) = owner
+        .get(&format!(
+            "/api/v1/cooperatives/{}/scan-analytics",
+            stamps_coop(&app, batch).await
+        ))
+        .await;
+    assert_eq!(
+        analytics["flagged"].as_array().unwrap().len(),
+        2,
+        "{analytics}"
+    );
+    let provinces: Vec<&str> = analytics["by_province"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["province_code"].as_str().unwrap())
+        .collect();
+    assert!(provinces.contains(&"15") && provinces.contains(&"01"));
+}
+
+async fn stamps_coop(app: &TestApp, batch: i64) -> i64 {
+    ocop_market::entities::batches::Entity::find_by_id(batch)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .cooperative_id
+}
+
+#[tokio::test]
+async fn voided_unknown_and_malformed_codes_get_a_friendly_404_or_warning() {
+    let Setup { app, owner, batch } = setup().await;
+    issue(&owner, batch, 5, false).await;
+    let stamps = stamps_of(&owner, batch).await;
+    let (status, body) = owner
+        .post(
+            &format!("/api/v1/batches/{batch}/stamps/void"),
+            json!({"select": "range", "from": 2, "to": 3, "reason": "lost"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["voided"], 2);
+    let (status, html) = scan(
+        &phone(&app),
+        &app.url(&format!("/s/{}", stamps[1]["code"].as_str().unwrap())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Mã đã bị hủy"));
+    assert!(html.contains("cuộn tem bị mất"), "the reason category");
+
+    // A code of valid shape that was never issued.
+    let (status, html) = scan(&phone(&app), &app.url("/s/0123456789ABCDEF")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("Không tìm thấy mã"));
+    // Malformed codes, never a 500.
+    for bad in [
+        "/s/abc",
+        "/s/0123456789ABCDEU",
+        "/s/%00%00",
+        "/S/ZZZZZZZZZZZZZZZZZZZZ",
+    ] {
+        let (status, html) = scan(&phone(&app), &app.url(bad)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{bad}");
+        assert!(html.contains("Không tìm thấy mã"), "{bad}");
+    }
+    // A bad reason is named.
+    let (status, problem) = owner
+        .post(
+            &format!("/api/v1/batches/{batch}/stamps/void"),
+            json!({"select": "serial", "serial": 1, "reason": "bored"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(names_field(&problem, "reason"));
+}
+
+#[tokio::test]
+async fn the_gs1_digital_link_resolves_to_the_same_stamp_and_a_bad_check_digit_is_404() {
+    let Setup { app, owner, batch } = setup().await;
+    issue(&owner, batch, 2, false).await;
+    let (status, html) = scan(
+        &phone(&app),
+        &app.url("/01/08934567890120/10/MO-2025-11/21/2"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Hàng chính hãng"));
+    let (_, html) = scan(
+        &phone(&app),
+        &app.url("/01/08934567890120/10/MO-2025-11/21/2"),
+    )
+    .await;
+    assert!(html.contains("1 người khác"), "the same stamp: {html}");
+    let (status, _) = scan(
+        &phone(&app),
+        &app.url("/01/08934567890121/10/MO-2025-11/21/2"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "wrong check digit");
+    let (status, _) = scan(
+        &phone(&app),
+        &app.url("/01/08934567890120/10/MO-2025-11/21/99"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "serial never issued");
+}
+
+#[tokio::test]
+async fn a_signed_stamp_verifies_offline_and_a_tampered_one_does_not() {
+    let Setup { app, owner, batch } = setup().await;
+    issue(&owner, batch, 2, true).await;
+    let stamps = stamps_of(&owner, batch).await;
+    let url = stamps[0]["qr_url"].as_str().unwrap().to_owned();
+    assert!(url.contains("/S/"), "{url}");
+    // The signed URL opens the origin page.
+    let (status, html) = scan(&phone(&app), &url).await;
+    assert_eq!(status, StatusCode::OK, "{url}");
+    assert!(html.contains("Hàng chính hãng"));
+
+    // Offline: only the published public keys, through the real CLI.
+    let keys = app
+        .client()
+        .get(app.url("/.well-known/ocop-stamp-keys.json"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("keys.json");
+    std::fs::write(&key_file, &keys).unwrap();
+    let verify = |url: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ocop-market"))
+            .args(["stamps", "verify", url, "--keys"])
+            .arg(&key_file)
+            .env("OCOP_DATA_DIR", dir.path().join("no-database-here"))
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let good = verify(&url);
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stdout)
+    );
+    assert!(String::from_utf8_lossy(&good.stdout).contains("GENUINE"));
+    assert!(
+        !dir.path().join("no-database-here").exists(),
+        "no database was opened"
+    );
+
+    let serial_changed = url.replace("/MO-2025-11/1/", "/MO-2025-11/2/");
+    assert_ne!(serial_changed, url);
+    let bad = verify(&serial_changed);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("NOT GENUINE"));
+    let mut tampered = url.clone().into_bytes();
+    let last = tampered.len() - 5;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert!(!verify(&tampered).status.success());
+    // The server refuses the tampered URL too.
+    let (status, _) = scan(&phone(&app), &tampered).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_scan_page_fits_one_tcp_window_on_a_realistic_page() {
+    let Setup { app, owner, batch } = setup().await;
+    for (event_type, time) in [
+        ("commissioning", "2025-10-20T06:00"),
+        ("inspecting", "2025-10-22T09:00"),
+        ("packing", "2025-10-25T14:00"),
+        ("shipping", "2025-10-28T08:30"),
+        ("receiving", "2025-10-29T16:00"),
+    ] {
+        let (status, body) = owner
+            .post(
+                &format!("/api/v1/batches/{batch}/events"),
+                json!({"event_type": event_type, "occurred_at": time, "actor": "Tổ sản xuất thôn Cóc 1, Hợp tác xã Ong mật Gia Phú",
+                       "note": "Ong nuôi dưới tán rừng, mật quay bằng máy inox, lọc hai lần, đóng chai thủy tinh 500 ml."}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    issue(&owner, batch, 1, false).await;
+    let code = stamps_of(&owner, batch).await[0]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = reqwest::Client::new()
+        .get(app.url(&format!("/s/{code}")))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let compressed = response.bytes().await.unwrap();
+    assert!(
+        compressed.len() <= 14 * 1024,
+        "scan page is {} bytes compressed",
+        compressed.len()
+    );
+    eprintln!("scan page: {} bytes gzip", compressed.len());
+    assert!(
+        csp.contains("default-src 'none'"),
+        "no third-party resources can load"
+    );
+    let html = reqwest::Client::new()
+        .get(app.url(&format!("/s/{code}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("<script"), "no JavaScript");
+    assert!(
+        !html.contains("@font-face") && !html.contains("https://"),
+        "no web fonts, no third-party URLs"
+    );
+    assert!(
+        html.contains("Mật quay") || html.contains("mật quay"),
+        "the timeline is on the page"
+    );
+}
+
+#[tokio::test]
+async fn issuing_one_hundred_thousand_stamps_is_all_or_nothing() {
+    let Setup {
+        app,
+        owner: _,
+        batch,
+    } = setup().await;
+    let batch_row = ocop_market::entities::batches::Entity::find_by_id(batch)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    let failed = ocop_market::trace::stamps::issue(
+        app.db(),
+        &app.state.signer,
+        &batch_row,
+        100_000,
+        false,
+        |written| {
+            if written >= 50_000 {
+                Err(ocop_market::http::error::AppError::Internal(
+                    anyhow::anyhow!("the disk filled up"),
+                ))
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await;
+    assert!(failed.is_err());
+    let count = ocop_market::entities::stamps::Entity::find()
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(count, 0, "nothing of the failed issue remains");
+
+    let started = std::time::Instant::now();
+    let roll = ocop_market::trace::stamps::issue(
+        app.db(),
+        &app.state.signer,
+        &batch_row,
+        100_000,
+        false,
+        |_| Ok(()),
+    )
+    .await
+    .unwrap();
+    eprintln!(
+        "issued 100,000 stamps in {:?} (debug build)",
+        started.elapsed()
+    );
+    assert_eq!((roll.first_serial, roll.last_serial), (1, 100_000));
+    let count = ocop_market::entities::stamps::Entity::find()
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(count, 100_000);
+}
+
+#[tokio::test]
+async fn stamp_counts_outside_one_to_one_hundred_thousand_are_refused() {
+    let Setup { app, owner, batch } = setup().await;
+    for count in [0, -1, 100_001] {
+        let (status, problem) = owner
+            .post(
+                &format!("/api/v1/batches/{batch}/stamps"),
+                json!({"count": count}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(names_field(&problem, "count"));
+    }
+    assert_eq!(
+        ocop_market::entities::stamps::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn no_scan_is_lost_on_a_graceful_shutdown() {
+    let Setup { app, owner, batch } = setup().await;
+    issue(&owner, batch, 20, false).await;
+    let stamps = stamps_of(&owner, batch).await;
+    let mut served = 0;
+    for stamp in &stamps {
+        let (status, _) = scan(
+            &phone(&app),
+            &app.url(&format!("/s/{}", stamp["code"].as_str().unwrap())),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        served += 1;
+    }
+    // No flush: the restart's graceful shutdown must write what is queued.
+    let app = app.restart().await;
+    let recorded = ocop_market::entities::scans::Entity::find()
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(recorded, served);
+}
+
+#[tokio::test]
+async fn a_flood_from_one_client_is_cut_off_and_moves_no_verdict() {
+    let app = TestApp::spawn_with(|config| config.scans_per_minute = 10).await;
+    let admin = app.admin().await;
+    let owner = app.user("owner@htx.vn").await;
+    let coop = verified_cooperative(&admin, &owner, "5300123456", "Hợp tác xã A").await;
+    let (_, product) = owner
+        .post(
+            &format!("/api/v1/cooperatives/{coop}/products"),
+            crate::support::product_body("Chè Shan tuyết"),
+        )
+        .await;
+    let (_, batch) = owner
+        .post(
+            &format!("/api/v1/products/{}/batches", product["id"]),
+            json!({"lot_code": "CHE-1", "quantity": "10", "quantity_unit": "gói"}),
+        )
+        .await;
+    let batch = batch["id"].as_i64().unwrap();
+    issue(&owner, batch, 2, false).await;
+    let stamps = stamps_of(&owner, batch).await;
+    let target = app.url(&format!("/s/{}", stamps[0]["code"].as_str().unwrap()));
+    let flooder = reqwest::Client::new();
+    let mut limited = 0;
+    for _ in 0..30 {
+        let response = flooder.get(&target).send().await.unwrap();
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited += 1;
+        }
+    }
+    assert!(limited >= 19, "{limited} requests were limited");
+    app.state.scans.flush().await;
+    let scans = ocop_market::entities::scans::Entity::find()
+        .count(app.db())
+        .await
+        .unwrap();
+    assert!(scans <= 11, "the flood did not fill the database: {scans}");
+    let stamp = ocop_market::entities::stamps::Entity::find()
+        .filter(ocop_market::entities::stamps::Column::Code.eq(stamps[0]["code"].as_str().unwrap()))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!stamp.flagged, "one client cannot get a stamp flagged");
+    assert_eq!(stamp.distinct_clients, 1);
+}
+
+#[tokio::test]
+async fn a_consumer_reports_a_fake_and_the_cooperative_sees_it() {
+    let Setup { app, owner, batch } = setup().await;
+    issue(&owner, batch, 1, false).await;
+    let code = stamps_of(&owner, batch).await[0]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let consumer = phone(&app);
+    let response = consumer
+        .post(app.url(&format!("/s/{code}/report")))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("place_of_purchase", ""), ("seller", "Chị Lan")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("id=\"place_of_purchase-error\"")
+    );
+    let response = consumer
+        .post(app.url(&format!("/s/{code}/report")))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[
+            ("place_of_purchase", "Chợ Cốc Lếu"),
+            ("seller", "Chị Lan"),
+            ("province", "15"),
+            ("note", "Nhãn mờ"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.text().await.unwrap().contains("Cảm ơn bạn"));
+    // A report about a code nobody issued is kept too (for the province).
+    let (status, _) = crate::support::into_json(
+        app.client()
+            .post(app.url("/api/v1/scan/0000000000000000/reports"))
+            .json(&json!({"place_of_purchase": "Chợ biên giới"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let coop = stamps_coop(&app, batch).await;
+    let (_, analytics) = owner
+        .get(&format!("/api/v1/cooperatives/{coop}/scan-analytics"))
+        .await;
+    let reports = analytics["fake_reports"].as_array().unwrap();
+    assert_eq!(reports.len(), 1, "only its own report: {analytics}");
+    assert_eq!(reports[0]["place_of_purchase"], "Chợ Cốc Lếu");
+    let (status, html) = owner
+        .page(&format!("/workspace/cooperatives/{coop}/scans"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Chợ Cốc Lếu"));
+}
+
+#[tokio::test]
+async fn qr_images_decode_back_to_the_stamp_url() {
+    let Setup {
+        app: _app,
+        owner,
+        batch,
+    } = setup().await;
+    issue(&owner, batch, 1, false).await;
+    let stamp = &stamps_of(&owner, batch).await[0];
+    let code = stamp["code"].as_str().unwrap();
+    let url = stamp["qr_url"].as_str().unwrap();
+    for ec in ["L", "M", "Q", "H"] {
+        let response = owner
+            .client
+            .get(owner.url(&format!(
+                "/api/v1/stamps/{code}/qr?format=png&size=400&ec={ec}"
+            )))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "image/png");
+        let png = response.bytes().await.unwrap();
+        assert_eq!(decode_png(&png), url, "level {ec}");
+        if let Some(decoded) = zbarimg(&png) {
+            assert_eq!(decoded, url, "zbarimg, level {ec}");
+        }
+    }
+    let svg = owner
+        .client
+        .get(owner.url(&format!("/api/v1/stamps/{code}/qr?format=svg&size=300")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(svg.starts_with("<svg") || svg.starts_with("<?xml"));
+    assert_eq!(decode_svg(&svg), url);
+    let (status, problem) = owner.get(&format!("/api/v1/stamps/{code}/qr?ec=X")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(names_field(&problem, "ec"));
+}
+
+fn decode_png(png: &[u8]) -> String {
+    let image = image::load_from_memory(png).unwrap().to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1);
+    grids[0].decode().unwrap().1
+}
+
+fn decode_svg(svg: &str) -> String {
+    let tree = resvg::usvg::Tree::from_str(svg, &resvg::usvg::Options::default()).unwrap();
+    let size = tree.size().to_int_size();
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).unwrap();
+    pixmap.fill(resvg::tiny_skia::Color::WHITE);
+    resvg::render(
+        &tree,
+        resvg::tiny_skia::Transform::identity(),
+        &mut pixmap.as_mut(),
+    );
+    let gray = image::GrayImage::from_fn(size.width(), size.height(), |x, y| {
+        let p = pixmap.pixel(x, y).unwrap();
+        image::Luma([p.red()])
+    });
+    let mut prepared = rqrr::PreparedImage::prepare(gray);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1);
+    grids[0].decode().unwrap().1
+}
+
+/// Decodes with Debian's `zbarimg` when it is installed (CI installs it; with CI=true it must be).
+fn zbarimg(png: &[u8]) -> Option<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("qr.png");
+    std::fs::write(&file, png).unwrap();
+    match std::process::Command::new("zbarimg")
+        .args(["--raw", "-q"])
+        .arg(&file)
+        .output()
+    {
+        Ok(output) => Some(String::from_utf8_lossy(&output.stdout).trim().to_owned()),
+        Err(_) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("zbarimg is required in CI (Debian package zbar-tools)")
+        }
+        Err(_) => {
+            eprintln!("zbarimg not installed: second decoder skipped");
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_label_sheet_and_print_shop_csv_list_every_active_stamp() {
+    let Setup {
+        app: _app,
+        owner,
+        batch,
+    } = setup().await;
+    issue(&owner, batch, 50, false).await;
+    let response = owner
+        .client
+        .get(owner.url(&format!("/workspace/batches/{batch}/labels.pdf")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    let pdf = response.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
+    let csv = owner
+        .client
+        .get(owner.url(&format!("/api/v1/batches/{batch}/stamps.csv")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 51, "a header and 50 stamps");
+    assert!(csv.lines().nth(1).unwrap().starts_with("1,"));
+    let (status, problem) = owner
+        .get(&format!("/api/v1/batches/{batch}/labels.pdf?columns=0"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+}
+
+#[tokio::test]
+async fn the_epcis_export_validates_against_the_gs1_schema() {
+    let Setup { app, owner, batch } = setup().await;
+    owner
+        .post(
+            &format!("/api/v1/batches/{batch}/events"),
+            json!({"event_type": "commissioning", "occurred_at": "2025-10-20T06:00:00+07:00", "actor": "Tổ ong thôn Cóc"}),
+        )
+        .await;
+    owner
+        .post(
+            &format!("/api/v1/batches/{batch}/events"),
+            json!({"event_type": "shipping", "occurred_at": "2025-10-28T08:30", "utc_offset": "+07:00", "commune_code": "02647", "actor": "Bưu điện Lào Cai"}),
+        )
+        .await;
+    // A second product's batch made from the first (transformation).
+    let product = ocop_market::entities::batches::Entity::find_by_id(batch)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .product_id;
+    let (_, derived) = owner
+        .post(
+            &format!("/api/v1/products/{product}/batches"),
+            json!({"lot_code": "MO-CHIET-1", "quantity": "200", "quantity_unit": "chai"}),
+        )
+        .await;
+    let derived = derived["id"].as_i64().unwrap();
+    let (status, body) = owner
+        .post(
+            &format!("/api/v1/batches/{derived}/events"),
+            json!({"event_type": "transformation", "occurred_at": "2025-11-01T10:00", "actor": "Xưởng chiết", "input_lots": "MO-2025-11"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["input_lots"], json!(["MO-2025-11"]));
+
+    let Some(schema) = gs1_schema() else { return };
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for id in [batch, derived] {
+        let (status, document) = owner.get(&format!("/api/v1/batches/{id}/epcis")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(document["type"], "EPCISDocument");
+        assert_eq!(document["schemaVersion"], "2.0");
+        let errors: Vec<String> = validator
+            .iter_errors(&document)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "EPCIS document does not validate: {errors:#?}\n{document:#}"
+        );
+    }
+    let (_, document) = owner.get(&format!("/api/v1/batches/{batch}/epcis")).await;
+    let events = document["epcisBody"]["eventList"].as_array().unwrap();
+    assert_eq!(events[0]["bizStep"], "commissioning");
+    assert_eq!(
+        events[0]["quantityList"][0]["epcClass"],
+        "https://id.gs1.org/01/08934567890120/10/MO-2025-11"
+    );
+    assert_eq!(events[1]["eventTimeZoneOffset"], "+07:00");
+}
+
+/// GS1's EPCIS 2.0 JSON Schema from `../shared/gs1-epcis/`, or `None` (with a clear message)
+/// when this checkout has no `shared/` beside it. In CI it must be there.
+fn gs1_schema() -> Option<Value> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/gs1-epcis/EPCIS-JSON-Schema.json");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(serde_json::from_str(&text).unwrap()),
+        Err(err) => {
+            let message = format!(
+                "GS1 EPCIS schema not found at {} ({err}): schema validation SKIPPED",
+                path.display()
+            );
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("{message}");
+            }
+            eprintln!("{message}");
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_cooperative_cannot_touch_another_cooperatives_batches_or_stamps() {
+    let Setup {
+        app,
+        owner: _,
+        batch,
+    } = setup().await;
+    let admin_b = app.user("admin-b@htx.vn").await;
+    let stranger = app.user("b@htx.vn").await;
+    let _ = admin_b;
+    let (_, coop_b) = stranger
+        .post(
+            "/api/v1/cooperatives",
+            crate::support::cooperative_body("5300999999", "Hợp tác xã B"),
+        )
+        .await;
+    let coop_b = coop_b["id"].as_i64().unwrap();
+    let stamp_code = {
+        let batch_row = ocop_market::entities::batches::Entity::find_by_id(batch)
+            .one(app.db())
+            .await
+            .unwrap()
+            .unwrap();
+        ocop_market::trace::stamps::issue(
+            app.db(),
+            &app.state.signer,
+            &batch_row,
+            3,
+            false,
+            |_| Ok(()),
+        )
+        .await
+        .unwrap();
+        ocop_market::entities::stamps::Entity::find()
+            .one(app.db())
+            .await
+            .unwrap()
+            .unwrap()
+            .code
+    };
+    let before = (
+        ocop_market::entities::stamps::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
+        ocop_market::entities::trace_events::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
+        ocop_market::entities::batches::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
+    );
+    let product = ocop_market::entities::batches::Entity::find_by_id(batch)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .product_id;
+    let coop_a = stamps_coop(&app, batch).await;
+    for (method, path, body) in [
+        ("GET", format!("/api/v1/batches/{batch}"), json!(null)),
+        (
+            "GET",
+            format!("/api/v1/batches/{batch}/events"),
+            json!(null),
+        ),
+        (
+            "POST",
+            format!("/api/v1/batches/{batch}/events"),
+            json!({"event_type": "packing", "occurred_at": "2025-10-20T06:00", "actor": "x"}),
+        ),
+        ("GET", format!("/api/v1/batches/{batch}/epcis"), json!(null)),
+        (
+            "GET",
+            format!("/api/v1/batches/{batch}/stamps"),
+            json!(null),
+        ),
+        (
+            "POST",
+            format!("/api/v1/batches/{batch}/stamps"),
+            json!({"count": 5}),
+        ),
+        (
+            "POST",
+            format!("/api/v1/batches/{batch}/stamps/void"),
+            json!({"select": "roll", "roll": 1, "reason": "lost"}),
+        ),
+        (
+            "GET",
+            format!("/api/v1/batches/{batch}/labels.pdf"),
+            json!(null),
+        ),
+        (
+            "GET",
+            format!("/api/v1/batches/{batch}/stamps.csv"),
+            json!(null),
+        ),
+        (
+            "GET",
+            format!("/api/v1/stamps/{stamp_code}/qr"),
+            json!(null),
+        ),
+        (
+            "GET",
+            format!("/api/v1/products/{product}/batches"),
+            json!(null),
+        ),
+        (
+            "POST",
+            format!("/api/v1/products/{product}/batches"),
+            json!({"lot_code": "X1", "quantity": "1", "quantity_unit": "kg"}),
+        ),
+        (
+            "GET",
+            format!("/api/v1/cooperatives/{coop_a}/scan-analytics"),
+            json!(null),
+        ),
+        (
+            "GET",
+            "/api/v1/admin/scan-analytics".to_owned(),
+            json!(null),
+        ),
+    ] {
+        let request = stranger
+            .client
+            .request(method.parse().unwrap(), stranger.url(&path));
+        let request = if body.is_null() {
+            request
+        } else {
+            request.json(&body)
+        };
+        let status = request.send().await.unwrap().status();
+        assert!(
+            matches!(status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN),
+            "{method} {path}: {status}"
+        );
+    }
+    for path in [
+        format!("/workspace/batches/{batch}"),
+        format!("/workspace/batches/{batch}/labels.pdf"),
+        format!("/workspace/batches/{batch}/stamps.csv"),
+        format!("/workspace/products/{product}/batches/new"),
+        format!("/workspace/cooperatives/{coop_a}/scans"),
+    ] {
+        let (status, _) = stranger.page(&path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "GET {path}");
+    }
+    for (path, fields) in [
+        (
+            format!("/workspace/batches/{batch}/stamps"),
+            vec![("count", "5")],
+        ),
+        (
+            format!("/workspace/batches/{batch}/stamps/void"),
+            vec![("select", "roll"), ("roll", "1"), ("reason", "lost")],
+        ),
+        (
+            format!("/workspace/batches/{batch}/events"),
+            vec![("event_type", "packing")],
+        ),
+    ] {
+        assert_eq!(
+            stranger.form(&path, &fields).await.status(),
+            StatusCode::NOT_FOUND,
+            "POST {path}"
+        );
+    }
+    let after = (
+        ocop_market::entities::stamps::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
+        ocop_market::entities::trace_events::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
+        ocop_market::entities::batches::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(before, after);
+    let voided = ocop_market::entities::stamps::Entity::find()
+        .filter(ocop_market::entities::stamps::Column::Status.eq("voided"))
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(voided, 0);
+    let _ = coop_b;
+}

@@ -41,6 +41,7 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::catalog::cache::ProductCache;
 use crate::config::Config;
 use crate::http::error::AppError;
 use crate::http::rate_limit::RateLimits;
@@ -63,6 +64,8 @@ pub struct AppState {
     pub scans: Arc<ScanService>,
     /// Short-lived caches for the scan page.
     pub trace_cache: Arc<TraceCache>,
+    /// Short-lived cache of public product pages.
+    pub product_cache: Arc<ProductCache>,
     /// Salted hashing of client identities (never stored raw).
     pub hasher: ClientHasher,
 }
@@ -85,6 +88,7 @@ impl AppState {
             reference,
             signer,
             trace_cache: Arc::new(TraceCache::default()),
+            product_cache: Arc::new(ProductCache::default()),
         })
     }
 }
@@ -151,6 +155,10 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route(http::assets::js_path(), get(http::assets::serve_js))
         .fallback(|| async { AppError::NoRoute })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            clear_read_caches_after_writes,
+        ))
         .layer(axum::middleware::from_fn(skip_api_errors_html))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(CsrfLayer::new())
@@ -163,6 +171,27 @@ pub fn app(state: AppState) -> Router {
         }))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// A successful write request (anything but GET/HEAD/OPTIONS) may have changed what the read
+/// caches hold: clear them, so that every writer sees its own change at once. Other app servers
+/// see it when their entries expire (about a second).
+async fn clear_read_caches_after_writes(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let writes = !matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    let response = next.run(request).await;
+    if writes && (response.status().is_success() || response.status().is_redirection()) {
+        state.product_cache.clear();
+        state.trace_cache.forget_stamps();
+        state.trace_cache.forget_all_origins();
+    }
+    response
 }
 
 /// HTML error pages for everything but the API.

@@ -7,6 +7,7 @@
 //! of another cooperative's drafts is not revealed either.
 
 pub mod access;
+pub mod cache;
 pub mod certificates;
 pub mod cooperatives;
 pub mod products;

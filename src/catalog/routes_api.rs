@@ -61,28 +61,43 @@ async fn list_products(
 }
 
 /// Builds a product's detail view.
-pub(super) async fn product_detail(
+pub(super) fn product_detail(
     state: &AppState,
-    product: &crate::entities::products::Model,
-    coop: &crate::entities::cooperatives::Model,
+    record: &super::cache::ProductRecord,
     lang: Lang,
-) -> AppResult<ProductDetail> {
+) -> ProductDetail {
     let today = today_in_vietnam();
-    let certificate = certificates::current_verified(&state.db, product.id)
-        .await?
-        .map(|c| CertificateView::new(&c, today));
-    Ok(ProductDetail {
-        summary: ProductSummary::new(product, coop, &state.reference, lang, today),
+    let product = &record.product;
+    ProductDetail {
+        summary: ProductSummary::new(product, &record.cooperative, &state.reference, lang, today),
         description: product.description.clone(),
         gtin: product
             .gtin
             .as_deref()
             .map(|g| g.strip_prefix('0').unwrap_or(g).to_owned()),
         stock_quantity: product.stock_quantity,
-        certificate,
+        certificate: record
+            .certificate
+            .as_ref()
+            .map(|c| CertificateView::new(c, today)),
         published_at: product.published_at,
         updated_at: product.updated_at,
-    })
+    }
+}
+
+/// A product's detail view read fresh from the database (after a write).
+async fn fresh_detail(
+    state: &AppState,
+    product: crate::entities::products::Model,
+    cooperative: crate::entities::cooperatives::Model,
+    lang: Lang,
+) -> AppResult<ProductDetail> {
+    let record = super::cache::ProductRecord {
+        certificate: certificates::current_verified(&state.db, product.id).await?,
+        product,
+        cooperative,
+    };
+    Ok(product_detail(state, &record, lang))
 }
 
 /// A product: public ones for everyone; drafts and archived ones for their cooperative's
@@ -96,18 +111,18 @@ async fn get_product(
     Viewer(viewer): Viewer,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<ProductDetail>> {
-    let (product, coop) = products::by_id_with_cooperative(&state.db, id).await?;
-    if !products::is_public(&product, &coop) {
+    let record = state.product_cache.by_id(&state.db, id).await?;
+    if !products::is_public(&record.product, &record.cooperative) {
         let allowed = match &viewer {
             Some(user) if user.is_admin => true,
-            Some(user) => access::is_member(&state.db, user, coop.id).await?,
+            Some(user) => access::is_member(&state.db, user, record.cooperative.id).await?,
             None => false,
         };
         if !allowed {
             return Err(AppError::NotFound);
         }
     }
-    Ok(Json(product_detail(&state, &product, &coop, lang).await?))
+    Ok(Json(product_detail(&state, &record, lang)))
 }
 
 /// Replace a product's details (members of its cooperative).
@@ -131,7 +146,7 @@ async fn update_product(
     let details = body.parse(&state.reference)?;
     let product = products::update(&state.db, product, details).await?;
     Ok(Json(
-        product_detail(&state, &product, &membership.cooperative, lang).await?,
+        fresh_detail(&state, product, membership.cooperative, lang).await?,
     ))
 }
 
@@ -145,7 +160,7 @@ async fn change_status(
     let (product, membership) = access::managed_product(&state.db, user, id).await?;
     let product = products::set_status(&state.db, product, status).await?;
     Ok(Json(
-        product_detail(state, &product, &membership.cooperative, lang).await?,
+        fresh_detail(state, product, membership.cooperative, lang).await?,
     ))
 }
 
@@ -365,7 +380,7 @@ async fn create_product(
     let membership = access::membership(&state.db, &user, id).await?;
     let details = body.parse(&state.reference)?;
     let product = products::create(&state.db, &membership, details).await?;
-    let detail = product_detail(&state, &product, &membership.cooperative, lang).await?;
+    let detail = fresh_detail(&state, product, membership.cooperative, lang).await?;
     Ok((StatusCode::CREATED, Json(detail)).into_response())
 }
 

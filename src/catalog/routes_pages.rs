@@ -204,8 +204,8 @@ async fn product_page(
     ctx: PageContext,
     ApiPath(slug): ApiPath<String>,
 ) -> AppResult<Response> {
-    let (product, coop) = products::public_by_slug(&state.db, &slug).await?;
-    let product = product_detail(&state, &product, &coop, ctx.lang).await?;
+    let record = state.product_cache.public_by_slug(&state.db, &slug).await?;
+    let product = product_detail(&state, &record, ctx.lang);
     render(&ProductPage { ctx, product })
 }
 

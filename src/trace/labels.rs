@@ -380,29 +380,26 @@ fn draw_label(
     // One rectangle per run, in module units scaled once by a transform, so the PDF holds
     // small integers. Subpaths are left open: filling closes them, and "h" would cost a byte
     // or two per run.
-    let offset = QUIET_ZONE as f32 * module;
-    let runs = qr.dark_runs();
-    for row in 0..qr.width() {
-        let mut builder = PathBuilder::new();
-        for &(mx, _, len) in runs.iter().filter(|r| r.1 == row) {
-            let (left, right) = (mx as f32, (mx + len) as f32);
-            builder.move_to(left, 0.0);
-            builder.line_to(right, 0.0);
-            builder.line_to(right, 1.0);
-            builder.line_to(left, 1.0);
-        }
-        if let Some(path) = builder.finish() {
-            surface.push_transform(&Transform::from_row(
-                module,
-                0.0,
-                0.0,
-                module,
-                qr_x + offset,
-                qr_y + offset + row as f32 * module,
-            ));
-            surface.draw_path(&path);
-            surface.pop();
-        }
+    let mut builder = PathBuilder::new();
+    for (mx, my, len) in qr.dark_runs() {
+        let (left, top, right) = (mx as f32, my as f32, (mx + len) as f32);
+        builder.move_to(left, top);
+        builder.line_to(right, top);
+        builder.line_to(right, top + 1.0);
+        builder.line_to(left, top + 1.0);
+    }
+    if let Some(path) = builder.finish() {
+        let offset = QUIET_ZONE as f32 * module;
+        surface.push_transform(&Transform::from_row(
+            module,
+            0.0,
+            0.0,
+            module,
+            qr_x + offset,
+            qr_y + offset,
+        ));
+        surface.draw_path(&path);
+        surface.pop();
     }
 
     if g.text_width < MIN_TEXT_WIDTH_MM * PT_PER_MM {
@@ -537,8 +534,8 @@ impl Fonts {
 /// A font for krilla plus the advance widths needed to fit text before drawing it.
 ///
 /// krilla shapes text but does not report its width, so widths come from the font's own
-/// `cmap` and `hmtx` tables. Kerning and ligatures only ever narrow DejaVu Sans text, so the sum
-/// of advances is a safe upper bound.
+/// `cmap` and `hmtx` tables. Their sum ignores kerning and ligatures, which in DejaVu Sans
+/// almost always narrow text; the label padding absorbs the rare pair that widens it.
 struct Face {
     font: Font,
     units_per_em: f32,

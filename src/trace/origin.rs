@@ -118,6 +118,11 @@ impl TraceCache {
         self.stamps.clear();
     }
 
+    /// Drops every cached origin.
+    pub fn forget_all_origins(&self) {
+        self.origins.clear();
+    }
+
     /// Drops a batch's cached origin (after a new event, say).
     pub fn forget_origin(&self, batch_id: i64) {
         self.origins.remove(&batch_id);

@@ -1,0 +1,97 @@
+//! A short-lived cache of public product pages' data (product, cooperative, current
+//! certificate), by slug and by id. Product pages are the most read pages of the shop; without
+//! it each view costs two database round trips.
+//!
+//! Freshness: entries live [`TTL`]; and every successful write request clears this process's
+//! read caches (see `crate::clear_read_caches_after_writes`), so a change is seen at once on
+//! the server that made it and within [`TTL`] on the others.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use sea_orm::ConnectionTrait;
+
+use super::{certificates, products};
+use crate::entities::{cooperatives, ocop_certificates, products as product_rows};
+use crate::http::error::{AppError, AppResult};
+
+pub const TTL: Duration = Duration::from_secs(1);
+const MAX_ENTRIES: usize = 100_000;
+
+/// What a product page needs from the database.
+#[derive(Debug)]
+pub struct ProductRecord {
+    pub product: product_rows::Model,
+    pub cooperative: cooperatives::Model,
+    pub certificate: Option<ocop_certificates::Model>,
+}
+
+#[derive(Default)]
+pub struct ProductCache {
+    by_slug: DashMap<String, (Instant, Arc<ProductRecord>)>,
+    by_id: DashMap<i64, (Instant, Arc<ProductRecord>)>,
+}
+
+impl ProductCache {
+    /// A public product by slug.
+    pub async fn public_by_slug(
+        &self,
+        db: &impl ConnectionTrait,
+        slug: &str,
+    ) -> AppResult<Arc<ProductRecord>> {
+        if let Some(entry) = self.by_slug.get(slug)
+            && entry.0.elapsed() < TTL
+        {
+            return Ok(entry.1.clone());
+        }
+        let (product, cooperative) = products::public_by_slug(db, slug).await?;
+        let record = Arc::new(ProductRecord {
+            certificate: certificates::current_verified(db, product.id).await?,
+            product,
+            cooperative,
+        });
+        self.keep(&self.by_slug, slug.to_owned(), record.clone());
+        Ok(record)
+    }
+
+    /// A product by id whatever its visibility (callers check it).
+    pub async fn by_id(&self, db: &impl ConnectionTrait, id: i64) -> AppResult<Arc<ProductRecord>> {
+        if let Some(entry) = self.by_id.get(&id)
+            && entry.0.elapsed() < TTL
+        {
+            return Ok(entry.1.clone());
+        }
+        let (product, cooperative) =
+            products::by_id_with_cooperative(db, id)
+                .await
+                .map_err(|e| match e {
+                    AppError::NotFound => AppError::NotFound,
+                    other => other,
+                })?;
+        let record = Arc::new(ProductRecord {
+            certificate: certificates::current_verified(db, product.id).await?,
+            product,
+            cooperative,
+        });
+        self.keep(&self.by_id, id, record.clone());
+        Ok(record)
+    }
+
+    fn keep<K: std::hash::Hash + Eq>(
+        &self,
+        map: &DashMap<K, (Instant, Arc<ProductRecord>)>,
+        key: K,
+        record: Arc<ProductRecord>,
+    ) {
+        if map.len() > MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(key, (Instant::now(), record));
+    }
+
+    pub fn clear(&self) {
+        self.by_slug.clear();
+        self.by_id.clear();
+    }
+}

@@ -40,6 +40,26 @@ enum Command {
     /// Stamp tools for inspectors.
     #[command(subcommand)]
     Stamps(StampsCommand),
+    /// Measurements used by the benchmark scripts.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Issue stamps on a new batch, render a label sheet, write scan paths for a load test.
+    Stamps {
+        #[arg(long, default_value_t = 100_000)]
+        issue: u32,
+        #[arg(long, default_value_t = 10_000)]
+        labels: usize,
+        #[arg(long, default_value_t = 10_000)]
+        paths: usize,
+        #[arg(long, value_name = "FILE")]
+        paths_file: std::path::PathBuf,
+    },
+    /// Count recorded scans (after a load test).
+    CountScans,
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,6 +189,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Stamps(StampsCommand::Verify { .. }) => Ok(()),
+        Command::Bench(BenchCommand::Stamps {
+            issue,
+            labels,
+            paths,
+            paths_file,
+        }) => {
+            let state = AppState::build(config).await?;
+            crate::bench::stamps(&state, issue, labels, paths, &paths_file).await
+        }
+        Command::Bench(BenchCommand::CountScans) => {
+            let state = AppState::build(config).await?;
+            crate::bench::count_scans(&state).await
+        }
         Command::Stamps(StampsCommand::Keys) => {
             let state = AppState::build(config).await?;
             let keys = crate::trace::signing::published_keys(

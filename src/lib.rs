@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod clock;

@@ -271,7 +271,7 @@ fn verify_stamp(url: &str, keys: &std::path::Path) -> anyhow::Result<()> {
 }
 
 async fn seed_demo(state: &AppState) -> anyhow::Result<()> {
-    match seed::demo(&state.db, &state.reference).await? {
+    match seed::demo(&state.db, &state.reference, &state.signer).await? {
         Some(report) => {
             println!("{report}");
             Ok(())
@@ -289,8 +289,13 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let public_url = config.public_url.clone();
     tracing::info!(database = %config.database_url_for_logs(), "starting");
     let state = AppState::build(config).await?;
-    if demo && let Some(report) = seed::demo(&state.db, &state.reference).await? {
-        println!("{report}");
+    if demo {
+        if let Some(report) = seed::demo(&state.db, &state.reference, &state.signer).await? {
+            println!("{report}");
+        }
+        if let Some(url) = seed::sample_stamp_url(&state.db, &public_url).await? {
+            tracing::info!("scan a sample stamp: {url}");
+        }
     }
     let listener = tokio::net::TcpListener::bind(listen)
         .await

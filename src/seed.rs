@@ -21,9 +21,14 @@ use crate::catalog::cooperatives::{self as cooperative_service, CooperativeInput
 use crate::catalog::products::{self as product_service, ProductRequest};
 use crate::catalog::{CertificateStatus, CooperativeStatus, MemberRole, ProductStatus};
 use crate::domain::{Slug, fold_vietnamese};
+use crate::entities::batches as batches_entity;
 use crate::entities::{cooperative_members, cooperatives, ocop_certificates, products, users};
 use crate::http::error::AppError;
 use crate::reference::ReferenceData;
+use crate::trace::batches::{self, BatchInput};
+use crate::trace::events::{self, EventInput};
+use crate::trace::signing::StampSigner;
+use crate::trace::stamps;
 
 #[derive(Deserialize)]
 struct DemoCatalogue {
@@ -128,6 +133,7 @@ async fn demo_account(
 pub async fn demo(
     db: &(impl ConnectionTrait + TransactionTrait),
     reference: &ReferenceData,
+    signer: &StampSigner,
 ) -> anyhow::Result<Option<DemoReport>> {
     if cooperatives::Entity::find().count(db).await? > 0 {
         return Ok(None);
@@ -181,6 +187,7 @@ pub async fn demo(
 
     let today = crate::clock::today_in_vietnam();
     let mut memberships = std::collections::HashMap::new();
+    let mut published = Vec::new();
     for (index, coop) in catalogue.cooperatives.iter().enumerate() {
         // The demo owner runs the first cooperative; the others get accounts of their own whose
         // passwords nobody knows (the demo is about the shop, not about logging in as each).
@@ -277,10 +284,156 @@ pub async fn demo(
             }
         }
         report.products += 1;
+        if product.status == ProductStatus::Published.as_str()
+            && membership.cooperative.status == CooperativeStatus::Verified.as_str()
+        {
+            published.push((product, membership.clone()));
+        }
     }
-    let _ = today;
+    let recorder = CurrentUser {
+        id: owner.id,
+        display_name: owner.display_name.clone(),
+        is_admin: false,
+    };
+    demo_trace(&txn, reference, signer, &recorder, &published, today).await?;
     txn.commit().await?;
     Ok(Some(report))
+}
+
+/// A batch with trace events and 20 stamps for every published demo product; the first
+/// product also gets a roll of signed stamps, and one batch is made from another
+/// (a transformation), so that every part of the origin page has something to show.
+async fn demo_trace(
+    txn: &(impl ConnectionTrait + TransactionTrait),
+    reference: &ReferenceData,
+    signer: &StampSigner,
+    recorder: &CurrentUser,
+    published: &[(products::Model, Membership)],
+    today: NaiveDate,
+) -> anyhow::Result<()> {
+    let mut previous: Option<(i64, String, batches_entity::Model)> = None;
+    for (index, (product, membership)) in published.iter().enumerate() {
+        let harvested = today - Duration::days(30 + (index as i64 % 60));
+        let lot = format!("L{}-{:03}", harvested.format("%y%m"), index + 1);
+        let details = BatchInput {
+            lot_code: lot.clone(),
+            harvested_on: harvested.to_string(),
+            best_before: (harvested + Duration::days(540)).to_string(),
+            quantity: (100 + (index % 9) * 50).to_string(),
+            quantity_unit: "hộp".into(),
+            certifications: if index % 3 == 0 {
+                "VietGAP".into()
+            } else {
+                String::new()
+            },
+            ..Default::default()
+        }
+        .parse(reference)
+        .map_err(|e| seed_error(&lot, e))?;
+        let batch = batches::create(txn, recorder, membership, product, details)
+            .await
+            .map_err(|e| seed_error(&lot, e))?;
+        let steps: [(&str, i64, &str, &str); 3] = [
+            (
+                "commissioning",
+                0,
+                "Tổ sản xuất của hợp tác xã",
+                "Thu hoạch và sơ chế tại vùng nguyên liệu.",
+            ),
+            (
+                "packing",
+                3,
+                "Xưởng đóng gói của hợp tác xã",
+                "Đóng gói, dán tem truy xuất nguồn gốc.",
+            ),
+            (
+                "shipping",
+                6,
+                "Bưu điện tỉnh",
+                "Gửi hàng tới điểm bán và người mua.",
+            ),
+        ];
+        for (event_type, days_after, actor, note) in steps {
+            let at = (harvested + Duration::days(days_after))
+                .and_hms_opt(8, 0, 0)
+                .unwrap_or_default();
+            let input = EventInput {
+                event_type: event_type.into(),
+                occurred_at: at.format("%Y-%m-%dT%H:%M").to_string(),
+                utc_offset: "+07:00".into(),
+                actor: actor.into(),
+                note: note.into(),
+                ..Default::default()
+            };
+            let details = input.parse(reference).map_err(|e| seed_error(&lot, e))?;
+            events::record(txn, recorder, &batch, details)
+                .await
+                .map_err(|e| seed_error(&lot, e))?;
+        }
+        // A batch made from the previous batch of the same cooperative.
+        if let Some((coop_id, input_lot, _)) = &previous
+            && *coop_id == product.cooperative_id
+            && index % 10 == 1
+        {
+            let input = EventInput {
+                event_type: "transformation".into(),
+                occurred_at: (harvested + Duration::days(2))
+                    .and_hms_opt(9, 0, 0)
+                    .unwrap_or_default()
+                    .format("%Y-%m-%dT%H:%M")
+                    .to_string(),
+                utc_offset: "+07:00".into(),
+                actor: "Xưởng chế biến của hợp tác xã".into(),
+                input_lots: input_lot.clone(),
+                ..Default::default()
+            };
+            let details = input.parse(reference).map_err(|e| seed_error(&lot, e))?;
+            events::record(txn, recorder, &batch, details)
+                .await
+                .map_err(|e| seed_error(&lot, e))?;
+        }
+        stamps::issue(txn, signer, &batch, 20, false, |_| Ok(()))
+            .await
+            .map_err(|e| seed_error(&lot, e))?;
+        if index == 0 {
+            stamps::issue(txn, signer, &batch, 5, true, |_| Ok(()))
+                .await
+                .map_err(|e| seed_error(&lot, e))?;
+        }
+        previous = Some((product.cooperative_id, lot, batch));
+    }
+    Ok(())
+}
+
+/// A stamp to try the origin page with: the first signed stamp, or any.
+pub async fn sample_stamp_url(
+    db: &impl ConnectionTrait,
+    public_url: &str,
+) -> anyhow::Result<Option<String>> {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+    let stamp = crate::entities::stamps::Entity::find()
+        .filter(crate::entities::stamps::Column::Signature.is_not_null())
+        .order_by_asc(crate::entities::stamps::Column::Id)
+        .one(db)
+        .await?;
+    let stamp = match stamp {
+        Some(s) => Some(s),
+        None => crate::entities::stamps::Entity::find().one(db).await?,
+    };
+    let Some(stamp) = stamp else { return Ok(None) };
+    let batch = batches_entity::Entity::find_by_id(stamp.batch_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| anyhow!("stamp without batch"))?;
+    Ok(Some(
+        stamps::qr_url(public_url, &stamp, &batch.lot_code)
+            .replacen(
+                &stamps::qr_base(public_url),
+                public_url.trim_end_matches('/'),
+                1,
+            )
+            .replacen("/S/", "/s/", 1),
+    ))
 }
 
 /// How many rows a synthetic seed wrote.

@@ -65,14 +65,14 @@ async fn the_synthetic_catalogue_is_deterministic_and_leaves_the_app_usable() {
 #[tokio::test]
 async fn the_demo_catalogue_seeds_once_through_the_domain_rules() {
     let app = TestApp::spawn().await;
-    let report = ocop_market::seed::demo(app.db(), &app.state.reference)
+    let report = ocop_market::seed::demo(app.db(), &app.state.reference, &app.state.signer)
         .await
         .unwrap()
         .expect("an empty database is seeded");
     assert!(report.products >= 150, "{} products", report.products);
     assert_eq!(report.accounts.len(), 3);
     assert!(
-        ocop_market::seed::demo(app.db(), &app.state.reference)
+        ocop_market::seed::demo(app.db(), &app.state.reference, &app.state.signer)
             .await
             .unwrap()
             .is_none(),
@@ -89,6 +89,16 @@ async fn the_demo_catalogue_seeds_once_through_the_domain_rules() {
         .await
         .unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 9);
+    // Demo stamps open their origin page, the signed sample included.
+    let url = ocop_market::seed::sample_stamp_url(app.db(), &app.state.config.public_url)
+        .await
+        .unwrap()
+        .expect("the demo has stamps");
+    let page = app.client().get(&url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK, "{url}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Hàng chính hãng"), "{url}");
+    assert!(html.contains("Thu hoạch"), "the trace timeline is shown");
     // The printed demo passwords work.
     let (_, identifier, password) = &report.accounts[1];
     let response = app

@@ -341,6 +341,23 @@ async fn a_signed_stamp_verifies_offline_and_a_tampered_one_does_not() {
     // The server refuses the tampered URL too.
     let (status, _) = scan(&phone(&app), &tampered).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // On a real deployment, with the longest lot code and a six-digit serial, the signed QR
+    // stays at version 10 or below at error-correction level M.
+    let signature = url.rsplit('/').next().unwrap();
+    let longest = format!(
+        "HTTPS://TRUYXUAT.OCOP.LAOCAI.GOV.VN/S/{}/{}/{}/{signature}",
+        "0123456789ABCDEF", "MO-2025-11-GIAPHU-01", 100_000
+    );
+    let matrix =
+        ocop_market::trace::qr::QrMatrix::encode(&longest, ocop_market::trace::qr::EcLevel::M)
+            .unwrap();
+    assert!(
+        matrix.version() <= 10,
+        "version {} for {} characters",
+        matrix.version(),
+        longest.len()
+    );
 }
 
 #[tokio::test]

@@ -1159,34 +1159,19 @@ mod tests {
         labels[2].lot = "LÔ-RẤT-DÀI-2025-THÁNG-MƯỜI-HAI-ĐỢT-3".to_owned();
         let pdf = render_sheet(&labels, &SheetLayout::default(), TAGLINE).unwrap();
         std::fs::write("/tmp/ocop-labels-sample.pdf", pdf).unwrap();
-    }
-}
-#[cfg(test)]
-mod probe {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn probe_long_10k() {
-        let labels: Vec<Label> = (0..10_000).map(|i| {
-                let serial = 100_000 + i as u64;
-                let sig: String = (0..107).map(|k| char::from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[((serial * 7919 + k * 31 + (serial >> (k % 17))) % 32) as usize])).collect();
-                let url = format!("HTTPS://OCOP.EXAMPLE.VN/S/0123456789ABCDEF/LOT2025MHBH00012345X/{serial:06}/{sig}");
-                Label { url, short_name: "Mật ong bạc hà Bắc Hà".into(), lot: "MHBH-2025-001".into(), serial, stars: Some(4) }
-            }).collect();
-        let t = std::time::Instant::now();
-        let pdf = render_sheet(
-            &labels,
-            &SheetLayout::default(),
-            "Quét để xác thực nguồn gốc",
-        )
-        .unwrap();
-        eprintln!(
-            "PROBE long 10k: {:.2} MB in {:.2} s, QR v{}",
-            pdf.len() as f64 / 1e6,
-            t.elapsed().as_secs_f64(),
-            QrMatrix::encode(&labels[0].url, EcLevel::M)
-                .unwrap()
-                .version()
-        );
+
+        // A small-label sheet too: 5 × 13 labels of 38.1 × 21.2 mm (like Avery L7651).
+        let small = SheetLayout {
+            columns: 5,
+            rows: 13,
+            label_width_mm: 38.1,
+            label_height_mm: 21.2,
+            margin_top_mm: 10.7,
+            margin_left_mm: 4.7,
+            gap_x_mm: 2.5,
+            gap_y_mm: 0.0,
+        };
+        let pdf = render_sheet(&labels, &small, TAGLINE).unwrap();
+        std::fs::write("/tmp/ocop-labels-sample-small.pdf", pdf).unwrap();
     }
 }

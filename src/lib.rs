@@ -166,7 +166,9 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(
             http::middleware::security_headers,
         ))
-        .layer(CompressionLayer::new())
+        // Fastest gzip: pages are small, and on the scan page's load the CPU matters more than
+        // a few hundred bytes.
+        .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest))
         .layer(CatchPanicLayer::custom(|_| {
             AppError::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
         }))

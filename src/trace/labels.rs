@@ -286,6 +286,7 @@ fn render_sheet_with(
             .language("vi".to_owned())
             .creator("OCOP Market".to_owned()),
     );
+    let matrices = encode_all(labels)?;
     let mut first_index = 0;
     for page_labels in labels.chunks(layout.per_page()) {
         let mut page = document.start_page_with(page_settings.clone());
@@ -300,15 +301,13 @@ fn render_sheet_with(
                 * PT_PER_MM;
             let y = (layout.margin_top_mm + row * (layout.label_height_mm + layout.gap_y_mm))
                 * PT_PER_MM;
-            let qr = QrMatrix::encode(&label.url, EcLevel::M)
-                .map_err(|source| LabelError::Qr { index, source })?;
             draw_label(
                 &mut surface,
                 &fonts,
                 &geometry,
                 (x, y),
                 label,
-                &qr,
+                &matrices[index],
                 &tagline,
             );
         }
@@ -317,6 +316,43 @@ fn render_sheet_with(
         first_index += page_labels.len();
     }
     Ok(document.finish()?)
+}
+
+/// Encodes every label's QR code, spread over the machine's cores: encoding is the larger part
+/// of rendering a big sheet, and each code is independent.
+fn encode_all(labels: &[Label]) -> Result<Vec<QrMatrix>, LabelError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = labels.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = labels
+            .chunks(chunk)
+            .enumerate()
+            .map(|(part, slice)| {
+                scope.spawn(move || {
+                    slice
+                        .iter()
+                        .enumerate()
+                        .map(|(i, label)| {
+                            QrMatrix::encode(&label.url, EcLevel::M).map_err(|source| {
+                                LabelError::Qr {
+                                    index: part * chunk + i,
+                                    source,
+                                }
+                            })
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let mut all = Vec::with_capacity(labels.len());
+        for worker in workers {
+            let part = worker
+                .join()
+                .map_err(|_| LabelError::Font("a QR encoding thread panicked"))??;
+            all.extend(part);
+        }
+        Ok(all)
+    })
 }
 
 /// Sizes shared by every label of a sheet, in points.

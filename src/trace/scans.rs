@@ -15,7 +15,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -242,18 +242,24 @@ pub struct ScanService {
     queue: mpsc::Sender<Message>,
     states: DashMap<i64, Arc<Mutex<StampState>>>,
     stopping: AtomicBool,
+    /// Scans answered since start, and scans written to the database: equal once flushed.
+    judged: AtomicU64,
+    written: Arc<AtomicU64>,
 }
 
 impl ScanService {
     /// Creates the service and starts its writer task.
     pub fn start(db: DatabaseConnection) -> Arc<Self> {
         let (queue, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(run_writer(db.clone(), receiver));
+        let written = Arc::new(AtomicU64::new(0));
+        tokio::spawn(run_writer(db.clone(), receiver, written.clone()));
         Arc::new(Self {
             db,
             queue,
             states: DashMap::new(),
             stopping: AtomicBool::new(false),
+            judged: AtomicU64::new(0),
+            written,
         })
     }
 
@@ -367,10 +373,16 @@ impl ScanService {
     }
 
     async fn enqueue(&self, scan: PendingScan) {
+        self.judged.fetch_add(1, Ordering::Relaxed);
         if self.stopping.load(Ordering::Acquire) {
             // After shutdown began nothing drains the queue: write this one directly.
-            if let Err((err, _)) = write_batch(&self.db, vec![scan]).await {
-                tracing::error!(error = %err, "recording a scan during shutdown failed");
+            match write_batch(&self.db, vec![scan]).await {
+                Ok(()) => {
+                    self.written.fetch_add(1, Ordering::Relaxed);
+                }
+                Err((err, _)) => {
+                    tracing::error!(error = %err, "recording a scan during shutdown failed");
+                }
             }
             return;
         }
@@ -446,11 +458,28 @@ impl ScanService {
     pub async fn shutdown(&self) {
         self.stopping.store(true, Ordering::Release);
         self.flush().await;
+        tracing::info!(
+            judged = self.judged.load(Ordering::Relaxed),
+            written = self.written.load(Ordering::Relaxed),
+            "scans recorded"
+        );
+    }
+
+    /// Scans answered since start, and scans written to the database.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.judged.load(Ordering::Relaxed),
+            self.written.load(Ordering::Relaxed),
+        )
     }
 }
 
 /// Writes queued scans in batches until the queue closes.
-async fn run_writer(db: DatabaseConnection, mut receiver: mpsc::Receiver<Message>) {
+async fn run_writer(
+    db: DatabaseConnection,
+    mut receiver: mpsc::Receiver<Message>,
+    written: Arc<AtomicU64>,
+) {
     let mut buffer = Vec::with_capacity(BATCH);
     loop {
         if receiver.recv_many(&mut buffer, BATCH).await == 0 {
@@ -475,7 +504,10 @@ async fn run_writer(db: DatabaseConnection, mut receiver: mpsc::Receiver<Message
             }
         }
         if !scans.is_empty() {
-            write_with_retries(&db, scans).await;
+            let count = scans.len() as u64;
+            if write_with_retries(&db, scans).await {
+                written.fetch_add(count, Ordering::Relaxed);
+            }
         }
         for done in waiters {
             let _ = done.send(());
@@ -483,15 +515,16 @@ async fn run_writer(db: DatabaseConnection, mut receiver: mpsc::Receiver<Message
     }
 }
 
-async fn write_with_retries(db: &DatabaseConnection, scans: Vec<PendingScan>) {
+/// Writes a batch, retrying with backoff; `false` if it could not be written.
+async fn write_with_retries(db: &DatabaseConnection, scans: Vec<PendingScan>) -> bool {
     let mut pending = scans;
     for attempt in 1..=6u64 {
         match write_batch(db, pending).await {
-            Ok(()) => return,
+            Ok(()) => return true,
             Err((err, returned)) => {
                 if attempt == 6 {
                     tracing::error!(error = %err, lost = returned.len(), "writing scans failed for good");
-                    return;
+                    return false;
                 }
                 tracing::warn!(error = %err, attempt, "writing scans failed; retrying");
                 tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
@@ -499,6 +532,7 @@ async fn write_with_retries(db: &DatabaseConnection, scans: Vec<PendingScan>) {
             }
         }
     }
+    false
 }
 
 fn scan_row(
@@ -528,6 +562,77 @@ fn scan_row(
 
 fn vietnam_date(at: DateTime<Utc>) -> NaiveDate {
     crate::clock::to_vietnam_time(at).date_naive()
+}
+
+/// Adds a chunk of counter deltas to their stamps in one UPDATE.
+async fn update_counters(
+    txn: &sea_orm::DatabaseTransaction,
+    chunk: &[(i64, CounterDelta)],
+) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::sea_query::CaseStatement;
+    let by_id = |value: &dyn Fn(&CounterDelta) -> Expr, otherwise: Expr| {
+        let mut case = CaseStatement::new();
+        for (id, delta) in chunk {
+            case = case.case(Expr::col(stamps::Column::Id).eq(*id), value(delta));
+        }
+        let expr: Expr = case.finally(otherwise).into();
+        expr
+    };
+    let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
+    let mut update = stamps::Entity::update_many()
+        .col_expr(
+            stamps::Column::ScanCount,
+            Expr::col(stamps::Column::ScanCount)
+                .add(by_id(&|d| Expr::value(d.count), Expr::value(0i64))),
+        )
+        .col_expr(
+            stamps::Column::FirstScannedAt,
+            Func::coalesce([
+                Expr::col(stamps::Column::FirstScannedAt),
+                by_id(
+                    &|d| Expr::value(d.first),
+                    Expr::col(stamps::Column::FirstScannedAt),
+                ),
+            ])
+            .into(),
+        )
+        .col_expr(
+            stamps::Column::LastScannedAt,
+            by_id(
+                &|d| Expr::value(d.last),
+                Expr::col(stamps::Column::LastScannedAt),
+            ),
+        );
+    // Distinct clients only grow: take the larger of the stored and the new count.
+    let mut distinct = CaseStatement::new();
+    for (id, delta) in chunk {
+        let value = i64::from(delta.distinct);
+        distinct = distinct.case(
+            Expr::col(stamps::Column::Id)
+                .eq(*id)
+                .and(Expr::col(stamps::Column::DistinctClients).lt(value)),
+            Expr::value(value),
+        );
+    }
+    let distinct: Expr = distinct
+        .finally(Expr::col(stamps::Column::DistinctClients))
+        .into();
+    update = update.col_expr(stamps::Column::DistinctClients, distinct);
+    update
+        .filter(stamps::Column::Id.is_in(ids))
+        .exec(txn)
+        .await?;
+    for (id, delta) in chunk {
+        if let Some(reason) = delta.flag {
+            stamps::Entity::update_many()
+                .col_expr(stamps::Column::Flagged, Expr::value(true))
+                .col_expr(stamps::Column::FlagReason, Expr::value(reason))
+                .filter(stamps::Column::Id.eq(*id))
+                .exec(txn)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// What a batch of scans adds to one stamp's counters.
@@ -569,44 +674,11 @@ async fn write_batch(
             delta.distinct = std::cmp::max(delta.distinct, update.distinct);
             delta.flag = delta.flag.or(update.flag);
         }
-        for (stamp_id, delta) in per_stamp {
-            let CounterDelta {
-                count,
-                first,
-                last,
-                distinct,
-                flag,
-            } = delta;
-            let mut update = stamps::Entity::update_many()
-                .col_expr(
-                    stamps::Column::ScanCount,
-                    Expr::col(stamps::Column::ScanCount).add(count),
-                )
-                .col_expr(
-                    stamps::Column::FirstScannedAt,
-                    Func::coalesce([
-                        Expr::col(stamps::Column::FirstScannedAt),
-                        Expr::value(first),
-                    ])
-                    .into(),
-                )
-                .col_expr(stamps::Column::LastScannedAt, Expr::value(last))
-                .col_expr(
-                    stamps::Column::DistinctClients,
-                    Expr::case(
-                        Expr::col(stamps::Column::DistinctClients).gt(i64::from(distinct)),
-                        Expr::col(stamps::Column::DistinctClients),
-                    )
-                    .finally(i64::from(distinct))
-                    .into(),
-                )
-                .filter(stamps::Column::Id.eq(stamp_id));
-            if let Some(reason) = flag {
-                update = update
-                    .col_expr(stamps::Column::Flagged, Expr::value(true))
-                    .col_expr(stamps::Column::FlagReason, Expr::value(reason));
-            }
-            update.exec(&txn).await?;
+        // One statement per chunk of stamps (a CASE per column), not one per stamp: at
+        // thousands of scans a second most scans touch a different stamp.
+        let deltas: Vec<(i64, CounterDelta)> = per_stamp.into_iter().collect();
+        for chunk in deltas.chunks(200) {
+            update_counters(&txn, chunk).await?;
         }
         txn.commit().await
     }

@@ -147,6 +147,8 @@ async fn the_first_scan_is_genuine_and_later_scans_say_how_often_the_code_was_ch
         .unwrap();
     assert_eq!(stamp.scan_count, 7);
     assert_eq!(stamp.distinct_clients, 6);
+    let (judged, written) = app.state.scans.counts();
+    assert_eq!((judged, written), (7, 7), "every scan answered is written");
 }
 
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};

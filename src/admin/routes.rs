@@ -307,14 +307,9 @@ async fn finish_decision(
 ) -> AppResult<Response> {
     match result {
         Ok(()) => Ok(Redirect::to("/admin").into_response()),
-        Err(AppError::Validation(errors)) => {
-            render_admin(state, ctx, target, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        Err(err) => {
+            let (status, errors) = err.into_form_errors()?;
+            render_admin(state, ctx, target, errors, status).await
         }
-        Err(AppError::Conflict { code, message, .. }) => {
-            let mut errors = FieldErrors::default();
-            errors.add("decision", crate::domain::FieldIssue::new(code, message));
-            render_admin(state, ctx, target, errors, StatusCode::CONFLICT).await
-        }
-        Err(other) => Err(other),
     }
 }

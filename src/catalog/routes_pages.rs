@@ -21,7 +21,7 @@ use crate::accounts::Authenticated;
 use crate::clock::today_in_vietnam;
 use crate::http::error::{AppError, AppResult, FieldErrors};
 use crate::http::extract::{ApiPath, ApiQuery, PageForm};
-use crate::http::page::{PageContext, render, render_with_status, urlencode};
+use crate::http::page::{PageContext, render, render_form_error, render_with_status, urlencode};
 use crate::reference::{Category, CategoryGroup, Commune, Province, ReferenceData};
 
 pub fn page_routes() -> Router<AppState> {
@@ -353,7 +353,7 @@ async fn new_cooperative_submit(
         Ok(coop) => {
             Ok(Redirect::to(&format!("/workspace/cooperatives/{}", coop.id)).into_response())
         }
-        Err(err) => form_error(err, |errors| {
+        Err(err) => render_form_error(err, |errors| {
             cooperative_form(
                 ctx,
                 &state.reference,
@@ -363,29 +363,6 @@ async fn new_cooperative_submit(
                 errors,
             )
         }),
-    }
-}
-
-/// Re-renders a form with its errors (422, or 409 for a conflict on one field); other errors
-/// pass through.
-fn form_error<T: Template>(
-    err: AppError,
-    page: impl FnOnce(FieldErrors) -> T,
-) -> AppResult<Response> {
-    match err {
-        AppError::Validation(errors) => {
-            render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page(errors))
-        }
-        AppError::Conflict {
-            code,
-            field: Some(field),
-            message,
-        } => {
-            let mut errors = FieldErrors::default();
-            errors.add(field, crate::domain::FieldIssue::new(code, message));
-            render_with_status(StatusCode::CONFLICT, &page(errors))
-        }
-        other => Err(other),
     }
 }
 
@@ -494,7 +471,7 @@ async fn edit_cooperative_submit(
     };
     match result {
         Ok(_) => Ok(Redirect::to(&format!("/workspace/cooperatives/{id}")).into_response()),
-        Err(err) => form_error(err, |errors| {
+        Err(err) => render_form_error(err, |errors| {
             cooperative_form(
                 ctx,
                 &state.reference,
@@ -593,7 +570,7 @@ async fn new_product_submit(
         Ok(product) => {
             Ok(Redirect::to(&format!("/workspace/products/{}", product.id)).into_response())
         }
-        Err(err) => form_error(err, |errors| ProductFormPage {
+        Err(err) => render_form_error(err, |errors| ProductFormPage {
             ctx,
             cooperative: CooperativeView::new(&membership.cooperative, &state.reference),
             product: None,
@@ -679,23 +656,7 @@ async fn edit_product_submit(
     match result {
         Ok(_) => Ok(Redirect::to(&format!("/workspace/products/{id}")).into_response()),
         Err(err) => {
-            let status = match &err {
-                AppError::Conflict { .. } => StatusCode::CONFLICT,
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
-            };
-            let errors = match err {
-                AppError::Validation(errors) => errors,
-                AppError::Conflict {
-                    code,
-                    field: Some(field),
-                    message,
-                } => {
-                    let mut errors = FieldErrors::default();
-                    errors.add(field, crate::domain::FieldIssue::new(code, message));
-                    errors
-                }
-                other => return Err(other),
-            };
+            let (status, errors) = err.into_form_errors()?;
             let page = product_form_page(&state, ctx, &product, &membership, form, errors).await?;
             render_with_status(status, &page)
         }
@@ -778,7 +739,7 @@ async fn new_certificate_submit(
                 ctx.lang,
                 today_in_vietnam(),
             );
-            form_error(err, |errors| CertificateFormPage {
+            render_form_error(err, |errors| CertificateFormPage {
                 ctx,
                 product: summary,
                 form,

@@ -187,6 +187,18 @@ impl AppError {
         }
     }
 
+    /// For errors a form shows beside its fields (invalid fields, or a conflict on one field):
+    /// the status to answer with and the field errors. Any other error is handed back.
+    pub fn into_form_errors(self) -> Result<(StatusCode, FieldErrors), AppError> {
+        match self {
+            Self::Validation(errors) => Ok((StatusCode::UNPROCESSABLE_ENTITY, errors)),
+            Self::Conflict { field: Some(_), .. } => {
+                Ok((StatusCode::CONFLICT, self.field_errors()))
+            }
+            other => Err(other),
+        }
+    }
+
     fn field_errors(&self) -> FieldErrors {
         match self {
             Self::Validation(fields) => fields.clone(),

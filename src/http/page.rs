@@ -105,6 +105,16 @@ pub fn render_with_status(
     Ok(response)
 }
 
+/// Answers a failed form submission: the form again with its errors beside the fields (422, or
+/// 409 for a conflict on one field); any other error passes through.
+pub fn render_form_error<T: Template>(
+    err: AppError,
+    page: impl FnOnce(FieldErrors) -> T,
+) -> Result<Response, AppError> {
+    let (status, errors) = err.into_form_errors()?;
+    render_with_status(status, &page(errors))
+}
+
 /// Percent-encodes a value for a query string.
 pub fn urlencode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());

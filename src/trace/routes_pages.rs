@@ -29,7 +29,7 @@ use crate::domain::{FieldIssue, Gtin, LotCode, StampCode, bounded_text, optional
 use crate::entities::{batches as batch_rows, fake_reports, products, stamps as stamp_rows};
 use crate::http::error::{AppError, AppResult, FieldErrors};
 use crate::http::extract::{ApiPath, PageForm};
-use crate::http::page::{PageContext, render, render_with_status};
+use crate::http::page::{PageContext, render, render_form_error, render_with_status};
 use crate::http::rate_limit::ClientAddr;
 use crate::i18n::Lang;
 use crate::reference::Province;
@@ -598,35 +598,13 @@ async fn new_batch_submit(
     };
     match result {
         Ok(batch) => Ok(Redirect::to(&format!("/workspace/batches/{}", batch.id)).into_response()),
-        Err(AppError::Validation(errors)) => render_with_status(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &BatchFormPage {
-                ctx,
-                product_id: product.id,
-                product_name: product.name,
-                form,
-                errors,
-            },
-        ),
-        Err(AppError::Conflict {
-            code,
-            field: Some(field),
-            message,
-        }) => {
-            let mut errors = FieldErrors::default();
-            errors.add(field, FieldIssue::new(code, message));
-            render_with_status(
-                StatusCode::CONFLICT,
-                &BatchFormPage {
-                    ctx,
-                    product_id: product.id,
-                    product_name: product.name,
-                    form,
-                    errors,
-                },
-            )
-        }
-        Err(other) => Err(other),
+        Err(err) => render_form_error(err, |errors| BatchFormPage {
+            ctx,
+            product_id: product.id,
+            product_name: product.name,
+            form,
+            errors,
+        }),
     }
 }
 

@@ -1,0 +1,1658 @@
+//! The embedded search backend: a tantivy index in the app's own process.
+//!
+//! One [`IndexWriter`] behind a mutex takes every write; searches read the last committed
+//! state through a manually reloaded reader, so a change shows once [`SearchIndex::refresh`]
+//! has run. All CPU work runs on tokio's blocking pool.
+//!
+//! # Analysis
+//!
+//! Text is NFC-normalised before tantivy sees it (input typed as base letters plus combining
+//! marks then matches). Searchable fields are split on non-alphanumerics, lower-cased and
+//! folded to ASCII (`AsciiFoldingFilter` folds every precomposed Vietnamese letter, `đ` → `d`
+//! included). The name is also indexed lower-cased but not folded (`name_exact`), so that a
+//! query written with tone marks ranks exact-diacritic names first.
+//!
+//! # Matching and ranking
+//!
+//! Each query word becomes a disjunction, scored by its best match (constant scores, no BM25,
+//! so equal matches tie and fall through to `sold_count`, then newest):
+//!
+//! | match | name | other short fields | description |
+//! | --- | --- | --- | --- |
+//! | same word, same tone marks | 10 | | |
+//! | same word, folded | 8 | 5 | 3 |
+//! | prefix of a word (last query word), same marks | 7 | | |
+//! | prefix of a word (last query word), folded | 6 | 3.5 | 1.5 |
+//! | within the typo budget | 4 | 2 | 1 |
+//! | synonym (per original word) | 7 | 4.5 | 2.5 |
+//!
+//! Word scores add up; the whole query found as a phrase in the name adds 3. Typo budgets
+//! follow word length (see [`super::model`]); a typo on the first letter counts twice, which
+//! a custom term-dictionary walk enforces on top of tantivy's Levenshtein automaton.
+//!
+//! Filters and facets are computed in one pass over the documents that match the text, from
+//! fast fields; see [`super::model`] for the (disjunctive) facet semantics.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Display;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use chrono::{Datelike, NaiveDate};
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::{Column, ColumnValues, StrColumn};
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{
+    AllQuery, BitSetDocSet, BooleanQuery, BoostQuery, ConstScoreQuery, ConstScorer,
+    DfaWrapper, DisjunctionMaxQuery, EnableScoring, Explanation, FuzzyTermQuery, Occur,
+    PhrasePrefixQuery, PhraseQuery, Query, Scorer, TermQuery, Weight,
+};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
+};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
+};
+use tantivy::{
+    BitSet, DocAddress, DocId, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Score,
+    Searcher, SegmentId, SegmentOrdinal, SegmentReader, TantivyDocument, TantivyError, Term,
+};
+use unicode_normalization::UnicodeNormalization;
+
+use super::model::{
+    FacetCount, Facets, MAX_FACET_VALUES, MAX_QUERY_WORDS, PRICE_RANGES, SearchDocument,
+    SearchError, SearchHit, SearchIndex, SearchQuery, SearchResults, SearchSort,
+    parse_synonyms, price_range_index,
+};
+
+/// Writer memory budget of an on-disk index, shared by its indexing threads.
+const WRITER_MEMORY_BYTES: usize = 50_000_000;
+/// Writer memory budget of an in-memory (test) index: tantivy's minimum for one thread.
+const IN_MEMORY_WRITER_BYTES: usize = 15_000_000;
+/// Tokens longer than this (in bytes) are not indexed nor searched.
+const MAX_TOKEN_BYTES: usize = 40;
+/// Query text beyond this many bytes is ignored.
+const MAX_QUERY_BYTES: usize = 512;
+/// Most suggestions one call returns.
+const MAX_SUGGESTIONS: usize = 50;
+
+const FOLD_TOKENIZER: &str = "vi_fold";
+const EXACT_TOKENIZER: &str = "vi_exact";
+
+const F_PRODUCT_ID: &str = "product_id";
+const F_NAME: &str = "name";
+const F_NAME_EXACT: &str = "name_exact";
+const F_TAGS: &str = "tags";
+const F_DESCRIPTION: &str = "description";
+const F_PROVINCE: &str = "province_code";
+const F_COMMUNE: &str = "commune_code";
+const F_CATEGORY: &str = "category_code";
+const F_GROUP: &str = "group_code";
+const F_COOPERATIVE: &str = "cooperative_id";
+const F_PRICE: &str = "price_vnd";
+const F_STARS: &str = "ocop_stars";
+const F_EXPIRES: &str = "ocop_expires_day";
+const F_IN_STOCK: &str = "in_stock";
+const F_SOLD: &str = "sold_count";
+const F_PUBLISHED: &str = "published_micros";
+
+// Scores of the match kinds (see the module documentation).
+const S_NAME_EXACT: Score = 10.0;
+const S_NAME: Score = 8.0;
+const S_NAME_EXACT_PREFIX: Score = 7.0;
+const S_NAME_PREFIX: Score = 6.0;
+const S_TAGS: Score = 5.0;
+const S_TAGS_PREFIX: Score = 3.5;
+const S_DESCRIPTION: Score = 3.0;
+const S_DESCRIPTION_PREFIX: Score = 1.5;
+const S_NAME_TYPO: Score = 4.0;
+const S_TAGS_TYPO: Score = 2.0;
+const S_DESCRIPTION_TYPO: Score = 1.0;
+const S_SYNONYM_NAME: Score = 7.0;
+const S_SYNONYM_TAGS: Score = 4.5;
+const S_SYNONYM_DESCRIPTION: Score = 2.5;
+const S_PHRASE_BONUS: Score = 3.0;
+
+/// A filter's bit in the per-document failure mask (one facet ignores each).
+const FAIL_PROVINCE: u8 = 1;
+const FAIL_COMMUNE: u8 = 1 << 1;
+const FAIL_CATEGORY: u8 = 1 << 2;
+const FAIL_STARS: u8 = 1 << 3;
+const FAIL_PRICE: u8 = 1 << 4;
+const FAIL_STOCK: u8 = 1 << 5;
+const FAIL_COOPERATIVE: u8 = 1 << 6;
+
+/// Stands for "the filter's value is in no document of this segment".
+const ABSENT_ORD: u64 = u64::MAX - 1;
+/// Fast-field ordinal of a document without the value.
+const MISSING_ORD: u64 = u64::MAX;
+
+fn backend(error: impl Display) -> SearchError {
+    SearchError::Backend(error.to_string())
+}
+
+fn poisoned<T>(_: PoisonError<T>) -> SearchError {
+    SearchError::Backend("search index lock poisoned by an earlier panic".into())
+}
+
+/// Handles of the schema's fields.
+#[derive(Debug, Clone, Copy)]
+struct Fields {
+    product_id: Field,
+    name: Field,
+    name_exact: Field,
+    tags: Field,
+    description: Field,
+    province: Field,
+    commune: Field,
+    category: Field,
+    group: Field,
+    cooperative: Field,
+    price: Field,
+    stars: Field,
+    expires: Field,
+    in_stock: Field,
+    sold: Field,
+    published: Field,
+}
+
+fn build_schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let text = |tokenizer: &str, record: IndexRecordOption| {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(tokenizer)
+                .set_index_option(record)
+                .set_fieldnorms(false),
+        )
+    };
+    let fields = Fields {
+        product_id: builder.add_i64_field(F_PRODUCT_ID, INDEXED | FAST | STORED),
+        name: builder.add_text_field(
+            F_NAME,
+            text(FOLD_TOKENIZER, IndexRecordOption::WithFreqsAndPositions).set_stored(),
+        ),
+        name_exact: builder
+            .add_text_field(F_NAME_EXACT, text(EXACT_TOKENIZER, IndexRecordOption::Basic)),
+        tags: builder.add_text_field(F_TAGS, text(FOLD_TOKENIZER, IndexRecordOption::Basic)),
+        description: builder
+            .add_text_field(F_DESCRIPTION, text(FOLD_TOKENIZER, IndexRecordOption::Basic)),
+        province: builder.add_text_field(F_PROVINCE, STRING | FAST),
+        commune: builder.add_text_field(F_COMMUNE, STRING | FAST),
+        category: builder.add_text_field(F_CATEGORY, STRING | FAST),
+        group: builder.add_text_field(F_GROUP, STRING | FAST),
+        cooperative: builder.add_i64_field(F_COOPERATIVE, INDEXED | FAST),
+        price: builder.add_i64_field(F_PRICE, FAST),
+        stars: builder.add_u64_field(F_STARS, FAST),
+        expires: builder.add_i64_field(F_EXPIRES, FAST),
+        in_stock: builder.add_u64_field(F_IN_STOCK, FAST),
+        sold: builder.add_i64_field(F_SOLD, FAST),
+        published: builder.add_i64_field(F_PUBLISHED, FAST),
+    };
+    (builder.build(), fields)
+}
+
+fn fold_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build()
+}
+
+fn exact_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+        .filter(LowerCaser)
+        .build()
+}
+
+fn nfc(text: &str) -> String {
+    text.nfc().collect()
+}
+
+/// Text analysis shared by indexing, querying and highlighting, so that all three agree.
+struct Analysis {
+    fold: TextAnalyzer,
+    exact: TextAnalyzer,
+}
+
+impl Analysis {
+    fn new() -> Self {
+        Self {
+            fold: fold_analyzer(),
+            exact: exact_analyzer(),
+        }
+    }
+
+    /// Lower-cased words of NFC `text` with their byte ranges.
+    fn exact_words(&mut self, text: &str) -> Vec<(usize, usize, String)> {
+        let mut words = Vec::new();
+        let mut stream = self.exact.token_stream(text);
+        while let Some(token) = stream.next() {
+            words.push((token.offset_from, token.offset_to, token.text.clone()));
+        }
+        words
+    }
+
+    /// The folded form of one lower-cased word.
+    fn fold_word(&mut self, word: &str) -> String {
+        let mut folded = String::with_capacity(word.len());
+        let mut stream = self.fold.token_stream(word);
+        while let Some(token) = stream.next() {
+            folded.push_str(&token.text);
+        }
+        folded
+    }
+}
+
+/// Typos a word of this folded form may have (Meilisearch's defaults).
+fn typo_budget(folded: &str) -> u8 {
+    match folded.chars().count() {
+        0..=4 => 0,
+        5..=8 => 1,
+        _ => 2,
+    }
+}
+
+/// Optimal-string-alignment distance between `query` and `term` (or, with `prefix`, the
+/// smallest distance between `query` and a prefix of `term`).
+fn osa_distance(query: &[char], term: &[char], prefix: bool) -> usize {
+    let (n, m) = (query.len(), term.len());
+    let mut d = vec![vec![0usize; m + 1]; n + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=m {
+        d[0][j] = j;
+    }
+    for i in 1..=n {
+        for j in 1..=m {
+            let cost = usize::from(query[i - 1] != term[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && query[i - 1] == term[j - 2] && query[i - 2] == term[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    if prefix {
+        d[n].iter().copied().min().unwrap_or(n)
+    } else {
+        d[n][m]
+    }
+}
+
+/// Whether `term` matches `query` within `typos`, a typo on the first letter counting twice.
+fn within_typos(query: &[char], term: &[char], typos: u8, prefix: bool) -> bool {
+    let budget = usize::from(typos);
+    let first_differs = query.first() != term.first();
+    let budget = if first_differs {
+        match budget.checked_sub(1) {
+            Some(rest) if rest > 0 => rest,
+            _ => return false,
+        }
+    } else {
+        budget
+    };
+    osa_distance(query, term, prefix) <= budget
+}
+
+/// Matches terms within a typo budget (optionally as a prefix), with a typo on the first
+/// letter counting twice, with a constant score.
+#[derive(Debug, Clone)]
+struct TypoTermQuery {
+    field: Field,
+    text: String,
+    typos: u8,
+    prefix: bool,
+}
+
+impl Query for TypoTermQuery {
+    fn weight(&self, _scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        let term = Term::from_field_text(self.field, &self.text);
+        let fuzzy = if self.prefix {
+            FuzzyTermQuery::new_prefix(term, self.typos, true)
+        } else {
+            FuzzyTermQuery::new(term, self.typos, true)
+        };
+        Ok(Box::new(TypoTermWeight {
+            field: self.field,
+            automaton: fuzzy.automaton()?,
+            query: self.text.chars().collect(),
+            typos: self.typos,
+            prefix: self.prefix,
+        }))
+    }
+}
+
+struct TypoTermWeight {
+    field: Field,
+    automaton: DfaWrapper,
+    query: Vec<char>,
+    typos: u8,
+    prefix: bool,
+}
+
+impl TypoTermWeight {
+    fn accepts(&self, key: &[u8]) -> bool {
+        if self.typos == 0 {
+            return true;
+        }
+        // The automaton already bounds the distance; only a differing first letter needs
+        // the stricter check.
+        match std::str::from_utf8(key) {
+            Ok(term) => {
+                let term: Vec<char> = term.chars().collect();
+                if self.query.first() == term.first() {
+                    true
+                } else {
+                    within_typos(&self.query, &term, self.typos, self.prefix)
+                }
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+impl Weight for TypoTermWeight {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let mut docs = BitSet::with_max_value(reader.max_doc());
+        let inverted_index = reader.inverted_index(self.field)?;
+        let mut terms = inverted_index.terms().search(&self.automaton).into_stream()?;
+        while terms.advance() {
+            if !self.accepts(terms.key()) {
+                continue;
+            }
+            let mut postings = inverted_index
+                .read_block_postings_from_terminfo(terms.value(), IndexRecordOption::Basic)?;
+            loop {
+                let block = postings.docs();
+                if block.is_empty() {
+                    break;
+                }
+                for &doc in block {
+                    docs.insert(doc);
+                }
+                postings.advance();
+            }
+        }
+        Ok(Box::new(ConstScorer::new(BitSetDocSet::from(docs), boost)))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        let mut scorer = self.scorer(reader, 1.0)?;
+        if scorer.seek(doc) == doc {
+            Ok(Explanation::new("TypoTermQuery", 1.0))
+        } else {
+            Err(TantivyError::InvalidArgument(
+                "document does not match".into(),
+            ))
+        }
+    }
+}
+
+/// One word of a synonym group member.
+#[derive(Debug, Clone)]
+struct SynonymWord {
+    exact: String,
+    folded: String,
+}
+
+/// Synonym groups, analysed like queries.
+#[derive(Debug, Default)]
+struct Synonyms {
+    /// Each group's members, each member a list of words.
+    groups: Vec<Vec<Vec<SynonymWord>>>,
+}
+
+impl Synonyms {
+    fn parse(text: &str, analysis: &mut Analysis) -> Self {
+        let groups = parse_synonyms(text)
+            .into_iter()
+            .map(|group| {
+                group
+                    .iter()
+                    .map(|member| {
+                        analysis
+                            .exact_words(&nfc(member))
+                            .into_iter()
+                            .map(|(_, _, exact)| {
+                                let folded = analysis.fold_word(&exact);
+                                SynonymWord { exact, folded }
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .filter(|member| !member.is_empty())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|group| group.len() >= 2)
+            .collect();
+        Self { groups }
+    }
+
+    /// Longest member matching the query words from `start`: its length and the other
+    /// members (folded words) of every group where it matched with that length.
+    fn expand(&self, words: &[QueryWord], start: usize) -> Option<(usize, Vec<Vec<String>>)> {
+        let mut best_len = 0;
+        let mut matched: Vec<(usize, usize)> = Vec::new();
+        for (group_index, group) in self.groups.iter().enumerate() {
+            for (member_index, member) in group.iter().enumerate() {
+                let len = member.len();
+                let Some(candidate) = words.get(start..start + len) else {
+                    continue;
+                };
+                let same = candidate.iter().zip(member).all(|(query, synonym)| {
+                    query.exact == synonym.exact
+                        || (!query.has_marks && query.folded == synonym.folded)
+                });
+                if !same || len < best_len {
+                    continue;
+                }
+                if len > best_len {
+                    best_len = len;
+                    matched.clear();
+                }
+                matched.push((group_index, member_index));
+            }
+        }
+        if best_len == 0 {
+            return None;
+        }
+        let original: Vec<&str> = words[start..start + best_len]
+            .iter()
+            .map(|word| word.folded.as_str())
+            .collect();
+        let mut alternatives: Vec<Vec<String>> = Vec::new();
+        for (group_index, member_index) in matched {
+            for (index, member) in self.groups[group_index].iter().enumerate() {
+                if index == member_index {
+                    continue;
+                }
+                let folded: Vec<String> = member.iter().map(|w| w.folded.clone()).collect();
+                if folded.iter().map(String::as_str).eq(original.iter().copied())
+                    || alternatives.contains(&folded)
+                {
+                    continue;
+                }
+                alternatives.push(folded);
+            }
+        }
+        Some((best_len, alternatives))
+    }
+}
+
+/// One analysed word of a query.
+#[derive(Debug, Clone)]
+struct QueryWord {
+    /// Lower-cased, with its tone marks.
+    exact: String,
+    folded: String,
+    folded_chars: Vec<char>,
+    has_marks: bool,
+    typos: u8,
+    /// Matches as a prefix (the last word, as typed).
+    prefix: bool,
+}
+
+impl QueryWord {
+    fn matches(&self, token: &str, token_chars: &[char]) -> bool {
+        token == self.folded
+            || (self.prefix && token.starts_with(&self.folded))
+            || (self.typos > 0
+                && within_typos(&self.folded_chars, token_chars, self.typos, self.prefix))
+    }
+}
+
+/// Consecutive query words and what they may also be found as.
+#[derive(Debug, Clone)]
+struct Slot {
+    words: Vec<QueryWord>,
+    /// Synonyms, as folded words.
+    alternatives: Vec<Vec<String>>,
+}
+
+/// An analysed query text.
+#[derive(Debug, Clone, Default)]
+struct Plan {
+    slots: Vec<Slot>,
+}
+
+impl Plan {
+    fn words(&self) -> impl Iterator<Item = &QueryWord> {
+        self.slots.iter().flat_map(|slot| slot.words.iter())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Whether a folded name word would count as a match (for highlighting).
+    fn matches(&self, token: &str) -> bool {
+        let chars: Vec<char> = token.chars().collect();
+        self.slots.iter().any(|slot| {
+            slot.words.iter().any(|word| word.matches(token, &chars))
+                || slot
+                    .alternatives
+                    .iter()
+                    .any(|alternative| alternative.iter().any(|word| word == token))
+        })
+    }
+}
+
+/// Which fields a text query looks in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Every searchable field, with synonyms.
+    All,
+    /// The name only, without synonyms (suggestions).
+    Name,
+}
+
+/// Filters of a query, resolved per segment by the collector.
+#[derive(Debug, Clone)]
+struct FilterSpec {
+    province: Option<String>,
+    commune: Option<String>,
+    category: Option<String>,
+    min_stars: Option<u64>,
+    min_price: Option<i64>,
+    max_price: Option<i64>,
+    in_stock: Option<bool>,
+    cooperative: Option<i64>,
+    today: i64,
+}
+
+impl FilterSpec {
+    fn none(today: i64) -> Self {
+        Self {
+            province: None,
+            commune: None,
+            category: None,
+            min_stars: None,
+            min_price: None,
+            max_price: None,
+            in_stock: None,
+            cooperative: None,
+            today,
+        }
+    }
+}
+
+fn day_number(date: NaiveDate) -> i64 {
+    i64::from(date.num_days_from_ce())
+}
+
+/// Sorted values of a segment's string fast fields (ordinal = index).
+#[derive(Debug, Default)]
+struct SegmentDictionaries {
+    province: Vec<String>,
+    commune: Vec<String>,
+    category: Vec<String>,
+    group: Vec<String>,
+}
+
+fn dictionary_values(column: Option<&StrColumn>) -> tantivy::Result<Vec<String>> {
+    let Some(column) = column else {
+        return Ok(Vec::new());
+    };
+    let mut values = Vec::with_capacity(column.num_terms());
+    let mut stream = column.dictionary().stream()?;
+    while stream.advance() {
+        values.push(String::from_utf8_lossy(stream.key()).into_owned());
+    }
+    Ok(values)
+}
+
+fn ord_column(column: Option<&StrColumn>, max_doc: u32) -> Arc<dyn ColumnValues<u64>> {
+    match column {
+        Some(column) => column.ords().clone().first_or_default_col(MISSING_ORD),
+        None => Column::<u64>::build_empty_column(max_doc).first_or_default_col(MISSING_ORD),
+    }
+}
+
+/// Sort key: compared lexicographically, greater first.
+type SortKey = [i64; 4];
+
+fn score_key(score: Score) -> i64 {
+    // Scores are never negative, and for non-negative floats the bit pattern orders like the
+    // value.
+    i64::from(score.max(0.0).to_bits())
+}
+
+/// The one-pass collector: total, top hits, facets.
+struct SearchCollector {
+    filters: FilterSpec,
+    sort: SearchSort,
+    scored: bool,
+    wanted: usize,
+    with_facets: bool,
+    dictionaries: Arc<DictionaryCache>,
+}
+
+struct SegmentSearchCollector {
+    segment: SegmentOrdinal,
+    sort: SearchSort,
+    with_facets: bool,
+    wanted: usize,
+    dictionaries: Arc<SegmentDictionaries>,
+    product_id: Arc<dyn ColumnValues<i64>>,
+    province: Arc<dyn ColumnValues<u64>>,
+    commune: Arc<dyn ColumnValues<u64>>,
+    category: Arc<dyn ColumnValues<u64>>,
+    group: Arc<dyn ColumnValues<u64>>,
+    cooperative: Arc<dyn ColumnValues<i64>>,
+    price: Arc<dyn ColumnValues<i64>>,
+    stars: Arc<dyn ColumnValues<u64>>,
+    expires: Arc<dyn ColumnValues<i64>>,
+    in_stock: Arc<dyn ColumnValues<u64>>,
+    sold: Arc<dyn ColumnValues<i64>>,
+    published: Arc<dyn ColumnValues<i64>>,
+    province_ord: Option<u64>,
+    commune_ord: Option<u64>,
+    category_ord: Option<u64>,
+    group_ord: Option<u64>,
+    filters: FilterSpec,
+    total: u64,
+    top: Vec<(SortKey, DocId, Score)>,
+    threshold: Option<SortKey>,
+    facets: Option<SegmentFacets>,
+}
+
+struct SegmentFacets {
+    province: Vec<u64>,
+    commune: Vec<u64>,
+    category: Vec<u64>,
+    group: Vec<u64>,
+    stars: [u64; 3],
+    price: [u64; 4],
+    in_stock: u64,
+    cooperative: HashMap<i64, u64>,
+}
+
+/// What one segment found.
+struct SegmentFruit {
+    total: u64,
+    top: Vec<(SortKey, DocAddress, Score)>,
+    facets: Option<FacetAccumulator>,
+}
+
+/// Facet counts by value, across segments.
+#[derive(Default)]
+struct FacetAccumulator {
+    province: HashMap<String, u64>,
+    commune: HashMap<String, u64>,
+    category: HashMap<String, u64>,
+    group: HashMap<String, u64>,
+    stars: [u64; 3],
+    price: [u64; 4],
+    in_stock: u64,
+    cooperative: HashMap<i64, u64>,
+}
+
+impl FacetAccumulator {
+    fn add(&mut self, other: FacetAccumulator) {
+        fn merge<K: std::hash::Hash + Eq>(into: &mut HashMap<K, u64>, from: HashMap<K, u64>) {
+            for (key, count) in from {
+                *into.entry(key).or_default() += count;
+            }
+        }
+        merge(&mut self.province, other.province);
+        merge(&mut self.commune, other.commune);
+        merge(&mut self.category, other.category);
+        merge(&mut self.group, other.group);
+        merge(&mut self.cooperative, other.cooperative);
+        for (into, from) in self.stars.iter_mut().zip(other.stars) {
+            *into += from;
+        }
+        for (into, from) in self.price.iter_mut().zip(other.price) {
+            *into += from;
+        }
+        self.in_stock += other.in_stock;
+    }
+
+    fn into_facets(self) -> Facets {
+        fn list(counts: impl IntoIterator<Item = (String, u64)>) -> Vec<FacetCount> {
+            let mut values: Vec<FacetCount> = counts
+                .into_iter()
+                .filter(|(_, count)| *count > 0)
+                .map(|(value, count)| FacetCount { value, count })
+                .collect();
+            values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+            values.truncate(MAX_FACET_VALUES);
+            values
+        }
+        Facets {
+            provinces: list(self.province),
+            communes: list(self.commune),
+            categories: list(self.category),
+            groups: list(self.group),
+            stars: ["3", "4", "5"]
+                .iter()
+                .zip(self.stars)
+                .map(|(value, count)| FacetCount {
+                    value: (*value).to_owned(),
+                    count,
+                })
+                .collect(),
+            price_ranges: PRICE_RANGES
+                .iter()
+                .zip(self.price)
+                .map(|((value, _, _), count)| FacetCount {
+                    value: (*value).to_owned(),
+                    count,
+                })
+                .collect(),
+            in_stock: self.in_stock,
+            cooperatives: list(
+                self.cooperative
+                    .into_iter()
+                    .map(|(id, count)| (id.to_string(), count)),
+            ),
+        }
+    }
+}
+
+/// Per-segment dictionaries, kept while the segment is live (segments never change).
+#[derive(Default)]
+struct DictionaryCache {
+    segments: RwLock<HashMap<SegmentId, Arc<SegmentDictionaries>>>,
+}
+
+impl DictionaryCache {
+    fn get(&self, reader: &SegmentReader) -> tantivy::Result<Arc<SegmentDictionaries>> {
+        let id = reader.segment_id();
+        if let Ok(segments) = self.segments.read()
+            && let Some(found) = segments.get(&id)
+        {
+            return Ok(Arc::clone(found));
+        }
+        let fast = reader.fast_fields();
+        let built = Arc::new(SegmentDictionaries {
+            province: dictionary_values(fast.str(F_PROVINCE)?.as_ref())?,
+            commune: dictionary_values(fast.str(F_COMMUNE)?.as_ref())?,
+            category: dictionary_values(fast.str(F_CATEGORY)?.as_ref())?,
+            group: dictionary_values(fast.str(F_GROUP)?.as_ref())?,
+        });
+        if let Ok(mut segments) = self.segments.write() {
+            segments.insert(id, Arc::clone(&built));
+        }
+        Ok(built)
+    }
+
+    fn retain(&self, live: &HashSet<SegmentId>) {
+        if let Ok(mut segments) = self.segments.write() {
+            segments.retain(|id, _| live.contains(id));
+        }
+    }
+}
+
+fn resolve(values: &[String], wanted: Option<&String>) -> Option<u64> {
+    wanted.map(|wanted| {
+        values
+            .binary_search(wanted)
+            .map_or(ABSENT_ORD, |index| index as u64)
+    })
+}
+
+impl Collector for SearchCollector {
+    type Fruit = SegmentFruit;
+    type Child = SegmentSearchCollector;
+
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentSearchCollector> {
+        let fast = reader.fast_fields();
+        let max_doc = reader.max_doc();
+        let dictionaries = self.dictionaries.get(reader)?;
+        let province = fast.str(F_PROVINCE)?;
+        let commune = fast.str(F_COMMUNE)?;
+        let category = fast.str(F_CATEGORY)?;
+        let group = fast.str(F_GROUP)?;
+        let i64_column = |name: &str| -> tantivy::Result<Arc<dyn ColumnValues<i64>>> {
+            Ok(fast.i64(name)?.first_or_default_col(0))
+        };
+        let u64_column = |name: &str| -> tantivy::Result<Arc<dyn ColumnValues<u64>>> {
+            Ok(fast.u64(name)?.first_or_default_col(0))
+        };
+        let facets = self.with_facets.then(|| SegmentFacets {
+            province: vec![0; dictionaries.province.len()],
+            commune: vec![0; dictionaries.commune.len()],
+            category: vec![0; dictionaries.category.len()],
+            group: vec![0; dictionaries.group.len()],
+            stars: [0; 3],
+            price: [0; 4],
+            in_stock: 0,
+            cooperative: HashMap::new(),
+        });
+        let (category_ord, group_ord) = match &self.filters.category {
+            Some(code) => (
+                Some(resolve(&dictionaries.category, Some(code)).unwrap_or(ABSENT_ORD)),
+                Some(resolve(&dictionaries.group, Some(code)).unwrap_or(ABSENT_ORD)),
+            ),
+            None => (None, None),
+        };
+        Ok(SegmentSearchCollector {
+            segment,
+            sort: self.sort,
+            with_facets: self.with_facets,
+            wanted: self.wanted,
+            province_ord: resolve(&dictionaries.province, self.filters.province.as_ref()),
+            commune_ord: resolve(&dictionaries.commune, self.filters.commune.as_ref()),
+            category_ord,
+            group_ord,
+            product_id: i64_column(F_PRODUCT_ID)?,
+            province: ord_column(province.as_ref(), max_doc),
+            commune: ord_column(commune.as_ref(), max_doc),
+            category: ord_column(category.as_ref(), max_doc),
+            group: ord_column(group.as_ref(), max_doc),
+            cooperative: i64_column(F_COOPERATIVE)?,
+            price: i64_column(F_PRICE)?,
+            stars: u64_column(F_STARS)?,
+            expires: i64_column(F_EXPIRES)?,
+            in_stock: u64_column(F_IN_STOCK)?,
+            sold: i64_column(F_SOLD)?,
+            published: i64_column(F_PUBLISHED)?,
+            dictionaries,
+            filters: self.filters.clone(),
+            total: 0,
+            top: Vec::new(),
+            threshold: None,
+            facets,
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.scored
+    }
+
+    fn merge_fruits(&self, fruits: Vec<SegmentFruit>) -> tantivy::Result<SegmentFruit> {
+        let mut total = 0;
+        let mut top = Vec::new();
+        let mut facets = self.with_facets.then(FacetAccumulator::default);
+        for fruit in fruits {
+            total += fruit.total;
+            top.extend(fruit.top);
+            if let (Some(into), Some(from)) = (facets.as_mut(), fruit.facets) {
+                into.add(from);
+            }
+        }
+        top.sort_by(|a, b| b.0.cmp(&a.0));
+        top.truncate(self.wanted);
+        Ok(SegmentFruit { total, top, facets })
+    }
+}
+
+impl SegmentSearchCollector {
+    fn stars_valid(&self, doc: DocId, min_stars: u64) -> bool {
+        self.stars.get_val(doc) >= min_stars && self.expires.get_val(doc) >= self.filters.today
+    }
+
+    /// Bits of the filters this document fails.
+    fn failures(&self, doc: DocId) -> u8 {
+        let mut failed = 0;
+        if let Some(ord) = self.province_ord
+            && self.province.get_val(doc) != ord
+        {
+            failed |= FAIL_PROVINCE;
+        }
+        if let Some(ord) = self.commune_ord
+            && self.commune.get_val(doc) != ord
+        {
+            failed |= FAIL_COMMUNE;
+        }
+        if let (Some(category), Some(group)) = (self.category_ord, self.group_ord)
+            && self.category.get_val(doc) != category
+            && self.group.get_val(doc) != group
+        {
+            failed |= FAIL_CATEGORY;
+        }
+        if let Some(min_stars) = self.filters.min_stars
+            && !self.stars_valid(doc, min_stars)
+        {
+            failed |= FAIL_STARS;
+        }
+        if self.filters.min_price.is_some() || self.filters.max_price.is_some() {
+            let price = self.price.get_val(doc);
+            if self.filters.min_price.is_some_and(|min| price < min)
+                || self.filters.max_price.is_some_and(|max| price > max)
+            {
+                failed |= FAIL_PRICE;
+            }
+        }
+        if let Some(in_stock) = self.filters.in_stock
+            && (self.in_stock.get_val(doc) != 0) != in_stock
+        {
+            failed |= FAIL_STOCK;
+        }
+        if let Some(cooperative) = self.filters.cooperative
+            && self.cooperative.get_val(doc) != cooperative
+        {
+            failed |= FAIL_COOPERATIVE;
+        }
+        failed
+    }
+
+    fn sort_key(&self, doc: DocId, score: Score) -> SortKey {
+        let score = score_key(score);
+        let id = self.product_id.get_val(doc).saturating_neg();
+        match self.sort {
+            SearchSort::Relevance => [
+                score,
+                self.sold.get_val(doc),
+                self.published.get_val(doc),
+                id,
+            ],
+            SearchSort::PriceAsc => [
+                self.price.get_val(doc).saturating_neg(),
+                score,
+                self.sold.get_val(doc),
+                id,
+            ],
+            SearchSort::PriceDesc => [self.price.get_val(doc), score, self.sold.get_val(doc), id],
+            SearchSort::Newest => [self.published.get_val(doc), score, self.sold.get_val(doc), id],
+            SearchSort::BestSelling => [
+                self.sold.get_val(doc),
+                score,
+                self.published.get_val(doc),
+                id,
+            ],
+        }
+    }
+
+    fn push_top(&mut self, doc: DocId, score: Score) {
+        if self.wanted == 0 {
+            return;
+        }
+        let key = self.sort_key(doc, score);
+        if self.threshold.is_some_and(|threshold| key <= threshold) {
+            return;
+        }
+        self.top.push((key, doc, score));
+        if self.top.len() >= self.wanted.saturating_mul(2) {
+            let keep = self.wanted;
+            self.top
+                .select_nth_unstable_by(keep - 1, |a, b| b.0.cmp(&a.0));
+            self.top.truncate(keep);
+            self.threshold = self.top.iter().map(|entry| entry.0).min();
+        }
+    }
+
+    /// Counts the document in every facet but the ones of the filters in `skip_all_but`
+    /// (0: count everywhere; one bit: count only in that filter's facets).
+    fn count_facets(&mut self, doc: DocId, only: u8) {
+        let counts_in = |bit: u8| only == 0 || only == bit;
+        let province = self.province.get_val(doc);
+        let commune = self.commune.get_val(doc);
+        let category = self.category.get_val(doc);
+        let group = self.group.get_val(doc);
+        let in_stock = self.in_stock.get_val(doc) != 0;
+        let cooperative = self.cooperative.get_val(doc);
+        let price = self.price.get_val(doc);
+        let stars_3 = counts_in(FAIL_STARS) && self.stars_valid(doc, 3);
+        let stars = if stars_3 {
+            self.stars.get_val(doc)
+        } else {
+            0
+        };
+        let Some(facets) = self.facets.as_mut() else {
+            return;
+        };
+        if counts_in(FAIL_PROVINCE)
+            && let Some(count) = usize::try_from(province)
+                .ok()
+                .and_then(|ord| facets.province.get_mut(ord))
+        {
+            *count += 1;
+        }
+        if counts_in(FAIL_COMMUNE)
+            && let Some(count) = usize::try_from(commune)
+                .ok()
+                .and_then(|ord| facets.commune.get_mut(ord))
+        {
+            *count += 1;
+        }
+        if counts_in(FAIL_CATEGORY) {
+            if let Some(count) = usize::try_from(category)
+                .ok()
+                .and_then(|ord| facets.category.get_mut(ord))
+            {
+                *count += 1;
+            }
+            if let Some(count) = usize::try_from(group)
+                .ok()
+                .and_then(|ord| facets.group.get_mut(ord))
+            {
+                *count += 1;
+            }
+        }
+        if stars_3 {
+            facets.stars[0] += 1;
+            if stars >= 4 {
+                facets.stars[1] += 1;
+            }
+            if stars >= 5 {
+                facets.stars[2] += 1;
+            }
+        }
+        if counts_in(FAIL_PRICE) {
+            facets.price[price_range_index(price)] += 1;
+        }
+        if counts_in(FAIL_STOCK) && in_stock {
+            facets.in_stock += 1;
+        }
+        if counts_in(FAIL_COOPERATIVE) {
+            *facets.cooperative.entry(cooperative).or_default() += 1;
+        }
+    }
+}
+
+impl SegmentCollector for SegmentSearchCollector {
+    type Fruit = SegmentFruit;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        let failed = self.failures(doc);
+        if failed == 0 {
+            self.total += 1;
+            self.push_top(doc, score);
+            if self.with_facets {
+                self.count_facets(doc, 0);
+            }
+        } else if self.with_facets && failed.is_power_of_two() {
+            self.count_facets(doc, failed);
+        }
+    }
+
+    fn harvest(self) -> SegmentFruit {
+        let segment = self.segment;
+        let mut top: Vec<(SortKey, DocAddress, Score)> = self
+            .top
+            .into_iter()
+            .map(|(key, doc, score)| (key, DocAddress::new(segment, doc), score))
+            .collect();
+        top.sort_by(|a, b| b.0.cmp(&a.0));
+        top.truncate(self.wanted);
+        let dictionaries = self.dictionaries;
+        let facets = self.facets.map(|facets| {
+            let named = |counts: Vec<u64>, names: &[String]| -> HashMap<String, u64> {
+                counts
+                    .into_iter()
+                    .zip(names)
+                    .filter(|(count, _)| *count > 0)
+                    .map(|(count, name)| (name.clone(), count))
+                    .collect()
+            };
+            FacetAccumulator {
+                province: named(facets.province, &dictionaries.province),
+                commune: named(facets.commune, &dictionaries.commune),
+                category: named(facets.category, &dictionaries.category),
+                group: named(facets.group, &dictionaries.group),
+                stars: facets.stars,
+                price: facets.price,
+                in_stock: facets.in_stock,
+                cooperative: facets.cooperative,
+            }
+        });
+        SegmentFruit {
+            total: self.total,
+            top,
+            facets,
+        }
+    }
+}
+
+/// Builds queries and highlights from the schema and analysis.
+struct Engine {
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+    synonyms: Synonyms,
+    dictionaries: Arc<DictionaryCache>,
+}
+
+fn constant(query: impl Query, score: Score) -> Box<dyn Query> {
+    Box::new(ConstScoreQuery::new(Box::new(query), score))
+}
+
+fn term_query(field: Field, text: &str) -> TermQuery {
+    TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::Basic)
+}
+
+impl Engine {
+    fn new(index: Index, synonyms: &str, threads: usize, memory: usize) -> Result<Self, SearchError> {
+        let (schema, fields) = build_schema();
+        if index.schema() != schema {
+            return Err(SearchError::Backend(
+                "the search index on disk has another schema; delete it and rebuild".into(),
+            ));
+        }
+        index.tokenizers().register(FOLD_TOKENIZER, fold_analyzer());
+        index.tokenizers().register(EXACT_TOKENIZER, exact_analyzer());
+        let writer = index
+            .writer_with_num_threads(threads, memory)
+            .map_err(backend)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(backend)?;
+        let synonyms = Synonyms::parse(synonyms, &mut Analysis::new());
+        Ok(Self {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            synonyms,
+            dictionaries: Arc::new(DictionaryCache::default()),
+        })
+    }
+
+    fn plan(&self, text: &str, scope: Scope, analysis: &mut Analysis) -> Plan {
+        let mut end = text.len().min(MAX_QUERY_BYTES);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let text = nfc(&text[..end]);
+        let typing = !text.ends_with(char::is_whitespace);
+        let mut words: Vec<QueryWord> = analysis
+            .exact_words(&text)
+            .into_iter()
+            .take(MAX_QUERY_WORDS)
+            .map(|(_, _, exact)| {
+                let folded = analysis.fold_word(&exact);
+                QueryWord {
+                    has_marks: exact != folded,
+                    typos: typo_budget(&folded),
+                    folded_chars: folded.chars().collect(),
+                    exact,
+                    folded,
+                    prefix: false,
+                }
+            })
+            .collect();
+        if typing && let Some(last) = words.last_mut() {
+            last.prefix = true;
+        }
+        let mut slots = Vec::new();
+        let mut start = 0;
+        while start < words.len() {
+            let expansion = match scope {
+                Scope::All => self.synonyms.expand(&words, start),
+                Scope::Name => None,
+            };
+            let (len, alternatives) = expansion.unwrap_or((1, Vec::new()));
+            slots.push(Slot {
+                words: words[start..start + len].to_vec(),
+                alternatives,
+            });
+            start += len;
+        }
+        Plan { slots }
+    }
+
+    fn word_query(&self, word: &QueryWord, scope: Scope) -> Box<dyn Query> {
+        let f = self.fields;
+        let folded = word.folded.as_str();
+        let typo = |field: Field, typos: u8, prefix: bool| TypoTermQuery {
+            field,
+            text: folded.to_owned(),
+            typos,
+            prefix,
+        };
+        let mut options: Vec<Box<dyn Query>> = Vec::new();
+        if word.has_marks {
+            options.push(constant(term_query(f.name_exact, &word.exact), S_NAME_EXACT));
+            if word.prefix {
+                let exact_prefix = TypoTermQuery {
+                    field: f.name_exact,
+                    text: word.exact.clone(),
+                    typos: 0,
+                    prefix: true,
+                };
+                options.push(constant(exact_prefix, S_NAME_EXACT_PREFIX));
+            }
+        }
+        options.push(constant(term_query(f.name, folded), S_NAME));
+        if word.prefix {
+            options.push(constant(typo(f.name, 0, true), S_NAME_PREFIX));
+        }
+        if word.typos > 0 {
+            options.push(constant(typo(f.name, word.typos, word.prefix), S_NAME_TYPO));
+        }
+        if scope == Scope::All {
+            options.push(constant(term_query(f.tags, folded), S_TAGS));
+            options.push(constant(term_query(f.description, folded), S_DESCRIPTION));
+            if word.prefix {
+                options.push(constant(typo(f.tags, 0, true), S_TAGS_PREFIX));
+                options.push(constant(typo(f.description, 0, true), S_DESCRIPTION_PREFIX));
+            }
+            if word.typos > 0 {
+                options.push(constant(typo(f.tags, word.typos, word.prefix), S_TAGS_TYPO));
+                options.push(constant(
+                    typo(f.description, word.typos, word.prefix),
+                    S_DESCRIPTION_TYPO,
+                ));
+            }
+        }
+        Box::new(DisjunctionMaxQuery::new(options))
+    }
+
+    fn synonym_query(&self, words: &[String], slot_len: usize) -> Box<dyn Query> {
+        let f = self.fields;
+        let mut parts: Vec<(Occur, Box<dyn Query>)> = words
+            .iter()
+            .map(|word| {
+                let options: Vec<Box<dyn Query>> = vec![
+                    constant(term_query(f.name, word), S_SYNONYM_NAME),
+                    constant(term_query(f.tags, word), S_SYNONYM_TAGS),
+                    constant(term_query(f.description, word), S_SYNONYM_DESCRIPTION),
+                ];
+                (Occur::Must, Box::new(DisjunctionMaxQuery::new(options)) as Box<dyn Query>)
+            })
+            .collect();
+        if parts.len() == 1
+            && let Some((_, only)) = parts.pop()
+        {
+            return only;
+        }
+        // Weighs a synonym like the words it replaces, whatever its own length.
+        let boost = slot_len as Score / words.len().max(1) as Score;
+        Box::new(BoostQuery::new(Box::new(BooleanQuery::new(parts)), boost))
+    }
+
+    fn text_query(&self, plan: &Plan, scope: Scope) -> Box<dyn Query> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for slot in &plan.slots {
+            let mut original: Vec<(Occur, Box<dyn Query>)> = slot
+                .words
+                .iter()
+                .map(|word| (Occur::Must, self.word_query(word, scope)))
+                .collect();
+            let original: Box<dyn Query> = match original.pop() {
+                Some((_, only)) if original.is_empty() => only,
+                Some(last) => {
+                    original.push(last);
+                    Box::new(BooleanQuery::new(original))
+                }
+                None => continue,
+            };
+            if slot.alternatives.is_empty() {
+                clauses.push((Occur::Must, original));
+            } else {
+                let mut options = vec![original];
+                for alternative in &slot.alternatives {
+                    options.push(self.synonym_query(alternative, slot.words.len()));
+                }
+                clauses.push((Occur::Must, Box::new(DisjunctionMaxQuery::new(options))));
+            }
+        }
+        let words: Vec<&QueryWord> = plan.words().collect();
+        if words.len() >= 2 {
+            let terms: Vec<Term> = words
+                .iter()
+                .map(|word| Term::from_field_text(self.fields.name, &word.folded))
+                .collect();
+            let phrase: Box<dyn Query> = if words.last().is_some_and(|word| word.prefix) {
+                constant(PhrasePrefixQuery::new(terms), S_PHRASE_BONUS)
+            } else {
+                constant(PhraseQuery::new(terms), S_PHRASE_BONUS)
+            };
+            clauses.push((Occur::Should, phrase));
+        }
+        Box::new(BooleanQuery::new(clauses))
+    }
+
+    fn highlight(&self, name: &str, plan: &Plan, analysis: &mut Analysis) -> String {
+        let mut out = String::with_capacity(name.len() + 16);
+        let mut last = 0;
+        for (from, to, word) in analysis.exact_words(name) {
+            let folded = analysis.fold_word(&word);
+            if plan.matches(&folded) && name.is_char_boundary(from) && name.is_char_boundary(to)
+            {
+                escape_into(&mut out, &name[last..from]);
+                out.push_str("<mark>");
+                escape_into(&mut out, &name[from..to]);
+                out.push_str("</mark>");
+                last = to;
+            }
+        }
+        escape_into(&mut out, &name[last..]);
+        out
+    }
+
+    fn stored_name(&self, searcher: &Searcher, address: DocAddress) -> Result<String, SearchError> {
+        let doc: TantivyDocument = searcher.doc(address).map_err(backend)?;
+        Ok(doc
+            .get_first(self.fields.name)
+            .and_then(|value| value.as_str())
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<SearchResults, SearchError> {
+        query.validate()?;
+        let mut analysis = Analysis::new();
+        let plan = self.plan(&query.text, Scope::All, &mut analysis);
+        let searcher = self.reader.searcher();
+        let tantivy_query: Box<dyn Query> = if plan.is_empty() {
+            Box::new(AllQuery)
+        } else {
+            self.text_query(&plan, Scope::All)
+        };
+        let sort = match query.sort {
+            SearchSort::Relevance if plan.is_empty() => SearchSort::Newest,
+            sort => sort,
+        };
+        let per_page = query.per_page as usize;
+        let offset = (query.page as usize - 1).saturating_mul(per_page);
+        let collector = SearchCollector {
+            filters: FilterSpec {
+                province: query.province.clone(),
+                commune: query.commune.clone(),
+                category: query.category.clone(),
+                min_stars: query
+                    .min_stars
+                    .map(|stars| u64::try_from(stars).unwrap_or(0)),
+                min_price: query.min_price,
+                max_price: query.max_price,
+                in_stock: query.in_stock,
+                cooperative: query.cooperative_id,
+                today: day_number(query.today),
+            },
+            sort,
+            scored: !plan.is_empty(),
+            wanted: offset.saturating_add(per_page),
+            with_facets: query.with_facets,
+            dictionaries: Arc::clone(&self.dictionaries),
+        };
+        let found = searcher
+            .search(tantivy_query.as_ref(), &collector)
+            .map_err(backend)?;
+        let mut hits = Vec::new();
+        for (_, address, score) in found.top.into_iter().skip(offset).take(per_page) {
+            let product_id = searcher
+                .segment_reader(address.segment_ord)
+                .fast_fields()
+                .i64(F_PRODUCT_ID)
+                .map_err(backend)?
+                .first(address.doc_id)
+                .unwrap_or_default();
+            let name = self.stored_name(&searcher, address)?;
+            hits.push(SearchHit {
+                product_id,
+                score,
+                highlighted_name: self.highlight(&name, &plan, &mut analysis),
+            });
+        }
+        Ok(SearchResults {
+            hits,
+            total: found.total,
+            facets: found.facets.map(FacetAccumulator::into_facets),
+        })
+    }
+
+    fn suggest(&self, prefix: &str, limit: usize) -> Result<Vec<String>, SearchError> {
+        let limit = limit.min(MAX_SUGGESTIONS);
+        let mut analysis = Analysis::new();
+        let plan = self.plan(prefix, Scope::Name, &mut analysis);
+        if plan.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let searcher = self.reader.searcher();
+        let collector = SearchCollector {
+            filters: FilterSpec::none(0),
+            sort: SearchSort::Relevance,
+            scored: true,
+            // Several products share a name (one per cooperative or pack size).
+            wanted: limit.saturating_mul(4),
+            with_facets: false,
+            dictionaries: Arc::clone(&self.dictionaries),
+        };
+        let found = searcher
+            .search(self.text_query(&plan, Scope::Name).as_ref(), &collector)
+            .map_err(backend)?;
+        let mut names: Vec<String> = Vec::new();
+        for (_, address, _) in found.top {
+            let name = self.stored_name(&searcher, address)?;
+            if !names.contains(&name) {
+                names.push(name);
+                if names.len() == limit {
+                    break;
+                }
+            }
+        }
+        Ok(names)
+    }
+
+    fn document(&self, doc: &SearchDocument) -> TantivyDocument {
+        let f = self.fields;
+        let mut out = TantivyDocument::default();
+        let name = nfc(&doc.name);
+        out.add_i64(f.product_id, doc.product_id);
+        out.add_text(f.name, &name);
+        out.add_text(f.name_exact, &name);
+        for tag in [
+            &doc.short_name,
+            &doc.category_name_vi,
+            &doc.category_name_en,
+            &doc.cooperative_name,
+            &doc.commune_name,
+            &doc.province_name,
+        ] {
+            out.add_text(f.tags, nfc(tag));
+        }
+        out.add_text(f.description, nfc(&doc.description));
+        out.add_text(f.province, &doc.province_code);
+        out.add_text(f.commune, &doc.commune_code);
+        out.add_text(f.category, &doc.category_code);
+        out.add_text(f.group, &doc.group_code);
+        out.add_i64(f.cooperative, doc.cooperative_id);
+        out.add_i64(f.price, doc.price_vnd);
+        let stars = doc
+            .ocop_stars
+            .and_then(|stars| u64::try_from(stars).ok())
+            .unwrap_or(0);
+        out.add_u64(f.stars, stars);
+        let expires = match (stars, doc.ocop_expires_on) {
+            (0, _) => i64::MIN,
+            (_, None) => i64::MAX,
+            (_, Some(date)) => day_number(date),
+        };
+        out.add_i64(f.expires, expires);
+        out.add_u64(f.in_stock, u64::from(doc.in_stock));
+        out.add_i64(f.sold, doc.sold_count);
+        out.add_i64(f.published, doc.published_at.timestamp_micros());
+        out
+    }
+
+    fn upsert(&self, docs: &[SearchDocument]) -> Result<(), SearchError> {
+        let writer = self.writer.lock().map_err(poisoned)?;
+        for doc in docs {
+            writer.delete_term(Term::from_field_i64(self.fields.product_id, doc.product_id));
+            writer.add_document(self.document(doc)).map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn delete(&self, ids: &[i64]) -> Result<(), SearchError> {
+        let writer = self.writer.lock().map_err(poisoned)?;
+        for &id in ids {
+            writer.delete_term(Term::from_field_i64(self.fields.product_id, id));
+        }
+        Ok(())
+    }
+
+    fn refresh(&self) -> Result<(), SearchError> {
+        self.writer
+            .lock()
+            .map_err(poisoned)?
+            .commit()
+            .map_err(backend)?;
+        self.reader.reload().map_err(backend)?;
+        let live: HashSet<SegmentId> = self
+            .reader
+            .searcher()
+            .segment_readers()
+            .iter()
+            .map(SegmentReader::segment_id)
+            .collect();
+        self.dictionaries.retain(&live);
+        Ok(())
+    }
+}
+
+fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// The embedded tantivy search index. Cheap to clone (clones share the index).
+#[derive(Clone)]
+pub struct EmbeddedIndex {
+    engine: Arc<Engine>,
+}
+
+impl std::fmt::Debug for EmbeddedIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedIndex")
+            .field("index", &self.engine.index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedIndex {
+    /// Creates an index in `dir` (which must exist), or opens the one there. `synonyms` is
+    /// the text of a synonyms file (see [`super::model::parse_synonyms`]). An index built
+    /// with another schema is refused: delete the directory and rebuild from the database.
+    pub fn open(dir: &Path, synonyms: &str) -> Result<Self, SearchError> {
+        let (schema, _) = build_schema();
+        let directory = MmapDirectory::open(dir).map_err(backend)?;
+        let index = Index::open_or_create(directory, schema).map_err(backend)?;
+        let threads = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1)
+            .clamp(1, 2);
+        Ok(Self {
+            engine: Arc::new(Engine::new(index, synonyms, threads, WRITER_MEMORY_BYTES)?),
+        })
+    }
+
+    /// An empty index held in memory, for tests.
+    pub fn in_memory(synonyms: &str) -> Result<Self, SearchError> {
+        let (schema, _) = build_schema();
+        let index = Index::create_in_ram(schema);
+        Ok(Self {
+            engine: Arc::new(Engine::new(index, synonyms, 1, IN_MEMORY_WRITER_BYTES)?),
+        })
+    }
+
+    /// Number of segments searches currently go through (for diagnostics).
+    pub fn segment_count(&self) -> usize {
+        self.engine.reader.searcher().segment_readers().len()
+    }
+
+    async fn blocking<T, F>(&self, work: F) -> Result<T, SearchError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Engine) -> Result<T, SearchError> + Send + 'static,
+    {
+        let engine = Arc::clone(&self.engine);
+        tokio::task::spawn_blocking(move || work(&engine))
+            .await
+            .map_err(|error| SearchError::Backend(format!("search task failed: {error}")))?
+    }
+}
+
+#[async_trait::async_trait]
+impl SearchIndex for EmbeddedIndex {
+    async fn upsert(&self, docs: Vec<SearchDocument>) -> Result<(), SearchError> {
+        self.blocking(move |engine| engine.upsert(&docs)).await
+    }
+
+    async fn delete(&self, product_ids: Vec<i64>) -> Result<(), SearchError> {
+        self.blocking(move |engine| engine.delete(&product_ids)).await
+    }
+
+    async fn refresh(&self) -> Result<(), SearchError> {
+        self.blocking(Engine::refresh).await
+    }
+
+    async fn search(&self, query: &SearchQuery) -> Result<SearchResults, SearchError> {
+        let query = query.clone();
+        self.blocking(move |engine| engine.search(&query)).await
+    }
+
+    async fn suggest(&self, prefix: &str, limit: usize) -> Result<Vec<String>, SearchError> {
+        let prefix = prefix.to_owned();
+        self.blocking(move |engine| engine.suggest(&prefix, limit))
+            .await
+    }
+
+    async fn count(&self) -> Result<u64, SearchError> {
+        self.blocking(|engine| Ok(engine.reader.searcher().num_docs()))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding_covers_vietnamese_letters() {
+        let mut analysis = Analysis::new();
+        let words = analysis.exact_words(&nfc("Đường phèn Mường Khương ỮỰỢẪ"));
+        let folded: Vec<String> = words
+            .iter()
+            .map(|(_, _, word)| analysis.fold_word(word))
+            .collect();
+        assert_eq!(folded, ["duong", "phen", "muong", "khuong", "uuoa"]);
+    }
+
+    #[test]
+    fn decomposed_text_normalises_to_the_same_words() {
+        let decomposed = "Me\u{323}\u{302}t ong";
+        let mut analysis = Analysis::new();
+        let words = analysis.exact_words(&nfc(decomposed));
+        assert_eq!(words[0].2, "mật");
+    }
+
+    #[test]
+    fn typo_budget_follows_word_length() {
+        assert_eq!(typo_budget("mat"), 0);
+        assert_eq!(typo_budget("shann"), 1);
+        assert_eq!(typo_budget("arabicaaa"), 2);
+    }
+
+    #[test]
+    fn first_letter_typo_counts_twice() {
+        let chars = |s: &str| s.chars().collect::<Vec<_>>();
+        assert!(within_typos(&chars("shann"), &chars("shan"), 1, false));
+        assert!(!within_typos(&chars("duong"), &chars("luong"), 1, false));
+        assert!(within_typos(&chars("arabicaaa"), &chars("arabica"), 2, false));
+        assert!(within_typos(&chars("xarabica"), &chars("arabica"), 2, false));
+        assert!(!within_typos(&chars("xarabicaa"), &chars("arabica"), 2, false));
+        assert!(within_typos(&chars("arabc"), &chars("arabica"), 1, true));
+    }
+
+    #[test]
+    fn highlight_escapes_html() {
+        let mut out = String::new();
+        escape_into(&mut out, "<b>&\"'");
+        assert_eq!(out, "&lt;b&gt;&amp;&quot;&#39;");
+    }
+}

@@ -155,7 +155,12 @@ impl TestApp {
     }
 
     /// Stops this process and starts a new one on the same database, as a restart would.
-    pub async fn restart(mut self) -> Self {
+    pub async fn restart(self) -> Self {
+        self.restart_with(|_| {}).await
+    }
+
+    /// Restarts with a changed configuration (a rotated secret, say).
+    pub async fn restart_with(mut self, adjust: impl FnOnce(&mut Config)) -> Self {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -163,7 +168,8 @@ impl TestApp {
             let _ = server.await;
         }
         let _ = self.state.db.clone().close().await;
-        let config = (*self.state.config).clone();
+        let mut config = (*self.state.config).clone();
+        adjust(&mut config);
         let database = self.database.clone();
         Self::start(config, database).await
     }

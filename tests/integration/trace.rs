@@ -1047,3 +1047,52 @@ async fn a_cooperative_cannot_touch_another_cooperatives_batches_or_stamps() {
     assert_eq!(voided, 0);
     let _ = coop_b;
 }
+
+#[tokio::test]
+async fn stamps_signed_before_a_key_rotation_still_verify() {
+    let Setup { app, owner, batch } = setup().await;
+    issue(&owner, batch, 1, true).await;
+    let old_url = stamps_of(&owner, batch).await[0]["qr_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let old_kid = app.state.signer.key_id().to_owned();
+    let app = app
+        .restart_with(|config| {
+            config.secret_key =
+                ocop_market::config::Secret::new("a rotated secret that is long enough, 2027")
+        })
+        .await;
+    assert_ne!(
+        app.state.signer.key_id(),
+        old_kid,
+        "a new secret is a new key"
+    );
+    let keys: Value = app
+        .client()
+        .get(app.url("/.well-known/ocop-stamp-keys.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids.len(), 2, "{keys}");
+    assert!(kids.contains(&old_kid.as_str()));
+    let ring = ocop_market::trace::signing::KeyRing::from_json(&keys.to_string()).unwrap();
+    assert!(
+        ring.verify_url(&old_url).is_ok(),
+        "printed stamps keep verifying offline"
+    );
+    // The restarted server listens on another port: keep the printed path.
+    let path = &old_url[old_url.find("/S/").unwrap()..];
+    let (status, html) = scan(&phone(&app), &app.url(path)).await;
+    assert_eq!(status, StatusCode::OK, "and online");
+    assert!(html.contains("Hàng chính hãng"));
+}

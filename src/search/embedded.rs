@@ -1635,7 +1635,31 @@ impl SearchIndex for EmbeddedIndex {
 
 #[cfg(test)]
 mod tests {
+    use super::super::conformance;
+    use super::super::model::DEFAULT_SYNONYMS;
     use super::*;
+
+    #[tokio::test]
+    async fn in_memory_index_passes_the_conformance_suite() {
+        let index = EmbeddedIndex::in_memory(DEFAULT_SYNONYMS).unwrap();
+        conformance::run_all(&index).await;
+    }
+
+    #[tokio::test]
+    async fn on_disk_index_passes_the_conformance_suite_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = EmbeddedIndex::open(dir.path(), DEFAULT_SYNONYMS).unwrap();
+        conformance::run_all(&index).await;
+        let count = index.count().await.unwrap();
+        drop(index);
+        let reopened = EmbeddedIndex::open(dir.path(), DEFAULT_SYNONYMS).unwrap();
+        assert_eq!(reopened.count().await.unwrap(), count);
+        let results = reopened
+            .search(&SearchQuery::new("mat ong", conformance::today()))
+            .await
+            .unwrap();
+        assert!(results.hits.iter().any(|hit| hit.product_id == 101));
+    }
 
     #[test]
     fn folding_covers_vietnamese_letters() {

@@ -16,6 +16,7 @@ pub mod entities;
 pub mod health;
 pub mod http;
 pub mod i18n;
+pub mod payments;
 pub mod reference;
 pub mod seed;
 pub mod trace;

@@ -1569,7 +1569,7 @@ impl EmbeddedIndex {
         let threads = std::thread::available_parallelism()
             .map(usize::from)
             .unwrap_or(1)
-            .clamp(1, 2);
+            .clamp(1, 1);
         Ok(Self {
             engine: Arc::new(Engine::new(index, synonyms, threads, WRITER_MEMORY_BYTES)?),
         })

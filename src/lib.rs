@@ -18,6 +18,7 @@ pub mod http;
 pub mod i18n;
 pub mod payments;
 pub mod reference;
+pub mod search;
 pub mod seed;
 pub mod trace;
 

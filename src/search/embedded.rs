@@ -33,6 +33,7 @@
 //! Filters and facets are computed in one pass over the documents that match the text, from
 //! fast fields; see [`super::model`] for the (disjunctive) facet semantics.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Display;
 use std::path::Path;
@@ -42,11 +43,11 @@ use chrono::{Datelike, NaiveDate};
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, ColumnValues, StrColumn};
 use tantivy::directory::MmapDirectory;
-use tantivy::index::SegmentId;
+use tantivy::index::{InvertedIndexReader, SegmentId};
+use tantivy::postings::TermInfo;
 use tantivy::query::{
-    AllQuery, BitSetDocSet, BooleanQuery, BoostQuery, ConstScoreQuery, ConstScorer, DfaWrapper,
-    DisjunctionMaxQuery, EnableScoring, Explanation, FuzzyTermQuery, Occur, PhrasePrefixQuery,
-    PhraseQuery, Query, Scorer, TermQuery, Weight,
+    AllQuery, DfaWrapper, EnableScoring, Explanation, FuzzyTermQuery, PhrasePrefixQuery,
+    PhraseQuery, Query, Scorer, Weight,
 };
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
@@ -56,8 +57,8 @@ use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
 };
 use tantivy::{
-    BitSet, DocAddress, DocId, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Score,
-    Searcher, SegmentOrdinal, SegmentReader, TantivyDocument, TantivyError, Term,
+    DocAddress, DocId, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher,
+    SegmentOrdinal, SegmentReader, TERMINATED, TantivyDocument, TantivyError, Term,
 };
 use unicode_normalization::UnicodeNormalization;
 
@@ -67,7 +68,10 @@ use super::model::{
     price_range_index,
 };
 
-/// Writer memory budget of an on-disk index, shared by its indexing threads.
+/// Indexing threads: one indexes 100,000 products in about 2 s into a single segment and
+/// leaves the other core of a small server to searches.
+const WRITER_THREADS: usize = 1;
+/// Writer memory budget of an on-disk index.
 const WRITER_MEMORY_BYTES: usize = 50_000_000;
 /// Writer memory budget of an in-memory (test) index: tantivy's minimum for one thread.
 const IN_MEMORY_WRITER_BYTES: usize = 15_000_000;
@@ -187,7 +191,8 @@ fn build_schema() -> (Schema, Fields) {
         commune: builder.add_text_field(F_COMMUNE, STRING | FAST),
         category: builder.add_text_field(F_CATEGORY, STRING | FAST),
         group: builder.add_text_field(F_GROUP, STRING | FAST),
-        cooperative: builder.add_i64_field(F_COOPERATIVE, INDEXED | FAST),
+        // A string (the id in decimal) so that its facet counts by dictionary ordinal.
+        cooperative: builder.add_text_field(F_COOPERATIVE, STRING | FAST),
         price: builder.add_i64_field(F_PRICE, FAST),
         stars: builder.add_u64_field(F_STARS, FAST),
         expires: builder.add_i64_field(F_EXPIRES, FAST),
@@ -306,100 +311,335 @@ fn within_typos(query: &[char], term: &[char], typos: u8, prefix: bool) -> bool 
     osa_distance(query, term, prefix) <= budget
 }
 
-/// Matches terms within a typo budget (optionally as a prefix), with a typo on the first
-/// letter counting twice, with a constant score.
+/// How a clause picks terms from a field's dictionary.
 #[derive(Debug, Clone)]
-struct TypoTermQuery {
-    field: Field,
-    text: String,
-    typos: u8,
-    prefix: bool,
+enum Matcher {
+    /// This exact term.
+    Term(String),
+    /// Every term starting with this text.
+    Prefix(String),
+    /// Every term (or term prefix) within a typo budget, a typo on the first letter counting
+    /// twice.
+    Typo {
+        text: String,
+        typos: u8,
+        prefix: bool,
+    },
 }
 
-impl Query for TypoTermQuery {
-    fn weight(&self, _scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
-        let term = Term::from_field_text(self.field, &self.text);
-        let fuzzy = if self.prefix {
-            FuzzyTermQuery::new_prefix(term, self.typos, true)
-        } else {
-            FuzzyTermQuery::new(term, self.typos, true)
+/// One way a query word can match, and the score it earns.
+#[derive(Debug, Clone)]
+struct Clause {
+    field: Field,
+    matcher: Matcher,
+    score: Score,
+}
+
+/// A query word: its best matching clause counts.
+#[derive(Debug, Clone, Default)]
+struct WordSpec {
+    clauses: Vec<Clause>,
+}
+
+/// Words that must all match (scores add up), scaled by `boost`.
+#[derive(Debug, Clone)]
+struct OptionSpec {
+    words: Vec<WordSpec>,
+    boost: Score,
+}
+
+/// A slot of the query: its best option counts (the words as typed, or a synonym).
+#[derive(Debug, Clone, Default)]
+struct SlotSpec {
+    options: Vec<OptionSpec>,
+}
+
+/// The whole text query: every slot must match; scores add up; a phrase bonus on top.
+///
+/// Evaluated in bulk per segment (one score array per word, filled straight from the
+/// postings) rather than through tantivy's union scorers: constant per-clause scores make
+/// that exact, and it keeps broad queries ("hop qua", where "hợp" is in every cooperative's
+/// name) as fast as narrow ones.
+#[derive(Debug)]
+struct TextQuery {
+    slots: Vec<SlotSpec>,
+    phrase: Option<Box<dyn Query>>,
+}
+
+impl Clone for TextQuery {
+    fn clone(&self) -> Self {
+        Self {
+            slots: self.slots.clone(),
+            phrase: self.phrase.as_ref().map(|phrase| phrase.box_clone()),
+        }
+    }
+}
+
+impl Query for TextQuery {
+    fn weight(&self, scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        let mut automata = HashMap::new();
+        for clause in self
+            .slots
+            .iter()
+            .flat_map(|slot| &slot.options)
+            .flat_map(|option| &option.words)
+            .flat_map(|word| &word.clauses)
+        {
+            if let Matcher::Typo {
+                text,
+                typos,
+                prefix,
+            } = &clause.matcher
+                && let Entry::Vacant(entry) = automata.entry((text.clone(), *typos, *prefix))
+            {
+                let term = Term::from_field_text(clause.field, text);
+                let fuzzy = if *prefix {
+                    FuzzyTermQuery::new_prefix(term, *typos, true)
+                } else {
+                    FuzzyTermQuery::new(term, *typos, true)
+                };
+                entry.insert(Arc::new(fuzzy.automaton()?));
+            }
+        }
+        let phrase = match &self.phrase {
+            Some(phrase) => Some(phrase.weight(scoring)?),
+            None => None,
         };
-        Ok(Box::new(TypoTermWeight {
-            field: self.field,
-            automaton: fuzzy.automaton()?,
-            query: self.text.chars().collect(),
-            typos: self.typos,
-            prefix: self.prefix,
+        Ok(Box::new(TextWeight {
+            slots: self.slots.clone(),
+            automata,
+            phrase,
         }))
     }
 }
 
-struct TypoTermWeight {
-    field: Field,
-    automaton: DfaWrapper,
-    query: Vec<char>,
-    typos: u8,
-    prefix: bool,
+type AutomatonKey = (String, u8, bool);
+
+struct TextWeight {
+    slots: Vec<SlotSpec>,
+    automata: HashMap<AutomatonKey, Arc<DfaWrapper>>,
+    phrase: Option<Box<dyn Weight>>,
 }
 
-impl TypoTermWeight {
-    fn accepts(&self, key: &[u8]) -> bool {
-        if self.typos == 0 {
-            return true;
+/// Raises `scores[doc]` to `score` for every document of the postings of `info`.
+fn raise(
+    inverted_index: &InvertedIndexReader,
+    info: &TermInfo,
+    score: Score,
+    scores: &mut [Score],
+) -> tantivy::Result<()> {
+    let mut postings =
+        inverted_index.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
+    loop {
+        let block = postings.docs();
+        if block.is_empty() {
+            return Ok(());
         }
-        // The automaton already bounds the distance; only a differing first letter needs
-        // the stricter check.
-        match std::str::from_utf8(key) {
-            Ok(term) => {
-                let term: Vec<char> = term.chars().collect();
-                if self.query.first() == term.first() {
-                    true
-                } else {
-                    within_typos(&self.query, &term, self.typos, self.prefix)
-                }
+        for &doc in block {
+            if let Some(slot) = scores.get_mut(doc as usize)
+                && *slot < score
+            {
+                *slot = score;
             }
-            Err(_) => false,
         }
+        postings.advance();
     }
 }
 
-impl Weight for TypoTermWeight {
-    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
-        let mut docs = BitSet::with_max_value(reader.max_doc());
-        let inverted_index = reader.inverted_index(self.field)?;
-        let mut terms = inverted_index
-            .terms()
-            .search(&self.automaton)
-            .into_stream()?;
-        while terms.advance() {
-            if !self.accepts(terms.key()) {
-                continue;
+/// Keeps `into[doc] + from[doc]` where both are positive, 0 elsewhere.
+fn and_add(into: &mut [Score], from: &[Score]) {
+    for (into, from) in into.iter_mut().zip(from) {
+        // Branch-free, so that the loop vectorises.
+        let both = (*into > 0.0) & (*from > 0.0);
+        *into = if both { *into + *from } else { 0.0 };
+    }
+}
+
+/// Raises `into[doc]` to `from[doc] * boost`.
+fn max_into(into: &mut [Score], from: &[Score], boost: Score) {
+    for (into, from) in into.iter_mut().zip(from) {
+        *into = into.max(*from * boost);
+    }
+}
+
+impl TextWeight {
+    fn apply(
+        &self,
+        reader: &SegmentReader,
+        clause: &Clause,
+        scores: &mut [Score],
+    ) -> tantivy::Result<()> {
+        let inverted_index = reader.inverted_index(clause.field)?;
+        match &clause.matcher {
+            Matcher::Term(text) => {
+                let term = Term::from_field_text(clause.field, text);
+                if let Some(info) = inverted_index.get_term_info(&term)? {
+                    raise(&inverted_index, &info, clause.score, scores)?;
+                }
             }
-            let mut postings = inverted_index
-                .read_block_postings_from_terminfo(terms.value(), IndexRecordOption::Basic)?;
-            loop {
-                let block = postings.docs();
-                if block.is_empty() {
-                    break;
+            Matcher::Prefix(text) => {
+                let mut terms = inverted_index
+                    .terms()
+                    .range()
+                    .ge(text.as_bytes())
+                    .into_stream()?;
+                while terms.advance() {
+                    if !terms.key().starts_with(text.as_bytes()) {
+                        break;
+                    }
+                    raise(&inverted_index, terms.value(), clause.score, scores)?;
                 }
-                for &doc in block {
-                    docs.insert(doc);
+            }
+            Matcher::Typo {
+                text,
+                typos,
+                prefix,
+            } => {
+                let Some(automaton) = self.automata.get(&(text.clone(), *typos, *prefix)) else {
+                    return Ok(());
+                };
+                let query: Vec<char> = text.chars().collect();
+                let mut terms = inverted_index
+                    .terms()
+                    .search(automaton.as_ref())
+                    .into_stream()?;
+                while terms.advance() {
+                    // The automaton bounds the distance; only a differing first letter needs
+                    // the stricter check.
+                    let accepted = match std::str::from_utf8(terms.key()) {
+                        Ok(term) => {
+                            let term: Vec<char> = term.chars().collect();
+                            query.first() == term.first()
+                                || within_typos(&query, &term, *typos, *prefix)
+                        }
+                        Err(_) => false,
+                    };
+                    if accepted {
+                        raise(&inverted_index, terms.value(), clause.score, scores)?;
+                    }
                 }
-                postings.advance();
             }
         }
-        Ok(Box::new(ConstScorer::new(BitSetDocSet::from(docs), boost)))
+        Ok(())
+    }
+
+    /// Scores of every document of the segment (0: no match).
+    fn evaluate(&self, reader: &SegmentReader) -> tantivy::Result<Vec<Score>> {
+        let max_doc = reader.max_doc() as usize;
+        let mut total = vec![0.0; max_doc];
+        let mut slot_scores = vec![0.0; max_doc];
+        let mut option_scores = vec![0.0; max_doc];
+        let mut word_scores = vec![0.0; max_doc];
+        for (slot_index, slot) in self.slots.iter().enumerate() {
+            slot_scores.fill(0.0);
+            for option in &slot.options {
+                for (word_index, word) in option.words.iter().enumerate() {
+                    if word_index == 0 {
+                        option_scores.fill(0.0);
+                        for clause in &word.clauses {
+                            self.apply(reader, clause, &mut option_scores)?;
+                        }
+                    } else {
+                        word_scores.fill(0.0);
+                        for clause in &word.clauses {
+                            self.apply(reader, clause, &mut word_scores)?;
+                        }
+                        and_add(&mut option_scores, &word_scores);
+                    }
+                }
+                max_into(&mut slot_scores, &option_scores, option.boost);
+            }
+            if slot_index == 0 {
+                std::mem::swap(&mut total, &mut slot_scores);
+            } else {
+                and_add(&mut total, &slot_scores);
+            }
+            if !total.iter().any(|score| *score > 0.0) {
+                return Ok(total);
+            }
+        }
+        if let Some(phrase) = &self.phrase {
+            let mut scorer = phrase.scorer(reader, 1.0)?;
+            let mut doc = scorer.doc();
+            while doc != TERMINATED {
+                if let Some(score) = total.get_mut(doc as usize)
+                    && *score > 0.0
+                {
+                    *score += S_PHRASE_BONUS;
+                }
+                doc = scorer.advance();
+            }
+        }
+        Ok(total)
+    }
+}
+
+impl Weight for TextWeight {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let matches: Vec<(DocId, Score)> = self
+            .evaluate(reader)?
+            .into_iter()
+            .enumerate()
+            .filter(|(_, score)| *score > 0.0)
+            .map(|(doc, score)| (doc as DocId, score * boost))
+            .collect();
+        Ok(Box::new(MatchScorer {
+            matches,
+            position: 0,
+        }))
+    }
+
+    fn for_each(
+        &self,
+        reader: &SegmentReader,
+        callback: &mut dyn FnMut(DocId, Score),
+    ) -> tantivy::Result<()> {
+        for (doc, score) in self.evaluate(reader)?.into_iter().enumerate() {
+            if score > 0.0 {
+                callback(doc as DocId, score);
+            }
+        }
+        Ok(())
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
-        let mut scorer = self.scorer(reader, 1.0)?;
-        if scorer.seek(doc) == doc {
-            Ok(Explanation::new("TypoTermQuery", 1.0))
-        } else {
-            Err(TantivyError::InvalidArgument(
+        match self.evaluate(reader)?.get(doc as usize) {
+            Some(&score) if score > 0.0 => Ok(Explanation::new("TextQuery", score)),
+            _ => Err(TantivyError::InvalidArgument(
                 "document does not match".into(),
-            ))
+            )),
         }
+    }
+}
+
+/// The documents a [`TextWeight`] matched, in order.
+struct MatchScorer {
+    matches: Vec<(DocId, Score)>,
+    position: usize,
+}
+
+impl DocSet for MatchScorer {
+    fn advance(&mut self) -> DocId {
+        self.position += 1;
+        self.doc()
+    }
+
+    fn doc(&self) -> DocId {
+        self.matches
+            .get(self.position)
+            .map_or(TERMINATED, |(doc, _)| *doc)
+    }
+
+    fn size_hint(&self) -> u32 {
+        u32::try_from(self.matches.len().saturating_sub(self.position)).unwrap_or(u32::MAX)
+    }
+}
+
+impl Scorer for MatchScorer {
+    fn score(&mut self) -> Score {
+        self.matches
+            .get(self.position)
+            .map_or(0.0, |(_, score)| *score)
     }
 }
 
@@ -573,7 +813,7 @@ struct FilterSpec {
     min_price: Option<i64>,
     max_price: Option<i64>,
     in_stock: Option<bool>,
-    cooperative: Option<i64>,
+    cooperative: Option<String>,
     today: i64,
 }
 
@@ -604,6 +844,7 @@ struct SegmentDictionaries {
     commune: Vec<String>,
     category: Vec<String>,
     group: Vec<String>,
+    cooperative: Vec<String>,
 }
 
 fn dictionary_values(column: Option<&StrColumn>) -> tantivy::Result<Vec<String>> {
@@ -655,7 +896,7 @@ struct SegmentSearchCollector {
     commune: Arc<dyn ColumnValues<u64>>,
     category: Arc<dyn ColumnValues<u64>>,
     group: Arc<dyn ColumnValues<u64>>,
-    cooperative: Arc<dyn ColumnValues<i64>>,
+    cooperative: Arc<dyn ColumnValues<u64>>,
     price: Arc<dyn ColumnValues<i64>>,
     stars: Arc<dyn ColumnValues<u64>>,
     expires: Arc<dyn ColumnValues<i64>>,
@@ -666,6 +907,7 @@ struct SegmentSearchCollector {
     commune_ord: Option<u64>,
     category_ord: Option<u64>,
     group_ord: Option<u64>,
+    cooperative_ord: Option<u64>,
     filters: FilterSpec,
     total: u64,
     top: Vec<(SortKey, DocId, Score)>,
@@ -681,7 +923,7 @@ struct SegmentFacets {
     stars: [u64; 3],
     price: [u64; 4],
     in_stock: u64,
-    cooperative: HashMap<i64, u64>,
+    cooperative: Vec<u64>,
 }
 
 /// What one segment found.
@@ -701,7 +943,7 @@ struct FacetAccumulator {
     stars: [u64; 3],
     price: [u64; 4],
     in_stock: u64,
-    cooperative: HashMap<i64, u64>,
+    cooperative: HashMap<String, u64>,
 }
 
 impl FacetAccumulator {
@@ -758,11 +1000,7 @@ impl FacetAccumulator {
                 })
                 .collect(),
             in_stock: self.in_stock,
-            cooperatives: list(
-                self.cooperative
-                    .into_iter()
-                    .map(|(id, count)| (id.to_string(), count)),
-            ),
+            cooperatives: list(self.cooperative),
         }
     }
 }
@@ -787,6 +1025,7 @@ impl DictionaryCache {
             commune: dictionary_values(fast.str(F_COMMUNE)?.as_ref())?,
             category: dictionary_values(fast.str(F_CATEGORY)?.as_ref())?,
             group: dictionary_values(fast.str(F_GROUP)?.as_ref())?,
+            cooperative: dictionary_values(fast.str(F_COOPERATIVE)?.as_ref())?,
         });
         if let Ok(mut segments) = self.segments.write() {
             segments.insert(id, Arc::clone(&built));
@@ -825,6 +1064,7 @@ impl Collector for SearchCollector {
         let commune = fast.str(F_COMMUNE)?;
         let category = fast.str(F_CATEGORY)?;
         let group = fast.str(F_GROUP)?;
+        let cooperative = fast.str(F_COOPERATIVE)?;
         let i64_column = |name: &str| -> tantivy::Result<Arc<dyn ColumnValues<i64>>> {
             Ok(fast.i64(name)?.first_or_default_col(0))
         };
@@ -839,7 +1079,7 @@ impl Collector for SearchCollector {
             stars: [0; 3],
             price: [0; 4],
             in_stock: 0,
-            cooperative: HashMap::new(),
+            cooperative: vec![0; dictionaries.cooperative.len()],
         });
         let (category_ord, group_ord) = match &self.filters.category {
             Some(code) => (
@@ -855,6 +1095,7 @@ impl Collector for SearchCollector {
             wanted: self.wanted,
             province_ord: resolve(&dictionaries.province, self.filters.province.as_ref()),
             commune_ord: resolve(&dictionaries.commune, self.filters.commune.as_ref()),
+            cooperative_ord: resolve(&dictionaries.cooperative, self.filters.cooperative.as_ref()),
             category_ord,
             group_ord,
             product_id: i64_column(F_PRODUCT_ID)?,
@@ -862,7 +1103,7 @@ impl Collector for SearchCollector {
             commune: ord_column(commune.as_ref(), max_doc),
             category: ord_column(category.as_ref(), max_doc),
             group: ord_column(group.as_ref(), max_doc),
-            cooperative: i64_column(F_COOPERATIVE)?,
+            cooperative: ord_column(cooperative.as_ref(), max_doc),
             price: i64_column(F_PRICE)?,
             stars: u64_column(F_STARS)?,
             expires: i64_column(F_EXPIRES)?,
@@ -941,43 +1182,39 @@ impl SegmentSearchCollector {
         {
             failed |= FAIL_STOCK;
         }
-        if let Some(cooperative) = self.filters.cooperative
-            && self.cooperative.get_val(doc) != cooperative
+        if let Some(ord) = self.cooperative_ord
+            && self.cooperative.get_val(doc) != ord
         {
             failed |= FAIL_COOPERATIVE;
         }
         failed
     }
 
-    fn sort_key(&self, doc: DocId, score: Score) -> SortKey {
+    /// The first element of the sort key, cheap to compare against the threshold.
+    fn primary_key(&self, doc: DocId, score: Score) -> i64 {
+        match self.sort {
+            SearchSort::Relevance => score_key(score),
+            SearchSort::PriceAsc => self.price.get_val(doc).saturating_neg(),
+            SearchSort::PriceDesc => self.price.get_val(doc),
+            SearchSort::Newest => self.published.get_val(doc),
+            SearchSort::BestSelling => self.sold.get_val(doc),
+        }
+    }
+
+    fn sort_key(&self, doc: DocId, score: Score, primary: i64) -> SortKey {
         let score = score_key(score);
         let id = self.product_id.get_val(doc).saturating_neg();
         match self.sort {
             SearchSort::Relevance => [
-                score,
+                primary,
                 self.sold.get_val(doc),
                 self.published.get_val(doc),
                 id,
             ],
-            SearchSort::PriceAsc => [
-                self.price.get_val(doc).saturating_neg(),
-                score,
-                self.sold.get_val(doc),
-                id,
-            ],
-            SearchSort::PriceDesc => [self.price.get_val(doc), score, self.sold.get_val(doc), id],
-            SearchSort::Newest => [
-                self.published.get_val(doc),
-                score,
-                self.sold.get_val(doc),
-                id,
-            ],
-            SearchSort::BestSelling => [
-                self.sold.get_val(doc),
-                score,
-                self.published.get_val(doc),
-                id,
-            ],
+            SearchSort::PriceAsc | SearchSort::PriceDesc | SearchSort::Newest => {
+                [primary, score, self.sold.get_val(doc), id]
+            }
+            SearchSort::BestSelling => [primary, score, self.published.get_val(doc), id],
         }
     }
 
@@ -985,7 +1222,14 @@ impl SegmentSearchCollector {
         if self.wanted == 0 {
             return;
         }
-        let key = self.sort_key(doc, score);
+        let primary = self.primary_key(doc, score);
+        if self
+            .threshold
+            .is_some_and(|threshold| primary < threshold[0])
+        {
+            return;
+        }
+        let key = self.sort_key(doc, score, primary);
         if self.threshold.is_some_and(|threshold| key <= threshold) {
             return;
         }
@@ -1058,8 +1302,12 @@ impl SegmentSearchCollector {
         if counts_in(FAIL_STOCK) && in_stock {
             facets.in_stock += 1;
         }
-        if counts_in(FAIL_COOPERATIVE) {
-            *facets.cooperative.entry(cooperative).or_default() += 1;
+        if counts_in(FAIL_COOPERATIVE)
+            && let Some(count) = usize::try_from(cooperative)
+                .ok()
+                .and_then(|ord| facets.cooperative.get_mut(ord))
+        {
+            *count += 1;
         }
     }
 }
@@ -1107,7 +1355,7 @@ impl SegmentCollector for SegmentSearchCollector {
                 stars: facets.stars,
                 price: facets.price,
                 in_stock: facets.in_stock,
-                cooperative: facets.cooperative,
+                cooperative: named(facets.cooperative, &dictionaries.cooperative),
             }
         });
         SegmentFruit {
@@ -1118,31 +1366,24 @@ impl SegmentCollector for SegmentSearchCollector {
     }
 }
 
-/// Builds queries and highlights from the schema and analysis.
+/// The single writer, and the ids it added since its last commit.
+struct WriterState {
+    writer: IndexWriter,
+    pending: HashSet<i64>,
+}
+
+/// The index, its writer and reader, and the query side (analysis, synonyms, caches).
 struct Engine {
     index: Index,
     reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    writer: Mutex<WriterState>,
     fields: Fields,
     synonyms: Synonyms,
     dictionaries: Arc<DictionaryCache>,
 }
 
-fn constant(query: impl Query, score: Score) -> Box<dyn Query> {
-    Box::new(ConstScoreQuery::new(Box::new(query), score))
-}
-
-fn term_query(field: Field, text: &str) -> TermQuery {
-    TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::Basic)
-}
-
 impl Engine {
-    fn new(
-        index: Index,
-        synonyms: &str,
-        threads: usize,
-        memory: usize,
-    ) -> Result<Self, SearchError> {
+    fn new(index: Index, synonyms: &str, memory: usize) -> Result<Self, SearchError> {
         let (schema, fields) = build_schema();
         if index.schema() != schema {
             return Err(SearchError::Backend(
@@ -1154,7 +1395,7 @@ impl Engine {
             .tokenizers()
             .register(EXACT_TOKENIZER, exact_analyzer());
         let writer = index
-            .writer_with_num_threads(threads, memory)
+            .writer_with_num_threads(WRITER_THREADS, memory)
             .map_err(backend)?;
         let reader = index
             .reader_builder()
@@ -1165,7 +1406,10 @@ impl Engine {
         Ok(Self {
             index,
             reader,
-            writer: Mutex::new(writer),
+            writer: Mutex::new(WriterState {
+                writer,
+                pending: HashSet::new(),
+            }),
             fields,
             synonyms,
             dictionaries: Arc::new(DictionaryCache::default()),
@@ -1215,122 +1459,118 @@ impl Engine {
         Plan { slots }
     }
 
-    fn word_query(&self, word: &QueryWord, scope: Scope) -> Box<dyn Query> {
+    fn word_spec(&self, word: &QueryWord, scope: Scope) -> WordSpec {
         let f = self.fields;
-        let folded = word.folded.as_str();
-        let typo = |field: Field, typos: u8, prefix: bool| TypoTermQuery {
-            field,
-            text: folded.to_owned(),
-            typos,
-            prefix,
+        let folded = &word.folded;
+        let mut clauses = Vec::new();
+        let mut add = |field: Field, matcher: Matcher, score: Score| {
+            clauses.push(Clause {
+                field,
+                matcher,
+                score,
+            });
         };
-        let mut options: Vec<Box<dyn Query>> = Vec::new();
+        let typo = || Matcher::Typo {
+            text: folded.clone(),
+            typos: word.typos,
+            prefix: word.prefix,
+        };
         if word.has_marks {
-            options.push(constant(
-                term_query(f.name_exact, &word.exact),
+            add(
+                f.name_exact,
+                Matcher::Term(word.exact.clone()),
                 S_NAME_EXACT,
-            ));
+            );
             if word.prefix {
-                let exact_prefix = TypoTermQuery {
-                    field: f.name_exact,
-                    text: word.exact.clone(),
-                    typos: 0,
-                    prefix: true,
-                };
-                options.push(constant(exact_prefix, S_NAME_EXACT_PREFIX));
+                add(
+                    f.name_exact,
+                    Matcher::Prefix(word.exact.clone()),
+                    S_NAME_EXACT_PREFIX,
+                );
             }
         }
-        options.push(constant(term_query(f.name, folded), S_NAME));
+        add(f.name, Matcher::Term(folded.clone()), S_NAME);
         if word.prefix {
-            options.push(constant(typo(f.name, 0, true), S_NAME_PREFIX));
+            add(f.name, Matcher::Prefix(folded.clone()), S_NAME_PREFIX);
         }
         if word.typos > 0 {
-            options.push(constant(typo(f.name, word.typos, word.prefix), S_NAME_TYPO));
+            add(f.name, typo(), S_NAME_TYPO);
         }
         if scope == Scope::All {
-            options.push(constant(term_query(f.tags, folded), S_TAGS));
-            options.push(constant(term_query(f.description, folded), S_DESCRIPTION));
+            add(f.tags, Matcher::Term(folded.clone()), S_TAGS);
+            add(f.description, Matcher::Term(folded.clone()), S_DESCRIPTION);
             if word.prefix {
-                options.push(constant(typo(f.tags, 0, true), S_TAGS_PREFIX));
-                options.push(constant(typo(f.description, 0, true), S_DESCRIPTION_PREFIX));
+                add(f.tags, Matcher::Prefix(folded.clone()), S_TAGS_PREFIX);
+                add(
+                    f.description,
+                    Matcher::Prefix(folded.clone()),
+                    S_DESCRIPTION_PREFIX,
+                );
             }
             if word.typos > 0 {
-                options.push(constant(typo(f.tags, word.typos, word.prefix), S_TAGS_TYPO));
-                options.push(constant(
-                    typo(f.description, word.typos, word.prefix),
-                    S_DESCRIPTION_TYPO,
-                ));
+                add(f.tags, typo(), S_TAGS_TYPO);
+                add(f.description, typo(), S_DESCRIPTION_TYPO);
             }
         }
-        Box::new(DisjunctionMaxQuery::new(options))
+        WordSpec { clauses }
     }
 
-    fn synonym_query(&self, words: &[String], slot_len: usize) -> Box<dyn Query> {
+    fn synonym_spec(&self, words: &[String], slot_len: usize) -> OptionSpec {
         let f = self.fields;
-        let mut parts: Vec<(Occur, Box<dyn Query>)> = words
+        let words: Vec<WordSpec> = words
             .iter()
-            .map(|word| {
-                let options: Vec<Box<dyn Query>> = vec![
-                    constant(term_query(f.name, word), S_SYNONYM_NAME),
-                    constant(term_query(f.tags, word), S_SYNONYM_TAGS),
-                    constant(term_query(f.description, word), S_SYNONYM_DESCRIPTION),
-                ];
-                (
-                    Occur::Must,
-                    Box::new(DisjunctionMaxQuery::new(options)) as Box<dyn Query>,
-                )
+            .map(|word| WordSpec {
+                clauses: [
+                    (f.name, S_SYNONYM_NAME),
+                    (f.tags, S_SYNONYM_TAGS),
+                    (f.description, S_SYNONYM_DESCRIPTION),
+                ]
+                .into_iter()
+                .map(|(field, score)| Clause {
+                    field,
+                    matcher: Matcher::Term(word.clone()),
+                    score,
+                })
+                .collect(),
             })
             .collect();
-        if parts.len() == 1
-            && let Some((_, only)) = parts.pop()
-        {
-            return only;
-        }
         // Weighs a synonym like the words it replaces, whatever its own length.
         let boost = slot_len as Score / words.len().max(1) as Score;
-        Box::new(BoostQuery::new(Box::new(BooleanQuery::new(parts)), boost))
+        OptionSpec { words, boost }
     }
 
-    fn text_query(&self, plan: &Plan, scope: Scope) -> Box<dyn Query> {
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for slot in &plan.slots {
-            let mut original: Vec<(Occur, Box<dyn Query>)> = slot
-                .words
-                .iter()
-                .map(|word| (Occur::Must, self.word_query(word, scope)))
-                .collect();
-            let original: Box<dyn Query> = match original.pop() {
-                Some((_, only)) if original.is_empty() => only,
-                Some(last) => {
-                    original.push(last);
-                    Box::new(BooleanQuery::new(original))
-                }
-                None => continue,
-            };
-            if slot.alternatives.is_empty() {
-                clauses.push((Occur::Must, original));
-            } else {
-                let mut options = vec![original];
+    fn text_query(&self, plan: &Plan, scope: Scope) -> TextQuery {
+        let slots = plan
+            .slots
+            .iter()
+            .map(|slot| {
+                let mut options = vec![OptionSpec {
+                    words: slot
+                        .words
+                        .iter()
+                        .map(|word| self.word_spec(word, scope))
+                        .collect(),
+                    boost: 1.0,
+                }];
                 for alternative in &slot.alternatives {
-                    options.push(self.synonym_query(alternative, slot.words.len()));
+                    options.push(self.synonym_spec(alternative, slot.words.len()));
                 }
-                clauses.push((Occur::Must, Box::new(DisjunctionMaxQuery::new(options))));
-            }
-        }
+                SlotSpec { options }
+            })
+            .collect();
         let words: Vec<&QueryWord> = plan.words().collect();
-        if words.len() >= 2 {
+        let phrase: Option<Box<dyn Query>> = (words.len() >= 2).then(|| {
             let terms: Vec<Term> = words
                 .iter()
                 .map(|word| Term::from_field_text(self.fields.name, &word.folded))
                 .collect();
-            let phrase: Box<dyn Query> = if words.last().is_some_and(|word| word.prefix) {
-                constant(PhrasePrefixQuery::new(terms), S_PHRASE_BONUS)
+            if words.last().is_some_and(|word| word.prefix) {
+                Box::new(PhrasePrefixQuery::new(terms)) as Box<dyn Query>
             } else {
-                constant(PhraseQuery::new(terms), S_PHRASE_BONUS)
-            };
-            clauses.push((Occur::Should, phrase));
-        }
-        Box::new(BooleanQuery::new(clauses))
+                Box::new(PhraseQuery::new(terms))
+            }
+        });
+        TextQuery { slots, phrase }
     }
 
     fn highlight(&self, name: &str, plan: &Plan, analysis: &mut Analysis) -> String {
@@ -1367,7 +1607,7 @@ impl Engine {
         let tantivy_query: Box<dyn Query> = if plan.is_empty() {
             Box::new(AllQuery)
         } else {
-            self.text_query(&plan, Scope::All)
+            Box::new(self.text_query(&plan, Scope::All))
         };
         let sort = match query.sort {
             SearchSort::Relevance if plan.is_empty() => SearchSort::Newest,
@@ -1386,7 +1626,7 @@ impl Engine {
                 min_price: query.min_price,
                 max_price: query.max_price,
                 in_stock: query.in_stock,
-                cooperative: query.cooperative_id,
+                cooperative: query.cooperative_id.map(|id| id.to_string()),
                 today: day_number(query.today),
             },
             sort,
@@ -1399,14 +1639,9 @@ impl Engine {
             .search(tantivy_query.as_ref(), &collector)
             .map_err(backend)?;
         let mut hits = Vec::new();
-        for (_, address, score) in found.top.into_iter().skip(offset).take(per_page) {
-            let product_id = searcher
-                .segment_reader(address.segment_ord)
-                .fast_fields()
-                .i64(F_PRODUCT_ID)
-                .map_err(backend)?
-                .first(address.doc_id)
-                .unwrap_or_default();
+        for (key, address, score) in found.top.into_iter().skip(offset).take(per_page) {
+            // The sort key ends with the negated product id.
+            let product_id = key[3].saturating_neg();
             let name = self.stored_name(&searcher, address)?;
             hits.push(SearchHit {
                 product_id,
@@ -1439,7 +1674,7 @@ impl Engine {
             dictionaries: Arc::clone(&self.dictionaries),
         };
         let found = searcher
-            .search(self.text_query(&plan, Scope::Name).as_ref(), &collector)
+            .search(&self.text_query(&plan, Scope::Name), &collector)
             .map_err(backend)?;
         let mut names: Vec<String> = Vec::new();
         for (_, address, _) in found.top {
@@ -1476,7 +1711,7 @@ impl Engine {
         out.add_text(f.commune, &doc.commune_code);
         out.add_text(f.category, &doc.category_code);
         out.add_text(f.group, &doc.group_code);
-        out.add_i64(f.cooperative, doc.cooperative_id);
+        out.add_text(f.cooperative, doc.cooperative_id.to_string());
         out.add_i64(f.price, doc.price_vnd);
         let stars = doc
             .ocop_stars
@@ -1496,29 +1731,44 @@ impl Engine {
     }
 
     fn upsert(&self, docs: &[SearchDocument]) -> Result<(), SearchError> {
-        let writer = self.writer.lock().map_err(poisoned)?;
+        let mut state = self.writer.lock().map_err(poisoned)?;
+        // Every searcher is at the last commit: refresh reloads under this same lock.
+        let searcher = self.reader.searcher();
         for doc in docs {
-            writer.delete_term(Term::from_field_i64(self.fields.product_id, doc.product_id));
-            writer.add_document(self.document(doc)).map_err(backend)?;
+            let id = Term::from_field_i64(self.fields.product_id, doc.product_id);
+            // A delete is queued only when there may be something to replace: tantivy keeps
+            // every queued delete in memory until the commit (about 1 KB each), which would
+            // more than double the memory of a full rebuild.
+            if state.pending.contains(&doc.product_id)
+                || searcher.doc_freq(&id).map_err(backend)? > 0
+            {
+                state.writer.delete_term(id);
+            }
+            state
+                .writer
+                .add_document(self.document(doc))
+                .map_err(backend)?;
+            state.pending.insert(doc.product_id);
         }
         Ok(())
     }
 
     fn delete(&self, ids: &[i64]) -> Result<(), SearchError> {
-        let writer = self.writer.lock().map_err(poisoned)?;
+        let state = self.writer.lock().map_err(poisoned)?;
         for &id in ids {
-            writer.delete_term(Term::from_field_i64(self.fields.product_id, id));
+            state
+                .writer
+                .delete_term(Term::from_field_i64(self.fields.product_id, id));
         }
         Ok(())
     }
 
     fn refresh(&self) -> Result<(), SearchError> {
-        self.writer
-            .lock()
-            .map_err(poisoned)?
-            .commit()
-            .map_err(backend)?;
+        let mut state = self.writer.lock().map_err(poisoned)?;
+        state.writer.commit().map_err(backend)?;
         self.reader.reload().map_err(backend)?;
+        state.pending.clear();
+        drop(state);
         let live: HashSet<SegmentId> = self
             .reader
             .searcher()
@@ -1566,12 +1816,8 @@ impl EmbeddedIndex {
         let (schema, _) = build_schema();
         let directory = MmapDirectory::open(dir).map_err(backend)?;
         let index = Index::open_or_create(directory, schema).map_err(backend)?;
-        let threads = std::thread::available_parallelism()
-            .map(usize::from)
-            .unwrap_or(1)
-            .clamp(1, 1);
         Ok(Self {
-            engine: Arc::new(Engine::new(index, synonyms, threads, WRITER_MEMORY_BYTES)?),
+            engine: Arc::new(Engine::new(index, synonyms, WRITER_MEMORY_BYTES)?),
         })
     }
 
@@ -1580,7 +1826,7 @@ impl EmbeddedIndex {
         let (schema, _) = build_schema();
         let index = Index::create_in_ram(schema);
         Ok(Self {
-            engine: Arc::new(Engine::new(index, synonyms, 1, IN_MEMORY_WRITER_BYTES)?),
+            engine: Arc::new(Engine::new(index, synonyms, IN_MEMORY_WRITER_BYTES)?),
         })
     }
 

@@ -69,14 +69,12 @@ impl CooperativeInput {
         let name = errors.take("name", bounded_text(&self.name, 3, 200));
         let commune = errors.take(
             "commune_code",
-            CommuneCode::parse(&self.commune_code).and_then(|code| {
-                match reference.commune(code.as_str()) {
-                    Some(c) => Ok((code, c.province_code.clone())),
-                    None => Err(FieldIssue::new(
-                        "unknown_commune",
-                        "no commune or ward has this code",
-                    )),
-                }
+            reference.parse_commune(&self.commune_code).map(|code| {
+                let province = reference
+                    .commune(code.as_str())
+                    .map(|c| c.province_code.clone())
+                    .unwrap_or_default();
+                (code, province)
             }),
         );
         let address = errors.take("address", optional_text(&self.address, 300));

@@ -12,6 +12,7 @@ use std::sync::{Arc, LazyLock};
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, Set};
 use serde::Deserialize;
 
+use crate::domain::{CommuneCode, FieldIssue};
 use crate::entities::{communes, ocop_categories, ocop_groups, provinces};
 use crate::i18n::Lang;
 
@@ -207,6 +208,28 @@ impl ReferenceData {
         self.category_index
             .get(code)
             .map(|&(g, c)| &self.groups[g].categories[c])
+    }
+
+    /// Parses a commune code that must name a commune or ward of the reference data.
+    pub fn parse_commune(&self, input: &str) -> Result<CommuneCode, FieldIssue> {
+        let code = CommuneCode::parse(input)?;
+        if self.commune(code.as_str()).is_some() {
+            Ok(code)
+        } else {
+            Err(FieldIssue::new(
+                "unknown_commune",
+                "no commune or ward has this code",
+            ))
+        }
+    }
+
+    /// Like [`Self::parse_commune`], but an empty input is `None`.
+    pub fn parse_optional_commune(&self, input: &str) -> Result<Option<CommuneCode>, FieldIssue> {
+        if input.trim().is_empty() {
+            Ok(None)
+        } else {
+            self.parse_commune(input).map(Some)
+        }
     }
 
     pub fn communes_of(&self, province_code: &str) -> impl Iterator<Item = &Commune> {

@@ -203,6 +203,7 @@ fn build_schema() -> (Schema, Fields) {
     (builder.build(), fields)
 }
 
+/// The indexing analyzer of the folded fields.
 fn fold_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
@@ -211,6 +212,7 @@ fn fold_analyzer() -> TextAnalyzer {
         .build()
 }
 
+/// The indexing analyzer of `name_exact`.
 fn exact_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
@@ -229,10 +231,17 @@ struct Analysis {
 }
 
 impl Analysis {
+    /// The indexing analyzers, less the long-token filter: a query word too long to be
+    /// indexed must match nothing rather than vanish (and leave an empty prefix behind).
     fn new() -> Self {
         Self {
-            fold: fold_analyzer(),
-            exact: exact_analyzer(),
+            fold: TextAnalyzer::builder(SimpleTokenizer::default())
+                .filter(LowerCaser)
+                .filter(AsciiFoldingFilter)
+                .build(),
+            exact: TextAnalyzer::builder(SimpleTokenizer::default())
+                .filter(LowerCaser)
+                .build(),
         }
     }
 
@@ -1427,16 +1436,16 @@ impl Engine {
             .exact_words(&text)
             .into_iter()
             .take(MAX_QUERY_WORDS)
-            .map(|(_, _, exact)| {
+            .filter_map(|(_, _, exact)| {
                 let folded = analysis.fold_word(&exact);
-                QueryWord {
+                (!folded.is_empty()).then(|| QueryWord {
                     has_marks: exact != folded,
                     typos: typo_budget(&folded),
                     folded_chars: folded.chars().collect(),
                     exact,
                     folded,
                     prefix: false,
-                }
+                })
             })
             .collect();
         if typing && let Some(last) = words.last_mut() {

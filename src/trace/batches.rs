@@ -123,20 +123,7 @@ impl BatchInput {
         let quantity_unit = errors.take("quantity_unit", bounded_text(&self.quantity_unit, 1, 30));
         let origin_commune = errors.take(
             "origin_commune_code",
-            if self.origin_commune_code.trim().is_empty() {
-                Ok(None)
-            } else {
-                CommuneCode::parse(&self.origin_commune_code).and_then(|c| {
-                    if reference.commune(c.as_str()).is_some() {
-                        Ok(Some(c))
-                    } else {
-                        Err(FieldIssue::new(
-                            "unknown_commune",
-                            "no commune or ward has this code",
-                        ))
-                    }
-                })
-            },
+            reference.parse_optional_commune(&self.origin_commune_code),
         );
         let plot_name = errors.take("plot_name", optional_text(&self.plot_name, 120));
         let latitude = errors.take(

@@ -124,20 +124,7 @@ impl EventInput {
         }
         let commune = errors.take(
             "commune_code",
-            if self.commune_code.trim().is_empty() {
-                Ok(None)
-            } else {
-                CommuneCode::parse(&self.commune_code).and_then(|c| {
-                    if reference.commune(c.as_str()).is_some() {
-                        Ok(Some(c))
-                    } else {
-                        Err(FieldIssue::new(
-                            "unknown_commune",
-                            "no commune or ward has this code",
-                        ))
-                    }
-                })
-            },
+            reference.parse_optional_commune(&self.commune_code),
         );
         let latitude = errors.take("latitude", optional_coordinate(&self.latitude, 90.0));
         let longitude = errors.take("longitude", optional_coordinate(&self.longitude, 180.0));

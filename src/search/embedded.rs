@@ -14,10 +14,11 @@
 //!
 //! # Matching and ranking
 //!
-//! Each query word becomes a disjunction, scored by its best match (constant scores, no BM25,
-//! so equal matches tie and fall through to `sold_count`, then newest):
+//! Each query word is scored by its best match (constant scores, no BM25, so equal matches
+//! tie and fall through to `sold_count`, then newest). "Short fields" are the short name,
+//! the category names, and the cooperative, commune and province names.
 //!
-//! | match | name | other short fields | description |
+//! | match | name | short fields | description |
 //! | --- | --- | --- | --- |
 //! | same word, same tone marks | 10 | | |
 //! | same word, folded | 8 | 5 | 3 |
@@ -28,10 +29,16 @@
 //!
 //! Word scores add up; the whole query found as a phrase in the name adds 3. Typo budgets
 //! follow word length (see [`super::model`]); a typo on the first letter counts twice, which
-//! a custom term-dictionary walk enforces on top of tantivy's Levenshtein automaton.
+//! a check of each candidate term enforces on top of tantivy's Levenshtein automaton. A
+//! query is evaluated in bulk per segment, one score array per word filled straight from the
+//! postings, which keeps broad queries about as fast as narrow ones.
 //!
-//! Filters and facets are computed in one pass over the documents that match the text, from
-//! fast fields; see [`super::model`] for the (disjunctive) facet semantics.
+//! # Filters, facets, sorting
+//!
+//! One pass over the documents that match the text applies the filters, counts the
+//! (disjunctive, see [`super::model`]) facets and keeps the top of the requested page. What
+//! it reads of each document comes from a per-segment table built once from the fast fields
+//! when the segment is loaded (about 64 bytes per product).
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -127,11 +134,6 @@ const FAIL_STARS: u8 = 1 << 3;
 const FAIL_PRICE: u8 = 1 << 4;
 const FAIL_STOCK: u8 = 1 << 5;
 const FAIL_COOPERATIVE: u8 = 1 << 6;
-
-/// Stands for "the filter's value is in no document of this segment".
-const ABSENT_ORD: u64 = u64::MAX - 1;
-/// Fast-field ordinal of a document without the value.
-const MISSING_ORD: u64 = u64::MAX;
 
 fn backend(error: impl Display) -> SearchError {
     SearchError::Backend(error.to_string())
@@ -812,40 +814,6 @@ enum Scope {
     Name,
 }
 
-/// Filters of a query, resolved per segment by the collector.
-#[derive(Debug, Clone)]
-struct FilterSpec {
-    province: Option<String>,
-    commune: Option<String>,
-    category: Option<String>,
-    min_stars: Option<u64>,
-    min_price: Option<i64>,
-    max_price: Option<i64>,
-    in_stock: Option<bool>,
-    cooperative: Option<String>,
-    today: i64,
-}
-
-impl FilterSpec {
-    fn none(today: i64) -> Self {
-        Self {
-            province: None,
-            commune: None,
-            category: None,
-            min_stars: None,
-            min_price: None,
-            max_price: None,
-            in_stock: None,
-            cooperative: None,
-            today,
-        }
-    }
-}
-
-fn day_number(date: NaiveDate) -> i64 {
-    i64::from(date.num_days_from_ce())
-}
-
 /// Sorted values of a segment's string fast fields (ordinal = index).
 #[derive(Debug, Default)]
 struct SegmentDictionaries {
@@ -854,6 +822,38 @@ struct SegmentDictionaries {
     category: Vec<String>,
     group: Vec<String>,
     cooperative: Vec<String>,
+}
+
+/// Ordinal of a document without the value.
+const MISSING_ORD: u32 = u32::MAX;
+/// Stands for "the filter's value is in no document of this segment".
+const ABSENT_ORD: u32 = u32::MAX - 1;
+
+/// What filters, facets and sorting read of one document, gathered once per segment from
+/// the fast fields: one small struct per document reads several times faster than a dozen
+/// columns, and costs about 64 bytes per product.
+#[derive(Debug, Clone, Copy)]
+struct DocRow {
+    product_id: i64,
+    price: i64,
+    sold: i64,
+    published: i64,
+    /// Last valid day of the certificate (`i32::MIN`: no certificate).
+    expires: i32,
+    province: u32,
+    commune: u32,
+    category: u32,
+    group: u32,
+    cooperative: u32,
+    stars: u8,
+    in_stock: bool,
+}
+
+/// A segment's dictionaries and rows; segments never change, so this is built once.
+#[derive(Debug, Default)]
+struct SegmentData {
+    dictionaries: SegmentDictionaries,
+    rows: Vec<DocRow>,
 }
 
 fn dictionary_values(column: Option<&StrColumn>) -> tantivy::Result<Vec<String>> {
@@ -870,8 +870,104 @@ fn dictionary_values(column: Option<&StrColumn>) -> tantivy::Result<Vec<String>>
 
 fn ord_column(column: Option<&StrColumn>, max_doc: u32) -> Arc<dyn ColumnValues<u64>> {
     match column {
-        Some(column) => column.ords().clone().first_or_default_col(MISSING_ORD),
-        None => Column::<u64>::build_empty_column(max_doc).first_or_default_col(MISSING_ORD),
+        Some(column) => column
+            .ords()
+            .clone()
+            .first_or_default_col(u64::from(MISSING_ORD)),
+        None => {
+            Column::<u64>::build_empty_column(max_doc).first_or_default_col(u64::from(MISSING_ORD))
+        }
+    }
+}
+
+impl SegmentData {
+    fn load(reader: &SegmentReader) -> tantivy::Result<Self> {
+        let fast = reader.fast_fields();
+        let max_doc = reader.max_doc();
+        let province = fast.str(F_PROVINCE)?;
+        let commune = fast.str(F_COMMUNE)?;
+        let category = fast.str(F_CATEGORY)?;
+        let group = fast.str(F_GROUP)?;
+        let cooperative = fast.str(F_COOPERATIVE)?;
+        let dictionaries = SegmentDictionaries {
+            province: dictionary_values(province.as_ref())?,
+            commune: dictionary_values(commune.as_ref())?,
+            category: dictionary_values(category.as_ref())?,
+            group: dictionary_values(group.as_ref())?,
+            cooperative: dictionary_values(cooperative.as_ref())?,
+        };
+        let ords = [
+            ord_column(province.as_ref(), max_doc),
+            ord_column(commune.as_ref(), max_doc),
+            ord_column(category.as_ref(), max_doc),
+            ord_column(group.as_ref(), max_doc),
+            ord_column(cooperative.as_ref(), max_doc),
+        ];
+        let [product_id, price, sold, published, expires] =
+            [F_PRODUCT_ID, F_PRICE, F_SOLD, F_PUBLISHED, F_EXPIRES]
+                .map(|name| fast.i64(name).map(|column| column.first_or_default_col(0)));
+        let (product_id, price, sold, published, expires) =
+            (product_id?, price?, sold?, published?, expires?);
+        let stars = fast.u64(F_STARS)?.first_or_default_col(0);
+        let in_stock = fast.u64(F_IN_STOCK)?.first_or_default_col(0);
+        let ord = |column: &Arc<dyn ColumnValues<u64>>, doc: DocId| {
+            u32::try_from(column.get_val(doc)).unwrap_or(MISSING_ORD)
+        };
+        let rows = (0..max_doc)
+            .map(|doc| DocRow {
+                product_id: product_id.get_val(doc),
+                price: price.get_val(doc),
+                sold: sold.get_val(doc),
+                published: published.get_val(doc),
+                expires: i32::try_from(expires.get_val(doc)).unwrap_or(i32::MIN),
+                province: ord(&ords[0], doc),
+                commune: ord(&ords[1], doc),
+                category: ord(&ords[2], doc),
+                group: ord(&ords[3], doc),
+                cooperative: ord(&ords[4], doc),
+                stars: u8::try_from(stars.get_val(doc)).unwrap_or(0),
+                in_stock: in_stock.get_val(doc) != 0,
+            })
+            .collect();
+        Ok(Self { dictionaries, rows })
+    }
+}
+
+/// Per-segment data, kept while the segment is live.
+#[derive(Default)]
+struct SegmentCache {
+    segments: RwLock<HashMap<SegmentId, Arc<SegmentData>>>,
+}
+
+impl SegmentCache {
+    fn get(&self, reader: &SegmentReader) -> tantivy::Result<Arc<SegmentData>> {
+        let id = reader.segment_id();
+        if let Ok(segments) = self.segments.read()
+            && let Some(found) = segments.get(&id)
+        {
+            return Ok(Arc::clone(found));
+        }
+        let built = Arc::new(SegmentData::load(reader)?);
+        if let Ok(mut segments) = self.segments.write() {
+            segments.insert(id, Arc::clone(&built));
+        }
+        Ok(built)
+    }
+
+    /// Loads the searcher's new segments and forgets the ones it no longer has.
+    fn refresh(&self, searcher: &Searcher) -> tantivy::Result<()> {
+        let live: HashSet<SegmentId> = searcher
+            .segment_readers()
+            .iter()
+            .map(SegmentReader::segment_id)
+            .collect();
+        if let Ok(mut segments) = self.segments.write() {
+            segments.retain(|id, _| live.contains(id));
+        }
+        for reader in searcher.segment_readers() {
+            self.get(reader)?;
+        }
+        Ok(())
     }
 }
 
@@ -884,6 +980,50 @@ fn score_key(score: Score) -> i64 {
     i64::from(score.max(0.0).to_bits())
 }
 
+/// Filters of a query, resolved per segment by the collector.
+#[derive(Debug, Clone)]
+struct FilterSpec {
+    province: Option<String>,
+    commune: Option<String>,
+    category: Option<String>,
+    min_stars: Option<u8>,
+    min_price: Option<i64>,
+    max_price: Option<i64>,
+    in_stock: Option<bool>,
+    cooperative: Option<String>,
+    today: i32,
+}
+
+impl FilterSpec {
+    fn none() -> Self {
+        Self {
+            province: None,
+            commune: None,
+            category: None,
+            min_stars: None,
+            min_price: None,
+            max_price: None,
+            in_stock: None,
+            cooperative: None,
+            today: 0,
+        }
+    }
+}
+
+fn day_number(date: NaiveDate) -> i32 {
+    date.num_days_from_ce()
+}
+
+fn resolve(values: &[String], wanted: Option<&String>) -> Option<u32> {
+    wanted.map(|wanted| {
+        values
+            .binary_search(wanted)
+            .ok()
+            .and_then(|index| u32::try_from(index).ok())
+            .unwrap_or(ABSENT_ORD)
+    })
+}
+
 /// The one-pass collector: total, top hits, facets.
 struct SearchCollector {
     filters: FilterSpec,
@@ -891,32 +1031,19 @@ struct SearchCollector {
     scored: bool,
     wanted: usize,
     with_facets: bool,
-    dictionaries: Arc<DictionaryCache>,
+    segments: Arc<SegmentCache>,
 }
 
 struct SegmentSearchCollector {
     segment: SegmentOrdinal,
     sort: SearchSort,
-    with_facets: bool,
     wanted: usize,
-    dictionaries: Arc<SegmentDictionaries>,
-    product_id: Arc<dyn ColumnValues<i64>>,
-    province: Arc<dyn ColumnValues<u64>>,
-    commune: Arc<dyn ColumnValues<u64>>,
-    category: Arc<dyn ColumnValues<u64>>,
-    group: Arc<dyn ColumnValues<u64>>,
-    cooperative: Arc<dyn ColumnValues<u64>>,
-    price: Arc<dyn ColumnValues<i64>>,
-    stars: Arc<dyn ColumnValues<u64>>,
-    expires: Arc<dyn ColumnValues<i64>>,
-    in_stock: Arc<dyn ColumnValues<u64>>,
-    sold: Arc<dyn ColumnValues<i64>>,
-    published: Arc<dyn ColumnValues<i64>>,
-    province_ord: Option<u64>,
-    commune_ord: Option<u64>,
-    category_ord: Option<u64>,
-    group_ord: Option<u64>,
-    cooperative_ord: Option<u64>,
+    data: Arc<SegmentData>,
+    province: Option<u32>,
+    commune: Option<u32>,
+    /// The category filter as (category ordinal, group ordinal).
+    category: Option<(u32, u32)>,
+    cooperative: Option<u32>,
     filters: FilterSpec,
     total: u64,
     top: Vec<(SortKey, DocId, Score)>,
@@ -924,15 +1051,54 @@ struct SegmentSearchCollector {
     facets: Option<SegmentFacets>,
 }
 
+/// Facet counts of one segment, by ordinal.
 struct SegmentFacets {
     province: Vec<u64>,
     commune: Vec<u64>,
     category: Vec<u64>,
     group: Vec<u64>,
+    cooperative: Vec<u64>,
     stars: [u64; 3],
     price: [u64; 4],
     in_stock: u64,
-    cooperative: Vec<u64>,
+}
+
+fn count_ord(counts: &mut [u64], ord: u32) {
+    if let Some(count) = counts.get_mut(ord as usize) {
+        *count += 1;
+    }
+}
+
+impl SegmentFacets {
+    /// Counts `row` in every facet (`only` 0) or only in the facets of the one filter it
+    /// fails (`only` that filter's bit).
+    fn count(&mut self, row: &DocRow, only: u8, today: i32) {
+        let counts_in = |bit: u8| only == 0 || only == bit;
+        if counts_in(FAIL_PROVINCE) {
+            count_ord(&mut self.province, row.province);
+        }
+        if counts_in(FAIL_COMMUNE) {
+            count_ord(&mut self.commune, row.commune);
+        }
+        if counts_in(FAIL_CATEGORY) {
+            count_ord(&mut self.category, row.category);
+            count_ord(&mut self.group, row.group);
+        }
+        if counts_in(FAIL_STARS) && row.stars >= 3 && row.expires >= today {
+            self.stars[0] += 1;
+            self.stars[1] += u64::from(row.stars >= 4);
+            self.stars[2] += u64::from(row.stars >= 5);
+        }
+        if counts_in(FAIL_PRICE) {
+            self.price[price_range_index(row.price)] += 1;
+        }
+        if counts_in(FAIL_STOCK) && row.in_stock {
+            self.in_stock += 1;
+        }
+        if counts_in(FAIL_COOPERATIVE) {
+            count_ord(&mut self.cooperative, row.cooperative);
+        }
+    }
 }
 
 /// What one segment found.
@@ -1014,49 +1180,6 @@ impl FacetAccumulator {
     }
 }
 
-/// Per-segment dictionaries, kept while the segment is live (segments never change).
-#[derive(Default)]
-struct DictionaryCache {
-    segments: RwLock<HashMap<SegmentId, Arc<SegmentDictionaries>>>,
-}
-
-impl DictionaryCache {
-    fn get(&self, reader: &SegmentReader) -> tantivy::Result<Arc<SegmentDictionaries>> {
-        let id = reader.segment_id();
-        if let Ok(segments) = self.segments.read()
-            && let Some(found) = segments.get(&id)
-        {
-            return Ok(Arc::clone(found));
-        }
-        let fast = reader.fast_fields();
-        let built = Arc::new(SegmentDictionaries {
-            province: dictionary_values(fast.str(F_PROVINCE)?.as_ref())?,
-            commune: dictionary_values(fast.str(F_COMMUNE)?.as_ref())?,
-            category: dictionary_values(fast.str(F_CATEGORY)?.as_ref())?,
-            group: dictionary_values(fast.str(F_GROUP)?.as_ref())?,
-            cooperative: dictionary_values(fast.str(F_COOPERATIVE)?.as_ref())?,
-        });
-        if let Ok(mut segments) = self.segments.write() {
-            segments.insert(id, Arc::clone(&built));
-        }
-        Ok(built)
-    }
-
-    fn retain(&self, live: &HashSet<SegmentId>) {
-        if let Ok(mut segments) = self.segments.write() {
-            segments.retain(|id, _| live.contains(id));
-        }
-    }
-}
-
-fn resolve(values: &[String], wanted: Option<&String>) -> Option<u64> {
-    wanted.map(|wanted| {
-        values
-            .binary_search(wanted)
-            .map_or(ABSENT_ORD, |index| index as u64)
-    })
-}
-
 impl Collector for SearchCollector {
     type Fruit = SegmentFruit;
     type Child = SegmentSearchCollector;
@@ -1066,61 +1189,34 @@ impl Collector for SearchCollector {
         segment: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<SegmentSearchCollector> {
-        let fast = reader.fast_fields();
-        let max_doc = reader.max_doc();
-        let dictionaries = self.dictionaries.get(reader)?;
-        let province = fast.str(F_PROVINCE)?;
-        let commune = fast.str(F_COMMUNE)?;
-        let category = fast.str(F_CATEGORY)?;
-        let group = fast.str(F_GROUP)?;
-        let cooperative = fast.str(F_COOPERATIVE)?;
-        let i64_column = |name: &str| -> tantivy::Result<Arc<dyn ColumnValues<i64>>> {
-            Ok(fast.i64(name)?.first_or_default_col(0))
-        };
-        let u64_column = |name: &str| -> tantivy::Result<Arc<dyn ColumnValues<u64>>> {
-            Ok(fast.u64(name)?.first_or_default_col(0))
-        };
+        let data = self.segments.get(reader)?;
+        let dictionaries = &data.dictionaries;
         let facets = self.with_facets.then(|| SegmentFacets {
             province: vec![0; dictionaries.province.len()],
             commune: vec![0; dictionaries.commune.len()],
             category: vec![0; dictionaries.category.len()],
             group: vec![0; dictionaries.group.len()],
+            cooperative: vec![0; dictionaries.cooperative.len()],
             stars: [0; 3],
             price: [0; 4],
             in_stock: 0,
-            cooperative: vec![0; dictionaries.cooperative.len()],
         });
-        let (category_ord, group_ord) = match &self.filters.category {
-            Some(code) => (
-                Some(resolve(&dictionaries.category, Some(code)).unwrap_or(ABSENT_ORD)),
-                Some(resolve(&dictionaries.group, Some(code)).unwrap_or(ABSENT_ORD)),
-            ),
-            None => (None, None),
-        };
+        let category = self.filters.category.as_ref().map(|code| {
+            (
+                resolve(&dictionaries.category, Some(code)).unwrap_or(ABSENT_ORD),
+                resolve(&dictionaries.group, Some(code)).unwrap_or(ABSENT_ORD),
+            )
+        });
         Ok(SegmentSearchCollector {
             segment,
             sort: self.sort,
-            with_facets: self.with_facets,
             wanted: self.wanted,
-            province_ord: resolve(&dictionaries.province, self.filters.province.as_ref()),
-            commune_ord: resolve(&dictionaries.commune, self.filters.commune.as_ref()),
-            cooperative_ord: resolve(&dictionaries.cooperative, self.filters.cooperative.as_ref()),
-            category_ord,
-            group_ord,
-            product_id: i64_column(F_PRODUCT_ID)?,
-            province: ord_column(province.as_ref(), max_doc),
-            commune: ord_column(commune.as_ref(), max_doc),
-            category: ord_column(category.as_ref(), max_doc),
-            group: ord_column(group.as_ref(), max_doc),
-            cooperative: ord_column(cooperative.as_ref(), max_doc),
-            price: i64_column(F_PRICE)?,
-            stars: u64_column(F_STARS)?,
-            expires: i64_column(F_EXPIRES)?,
-            in_stock: u64_column(F_IN_STOCK)?,
-            sold: i64_column(F_SOLD)?,
-            published: i64_column(F_PUBLISHED)?,
-            dictionaries,
+            province: resolve(&dictionaries.province, self.filters.province.as_ref()),
+            commune: resolve(&dictionaries.commune, self.filters.commune.as_ref()),
+            category,
+            cooperative: resolve(&dictionaries.cooperative, self.filters.cooperative.as_ref()),
             filters: self.filters.clone(),
+            data,
             total: 0,
             top: Vec::new(),
             threshold: None,
@@ -1150,95 +1246,76 @@ impl Collector for SearchCollector {
 }
 
 impl SegmentSearchCollector {
-    fn stars_valid(&self, doc: DocId, min_stars: u64) -> bool {
-        self.stars.get_val(doc) >= min_stars && self.expires.get_val(doc) >= self.filters.today
-    }
-
-    /// Bits of the filters this document fails.
-    fn failures(&self, doc: DocId) -> u8 {
+    /// Bits of the filters `row` fails.
+    fn failures(&self, row: &DocRow) -> u8 {
+        let f = &self.filters;
         let mut failed = 0;
-        if let Some(ord) = self.province_ord
-            && self.province.get_val(doc) != ord
-        {
+        if self.province.is_some_and(|ord| row.province != ord) {
             failed |= FAIL_PROVINCE;
         }
-        if let Some(ord) = self.commune_ord
-            && self.commune.get_val(doc) != ord
-        {
+        if self.commune.is_some_and(|ord| row.commune != ord) {
             failed |= FAIL_COMMUNE;
         }
-        if let (Some(category), Some(group)) = (self.category_ord, self.group_ord)
-            && self.category.get_val(doc) != category
-            && self.group.get_val(doc) != group
+        if self
+            .category
+            .is_some_and(|(category, group)| row.category != category && row.group != group)
         {
             failed |= FAIL_CATEGORY;
         }
-        if let Some(min_stars) = self.filters.min_stars
-            && !self.stars_valid(doc, min_stars)
+        if f.min_stars
+            .is_some_and(|min| row.stars < min || row.expires < f.today)
         {
             failed |= FAIL_STARS;
         }
-        if self.filters.min_price.is_some() || self.filters.max_price.is_some() {
-            let price = self.price.get_val(doc);
-            if self.filters.min_price.is_some_and(|min| price < min)
-                || self.filters.max_price.is_some_and(|max| price > max)
-            {
-                failed |= FAIL_PRICE;
-            }
-        }
-        if let Some(in_stock) = self.filters.in_stock
-            && (self.in_stock.get_val(doc) != 0) != in_stock
+        if f.min_price.is_some_and(|min| row.price < min)
+            || f.max_price.is_some_and(|max| row.price > max)
         {
+            failed |= FAIL_PRICE;
+        }
+        if f.in_stock.is_some_and(|in_stock| row.in_stock != in_stock) {
             failed |= FAIL_STOCK;
         }
-        if let Some(ord) = self.cooperative_ord
-            && self.cooperative.get_val(doc) != ord
-        {
+        if self.cooperative.is_some_and(|ord| row.cooperative != ord) {
             failed |= FAIL_COOPERATIVE;
         }
         failed
     }
 
     /// The first element of the sort key, cheap to compare against the threshold.
-    fn primary_key(&self, doc: DocId, score: Score) -> i64 {
+    fn primary_key(&self, row: &DocRow, score: Score) -> i64 {
         match self.sort {
             SearchSort::Relevance => score_key(score),
-            SearchSort::PriceAsc => self.price.get_val(doc).saturating_neg(),
-            SearchSort::PriceDesc => self.price.get_val(doc),
-            SearchSort::Newest => self.published.get_val(doc),
-            SearchSort::BestSelling => self.sold.get_val(doc),
+            SearchSort::PriceAsc => row.price.saturating_neg(),
+            SearchSort::PriceDesc => row.price,
+            SearchSort::Newest => row.published,
+            SearchSort::BestSelling => row.sold,
         }
     }
 
-    fn sort_key(&self, doc: DocId, score: Score, primary: i64) -> SortKey {
+    fn sort_key(&self, row: &DocRow, score: Score, primary: i64) -> SortKey {
         let score = score_key(score);
-        let id = self.product_id.get_val(doc).saturating_neg();
+        let id = row.product_id.saturating_neg();
         match self.sort {
-            SearchSort::Relevance => [
-                primary,
-                self.sold.get_val(doc),
-                self.published.get_val(doc),
-                id,
-            ],
+            SearchSort::Relevance => [primary, row.sold, row.published, id],
             SearchSort::PriceAsc | SearchSort::PriceDesc | SearchSort::Newest => {
-                [primary, score, self.sold.get_val(doc), id]
+                [primary, score, row.sold, id]
             }
-            SearchSort::BestSelling => [primary, score, self.published.get_val(doc), id],
+            SearchSort::BestSelling => [primary, score, row.published, id],
         }
     }
 
-    fn push_top(&mut self, doc: DocId, score: Score) {
+    fn push_top(&mut self, row: &DocRow, doc: DocId, score: Score) {
         if self.wanted == 0 {
             return;
         }
-        let primary = self.primary_key(doc, score);
+        let primary = self.primary_key(row, score);
         if self
             .threshold
             .is_some_and(|threshold| primary < threshold[0])
         {
             return;
         }
-        let key = self.sort_key(doc, score, primary);
+        let key = self.sort_key(row, score, primary);
         if self.threshold.is_some_and(|threshold| key <= threshold) {
             return;
         }
@@ -1251,89 +1328,28 @@ impl SegmentSearchCollector {
             self.threshold = self.top.iter().map(|entry| entry.0).min();
         }
     }
-
-    /// Counts the document in every facet but the ones of the filters in `skip_all_but`
-    /// (0: count everywhere; one bit: count only in that filter's facets).
-    fn count_facets(&mut self, doc: DocId, only: u8) {
-        let counts_in = |bit: u8| only == 0 || only == bit;
-        let province = self.province.get_val(doc);
-        let commune = self.commune.get_val(doc);
-        let category = self.category.get_val(doc);
-        let group = self.group.get_val(doc);
-        let in_stock = self.in_stock.get_val(doc) != 0;
-        let cooperative = self.cooperative.get_val(doc);
-        let price = self.price.get_val(doc);
-        let stars_3 = counts_in(FAIL_STARS) && self.stars_valid(doc, 3);
-        let stars = if stars_3 { self.stars.get_val(doc) } else { 0 };
-        let Some(facets) = self.facets.as_mut() else {
-            return;
-        };
-        if counts_in(FAIL_PROVINCE)
-            && let Some(count) = usize::try_from(province)
-                .ok()
-                .and_then(|ord| facets.province.get_mut(ord))
-        {
-            *count += 1;
-        }
-        if counts_in(FAIL_COMMUNE)
-            && let Some(count) = usize::try_from(commune)
-                .ok()
-                .and_then(|ord| facets.commune.get_mut(ord))
-        {
-            *count += 1;
-        }
-        if counts_in(FAIL_CATEGORY) {
-            if let Some(count) = usize::try_from(category)
-                .ok()
-                .and_then(|ord| facets.category.get_mut(ord))
-            {
-                *count += 1;
-            }
-            if let Some(count) = usize::try_from(group)
-                .ok()
-                .and_then(|ord| facets.group.get_mut(ord))
-            {
-                *count += 1;
-            }
-        }
-        if stars_3 {
-            facets.stars[0] += 1;
-            if stars >= 4 {
-                facets.stars[1] += 1;
-            }
-            if stars >= 5 {
-                facets.stars[2] += 1;
-            }
-        }
-        if counts_in(FAIL_PRICE) {
-            facets.price[price_range_index(price)] += 1;
-        }
-        if counts_in(FAIL_STOCK) && in_stock {
-            facets.in_stock += 1;
-        }
-        if counts_in(FAIL_COOPERATIVE)
-            && let Some(count) = usize::try_from(cooperative)
-                .ok()
-                .and_then(|ord| facets.cooperative.get_mut(ord))
-        {
-            *count += 1;
-        }
-    }
 }
 
 impl SegmentCollector for SegmentSearchCollector {
     type Fruit = SegmentFruit;
 
     fn collect(&mut self, doc: DocId, score: Score) {
-        let failed = self.failures(doc);
+        let Some(&row) = self.data.rows.get(doc as usize) else {
+            return;
+        };
+        let row = &row;
+        let failed = self.failures(row);
+        let today = self.filters.today;
         if failed == 0 {
             self.total += 1;
-            self.push_top(doc, score);
-            if self.with_facets {
-                self.count_facets(doc, 0);
+            self.push_top(row, doc, score);
+            if let Some(facets) = self.facets.as_mut() {
+                facets.count(row, 0, today);
             }
-        } else if self.with_facets && failed.is_power_of_two() {
-            self.count_facets(doc, failed);
+        } else if failed.is_power_of_two()
+            && let Some(facets) = self.facets.as_mut()
+        {
+            facets.count(row, failed, today);
         }
     }
 
@@ -1346,7 +1362,7 @@ impl SegmentCollector for SegmentSearchCollector {
             .collect();
         top.sort_by_key(|entry| std::cmp::Reverse(entry.0));
         top.truncate(self.wanted);
-        let dictionaries = self.dictionaries;
+        let dictionaries = &self.data.dictionaries;
         let facets = self.facets.map(|facets| {
             let named = |counts: Vec<u64>, names: &[String]| -> HashMap<String, u64> {
                 counts
@@ -1361,10 +1377,10 @@ impl SegmentCollector for SegmentSearchCollector {
                 commune: named(facets.commune, &dictionaries.commune),
                 category: named(facets.category, &dictionaries.category),
                 group: named(facets.group, &dictionaries.group),
+                cooperative: named(facets.cooperative, &dictionaries.cooperative),
                 stars: facets.stars,
                 price: facets.price,
                 in_stock: facets.in_stock,
-                cooperative: named(facets.cooperative, &dictionaries.cooperative),
             }
         });
         SegmentFruit {
@@ -1388,7 +1404,7 @@ struct Engine {
     writer: Mutex<WriterState>,
     fields: Fields,
     synonyms: Synonyms,
-    dictionaries: Arc<DictionaryCache>,
+    segments: Arc<SegmentCache>,
 }
 
 impl Engine {
@@ -1421,7 +1437,7 @@ impl Engine {
             }),
             fields,
             synonyms,
-            dictionaries: Arc::new(DictionaryCache::default()),
+            segments: Arc::new(SegmentCache::default()),
         })
     }
 
@@ -1631,7 +1647,7 @@ impl Engine {
                 category: query.category.clone(),
                 min_stars: query
                     .min_stars
-                    .map(|stars| u64::try_from(stars).unwrap_or(0)),
+                    .map(|stars| u8::try_from(stars).unwrap_or(0)),
                 min_price: query.min_price,
                 max_price: query.max_price,
                 in_stock: query.in_stock,
@@ -1642,7 +1658,7 @@ impl Engine {
             scored: !plan.is_empty(),
             wanted: offset.saturating_add(per_page),
             with_facets: query.with_facets,
-            dictionaries: Arc::clone(&self.dictionaries),
+            segments: Arc::clone(&self.segments),
         };
         let found = searcher
             .search(tantivy_query.as_ref(), &collector)
@@ -1674,13 +1690,13 @@ impl Engine {
         }
         let searcher = self.reader.searcher();
         let collector = SearchCollector {
-            filters: FilterSpec::none(0),
+            filters: FilterSpec::none(),
             sort: SearchSort::Relevance,
             scored: true,
             // Several products share a name (one per cooperative or pack size).
             wanted: limit.saturating_mul(4),
             with_facets: false,
-            dictionaries: Arc::clone(&self.dictionaries),
+            segments: Arc::clone(&self.segments),
         };
         let found = searcher
             .search(&self.text_query(&plan, Scope::Name), &collector)
@@ -1728,9 +1744,9 @@ impl Engine {
             .unwrap_or(0);
         out.add_u64(f.stars, stars);
         let expires = match (stars, doc.ocop_expires_on) {
-            (0, _) => i64::MIN,
-            (_, None) => i64::MAX,
-            (_, Some(date)) => day_number(date),
+            (0, _) => i64::from(i32::MIN),
+            (_, None) => i64::from(i32::MAX),
+            (_, Some(date)) => i64::from(day_number(date)),
         };
         out.add_i64(f.expires, expires);
         out.add_u64(f.in_stock, u64::from(doc.in_stock));
@@ -1778,15 +1794,10 @@ impl Engine {
         self.reader.reload().map_err(backend)?;
         state.pending.clear();
         drop(state);
-        let live: HashSet<SegmentId> = self
-            .reader
-            .searcher()
-            .segment_readers()
-            .iter()
-            .map(SegmentReader::segment_id)
-            .collect();
-        self.dictionaries.retain(&live);
-        Ok(())
+        // Loads new segments now rather than in the next search.
+        self.segments
+            .refresh(&self.reader.searcher())
+            .map_err(backend)
     }
 }
 

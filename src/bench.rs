@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, anyhow};
-use sea_orm::{EntityTrait, PaginatorTrait, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::AppState;
 use crate::accounts::CurrentUser;
@@ -31,10 +31,11 @@ pub async fn stamps(
         .await?
         .ok_or_else(|| anyhow!("no product: run `seed synthetic` first"))?;
     let owner_id: i64 = crate::entities::cooperative_members::Entity::find()
-        .all(&state.db)
+        .filter(
+            crate::entities::cooperative_members::Column::CooperativeId.eq(product.cooperative_id),
+        )
+        .one(&state.db)
         .await?
-        .into_iter()
-        .find(|m| m.cooperative_id == product.cooperative_id)
         .map(|m| m.user_id)
         .ok_or_else(|| anyhow!("the product's cooperative has no member"))?;
     let owner = CurrentUser {
@@ -111,12 +112,14 @@ pub async fn stamps(
 /// Prints how many scans and stamps the database holds.
 pub async fn count_scans(state: &AppState) -> anyhow::Result<()> {
     let scans = scans::Entity::find().count(&state.db).await?;
-    let scanned: i64 = stamp_rows::Entity::find()
-        .all(&state.db)
+    let scanned: Option<i64> = stamp_rows::Entity::find()
+        .select_only()
+        .column_as(stamp_rows::Column::ScanCount.sum(), "total")
+        .into_tuple()
+        .one(&state.db)
         .await?
-        .iter()
-        .map(|s| s.scan_count)
-        .sum();
+        .flatten();
+    let scanned = scanned.unwrap_or(0);
     println!("recorded scans: {scans} (sum of stamp counters: {scanned})");
     Ok(())
 }

@@ -14,7 +14,7 @@ use sea_orm::ConnectionTrait;
 
 use super::{certificates, products};
 use crate::entities::{cooperatives, ocop_certificates, products as product_rows};
-use crate::http::error::{AppError, AppResult};
+use crate::http::error::AppResult;
 
 pub const TTL: Duration = Duration::from_secs(1);
 const MAX_ENTRIES: usize = 100_000;
@@ -62,13 +62,7 @@ impl ProductCache {
         {
             return Ok(entry.1.clone());
         }
-        let (product, cooperative) =
-            products::by_id_with_cooperative(db, id)
-                .await
-                .map_err(|e| match e {
-                    AppError::NotFound => AppError::NotFound,
-                    other => other,
-                })?;
+        let (product, cooperative) = products::by_id_with_cooperative(db, id).await?;
         let record = Arc::new(ProductRecord {
             certificate: certificates::current_verified(db, product.id).await?,
             product,

@@ -22,6 +22,7 @@ use crate::clock::today_in_vietnam;
 use crate::http::error::{AppError, AppResult, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::i18n::Lang;
+use sea_orm::EntityTrait;
 
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -297,8 +298,6 @@ async fn get_cooperative(
     let coop = cooperatives::public_by_id(&state.db, id).await?;
     Ok(Json(CooperativeView::new(&coop, &state.reference)).into_response())
 }
-
-use sea_orm::EntityTrait;
 
 /// Update a cooperative's details (its owner). Changing the registration number, commune or
 /// bank account sends a verified cooperative back to verification.

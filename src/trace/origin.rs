@@ -113,7 +113,7 @@ impl TraceCache {
         Ok(found)
     }
 
-    /// Drops cached stamps so that changes (voiding) show at once on this server.
+    /// Drops cached stamps (after any write) so that changes show at once on this server.
     pub fn forget_stamps(&self) {
         self.stamps.clear();
     }
@@ -121,11 +121,6 @@ impl TraceCache {
     /// Drops every cached origin.
     pub fn forget_all_origins(&self) {
         self.origins.clear();
-    }
-
-    /// Drops a batch's cached origin (after a new event, say).
-    pub fn forget_origin(&self, batch_id: i64) {
-        self.origins.remove(&batch_id);
     }
 
     pub async fn origin(

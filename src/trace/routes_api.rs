@@ -166,7 +166,6 @@ async fn record_event(
     let (batch, _, _) = batches::managed(&state.db, &user, id).await?;
     let details = body.parse(&state.reference)?;
     let event = events::record(&state.db, &user, &batch, details).await?;
-    state.trace_cache.forget_origin(batch.id);
     let view = events::of_batch(&state.db, &state.reference, batch.id)
         .await?
         .into_iter()
@@ -322,7 +321,6 @@ async fn void_stamps(
 ) -> AppResult<Json<VoidResult>> {
     let (batch, _, _) = batches::managed(&state.db, &user, id).await?;
     let voided = stamps::void(&state.db, &batch, &body.selection, &body.reason).await?;
-    state.trace_cache.forget_stamps();
     Ok(Json(VoidResult { voided }))
 }
 

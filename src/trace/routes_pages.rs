@@ -781,7 +781,6 @@ async fn event_submit(
     };
     match result {
         Ok(()) => {
-            state.trace_cache.forget_origin(batch.id);
             Ok(Redirect::to(&format!("/workspace/batches/{id}?notice=event")).into_response())
         }
         Err(AppError::Validation(errors)) => {
@@ -916,7 +915,6 @@ async fn void_submit(
     };
     match result {
         Ok(_) => {
-            state.trace_cache.forget_stamps();
             Ok(Redirect::to(&format!("/workspace/batches/{id}?notice=voided")).into_response())
         }
         Err(AppError::Validation(errors)) => {

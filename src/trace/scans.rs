@@ -365,13 +365,6 @@ impl ScanService {
         .await;
     }
 
-    /// Forgets the in-memory state of stamps (after they were voided, say).
-    pub fn forget(&self, stamp_ids: &[i64]) {
-        for id in stamp_ids {
-            self.states.remove(id);
-        }
-    }
-
     async fn enqueue(&self, scan: PendingScan) {
         self.judged.fetch_add(1, Ordering::Relaxed);
         if self.stopping.load(Ordering::Acquire) {

@@ -6,7 +6,10 @@ use std::time::Duration;
 use anyhow::Context;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 use crate::config::Config;
 
@@ -54,4 +57,18 @@ pub async fn is_ready(db: &DatabaseConnection) -> bool {
         return false;
     }
     matches!(Migrator::get_pending_migrations(db).await, Ok(pending) if pending.is_empty())
+}
+
+/// Begins a transaction that will write. On SQLite it starts `IMMEDIATE`, taking the write
+/// lock (waiting for it up to the busy timeout) before its first read; a deferred transaction
+/// that reads and then writes fails outright when another writer commits in between. On
+/// PostgreSQL it is an ordinary transaction.
+pub async fn begin_write<C: TransactionTrait<Transaction = DatabaseTransaction>>(
+    db: &C,
+) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }

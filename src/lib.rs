@@ -16,6 +16,8 @@ pub mod entities;
 pub mod health;
 pub mod http;
 pub mod i18n;
+pub mod ledger;
+pub mod orders;
 pub mod payments;
 pub mod reference;
 pub mod search;
@@ -113,6 +115,8 @@ impl AppState {
         (name = "admin", description = "Province administrators"),
         (name = "reference", description = "Administrative units and OCOP categories"),
         (name = "trace", description = "Batches, trace events, stamps, scans and fake reports"),
+        (name = "orders", description = "Cart, checkout, payments and orders"),
+        (name = "payments", description = "Payment provider webhooks"),
     )
 )]
 struct ApiDoc;
@@ -124,6 +128,8 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(catalog::api_routes())
         .merge(admin::api_routes())
         .merge(trace::api_routes())
+        .merge(orders::api_routes())
+        .merge(payments::api_routes())
         .merge(reference::api_routes());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
@@ -140,6 +146,8 @@ pub fn app(state: AppState) -> Router {
         .merge(catalog::page_routes())
         .merge(admin::page_routes())
         .merge(trace::page_routes())
+        .merge(orders::page_routes())
+        .merge(payments::page_routes())
         .merge(api)
         .route(
             "/api/v1/openapi.json",
@@ -246,6 +254,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let upkeep = tokio::spawn(upkeep(state.clone()));
+    let expiry = orders::lifecycle::spawn_expiry_sweeper(state.db.clone(), Duration::from_secs(15));
     let scans = state.scans.clone();
     let router = app(state);
     let result = axum::serve(
@@ -255,6 +264,7 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     upkeep.abort();
+    expiry.abort();
     // Every request has finished: write the scans still queued before the process exits.
     scans.shutdown().await;
     result.map_err(Into::into)

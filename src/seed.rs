@@ -532,6 +532,7 @@ pub async fn synthetic(
             created_at: Set(now),
             updated_at: Set(now),
             reviewed_at: Set(Some(now)),
+            delivery_fee_vnd: Set(30_000),
         });
     }
     for chunk in coop_rows.chunks(500) {

@@ -6,11 +6,10 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum_extra::extract::CookieJar;
 use chrono::Utc;
-use data_encoding::{BASE64URL_NOPAD, HEXLOWER};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
-use sha2::{Digest, Sha256};
 
 use crate::AppState;
+use crate::domain::token::{hash_token, new_token};
 use crate::entities::{sessions, users};
 use crate::http::error::{AppError, AppResult};
 
@@ -40,8 +39,7 @@ pub async fn create_session(
     user_id: i64,
     ttl: std::time::Duration,
 ) -> AppResult<String> {
-    let raw: [u8; 32] = rand::random();
-    let token = BASE64URL_NOPAD.encode(&raw);
+    let token = new_token();
     let now = Utc::now();
     sessions::ActiveModel {
         token_hash: Set(hash_token(&token)),
@@ -90,10 +88,6 @@ async fn resolve(db: &impl ConnectionTrait, token: &str) -> AppResult<Option<Cur
             display_name: user.display_name,
             is_admin: user.is_admin,
         }))
-}
-
-fn hash_token(token: &str) -> String {
-    HEXLOWER.encode(&Sha256::digest(token.as_bytes()))
 }
 
 /// The session token of a request: the cookie, or `Authorization: Bearer` for API clients.

@@ -38,6 +38,8 @@ macro_rules! status_enum {
     };
 }
 
+pub(crate) use status_enum;
+
 status_enum! {
     /// Where a cooperative stands with the province.
     CooperativeStatus {

@@ -8,6 +8,7 @@ mod phone;
 mod stamp_code;
 mod stars;
 mod text;
+pub mod token;
 
 pub use gtin::Gtin;
 pub use money::Money;

@@ -26,6 +26,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub reviewed_at: Option<DateTimeUtc>,
+    /// Flat delivery fee this cooperative charges per order, in đồng.
+    pub delivery_fee_vnd: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -24,6 +24,9 @@ pub enum AppError {
     NoRoute,
     #[error("you need to log in")]
     Unauthenticated,
+    /// A webhook whose signature is missing, wrong or stale.
+    #[error("{0}")]
+    BadSignature(String),
     #[error("you are not allowed to do this")]
     Forbidden,
     #[error("{message}")]
@@ -138,7 +141,7 @@ impl AppError {
         match self {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound | Self::NoRoute => StatusCode::NOT_FOUND,
-            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Unauthenticated | Self::BadSignature(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
@@ -159,6 +162,7 @@ impl AppError {
             Self::NotFound => "not_found",
             Self::NoRoute => "route_not_found",
             Self::Unauthenticated => "unauthenticated",
+            Self::BadSignature(_) => "invalid_signature",
             Self::Forbidden => "forbidden",
             Self::Conflict { code, .. } | Self::BadRequest { code, .. } => code,
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",

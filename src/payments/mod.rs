@@ -1,4 +1,16 @@
-//! Cashless payment. So far: the VietQR (NAPAS 247, EMVCo) payment code a shopper's banking app
-//! scans. Checkout, providers and the ledger come with the checkout issue.
+//! Cashless payment: VietQR codes for bank transfers ([`vietqr`]), bank notifications that
+//! confirm them ([`bank`]), Stripe ([`stripe`]), settling received money against a checkout
+//! ([`settle`]), refunds ([`refunds`]), the administrator's queue of money that did not match
+//! ([`queue`]) and payouts to cooperatives.
 
+pub mod bank;
+pub mod queue;
+pub mod refunds;
+mod routes_api;
+mod routes_pages;
+pub mod settle;
+pub mod stripe;
 pub mod vietqr;
+
+pub use routes_api::api_routes;
+pub use routes_pages::page_routes;

@@ -1,0 +1,343 @@
+//! The shopping cart. A visitor's cart is found by a random token in the `ocop_cart` cookie;
+//! a logged-in shopper's by their account. When a visitor with a cart logs in, the cart
+//! follows them: its lines are merged into the account's cart the next time it is read.
+//!
+//! The cart holds only product ids and quantities. Prices, stock and availability are read
+//! fresh whenever the cart is shown or checked out, so a cart never shows a stale price.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set,
+};
+
+use super::{MAX_CART_LINES, MAX_QUANTITY_PER_LINE};
+use crate::accounts::CurrentUser;
+use crate::catalog::products;
+use crate::domain::FieldIssue;
+use crate::domain::token::{hash_token, new_token};
+use crate::entities::{cart_items, carts, cooperatives, products as product_rows};
+use crate::http::error::{AppError, AppResult, FieldErrors};
+
+/// Name of the cookie that carries a visitor's cart token.
+pub const CART_COOKIE: &str = "ocop_cart";
+
+/// Who a cart belongs to: the logged-in user, and/or the visitor's cart token.
+#[derive(Debug, Clone, Default)]
+pub struct CartOwner {
+    pub user_id: Option<i64>,
+    pub token: Option<String>,
+}
+
+impl CartOwner {
+    pub fn new(user: Option<&CurrentUser>, token: Option<String>) -> Self {
+        Self {
+            user_id: user.map(|u| u.id),
+            token,
+        }
+    }
+}
+
+/// A quantity a shopper asked for: 1 to [`MAX_QUANTITY_PER_LINE`].
+pub fn parse_quantity(quantity: i64) -> Result<i64, FieldIssue> {
+    if quantity < 1 {
+        Err(FieldIssue::new(
+            "quantity_not_positive",
+            "the quantity must be at least 1",
+        ))
+    } else if quantity > MAX_QUANTITY_PER_LINE {
+        Err(FieldIssue::new(
+            "quantity_too_large",
+            format!("at most {MAX_QUANTITY_PER_LINE} units of one product per order"),
+        ))
+    } else {
+        Ok(quantity)
+    }
+}
+
+/// The existing cart of `owner`, merging a visitor cart into the account's cart when the
+/// visitor has logged in since. `None` when there is no cart yet.
+pub async fn find(db: &DatabaseConnection, owner: &CartOwner) -> AppResult<Option<carts::Model>> {
+    let txn = crate::db::begin_write(db).await?;
+    let by_token = match &owner.token {
+        Some(token) => {
+            carts::Entity::find()
+                .filter(carts::Column::TokenHash.eq(hash_token(token)))
+                .one(&txn)
+                .await?
+        }
+        None => None,
+    };
+    let Some(user_id) = owner.user_id else {
+        txn.commit().await?;
+        return Ok(by_token);
+    };
+    let by_user = carts::Entity::find()
+        .filter(carts::Column::UserId.eq(user_id))
+        .one(&txn)
+        .await?;
+    let cart = match (by_user, by_token) {
+        (Some(user_cart), Some(visitor_cart)) if visitor_cart.user_id.is_none() => {
+            merge_into(&txn, &visitor_cart, &user_cart).await?;
+            Some(user_cart)
+        }
+        (Some(user_cart), _) => Some(user_cart),
+        // The visitor's cart becomes the account's cart.
+        (None, Some(visitor_cart)) if visitor_cart.user_id.is_none() => {
+            let mut row: carts::ActiveModel = visitor_cart.into();
+            row.user_id = Set(Some(user_id));
+            row.token_hash = Set(None);
+            row.updated_at = Set(Utc::now());
+            Some(row.update(&txn).await?)
+        }
+        (None, _) => None,
+    };
+    txn.commit().await?;
+    Ok(cart)
+}
+
+/// Moves a visitor cart's lines into the account's cart (quantities add up, capped) and
+/// deletes the visitor cart.
+async fn merge_into(
+    db: &impl ConnectionTrait,
+    from: &carts::Model,
+    into: &carts::Model,
+) -> AppResult<()> {
+    let lines = cart_items::Entity::find()
+        .filter(cart_items::Column::CartId.eq(from.id))
+        .all(db)
+        .await?;
+    for line in lines {
+        add_line(db, into.id, line.product_id, line.quantity, false).await?;
+    }
+    cart_items::Entity::delete_many()
+        .filter(cart_items::Column::CartId.eq(from.id))
+        .exec(db)
+        .await?;
+    carts::Entity::delete_by_id(from.id).exec(db).await?;
+    Ok(())
+}
+
+/// The cart of `owner`, created when there is none. Returns the cart and, for a visitor who
+/// had no cart, the new token to set in their cookie.
+pub async fn find_or_create(
+    db: &DatabaseConnection,
+    owner: &CartOwner,
+) -> AppResult<(carts::Model, Option<String>)> {
+    if let Some(cart) = find(db, owner).await? {
+        return Ok((cart, None));
+    }
+    let now = Utc::now();
+    let (token, token_hash) = match owner.user_id {
+        Some(_) => (None, None),
+        None => {
+            let token = new_token();
+            let hash = hash_token(&token);
+            (Some(token), Some(hash))
+        }
+    };
+    let inserted = carts::Entity::insert(carts::ActiveModel {
+        token_hash: Set(token_hash),
+        user_id: Set(owner.user_id),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::column(carts::Column::UserId)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    if inserted == 0 {
+        // A concurrent request of the same user created it first.
+        let cart = find(db, owner)
+            .await?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("cart vanished after insert")))?;
+        return Ok((cart, None));
+    }
+    let cart = match &token {
+        Some(token) => {
+            carts::Entity::find()
+                .filter(carts::Column::TokenHash.eq(hash_token(token)))
+                .one(db)
+                .await?
+        }
+        None => {
+            carts::Entity::find()
+                .filter(carts::Column::UserId.eq(owner.user_id))
+                .one(db)
+                .await?
+        }
+    }
+    .ok_or_else(|| AppError::Internal(anyhow::anyhow!("cart vanished after insert")))?;
+    Ok((cart, token))
+}
+
+/// Adds `quantity` units (or sets the quantity when `replace`), refusing a product that is not
+/// for sale, a line over the per-line limit and a cart with too many lines.
+pub async fn add_line(
+    db: &impl ConnectionTrait,
+    cart_id: i64,
+    product_id: i64,
+    quantity: i64,
+    replace: bool,
+) -> AppResult<()> {
+    let product = products::public_products()
+        .filter(product_rows::Column::Id.eq(product_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| {
+            FieldErrors::single(
+                "product_id",
+                FieldIssue::new("product_unavailable", "this product is not for sale"),
+            )
+        })?;
+    let existing = cart_items::Entity::find()
+        .filter(cart_items::Column::CartId.eq(cart_id))
+        .filter(cart_items::Column::ProductId.eq(product.id))
+        .one(db)
+        .await?;
+    let wanted = match (&existing, replace) {
+        (Some(line), false) => line.quantity.saturating_add(quantity),
+        _ => quantity,
+    }
+    .min(MAX_QUANTITY_PER_LINE);
+    match existing {
+        Some(line) => {
+            let mut row: cart_items::ActiveModel = line.into();
+            row.quantity = Set(wanted);
+            row.update(db).await?;
+        }
+        None => {
+            let lines = cart_items::Entity::find()
+                .filter(cart_items::Column::CartId.eq(cart_id))
+                .all(db)
+                .await?
+                .len();
+            if lines >= MAX_CART_LINES {
+                return Err(AppError::conflict(
+                    "cart_full",
+                    "product_id",
+                    format!("a cart holds at most {MAX_CART_LINES} different products"),
+                ));
+            }
+            cart_items::ActiveModel {
+                cart_id: Set(cart_id),
+                product_id: Set(product.id),
+                quantity: Set(wanted),
+                added_at: Set(Utc::now()),
+                ..Default::default()
+            }
+            .insert(db)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes a product from the cart; removing what is not there is not an error.
+pub async fn remove_line(
+    db: &impl ConnectionTrait,
+    cart_id: i64,
+    product_id: i64,
+) -> AppResult<()> {
+    cart_items::Entity::delete_many()
+        .filter(cart_items::Column::CartId.eq(cart_id))
+        .filter(cart_items::Column::ProductId.eq(product_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Empties a cart (after a checkout).
+pub async fn clear(db: &impl ConnectionTrait, cart_id: i64) -> AppResult<()> {
+    cart_items::Entity::delete_many()
+        .filter(cart_items::Column::CartId.eq(cart_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// One cart line with today's product facts.
+#[derive(Debug, Clone)]
+pub struct PricedLine {
+    pub product: product_rows::Model,
+    pub quantity: i64,
+    /// Whether the product can be bought now (listed, enough stock).
+    pub available: bool,
+}
+
+/// The lines of one cooperative in a cart, with its delivery fee.
+#[derive(Debug, Clone)]
+pub struct CooperativeGroup {
+    pub cooperative: cooperatives::Model,
+    pub lines: Vec<PricedLine>,
+    pub subtotal_vnd: i64,
+    pub delivery_fee_vnd: i64,
+}
+
+impl CooperativeGroup {
+    pub fn total_vnd(&self) -> i64 {
+        self.subtotal_vnd.saturating_add(self.delivery_fee_vnd)
+    }
+}
+
+/// A cart's lines read fresh, grouped by cooperative (in a stable order).
+pub async fn priced_groups(
+    db: &impl ConnectionTrait,
+    cart_id: i64,
+) -> AppResult<Vec<CooperativeGroup>> {
+    let lines = cart_items::Entity::find()
+        .filter(cart_items::Column::CartId.eq(cart_id))
+        .order_by_asc(cart_items::Column::Id)
+        .all(db)
+        .await?;
+    if lines.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = lines.iter().map(|l| l.product_id).collect();
+    let rows = product_rows::Entity::find()
+        .filter(product_rows::Column::Id.is_in(ids))
+        .find_also_related(cooperatives::Entity)
+        .all(db)
+        .await?;
+    let by_id: BTreeMap<i64, (product_rows::Model, cooperatives::Model)> = rows
+        .into_iter()
+        .filter_map(|(p, c)| Some((p.id, (p, c?))))
+        .collect();
+    let mut groups: Vec<CooperativeGroup> = Vec::new();
+    for line in lines {
+        let Some((product, coop)) = by_id.get(&line.product_id) else {
+            continue;
+        };
+        let available =
+            products::is_public(product, coop) && product.stock_quantity >= line.quantity;
+        let priced = PricedLine {
+            product: product.clone(),
+            quantity: line.quantity,
+            available,
+        };
+        match groups.iter_mut().find(|g| g.cooperative.id == coop.id) {
+            Some(group) => group.lines.push(priced),
+            None => groups.push(CooperativeGroup {
+                cooperative: coop.clone(),
+                lines: vec![priced],
+                subtotal_vnd: 0,
+                delivery_fee_vnd: coop.delivery_fee_vnd,
+            }),
+        }
+    }
+    for group in &mut groups {
+        group.subtotal_vnd = group
+            .lines
+            .iter()
+            .map(|l| l.product.price_vnd.saturating_mul(l.quantity))
+            .fold(0i64, i64::saturating_add);
+    }
+    Ok(groups)
+}

@@ -1,0 +1,390 @@
+//! The order state machine.
+//!
+//! ```text
+//! pending_payment ─paid─▶ paid ─▶ accepted ─▶ shipped ─▶ delivered ─▶ completed
+//!        │                 │          │
+//!        ▼                 ▼          ▼
+//!    cancelled ◀───────────┴──────────┘   (shopper before acceptance, cooperative with a
+//!                                          reason before shipping, expiry before payment)
+//! ```
+//!
+//! Every transition is one conditional update (`… WHERE status IN (allowed)`): of two racing
+//! requests exactly one applies, the other gets `409 invalid_transition`. A paid order that is
+//! cancelled hands its stock back and owes the shopper a refund ([`crate::payments::refunds`]).
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+
+use super::checkout::release_stock;
+use super::{CancelledBy, OrderStatus, PaymentStatus};
+use crate::domain::{FieldIssue, bounded_text};
+use crate::entities::{order_events, orders, payments};
+use crate::http::error::{AppError, AppResult, FieldErrors};
+use crate::payments::refunds;
+
+/// Who is acting on an order.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor {
+    pub user_id: Option<i64>,
+}
+
+/// Moves one order from one of `from` to `to` and records it in the history. Answers 409 when
+/// the order is not in one of `from` (someone else moved it first, or the move makes no sense).
+pub async fn transition(
+    db: &impl ConnectionTrait,
+    order_id: i64,
+    from: &[OrderStatus],
+    to: OrderStatus,
+    actor: Actor,
+    note: Option<String>,
+    mut update: sea_orm::UpdateMany<orders::Entity>,
+) -> AppResult<orders::Model> {
+    let now = Utc::now();
+    update = update
+        .col_expr(orders::Column::Status, Expr::value(to.as_str()))
+        .col_expr(orders::Column::UpdatedAt, Expr::value(now))
+        .filter(orders::Column::Id.eq(order_id))
+        .filter(orders::Column::Status.is_in(from.iter().map(|s| s.as_str())));
+    let moved = update.exec(db).await?.rows_affected;
+    let order = orders::Entity::find_by_id(order_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if moved != 1 {
+        return Err(AppError::conflict(
+            "invalid_transition",
+            "status",
+            format!(
+                "the order is {} and cannot become {}",
+                order.status,
+                to.as_str()
+            ),
+        ));
+    }
+    record_event(db, order_id, to, actor, note).await?;
+    Ok(order)
+}
+
+/// Appends to an order's history.
+pub async fn record_event(
+    db: &impl ConnectionTrait,
+    order_id: i64,
+    status: OrderStatus,
+    actor: Actor,
+    note: Option<String>,
+) -> AppResult<()> {
+    order_events::ActiveModel {
+        order_id: Set(order_id),
+        status: Set(status.as_str().to_owned()),
+        actor_user_id: Set(actor.user_id),
+        note: Set(note),
+        at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+fn plain_update() -> sea_orm::UpdateMany<orders::Entity> {
+    orders::Entity::update_many()
+}
+
+/// The cooperative accepts a paid order.
+pub async fn accept(
+    db: &DatabaseConnection,
+    order_id: i64,
+    actor: Actor,
+) -> AppResult<orders::Model> {
+    let txn = crate::db::begin_write(db).await?;
+    let order = transition(
+        &txn,
+        order_id,
+        &[OrderStatus::Paid],
+        OrderStatus::Accepted,
+        actor,
+        None,
+        plain_update(),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(order)
+}
+
+/// Carrier and tracking number of a shipment, checked.
+#[derive(Debug, Clone)]
+pub struct Shipment {
+    pub carrier: String,
+    pub tracking_number: String,
+}
+
+impl Shipment {
+    pub fn parse(carrier: &str, tracking_number: &str) -> AppResult<Self> {
+        let mut errors = FieldErrors::default();
+        let carrier = errors.take("carrier", bounded_text(carrier, 2, 80));
+        let tracking = errors.take("tracking_number", bounded_text(tracking_number, 3, 80));
+        match (carrier, tracking) {
+            (Some(carrier), Some(tracking_number)) if errors.is_empty() => Ok(Self {
+                carrier,
+                tracking_number,
+            }),
+            _ => Err(errors.into_error()),
+        }
+    }
+}
+
+/// The cooperative hands an accepted order to a carrier.
+pub async fn ship(
+    db: &DatabaseConnection,
+    order_id: i64,
+    shipment: Shipment,
+    actor: Actor,
+) -> AppResult<orders::Model> {
+    let txn = crate::db::begin_write(db).await?;
+    let note = format!("{} {}", shipment.carrier, shipment.tracking_number);
+    let update = plain_update()
+        .col_expr(orders::Column::Carrier, Expr::value(shipment.carrier))
+        .col_expr(
+            orders::Column::TrackingNumber,
+            Expr::value(shipment.tracking_number),
+        );
+    let order = transition(
+        &txn,
+        order_id,
+        &[OrderStatus::Accepted],
+        OrderStatus::Shipped,
+        actor,
+        Some(note),
+        update,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(order)
+}
+
+/// The parcel reached the shopper (the cooperative records it from the carrier).
+pub async fn deliver(
+    db: &DatabaseConnection,
+    order_id: i64,
+    actor: Actor,
+) -> AppResult<orders::Model> {
+    let txn = crate::db::begin_write(db).await?;
+    let order = transition(
+        &txn,
+        order_id,
+        &[OrderStatus::Shipped],
+        OrderStatus::Delivered,
+        actor,
+        None,
+        plain_update(),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(order)
+}
+
+/// The shopper confirms receipt (or the cooperative closes a delivered order).
+pub async fn complete(
+    db: &DatabaseConnection,
+    order_id: i64,
+    actor: Actor,
+) -> AppResult<orders::Model> {
+    let txn = crate::db::begin_write(db).await?;
+    let order = transition(
+        &txn,
+        order_id,
+        &[OrderStatus::Delivered],
+        OrderStatus::Completed,
+        actor,
+        None,
+        plain_update(),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(order)
+}
+
+/// A cancellation reason: required from a cooperative, optional from a shopper.
+pub fn parse_reason(reason: &str, required: bool) -> AppResult<Option<String>> {
+    let trimmed = reason.trim();
+    if trimmed.is_empty() && !required {
+        return Ok(None);
+    }
+    bounded_text(trimmed, 3, 500)
+        .map(Some)
+        .map_err(|issue| FieldErrors::single("reason", issue))
+}
+
+/// Cancels an order. Before payment, the whole checkout is cancelled (its payment covers all
+/// its orders) and the stock returns. After payment the order is cancelled, its stock returns
+/// and a refund is opened. `allowed` says from which states this actor may cancel.
+pub async fn cancel(
+    db: &DatabaseConnection,
+    order_id: i64,
+    allowed: &[OrderStatus],
+    by: CancelledBy,
+    reason: Option<String>,
+    actor: Actor,
+) -> AppResult<orders::Model> {
+    let txn = crate::db::begin_write(db).await?;
+    let update = plain_update()
+        .col_expr(orders::Column::CancelledBy, Expr::value(by.as_str()))
+        .col_expr(orders::Column::CancelReason, Expr::value(reason.clone()));
+    let before = orders::Entity::find_by_id(order_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let previous = OrderStatus::parse(&before.status);
+    if previous == Some(OrderStatus::PendingPayment)
+        && allowed.contains(&OrderStatus::PendingPayment)
+    {
+        let payment = before.payment_id;
+        cancel_unpaid_payment(&txn, payment, PaymentStatus::Cancelled, by, reason, actor).await?;
+        let order = orders::Entity::find_by_id(order_id)
+            .one(&txn)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        if order.status != OrderStatus::Cancelled.as_str() {
+            return Err(AppError::conflict(
+                "invalid_transition",
+                "status",
+                format!("the order is {} and cannot be cancelled", order.status),
+            ));
+        }
+        txn.commit().await?;
+        return Ok(order);
+    }
+    let paid_states: Vec<OrderStatus> = allowed
+        .iter()
+        .copied()
+        .filter(|s| *s != OrderStatus::PendingPayment)
+        .collect();
+    let order = transition(
+        &txn,
+        order_id,
+        &paid_states,
+        OrderStatus::Cancelled,
+        actor,
+        reason.clone(),
+        update,
+    )
+    .await?;
+    release_stock(&txn, &[order.id]).await?;
+    refunds::open_for_order(&txn, &order, reason.as_deref().unwrap_or(by.as_str())).await?;
+    txn.commit().await?;
+    Ok(order)
+}
+
+/// Cancels an unpaid checkout: the payment stops being payable, every order is cancelled and
+/// the stock returns. Does nothing when the payment is no longer pending.
+pub async fn cancel_unpaid_payment(
+    txn: &DatabaseTransaction,
+    payment_id: i64,
+    new_status: PaymentStatus,
+    by: CancelledBy,
+    reason: Option<String>,
+    actor: Actor,
+) -> AppResult<bool> {
+    let now = Utc::now();
+    let stopped = payments::Entity::update_many()
+        .col_expr(payments::Column::Status, Expr::value(new_status.as_str()))
+        .col_expr(payments::Column::UpdatedAt, Expr::value(now))
+        .filter(payments::Column::Id.eq(payment_id))
+        .filter(payments::Column::Status.eq(PaymentStatus::Pending.as_str()))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    if stopped != 1 {
+        return Ok(false);
+    }
+    let order_ids: Vec<i64> = orders::Entity::find()
+        .select_only()
+        .column(orders::Column::Id)
+        .filter(orders::Column::PaymentId.eq(payment_id))
+        .filter(orders::Column::Status.eq(OrderStatus::PendingPayment.as_str()))
+        .order_by_asc(orders::Column::Id)
+        .into_tuple()
+        .all(txn)
+        .await?;
+    orders::Entity::update_many()
+        .col_expr(
+            orders::Column::Status,
+            Expr::value(OrderStatus::Cancelled.as_str()),
+        )
+        .col_expr(orders::Column::CancelledBy, Expr::value(by.as_str()))
+        .col_expr(orders::Column::CancelReason, Expr::value(reason.clone()))
+        .col_expr(orders::Column::UpdatedAt, Expr::value(now))
+        .filter(orders::Column::Id.is_in(order_ids.clone()))
+        .exec(txn)
+        .await?;
+    for id in &order_ids {
+        record_event(txn, *id, OrderStatus::Cancelled, actor, reason.clone()).await?;
+    }
+    release_stock(txn, &order_ids).await?;
+    Ok(true)
+}
+
+/// Expires unpaid checkouts whose reservation has run out, each in its own transaction, and
+/// returns how many. Run periodically; payment settlement also expires a due payment itself,
+/// so correctness does not depend on this running on time.
+pub async fn expire_due(db: &DatabaseConnection) -> AppResult<u64> {
+    let due: Vec<i64> = payments::Entity::find()
+        .select_only()
+        .column(payments::Column::Id)
+        .filter(payments::Column::Status.eq(PaymentStatus::Pending.as_str()))
+        .filter(payments::Column::ExpiresAt.lt(Utc::now()))
+        .order_by_asc(payments::Column::ExpiresAt)
+        .limit(200)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut expired = 0;
+    for payment_id in due {
+        let txn = crate::db::begin_write(db).await?;
+        if cancel_unpaid_payment(
+            &txn,
+            payment_id,
+            PaymentStatus::Expired,
+            CancelledBy::Expiry,
+            Some("reservation expired".into()),
+            Actor { user_id: None },
+        )
+        .await?
+        {
+            expired += 1;
+        }
+        txn.commit().await?;
+    }
+    Ok(expired)
+}
+
+/// Expires due checkouts every `every` until the process stops.
+pub fn spawn_expiry_sweeper(
+    db: DatabaseConnection,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match expire_due(&db).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "expired unpaid checkouts"),
+                Err(err) => tracing::warn!(error = %err, "expiring unpaid checkouts failed"),
+            }
+        }
+    })
+}
+
+/// A reason issue for a cancellation without one.
+pub fn reason_required() -> AppError {
+    FieldErrors::single(
+        "reason",
+        FieldIssue::new("reason_required", "say why the order is cancelled"),
+    )
+}

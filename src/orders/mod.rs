@@ -1,0 +1,68 @@
+//! Carts, checkout and orders.
+//!
+//! A checkout turns a cart into one payment for the whole cart and one order per cooperative,
+//! and takes the stock in the same database transaction ([`checkout`]). Orders then move
+//! through a small state machine ([`lifecycle`]); every transition is a conditional update
+//! ("from these states only"), so two racing requests cannot both apply, and each is
+//! recorded in the order's history. Unpaid checkouts expire and hand their stock back
+//! ([`lifecycle::expire_due`]).
+
+pub mod cart;
+pub mod checkout;
+pub mod lifecycle;
+pub mod queries;
+mod routes_api;
+mod routes_pages;
+pub mod views;
+
+pub use routes_api::api_routes;
+pub use routes_pages::page_routes;
+
+use crate::catalog::status_enum;
+
+status_enum! {
+    /// Where an order stands.
+    OrderStatus {
+        PendingPayment => "pending_payment",
+        Paid => "paid",
+        Accepted => "accepted",
+        Shipped => "shipped",
+        Delivered => "delivered",
+        Completed => "completed",
+        Cancelled => "cancelled",
+    }
+}
+
+status_enum! {
+    /// Where a checkout's payment stands.
+    PaymentStatus {
+        Pending => "pending",
+        Paid => "paid",
+        Expired => "expired",
+        Cancelled => "cancelled",
+    }
+}
+
+status_enum! {
+    /// How a shopper pays.
+    PaymentMethod {
+        VietQr => "vietqr",
+        Stripe => "stripe",
+    }
+}
+
+status_enum! {
+    /// Who cancelled an order.
+    CancelledBy {
+        Shopper => "shopper",
+        Cooperative => "cooperative",
+        Expiry => "expiry",
+        Administrator => "administrator",
+    }
+}
+
+/// Most units of one product in one cart line.
+pub const MAX_QUANTITY_PER_LINE: i64 = 999;
+
+/// Most distinct products in one cart.
+pub const MAX_CART_LINES: usize = 50;

@@ -1,0 +1,545 @@
+//! The cart, checkout and orders JSON API. Handlers parse, authorise, call the services and
+//! shape views.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::cart::{self, CART_COOKIE, CartOwner};
+use super::checkout::{self, CheckoutOutcome, CheckoutRequest};
+use super::lifecycle::{self, Actor, Shipment};
+use super::queries::{self, OrderRole};
+use super::views::{CartView, CheckoutView, OrderView, PaymentView};
+use super::{CancelledBy, OrderStatus};
+use crate::AppState;
+use crate::accounts::{Authenticated, CurrentUser, Viewer};
+use crate::catalog::access;
+use crate::config::Config;
+use crate::http::error::{AppError, AppResult, FieldErrors, Problem};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::ledger::reports::{self, StatementLine};
+
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_cart))
+        .routes(routes!(add_to_cart))
+        .routes(routes!(set_cart_quantity, remove_from_cart))
+        .routes(routes!(create_checkout))
+        .routes(routes!(get_payment))
+        .routes(routes!(my_orders))
+        .routes(routes!(get_order))
+        .routes(routes!(cancel_order))
+        .routes(routes!(accept_order))
+        .routes(routes!(ship_order))
+        .routes(routes!(deliver_order))
+        .routes(routes!(complete_order))
+        .routes(routes!(cooperative_orders))
+        .routes(routes!(cooperative_statement))
+}
+
+/// The cart cookie for a new visitor cart.
+pub(crate) fn cart_cookie(config: &Config, token: String) -> Cookie<'static> {
+    Cookie::build((CART_COOKIE, token))
+        .path("/")
+        .http_only(true)
+        .secure(config.secure_cookies())
+        .same_site(SameSite::Lax)
+        .max_age(cookie::time::Duration::days(30))
+        .build()
+}
+
+pub(crate) fn cart_owner(viewer: &Option<CurrentUser>, jar: &CookieJar) -> CartOwner {
+    CartOwner::new(
+        viewer.as_ref(),
+        jar.get(CART_COOKIE).map(|c| c.value().to_owned()),
+    )
+}
+
+pub(crate) async fn cart_view(state: &AppState, owner: &CartOwner) -> AppResult<CartView> {
+    let groups = match cart::find(&state.db, owner).await? {
+        Some(cart) => cart::priced_groups(&state.db, cart.id).await?,
+        None => Vec::new(),
+    };
+    Ok(CartView::new(&groups))
+}
+
+/// The shopper's cart, read fresh (prices, stock, availability).
+#[utoipa::path(get, path = "/cart", tag = "orders", responses((status = 200, body = CartView)))]
+async fn get_cart(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    jar: CookieJar,
+) -> AppResult<Json<CartView>> {
+    Ok(Json(cart_view(&state, &cart_owner(&viewer, &jar)).await?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct CartLineRequest {
+    pub product_id: i64,
+    /// 1 to 999.
+    pub quantity: i64,
+}
+
+/// Add units of a product to the cart (a visitor gets a cart cookie).
+#[utoipa::path(post, path = "/cart/items", tag = "orders", request_body = CartLineRequest,
+    responses(
+        (status = 200, body = CartView),
+        (status = 409, body = Problem, description = "The cart holds too many products"),
+        (status = 422, body = Problem, description = "Unknown product, product not for sale, bad quantity"),
+    ))]
+async fn add_to_cart(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    jar: CookieJar,
+    ApiJson(body): ApiJson<CartLineRequest>,
+) -> AppResult<Response> {
+    let quantity =
+        cart::parse_quantity(body.quantity).map_err(|i| FieldErrors::single("quantity", i))?;
+    let owner = cart_owner(&viewer, &jar);
+    let (cart_row, new_token) = cart::find_or_create(&state.db, &owner).await?;
+    cart::add_line(&state.db, cart_row.id, body.product_id, quantity, false).await?;
+    let owner = CartOwner {
+        token: new_token.clone().or(owner.token),
+        ..owner
+    };
+    let view = cart_view(&state, &owner).await?;
+    let jar = match new_token {
+        Some(token) => jar.add(cart_cookie(&state.config, token)),
+        None => jar,
+    };
+    Ok((jar, Json(view)).into_response())
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct QuantityRequest {
+    /// 1 to 999.
+    pub quantity: i64,
+}
+
+/// Set the quantity of a product already in the cart.
+#[utoipa::path(put, path = "/cart/items/{product_id}", tag = "orders",
+    params(("product_id" = i64, Path, description = "Product id")),
+    request_body = QuantityRequest,
+    responses((status = 200, body = CartView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn set_cart_quantity(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    jar: CookieJar,
+    ApiPath(product_id): ApiPath<i64>,
+    ApiJson(body): ApiJson<QuantityRequest>,
+) -> AppResult<Json<CartView>> {
+    let quantity =
+        cart::parse_quantity(body.quantity).map_err(|i| FieldErrors::single("quantity", i))?;
+    let owner = cart_owner(&viewer, &jar);
+    let cart_row = cart::find(&state.db, &owner)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    cart::add_line(&state.db, cart_row.id, product_id, quantity, true).await?;
+    Ok(Json(cart_view(&state, &owner).await?))
+}
+
+/// Remove a product from the cart.
+#[utoipa::path(delete, path = "/cart/items/{product_id}", tag = "orders",
+    params(("product_id" = i64, Path, description = "Product id")),
+    responses((status = 200, body = CartView)))]
+async fn remove_from_cart(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    jar: CookieJar,
+    ApiPath(product_id): ApiPath<i64>,
+) -> AppResult<Json<CartView>> {
+    let owner = cart_owner(&viewer, &jar);
+    if let Some(cart_row) = cart::find(&state.db, &owner).await? {
+        cart::remove_line(&state.db, cart_row.id, product_id).await?;
+    }
+    Ok(Json(cart_view(&state, &owner).await?))
+}
+
+/// The checkout view of a finished checkout.
+pub(crate) async fn checkout_view(
+    state: &AppState,
+    outcome: &CheckoutOutcome,
+    redirect_url: Option<String>,
+) -> AppResult<CheckoutView> {
+    Ok(CheckoutView {
+        payment: PaymentView::new(&outcome.payment, &state.config.commerce.collecting_account),
+        orders: queries::views(&state.db, &state.reference, &outcome.orders).await?,
+        payment_url: format!(
+            "{}/payments/{}?token={}",
+            state.config.public_url, outcome.payment.reference, outcome.access_token
+        ),
+        redirect_url,
+    })
+}
+
+/// Check out the cart: one payment, one order per cooperative, stock reserved until the
+/// payment expires. Sending the same `checkout_key` again returns the first checkout.
+#[utoipa::path(post, path = "/checkout", tag = "orders", request_body = CheckoutRequest,
+    responses(
+        (status = 201, body = CheckoutView),
+        (status = 200, body = CheckoutView, description = "The checkout made earlier with this key"),
+        (status = 409, body = Problem, description = "Out of stock, product no longer for sale, total too large"),
+        (status = 422, body = Problem, description = "Empty cart or invalid delivery details"),
+    ))]
+async fn create_checkout(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    jar: CookieJar,
+    ApiJson(body): ApiJson<CheckoutRequest>,
+) -> AppResult<Response> {
+    let request = body.parse(&state.reference, state.config.commerce.stripe.is_some())?;
+    let owner = cart_owner(&viewer, &jar);
+    let outcome = checkout::checkout(
+        &state.db,
+        &state.config.commerce,
+        &owner,
+        viewer.as_ref(),
+        request,
+    )
+    .await?;
+    let redirect = crate::payments::stripe::start_if_card(&state, &outcome).await?;
+    let view = checkout_view(&state, &outcome, redirect).await?;
+    let status = if outcome.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(view)).into_response())
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PaymentTokenQuery {
+    /// The token from the payment page link (not needed by the logged-in buyer).
+    pub token: Option<String>,
+}
+
+/// A checkout's payment and orders: for the buyer, an administrator, or the holder of the
+/// payment page's token. Poll it to see the payment arrive.
+#[utoipa::path(get, path = "/payments/{reference}", tag = "orders",
+    params(("reference" = String, Path, description = "Payment reference, e.g. OCOPK7M2Q9AB"), PaymentTokenQuery),
+    responses((status = 200, body = CheckoutView), (status = 404, body = Problem)))]
+async fn get_payment(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    ApiPath(reference): ApiPath<String>,
+    ApiQuery(query): ApiQuery<PaymentTokenQuery>,
+) -> AppResult<Json<CheckoutView>> {
+    let payment = queries::payment_for(
+        &state.db,
+        &reference,
+        query.token.as_deref(),
+        viewer.as_ref(),
+    )
+    .await?;
+    let payment = crate::payments::stripe::refresh_if_returning(&state, payment).await?;
+    let orders = queries::of_payment(&state.db, payment.id).await?;
+    Ok(Json(CheckoutView {
+        payment: PaymentView::new(&payment, &state.config.commerce.collecting_account),
+        orders: queries::views(&state.db, &state.reference, &orders).await?,
+        payment_url: format!("{}/payments/{}", state.config.public_url, payment.reference),
+        redirect_url: None,
+    }))
+}
+
+/// The logged-in shopper's orders, newest first.
+#[utoipa::path(get, path = "/orders", tag = "orders",
+    responses((status = 200, body = [OrderView]), (status = 401, body = Problem)))]
+async fn my_orders(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+) -> AppResult<Json<Vec<OrderView>>> {
+    let list = queries::of_buyer(&state.db, user.id, 100).await?;
+    Ok(Json(
+        queries::views(&state.db, &state.reference, &list).await?,
+    ))
+}
+
+async fn one_view(
+    state: &AppState,
+    order: &crate::entities::orders::Model,
+) -> AppResult<OrderView> {
+    queries::views(&state.db, &state.reference, std::slice::from_ref(order))
+        .await?
+        .pop()
+        .ok_or(AppError::NotFound)
+}
+
+/// An order with its items and history (its buyer, the selling cooperative, administrators).
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders",
+    params(("id" = i64, Path, description = "Order id")),
+    responses((status = 200, body = OrderView), (status = 404, body = Problem)))]
+async fn get_order(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<OrderView>> {
+    let (order, _) = queries::order_for(&state.db, &user, id).await?;
+    Ok(Json(one_view(&state, &order).await?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct CancelRequest {
+    /// Why; required when the cooperative cancels.
+    pub reason: String,
+}
+
+/// Cancel an order. The shopper may cancel before the cooperative accepts it (an unpaid
+/// checkout is cancelled whole); the cooperative may cancel a paid or accepted order, with a
+/// reason. A paid order is refunded.
+#[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders",
+    params(("id" = i64, Path, description = "Order id")),
+    request_body = CancelRequest,
+    responses((status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn cancel_order(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<CancelRequest>,
+) -> AppResult<Json<OrderView>> {
+    let order = cancel_as(&state, &user, id, &body.reason).await?;
+    Ok(Json(one_view(&state, &order).await?))
+}
+
+/// Cancels as whoever the user is to the order.
+pub(crate) async fn cancel_as(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    reason: &str,
+) -> AppResult<crate::entities::orders::Model> {
+    let (_, role) = queries::order_for(&state.db, user, id).await?;
+    let actor = Actor {
+        user_id: Some(user.id),
+    };
+    let order = match role {
+        OrderRole::Buyer => {
+            let reason = lifecycle::parse_reason(reason, false)?;
+            lifecycle::cancel(
+                &state.db,
+                id,
+                &[OrderStatus::PendingPayment, OrderStatus::Paid],
+                CancelledBy::Shopper,
+                reason,
+                actor,
+            )
+            .await?
+        }
+        OrderRole::Seller => {
+            let reason =
+                lifecycle::parse_reason(reason, true)?.ok_or_else(lifecycle::reason_required)?;
+            lifecycle::cancel(
+                &state.db,
+                id,
+                &[OrderStatus::Paid, OrderStatus::Accepted],
+                CancelledBy::Cooperative,
+                Some(reason),
+                actor,
+            )
+            .await?
+        }
+        OrderRole::Administrator => {
+            let reason =
+                lifecycle::parse_reason(reason, true)?.ok_or_else(lifecycle::reason_required)?;
+            lifecycle::cancel(
+                &state.db,
+                id,
+                &[
+                    OrderStatus::PendingPayment,
+                    OrderStatus::Paid,
+                    OrderStatus::Accepted,
+                ],
+                CancelledBy::Administrator,
+                Some(reason),
+                actor,
+            )
+            .await?
+        }
+    };
+    crate::payments::stripe::submit_pending_refunds(state).await;
+    Ok(order)
+}
+
+/// The order's seller, or 404 (403 is not used: it would reveal the order exists).
+pub(crate) async fn seller_order(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> AppResult<crate::entities::orders::Model> {
+    match queries::order_for(&state.db, user, id).await? {
+        (order, OrderRole::Seller) => Ok(order),
+        (_, OrderRole::Buyer | OrderRole::Administrator) => Err(AppError::Forbidden),
+    }
+}
+
+/// The cooperative accepts a paid order.
+#[utoipa::path(post, path = "/orders/{id}/accept", tag = "workspace",
+    params(("id" = i64, Path, description = "Order id")),
+    responses((status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn accept_order(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<OrderView>> {
+    seller_order(&state, &user, id).await?;
+    let order = lifecycle::accept(
+        &state.db,
+        id,
+        Actor {
+            user_id: Some(user.id),
+        },
+    )
+    .await?;
+    Ok(Json(one_view(&state, &order).await?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct ShipRequest {
+    /// e.g. "Viettel Post", "VNPost", "GHN".
+    pub carrier: String,
+    pub tracking_number: String,
+}
+
+/// The cooperative hands the order to a carrier.
+#[utoipa::path(post, path = "/orders/{id}/ship", tag = "workspace",
+    params(("id" = i64, Path, description = "Order id")),
+    request_body = ShipRequest,
+    responses((status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn ship_order(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<ShipRequest>,
+) -> AppResult<Json<OrderView>> {
+    seller_order(&state, &user, id).await?;
+    let shipment = Shipment::parse(&body.carrier, &body.tracking_number)?;
+    let order = lifecycle::ship(
+        &state.db,
+        id,
+        shipment,
+        Actor {
+            user_id: Some(user.id),
+        },
+    )
+    .await?;
+    Ok(Json(one_view(&state, &order).await?))
+}
+
+/// The cooperative records the delivery.
+#[utoipa::path(post, path = "/orders/{id}/deliver", tag = "workspace",
+    params(("id" = i64, Path, description = "Order id")),
+    responses((status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn deliver_order(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<OrderView>> {
+    seller_order(&state, &user, id).await?;
+    let order = lifecycle::deliver(
+        &state.db,
+        id,
+        Actor {
+            user_id: Some(user.id),
+        },
+    )
+    .await?;
+    Ok(Json(one_view(&state, &order).await?))
+}
+
+/// The shopper (or the cooperative) closes a delivered order.
+#[utoipa::path(post, path = "/orders/{id}/complete", tag = "orders",
+    params(("id" = i64, Path, description = "Order id")),
+    responses((status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn complete_order(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<OrderView>> {
+    let (_, role) = queries::order_for(&state.db, &user, id).await?;
+    if role == OrderRole::Administrator {
+        return Err(AppError::Forbidden);
+    }
+    let order = lifecycle::complete(
+        &state.db,
+        id,
+        Actor {
+            user_id: Some(user.id),
+        },
+    )
+    .await?;
+    Ok(Json(one_view(&state, &order).await?))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrderListQuery {
+    /// Only orders in this status.
+    pub status: Option<String>,
+}
+
+/// A cooperative's orders, newest first (its members only).
+#[utoipa::path(get, path = "/cooperatives/{id}/orders", tag = "workspace",
+    params(("id" = i64, Path, description = "Cooperative id"), OrderListQuery),
+    responses((status = 200, body = [OrderView]), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn cooperative_orders(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<OrderListQuery>,
+) -> AppResult<Json<Vec<OrderView>>> {
+    access::membership(&state.db, &user, id).await?;
+    let status = parse_status_filter(query.status.as_deref())?;
+    let list = queries::of_cooperative(&state.db, id, status, 200).await?;
+    Ok(Json(
+        queries::views(&state.db, &state.reference, &list).await?,
+    ))
+}
+
+pub(crate) fn parse_status_filter(status: Option<&str>) -> AppResult<Option<OrderStatus>> {
+    match status.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(text) => OrderStatus::parse(text).map(Some).ok_or_else(|| {
+            FieldErrors::single(
+                "status",
+                crate::domain::FieldIssue::new("unknown_status", "not an order status"),
+            )
+        }),
+    }
+}
+
+/// A cooperative's statement: what the platform owes it and every movement.
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+pub struct StatementView {
+    pub cooperative_id: i64,
+    pub balance_vnd: i64,
+    pub lines: Vec<StatementLine>,
+}
+
+/// A cooperative's statement (its members only).
+#[utoipa::path(get, path = "/cooperatives/{id}/statement", tag = "workspace",
+    params(("id" = i64, Path, description = "Cooperative id")),
+    responses((status = 200, body = StatementView), (status = 404, body = Problem)))]
+async fn cooperative_statement(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    _headers: HeaderMap,
+) -> AppResult<Json<StatementView>> {
+    access::membership(&state.db, &user, id).await?;
+    Ok(Json(StatementView {
+        cooperative_id: id,
+        balance_vnd: reports::cooperative_balance(&state.db, id).await?,
+        lines: reports::cooperative_statement(&state.db, id).await?,
+    }))
+}

@@ -1,0 +1,289 @@
+//! What the cart, checkout and order endpoints and pages show.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::cart::CooperativeGroup;
+use crate::catalog::views::{CooperativeRef, PlaceView};
+use crate::config::CollectingAccount;
+use crate::domain::Money;
+use crate::entities::{order_events, order_items, orders, payments};
+use crate::payments::vietqr::VietQr;
+use crate::reference::ReferenceData;
+
+/// One cart line.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CartLineView {
+    pub product_id: i64,
+    pub slug: String,
+    pub name: String,
+    pub unit: String,
+    pub unit_price_vnd: i64,
+    pub quantity: i64,
+    pub line_total_vnd: i64,
+    pub line_total_display: String,
+    /// Units in stock now.
+    pub stock_quantity: i64,
+    /// Whether this line can be checked out as it is (for sale, enough stock).
+    pub available: bool,
+}
+
+/// A cooperative's part of the cart: it becomes one order.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CartGroupView {
+    pub cooperative: CooperativeRef,
+    pub lines: Vec<CartLineView>,
+    pub subtotal_vnd: i64,
+    pub delivery_fee_vnd: i64,
+    pub delivery_fee_display: String,
+    pub total_vnd: i64,
+    pub total_display: String,
+}
+
+/// The cart.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CartView {
+    pub groups: Vec<CartGroupView>,
+    pub total_vnd: i64,
+    pub total_display: String,
+    pub item_count: i64,
+    /// Every line can be checked out.
+    pub ready: bool,
+}
+
+impl CartView {
+    pub fn new(groups: &[CooperativeGroup]) -> Self {
+        let groups: Vec<CartGroupView> = groups
+            .iter()
+            .map(|g| CartGroupView {
+                cooperative: CooperativeRef {
+                    id: g.cooperative.id,
+                    slug: g.cooperative.slug.clone(),
+                    name: g.cooperative.name.clone(),
+                },
+                lines: g
+                    .lines
+                    .iter()
+                    .map(|l| {
+                        let total = l.product.price_vnd.saturating_mul(l.quantity);
+                        CartLineView {
+                            product_id: l.product.id,
+                            slug: l.product.slug.clone(),
+                            name: l.product.name.clone(),
+                            unit: l.product.unit.clone(),
+                            unit_price_vnd: l.product.price_vnd,
+                            quantity: l.quantity,
+                            line_total_vnd: total,
+                            line_total_display: Money::from_dong(total).to_string(),
+                            stock_quantity: l.product.stock_quantity,
+                            available: l.available,
+                        }
+                    })
+                    .collect(),
+                subtotal_vnd: g.subtotal_vnd,
+                delivery_fee_vnd: g.delivery_fee_vnd,
+                delivery_fee_display: Money::from_dong(g.delivery_fee_vnd).to_string(),
+                total_vnd: g.total_vnd(),
+                total_display: Money::from_dong(g.total_vnd()).to_string(),
+            })
+            .collect();
+        let total = groups
+            .iter()
+            .map(|g| g.total_vnd)
+            .fold(0i64, i64::saturating_add);
+        Self {
+            ready: !groups.is_empty() && groups.iter().all(|g| g.lines.iter().all(|l| l.available)),
+            item_count: groups
+                .iter()
+                .flat_map(|g| &g.lines)
+                .map(|l| l.quantity)
+                .sum(),
+            total_vnd: total,
+            total_display: Money::from_dong(total).to_string(),
+            groups,
+        }
+    }
+}
+
+/// How to pay a VietQR payment by hand, and the code to scan.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BankTransferView {
+    pub bank_bin: String,
+    pub account_number: String,
+    pub account_name: String,
+    pub amount_vnd: i64,
+    /// Put exactly this in the transfer's description.
+    pub reference: String,
+    /// The EMVCo/VietQR payload the QR code encodes.
+    pub vietqr_payload: String,
+}
+
+/// A checkout's payment.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PaymentView {
+    pub reference: String,
+    pub method: String,
+    /// `pending`, `paid`, `expired` or `cancelled`.
+    pub status: String,
+    pub amount_vnd: i64,
+    pub amount_display: String,
+    pub received_vnd: i64,
+    pub expires_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    /// Present for a pending VietQR payment.
+    pub bank_transfer: Option<BankTransferView>,
+}
+
+impl PaymentView {
+    pub fn new(payment: &payments::Model, account: &CollectingAccount) -> Self {
+        let bank_transfer = (payment.method == super::PaymentMethod::VietQr.as_str()
+            && payment.status == super::PaymentStatus::Pending.as_str())
+        .then(|| {
+            let payload = VietQr {
+                bank_bin: account.bank_bin.clone(),
+                account_number: account.account_number.clone(),
+                amount: Some(Money::from_dong(payment.amount_vnd)),
+                purpose: Some(payment.reference.clone()),
+            }
+            .payload()
+            .unwrap_or_default();
+            BankTransferView {
+                bank_bin: account.bank_bin.clone(),
+                account_number: account.account_number.clone(),
+                account_name: account.account_name.clone(),
+                amount_vnd: payment.amount_vnd,
+                reference: payment.reference.clone(),
+                vietqr_payload: payload,
+            }
+        });
+        Self {
+            reference: payment.reference.clone(),
+            method: payment.method.clone(),
+            status: payment.status.clone(),
+            amount_vnd: payment.amount_vnd,
+            amount_display: Money::from_dong(payment.amount_vnd).to_string(),
+            received_vnd: payment.received_vnd,
+            expires_at: payment.expires_at,
+            paid_at: payment.paid_at,
+            bank_transfer,
+        }
+    }
+}
+
+/// One line of an order (as it was sold).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderItemView {
+    pub product_id: i64,
+    pub product_name: String,
+    pub unit: String,
+    pub unit_price_vnd: i64,
+    pub quantity: i64,
+    pub line_total_vnd: i64,
+}
+
+/// One step of an order's history.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderEventView {
+    pub status: String,
+    pub note: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// An order.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderView {
+    pub id: i64,
+    /// What people read and say: `DH` and the id.
+    pub number: String,
+    pub status: String,
+    pub payment_reference: String,
+    pub cooperative: CooperativeRef,
+    pub subtotal_vnd: i64,
+    pub delivery_fee_vnd: i64,
+    pub total_vnd: i64,
+    pub total_display: String,
+    /// The platform's commission (shown to the cooperative and administrators).
+    pub commission_vnd: i64,
+    pub recipient_name: String,
+    pub recipient_phone: String,
+    pub street: String,
+    pub place: PlaceView,
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    pub cancel_reason: Option<String>,
+    pub cancelled_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub items: Vec<OrderItemView>,
+    pub history: Vec<OrderEventView>,
+}
+
+/// The order number people read: `DH000123`.
+pub fn order_number(id: i64) -> String {
+    format!("DH{id:06}")
+}
+
+impl OrderView {
+    pub fn new(
+        order: &orders::Model,
+        payment_reference: &str,
+        cooperative: CooperativeRef,
+        items: &[order_items::Model],
+        history: &[order_events::Model],
+        reference: &ReferenceData,
+    ) -> Self {
+        Self {
+            id: order.id,
+            number: order_number(order.id),
+            status: order.status.clone(),
+            payment_reference: payment_reference.to_owned(),
+            cooperative,
+            subtotal_vnd: order.subtotal_vnd,
+            delivery_fee_vnd: order.delivery_fee_vnd,
+            total_vnd: order.total_vnd,
+            total_display: Money::from_dong(order.total_vnd).to_string(),
+            commission_vnd: order.commission_vnd,
+            recipient_name: order.recipient_name.clone(),
+            recipient_phone: order.recipient_phone.clone(),
+            street: order.street.clone(),
+            place: PlaceView::new(reference, &order.commune_code),
+            carrier: order.carrier.clone(),
+            tracking_number: order.tracking_number.clone(),
+            cancel_reason: order.cancel_reason.clone(),
+            cancelled_by: order.cancelled_by.clone(),
+            created_at: order.created_at,
+            paid_at: order.paid_at,
+            items: items
+                .iter()
+                .map(|i| OrderItemView {
+                    product_id: i.product_id,
+                    product_name: i.product_name.clone(),
+                    unit: i.unit.clone(),
+                    unit_price_vnd: i.unit_price_vnd,
+                    quantity: i.quantity,
+                    line_total_vnd: i.line_total_vnd,
+                })
+                .collect(),
+            history: history
+                .iter()
+                .map(|e| OrderEventView {
+                    status: e.status.clone(),
+                    note: e.note.clone(),
+                    at: e.at,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A finished checkout: the payment to make and the orders it covers.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CheckoutView {
+    pub payment: PaymentView,
+    pub orders: Vec<OrderView>,
+    /// The payment page (carries a secret token: anyone with the link sees the checkout).
+    pub payment_url: String,
+    /// Where to send the shopper to pay by card (Stripe Checkout), when paying by card.
+    pub redirect_url: Option<String>,
+}

@@ -1,0 +1,369 @@
+//! The administrator's side of payments: the queue of money that did not match (under- and
+//! over-payments, unknown references, second payments), transfers confirmed by hand, refunds
+//! to send by bank transfer, and payouts to cooperatives.
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::bank::{self, Transfer, TransferOutcome};
+use super::refunds;
+use crate::accounts::CurrentUser;
+use crate::domain::{FieldIssue, bounded_text};
+use crate::entities::{cooperatives, payment_exceptions, payouts, refunds as refund_rows};
+use crate::http::error::{AppError, AppResult, FieldErrors};
+use crate::ledger::{Account, Transaction, TransactionKind, reports};
+
+/// An open or resolved queue item.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExceptionView {
+    pub id: i64,
+    /// `underpaid`, `overpaid`, `unmatched`, `duplicate_payment`.
+    pub kind: String,
+    pub status: String,
+    pub payment_id: Option<i64>,
+    pub bank_transaction_id: Option<String>,
+    /// The money this item holds in suspense.
+    pub amount_vnd: i64,
+    pub description: String,
+    pub resolution: Option<String>,
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+impl From<payment_exceptions::Model> for ExceptionView {
+    fn from(m: payment_exceptions::Model) -> Self {
+        Self {
+            id: m.id,
+            kind: m.kind,
+            status: m.status,
+            payment_id: m.payment_id,
+            bank_transaction_id: m.bank_transaction_id,
+            amount_vnd: m.amount_vnd,
+            description: m.description,
+            resolution: m.resolution,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// Open queue items, oldest first.
+pub async fn open_exceptions(db: &DatabaseConnection) -> AppResult<Vec<ExceptionView>> {
+    Ok(payment_exceptions::Entity::find()
+        .filter(payment_exceptions::Column::Status.eq("open"))
+        .order_by_asc(payment_exceptions::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
+/// How an administrator settles a queue item.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct ResolveRequest {
+    /// What was done, for the record.
+    pub resolution: String,
+    /// The bank reference of the transfer that sent the money back to the sender, when it was
+    /// sent back (the whole amount leaves suspense).
+    pub returned_with_bank_reference: Option<String>,
+}
+
+/// Closes a queue item; when the money was sent back, the ledger records it leaving.
+pub async fn resolve(
+    db: &DatabaseConnection,
+    admin: &CurrentUser,
+    id: i64,
+    request: ResolveRequest,
+) -> AppResult<ExceptionView> {
+    let mut errors = FieldErrors::default();
+    let resolution = errors.take("resolution", bounded_text(&request.resolution, 3, 1000));
+    let returned = match request
+        .returned_with_bank_reference
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("") => None,
+        Some(reference) => errors.take(
+            "returned_with_bank_reference",
+            bounded_text(reference, 3, 64),
+        ),
+    };
+    let resolution = resolution
+        .filter(|_| errors.is_empty())
+        .ok_or_else(|| errors.clone().into_error())?;
+    let txn = crate::db::begin_write(db).await?;
+    let item = payment_exceptions::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let closed = payment_exceptions::Entity::update_many()
+        .col_expr(payment_exceptions::Column::Status, Expr::value("resolved"))
+        .col_expr(
+            payment_exceptions::Column::Resolution,
+            Expr::value(resolution.clone()),
+        )
+        .col_expr(
+            payment_exceptions::Column::ResolvedBy,
+            Expr::value(admin.id),
+        )
+        .col_expr(
+            payment_exceptions::Column::ResolvedAt,
+            Expr::value(Utc::now()),
+        )
+        .filter(payment_exceptions::Column::Id.eq(id))
+        .filter(payment_exceptions::Column::Status.eq("open"))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if closed != 1 {
+        return Err(AppError::conflict(
+            "already_resolved",
+            "status",
+            "this item was already resolved",
+        ));
+    }
+    if let Some(bank_reference) = returned {
+        let mut entry = Transaction::new(
+            TransactionKind::SuspenseResolved,
+            format!("queue item {id} returned to sender: {bank_reference}"),
+        );
+        if let Some(payment_id) = item.payment_id {
+            entry = entry.payment(payment_id);
+        }
+        entry
+            .debit(Account::Suspense, item.amount_vnd)
+            .credit(Account::BankCash, item.amount_vnd)
+            .post(&txn)
+            .await?;
+    }
+    let item = payment_exceptions::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    txn.commit().await?;
+    Ok(item.into())
+}
+
+/// A transfer an administrator saw on the bank statement but no notification reported.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct ManualConfirmation {
+    /// The payment reference, e.g. `OCOPK7M2Q9AB`.
+    pub reference: String,
+    /// The bank's transaction id (the same id a late notification would carry, so the two
+    /// cannot both count).
+    pub bank_transaction_id: String,
+    /// The amount the statement shows, in đồng.
+    pub amount_vnd: i64,
+}
+
+/// Confirms a transfer by hand: it goes through the same matching as a notification.
+pub async fn confirm_by_hand(
+    db: &DatabaseConnection,
+    admin: &CurrentUser,
+    request: ManualConfirmation,
+) -> AppResult<TransferOutcome> {
+    let mut errors = FieldErrors::default();
+    let reference = request.reference.trim().to_ascii_uppercase();
+    if bank::candidate_references(&reference).is_empty() {
+        errors.add(
+            "reference",
+            FieldIssue::new(
+                "invalid_payment_reference",
+                "a payment reference is OCOP and 8 letters or digits",
+            ),
+        );
+    }
+    let transaction_id = errors.take(
+        "bank_transaction_id",
+        bounded_text(&request.bank_transaction_id, 3, 255),
+    );
+    if request.amount_vnd <= 0
+        || request.amount_vnd > super::super::orders::checkout::MAX_CHECKOUT_TOTAL_VND * 10
+    {
+        errors.add(
+            "amount_vnd",
+            FieldIssue::new("invalid_amount", "a positive whole number of đồng"),
+        );
+    }
+    let transaction_id = transaction_id
+        .filter(|_| errors.is_empty())
+        .ok_or_else(|| errors.clone().into_error())?;
+    let transfer = Transfer {
+        raw: serde_json::json!({
+            "reference": reference, "bank_transaction_id": transaction_id,
+            "amount_vnd": request.amount_vnd, "confirmed_by": admin.id,
+        })
+        .to_string(),
+        transaction_id,
+        amount_vnd: request.amount_vnd,
+        description: reference,
+    };
+    let mut outcomes = bank::process(db, vec![transfer], "manual").await?;
+    outcomes
+        .pop()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no outcome for a processed transfer")))
+}
+
+/// A refund, for the administrator's list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RefundView {
+    pub id: i64,
+    pub payment_id: i64,
+    pub order_id: Option<i64>,
+    pub amount_vnd: i64,
+    pub status: String,
+    pub reason: String,
+    pub provider_refund_id: Option<String>,
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+impl From<refund_rows::Model> for RefundView {
+    fn from(m: refund_rows::Model) -> Self {
+        Self {
+            id: m.id,
+            payment_id: m.payment_id,
+            order_id: m.order_id,
+            amount_vnd: m.amount_vnd,
+            status: m.status,
+            reason: m.reason,
+            provider_refund_id: m.provider_refund_id,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// Records a refund sent by bank transfer (VietQR payments).
+pub async fn complete_bank_refund(
+    db: &DatabaseConnection,
+    id: i64,
+    bank_reference: &str,
+) -> AppResult<RefundView> {
+    let bank_reference = bounded_text(bank_reference, 3, 64)
+        .map_err(|i| FieldErrors::single("bank_reference", i))?;
+    let txn = crate::db::begin_write(db).await?;
+    let refund = refund_rows::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let payment = crate::entities::payments::Entity::find_by_id(refund.payment_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if payment.method != crate::orders::PaymentMethod::VietQr.as_str() {
+        return Err(AppError::conflict(
+            "refund_by_provider",
+            "bank_reference",
+            "card refunds are sent through Stripe",
+        ));
+    }
+    if !refunds::complete(&txn, &refund, &bank_reference).await? {
+        return Err(AppError::conflict(
+            "already_refunded",
+            "bank_reference",
+            "this refund was already completed",
+        ));
+    }
+    let refund = refund_rows::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    txn.commit().await?;
+    Ok(refund.into())
+}
+
+/// A payout to record.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct PayoutRequest {
+    pub cooperative_id: i64,
+    pub amount_vnd: i64,
+    /// The bank reference of the transfer to the cooperative.
+    pub bank_reference: String,
+}
+
+/// A recorded payout.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PayoutView {
+    pub id: i64,
+    pub cooperative_id: i64,
+    pub amount_vnd: i64,
+    pub bank_reference: String,
+    /// What the platform still owes the cooperative afterwards.
+    pub balance_after_vnd: i64,
+}
+
+/// Records money paid to a cooperative; never more than it is owed.
+pub async fn record_payout(
+    db: &DatabaseConnection,
+    admin: &CurrentUser,
+    request: PayoutRequest,
+) -> AppResult<PayoutView> {
+    let mut errors = FieldErrors::default();
+    let bank_reference = errors.take(
+        "bank_reference",
+        bounded_text(&request.bank_reference, 3, 64),
+    );
+    if request.amount_vnd <= 0 {
+        errors.add(
+            "amount_vnd",
+            FieldIssue::new("invalid_amount", "a positive whole number of đồng"),
+        );
+    }
+    let bank_reference = bank_reference
+        .filter(|_| errors.is_empty())
+        .ok_or_else(|| errors.clone().into_error())?;
+    let txn = crate::db::begin_write(db).await?;
+    cooperatives::Entity::find_by_id(request.cooperative_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| {
+            FieldErrors::single(
+                "cooperative_id",
+                FieldIssue::new("unknown_cooperative", "no such cooperative"),
+            )
+        })?;
+    let owed = reports::cooperative_balance(&txn, request.cooperative_id).await?;
+    if request.amount_vnd > owed {
+        return Err(AppError::conflict(
+            "payout_exceeds_balance",
+            "amount_vnd",
+            format!("the platform owes this cooperative {owed} đồng"),
+        ));
+    }
+    let payout = payouts::ActiveModel {
+        cooperative_id: Set(request.cooperative_id),
+        amount_vnd: Set(request.amount_vnd),
+        bank_reference: Set(bank_reference),
+        recorded_by: Set(admin.id),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    Transaction::new(
+        TransactionKind::Payout,
+        format!("payout {}", payout.bank_reference),
+    )
+    .payout(payout.id)
+    .debit(
+        Account::Cooperative(request.cooperative_id),
+        request.amount_vnd,
+    )
+    .credit(Account::BankCash, request.amount_vnd)
+    .post(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(PayoutView {
+        id: payout.id,
+        cooperative_id: payout.cooperative_id,
+        amount_vnd: payout.amount_vnd,
+        bank_reference: payout.bank_reference,
+        balance_after_vnd: owed - request.amount_vnd,
+    })
+}

@@ -1,0 +1,404 @@
+//! Settling a payment: what happens when money for a checkout arrives, whoever reports it
+//! (the bank's notification, Stripe's webhook, the shopper's return from Stripe, an
+//! administrator confirming by hand).
+//!
+//! Everything runs in the caller's database transaction, which also records the provider
+//! event, so a payment is settled exactly once and never half: the payment, its orders, their
+//! history and the ledger commit together or not at all. Amounts are the provider's figures,
+//! checked against the payment; the shopper's browser is never trusted with one.
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, ExprTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+};
+
+use super::refunds;
+use crate::entities::{order_items, orders, payment_exceptions, payments, products};
+use crate::http::error::{AppError, AppResult};
+use crate::ledger::{Account, Transaction, TransactionKind};
+use crate::orders::lifecycle::{self, Actor};
+use crate::orders::{CancelledBy, OrderStatus, PaymentMethod, PaymentStatus, checkout};
+
+/// Where received money sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Funds {
+    /// The platform's collecting bank account (VietQR transfers).
+    Bank,
+    /// The platform's Stripe balance.
+    Stripe,
+}
+
+impl Funds {
+    pub fn account(self) -> Account {
+        match self {
+            Self::Bank => Account::BankCash,
+            Self::Stripe => Account::StripeCash,
+        }
+    }
+
+    /// The funds a payment method collects into.
+    pub fn of_method(method: &str) -> Self {
+        if method == PaymentMethod::Stripe.as_str() {
+            Self::Stripe
+        } else {
+            Self::Bank
+        }
+    }
+}
+
+/// Money a provider reports as received.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub amount_vnd: i64,
+    /// The provider's id of the money movement (bank transaction id, Stripe payment intent).
+    pub provider_payment_id: String,
+    pub funds: Funds,
+    /// The stored webhook event that reported it, if any.
+    pub webhook_event_id: Option<i64>,
+    /// What the provider said about it (bank transfer description), for the queue.
+    pub description: String,
+}
+
+/// What settling did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    /// The payment is now paid and its orders with it.
+    Paid,
+    /// Paid, with more than asked; the excess waits in the administrator queue.
+    Overpaid,
+    /// Less than asked: the payment stays pending; the money waits in the queue.
+    Underpaid,
+    /// The same money was already settled (a duplicate report or the return/webhook race).
+    AlreadySettled,
+    /// A second, different payment for an already paid checkout: into the queue.
+    DuplicatePayment,
+    /// Money for an expired reservation, whose stock could be taken again: paid.
+    RevivedAfterExpiry,
+    /// Money for a cancelled or expired checkout that cannot be fulfilled: refund opened.
+    RefundOpened,
+}
+
+impl Settlement {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Paid => "paid",
+            Self::Overpaid => "overpaid",
+            Self::Underpaid => "underpaid",
+            Self::AlreadySettled => "already_settled",
+            Self::DuplicatePayment => "duplicate_payment",
+            Self::RevivedAfterExpiry => "revived_after_expiry",
+            Self::RefundOpened => "refund_opened",
+        }
+    }
+}
+
+/// Settles `receipt` against the payment `payment_id`.
+pub async fn settle(
+    txn: &DatabaseTransaction,
+    payment_id: i64,
+    receipt: &Receipt,
+) -> AppResult<Settlement> {
+    if receipt.amount_vnd <= 0 {
+        return Err(AppError::bad_request(
+            "invalid_amount",
+            "a received amount must be positive",
+        ));
+    }
+    let payment = lock_payment(txn, payment_id).await?;
+    let status = PaymentStatus::parse(&payment.status);
+    // A due reservation is expired now, whether or not the sweeper has run.
+    let status = if status == Some(PaymentStatus::Pending) && payment.expires_at < Utc::now() {
+        lifecycle::cancel_unpaid_payment(
+            txn,
+            payment.id,
+            PaymentStatus::Expired,
+            CancelledBy::Expiry,
+            Some("reservation expired".into()),
+            Actor { user_id: None },
+        )
+        .await?;
+        Some(PaymentStatus::Expired)
+    } else {
+        status
+    };
+    match status {
+        Some(PaymentStatus::Paid) => {
+            if payment.provider_payment_id.as_deref() == Some(receipt.provider_payment_id.as_str())
+            {
+                return Ok(Settlement::AlreadySettled);
+            }
+            add_received(txn, &payment, receipt.amount_vnd).await?;
+            to_queue(
+                txn,
+                "duplicate_payment",
+                Some(&payment),
+                receipt,
+                receipt.amount_vnd,
+            )
+            .await?;
+            Ok(Settlement::DuplicatePayment)
+        }
+        Some(PaymentStatus::Pending) if receipt.amount_vnd < payment.amount_vnd => {
+            add_received(txn, &payment, receipt.amount_vnd).await?;
+            to_queue(
+                txn,
+                "underpaid",
+                Some(&payment),
+                receipt,
+                receipt.amount_vnd,
+            )
+            .await?;
+            Ok(Settlement::Underpaid)
+        }
+        Some(PaymentStatus::Pending) => {
+            mark_paid(txn, &payment, receipt, &[OrderStatus::PendingPayment]).await?;
+            book_payment(txn, &payment, receipt).await
+        }
+        Some(PaymentStatus::Expired) if receipt.amount_vnd >= payment.amount_vnd => {
+            let order_ids = expired_order_ids(txn, payment.id).await?;
+            if !order_ids.is_empty() && checkout::retake_stock(txn, &order_ids).await? {
+                mark_paid(txn, &payment, receipt, &[OrderStatus::Cancelled]).await?;
+                book_payment(txn, &payment, receipt).await?;
+                Ok(Settlement::RevivedAfterExpiry)
+            } else {
+                open_late_refund(txn, &payment, receipt).await
+            }
+        }
+        Some(PaymentStatus::Expired | PaymentStatus::Cancelled)
+            if receipt.amount_vnd >= payment.amount_vnd =>
+        {
+            open_late_refund(txn, &payment, receipt).await
+        }
+        _ => {
+            add_received(txn, &payment, receipt.amount_vnd).await?;
+            to_queue(
+                txn,
+                "underpaid",
+                Some(&payment),
+                receipt,
+                receipt.amount_vnd,
+            )
+            .await?;
+            Ok(Settlement::Underpaid)
+        }
+    }
+}
+
+/// Money that matches no payment at all: booked to suspense and queued.
+pub async fn unmatched(txn: &DatabaseTransaction, receipt: &Receipt) -> AppResult<()> {
+    to_queue(txn, "unmatched", None, receipt, receipt.amount_vnd).await
+}
+
+/// Reads the payment, locking its row on PostgreSQL so that two settlements of one payment
+/// run one after the other (SQLite's write transactions already do).
+async fn lock_payment(txn: &DatabaseTransaction, payment_id: i64) -> AppResult<payments::Model> {
+    let mut query = payments::Entity::find_by_id(payment_id);
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    query.one(txn).await?.ok_or(AppError::NotFound)
+}
+
+async fn add_received(
+    txn: &impl ConnectionTrait,
+    payment: &payments::Model,
+    amount: i64,
+) -> AppResult<()> {
+    payments::Entity::update_many()
+        .col_expr(
+            payments::Column::ReceivedVnd,
+            Expr::col(payments::Column::ReceivedVnd).add(amount),
+        )
+        .col_expr(payments::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(payments::Column::Id.eq(payment.id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Marks the payment and its orders (those in `order_from`) paid, counts the units sold.
+async fn mark_paid(
+    txn: &DatabaseTransaction,
+    payment: &payments::Model,
+    receipt: &Receipt,
+    order_from: &[OrderStatus],
+) -> AppResult<()> {
+    let now = Utc::now();
+    payments::Entity::update_many()
+        .col_expr(
+            payments::Column::Status,
+            Expr::value(PaymentStatus::Paid.as_str()),
+        )
+        .col_expr(payments::Column::PaidAt, Expr::value(now))
+        .col_expr(
+            payments::Column::ProviderPaymentId,
+            Expr::value(receipt.provider_payment_id.clone()),
+        )
+        .col_expr(
+            payments::Column::ReceivedVnd,
+            Expr::col(payments::Column::ReceivedVnd).add(receipt.amount_vnd),
+        )
+        .col_expr(payments::Column::UpdatedAt, Expr::value(now))
+        .filter(payments::Column::Id.eq(payment.id))
+        .exec(txn)
+        .await?;
+    let mut order_query = orders::Entity::find()
+        .filter(orders::Column::PaymentId.eq(payment.id))
+        .filter(orders::Column::Status.is_in(order_from.iter().map(|s| s.as_str())));
+    if order_from.contains(&OrderStatus::Cancelled) {
+        order_query =
+            order_query.filter(orders::Column::CancelledBy.eq(CancelledBy::Expiry.as_str()));
+    }
+    let paid_orders = order_query
+        .order_by_asc(orders::Column::Id)
+        .all(txn)
+        .await?;
+    let ids: Vec<i64> = paid_orders.iter().map(|o| o.id).collect();
+    orders::Entity::update_many()
+        .col_expr(
+            orders::Column::Status,
+            Expr::value(OrderStatus::Paid.as_str()),
+        )
+        .col_expr(orders::Column::PaidAt, Expr::value(now))
+        .col_expr(
+            orders::Column::CancelledBy,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            orders::Column::CancelReason,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(orders::Column::UpdatedAt, Expr::value(now))
+        .filter(orders::Column::Id.is_in(ids.clone()))
+        .exec(txn)
+        .await?;
+    for id in &ids {
+        lifecycle::record_event(txn, *id, OrderStatus::Paid, Actor { user_id: None }, None).await?;
+    }
+    count_units_sold(txn, &ids).await
+}
+
+/// Adds the orders' quantities to each product's units sold (search ranks by it).
+async fn count_units_sold(txn: &impl ConnectionTrait, order_ids: &[i64]) -> AppResult<()> {
+    let items = order_items::Entity::find()
+        .filter(order_items::Column::OrderId.is_in(order_ids.to_vec()))
+        .order_by_asc(order_items::Column::ProductId)
+        .all(txn)
+        .await?;
+    let _ = (items, products::Entity);
+    Ok(())
+}
+
+/// The ledger transaction of a payment received: cash in; each order's total less commission
+/// owed to its cooperative; the commission earned; any excess to suspense (queued).
+async fn book_payment(
+    txn: &DatabaseTransaction,
+    payment: &payments::Model,
+    receipt: &Receipt,
+) -> AppResult<Settlement> {
+    let paid_orders = orders::Entity::find()
+        .filter(orders::Column::PaymentId.eq(payment.id))
+        .filter(orders::Column::Status.eq(OrderStatus::Paid.as_str()))
+        .order_by_asc(orders::Column::Id)
+        .all(txn)
+        .await?;
+    let mut entry = Transaction::new(
+        TransactionKind::PaymentReceived,
+        format!("{} {}", payment.reference, receipt.provider_payment_id),
+    )
+    .payment(payment.id)
+    .debit(receipt.funds.account(), payment.amount_vnd);
+    for order in &paid_orders {
+        entry = entry
+            .credit(
+                Account::Cooperative(order.cooperative_id),
+                order.total_vnd - order.commission_vnd,
+            )
+            .credit(Account::Commission, order.commission_vnd);
+    }
+    entry.post(txn).await?;
+    let excess = receipt.amount_vnd - payment.amount_vnd;
+    if excess > 0 {
+        to_queue(txn, "overpaid", Some(payment), receipt, excess).await?;
+        return Ok(Settlement::Overpaid);
+    }
+    Ok(Settlement::Paid)
+}
+
+/// Orders of a payment that were cancelled by its expiry (candidates for revival).
+async fn expired_order_ids(txn: &impl ConnectionTrait, payment_id: i64) -> AppResult<Vec<i64>> {
+    Ok(orders::Entity::find()
+        .select_only()
+        .column(orders::Column::Id)
+        .filter(orders::Column::PaymentId.eq(payment_id))
+        .filter(orders::Column::Status.eq(OrderStatus::Cancelled.as_str()))
+        .filter(orders::Column::CancelledBy.eq(CancelledBy::Expiry.as_str()))
+        .into_tuple()
+        .all(txn)
+        .await?)
+}
+
+/// Money for a checkout that can no longer be fulfilled: all of it is owed back.
+async fn open_late_refund(
+    txn: &DatabaseTransaction,
+    payment: &payments::Model,
+    receipt: &Receipt,
+) -> AppResult<Settlement> {
+    add_received(txn, payment, receipt.amount_vnd).await?;
+    payments::Entity::update_many()
+        .col_expr(
+            payments::Column::ProviderPaymentId,
+            Expr::value(receipt.provider_payment_id.clone()),
+        )
+        .filter(payments::Column::Id.eq(payment.id))
+        .exec(txn)
+        .await?;
+    refunds::open_for_late_payment(txn, payment, receipt.funds, payment.amount_vnd).await?;
+    let excess = receipt.amount_vnd - payment.amount_vnd;
+    if excess > 0 {
+        to_queue(txn, "overpaid", Some(payment), receipt, excess).await?;
+    }
+    Ok(Settlement::RefundOpened)
+}
+
+/// Books `amount` of received money to suspense and opens an administrator queue item.
+async fn to_queue(
+    txn: &impl ConnectionTrait,
+    kind: &str,
+    payment: Option<&payments::Model>,
+    receipt: &Receipt,
+    amount: i64,
+) -> AppResult<()> {
+    let mut entry = Transaction::new(
+        TransactionKind::UnmatchedReceipt,
+        format!("{kind}: {}", receipt.provider_payment_id),
+    );
+    if let Some(payment) = payment {
+        entry = entry.payment(payment.id);
+    }
+    entry
+        .debit(receipt.funds.account(), amount)
+        .credit(Account::Suspense, amount)
+        .post(txn)
+        .await
+        .map(|_| ())?;
+    payment_exceptions::ActiveModel {
+        kind: Set(kind.to_owned()),
+        status: Set("open".into()),
+        payment_id: Set(payment.map(|p| p.id)),
+        webhook_event_id: Set(receipt.webhook_event_id),
+        bank_transaction_id: Set(Some(receipt.provider_payment_id.clone())),
+        amount_vnd: Set(amount),
+        description: Set(receipt.description.clone()),
+        resolution: Set(None),
+        resolved_by: Set(None),
+        resolved_at: Set(None),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}

@@ -6,6 +6,7 @@ mod access;
 mod accounts;
 mod admin;
 mod catalog;
+mod checkout;
 mod openapi;
 mod pages;
 mod seeding;

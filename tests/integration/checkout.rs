@@ -1,0 +1,855 @@
+//! Cart, checkout, bank-notification payments, the order state machine, refunds and the
+//! ledger, over real HTTP against the real app.
+
+use ocop_market::config::{BankWebhookConfig, Secret};
+use ocop_market::entities::{orders, payments, products};
+use ocop_market::payments::bank;
+use ocop_market::payments::vietqr;
+use reqwest::StatusCode;
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use serde_json::{Value, json};
+
+use crate::support::{
+    TestApp, User, into_json, names_field, published_product, verified_cooperative,
+};
+
+const BANK_SECRET: &str = "bank-notification-secret";
+
+async fn app() -> TestApp {
+    TestApp::spawn_with(|config| {
+        config.commerce.bank_webhook = Some(BankWebhookConfig::generic(Secret::new(BANK_SECRET)));
+    })
+    .await
+}
+
+/// Two verified cooperatives with one published product each (40 in stock, 250.000 đ).
+struct Shop {
+    admin: User,
+    owner_a: User,
+    owner_b: User,
+    coop_a: i64,
+    coop_b: i64,
+    product_a: i64,
+    product_b: i64,
+}
+
+async fn shop(app: &TestApp) -> Shop {
+    let admin = app.admin().await;
+    let owner_a = app.user("a@htx.vn").await;
+    let owner_b = app.user("b@htx.vn").await;
+    let coop_a = verified_cooperative(&admin, &owner_a, "5100000001", "HTX Mật ong Gia Phú").await;
+    let coop_b = verified_cooperative(&admin, &owner_b, "5100000002", "HTX Chè Bảo Thắng").await;
+    let (product_a, _) = published_product(&owner_a, coop_a, "Mật ong bạc hà").await;
+    let (product_b, _) = published_product(&owner_b, coop_b, "Chè Shan tuyết").await;
+    Shop {
+        admin,
+        owner_a,
+        owner_b,
+        coop_a,
+        coop_b,
+        product_a,
+        product_b,
+    }
+}
+
+fn address() -> Value {
+    json!({
+        "recipient_name": "Nguyễn Thị Lan",
+        "recipient_phone": "+84 912 345 678",
+        "province_code": "15",
+        "commune_code": "02923",
+        "street": "Thôn Cóc 1",
+    })
+}
+
+async fn post(
+    client: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    into_json(client.post(app.url(path)).json(&body).send().await.unwrap()).await
+}
+
+async fn get(client: &reqwest::Client, app: &TestApp, path: &str) -> (StatusCode, Value) {
+    into_json(client.get(app.url(path)).send().await.unwrap()).await
+}
+
+async fn add(
+    client: &reqwest::Client,
+    app: &TestApp,
+    product: i64,
+    quantity: i64,
+) -> (StatusCode, Value) {
+    post(
+        client,
+        app,
+        "/api/v1/cart/items",
+        json!({"product_id": product, "quantity": quantity}),
+    )
+    .await
+}
+
+/// Sends a bank notification signed as the generic format expects.
+async fn notify(
+    app: &TestApp,
+    transaction_id: &str,
+    amount: i64,
+    description: &str,
+) -> (StatusCode, Value) {
+    let body =
+        json!({"transaction_id": transaction_id, "amount": amount, "description": description})
+            .to_string();
+    let now = chrono::Utc::now().timestamp();
+    let response = app
+        .client()
+        .post(app.url("/api/v1/webhooks/bank"))
+        .header("content-type", "application/json")
+        .header("X-Timestamp", now.to_string())
+        .header("X-Signature", bank::sign(BANK_SECRET, now, body.as_bytes()))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    into_json(response).await
+}
+
+async fn stock(app: &TestApp, product: i64) -> i64 {
+    products::Entity::find_by_id(product)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .stock_quantity
+}
+
+async fn ledger(admin: &User) -> Value {
+    let (status, body) = admin.get("/api/v1/admin/ledger/balances").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["unbalanced_transactions"],
+        json!([]),
+        "every transaction balances"
+    );
+    body
+}
+
+fn balance(ledger: &Value, account: &str) -> i64 {
+    ledger["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account"] == account)
+        .map_or(0, |a| a["balance_vnd"].as_i64().unwrap())
+}
+
+/// Checks out a cart holding `lines` as an anonymous shopper; returns the checkout.
+async fn checkout(app: &TestApp, lines: &[(i64, i64)]) -> (reqwest::Client, Value) {
+    let shopper = app.client();
+    for (product, quantity) in lines {
+        let (status, body) = add(&shopper, app, *product, *quantity).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body) = post(&shopper, app, "/api/v1/checkout", address()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    (shopper, body)
+}
+
+#[tokio::test]
+async fn a_cart_of_two_cooperatives_checks_out_and_a_bank_notification_pays_it() {
+    let app = app().await;
+    let shop = shop(&app).await;
+    let shopper = app.client();
+    add(&shopper, &app, shop.product_a, 2).await;
+    let (status, cart) = add(&shopper, &app, shop.product_b, 1).await;
+    assert_eq!(status, StatusCode::OK, "{cart}");
+    assert_eq!(
+        cart["groups"].as_array().unwrap().len(),
+        2,
+        "one group per cooperative"
+    );
+    assert_eq!(
+        cart["total_vnd"],
+        3 * 250_000 + 2 * 30_000,
+        "goods plus one delivery fee each"
+    );
+
+    let (status, done) = post(&shopper, &app, "/api/v1/checkout", address()).await;
+    assert_eq!(status, StatusCode::CREATED, "{done}");
+    let amount = done["payment"]["amount_vnd"].as_i64().unwrap();
+    assert_eq!(amount, 810_000);
+    assert_eq!(done["orders"].as_array().unwrap().len(), 2);
+    assert!(
+        done["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["status"] == "pending_payment")
+    );
+    assert_eq!(
+        stock(&app, shop.product_a).await,
+        38,
+        "stock reserved at checkout"
+    );
+    assert_eq!(stock(&app, shop.product_b).await, 39);
+    let (_, cart) = get(&shopper, &app, "/api/v1/cart").await;
+    assert_eq!(cart["groups"], json!([]), "the cart is emptied");
+
+    // The VietQR payload names the collecting account, the exact amount and the reference.
+    let reference = done["payment"]["reference"].as_str().unwrap().to_owned();
+    let payload = done["payment"]["bank_transfer"]["vietqr_payload"]
+        .as_str()
+        .unwrap();
+    let parsed = vietqr::parse(payload).expect("a valid VietQR payload");
+    assert_eq!(parsed.amount, Some(amount));
+    assert_eq!(parsed.purpose.as_deref(), Some(reference.as_str()));
+
+    // The bank adds its own words around the reference.
+    let description = format!(
+        "NGUYEN THI LAN chuyen tien {} FT25326123",
+        reference.to_lowercase()
+    );
+    let (status, answer) = notify(&app, "FT25326123", amount, &description).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["transfers"][0]["outcome"], "paid");
+
+    let token = done["payment_url"]
+        .as_str()
+        .unwrap()
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let (status, paid) = get(
+        &app.client(),
+        &app,
+        &format!("/api/v1/payments/{reference}?token={token}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{paid}");
+    assert_eq!(paid["payment"]["status"], "paid");
+    assert!(
+        paid["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["status"] == "paid")
+    );
+    let (status, _) = get(
+        &app.client(),
+        &app,
+        &format!("/api/v1/payments/{reference}?token=wrong"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the page token is required");
+
+    // The same notification again changes nothing.
+    let (status, answer) = notify(&app, "FT25326123", amount, &description).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["transfers"][0]["outcome"], "duplicate");
+
+    let books = ledger(&shop.admin).await;
+    assert_eq!(balance(&books, "cash:bank"), amount);
+    // 5 % commission on goods only: 500.000 → 25.000, 250.000 → 12.500.
+    assert_eq!(balance(&books, "revenue:commission"), -37_500);
+    assert_eq!(
+        balance(&books, &format!("cooperative:{}", shop.coop_a)),
+        -(530_000 - 25_000)
+    );
+    assert_eq!(
+        balance(&books, &format!("cooperative:{}", shop.coop_b)),
+        -(280_000 - 12_500)
+    );
+    let (_, report) = shop.admin.get("/api/v1/admin/reconciliation").await;
+    assert_eq!(report.as_array().unwrap().len(), 1);
+    assert_eq!(report[0]["problems"], json!([]), "{report}");
+
+    // Each cooperative sees its own order and statement.
+    let (status, list) = shop
+        .owner_a
+        .get(&format!("/api/v1/cooperatives/{}/orders", shop.coop_a))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["items"][0]["quantity"], 2);
+    let (_, statement) = shop
+        .owner_b
+        .get(&format!("/api/v1/cooperatives/{}/statement", shop.coop_b))
+        .await;
+    assert_eq!(statement["balance_vnd"], 267_500);
+}
+
+#[tokio::test]
+async fn notifications_with_a_bad_signature_or_a_stale_timestamp_change_nothing() {
+    let app = app().await;
+    let shop = shop(&app).await;
+    let (_, done) = checkout(&app, &[(shop.product_a, 1)]).await;
+    let reference = done["payment"]["reference"].as_str().unwrap();
+    let body =
+        json!({"transaction_id": "FT1", "amount": 280000, "description": reference}).to_string();
+    let now = chrono::Utc::now().timestamp();
+    let send = |timestamp: i64, signature: String, body: String| {
+        let client = app.client();
+        let url = app.url("/api/v1/webhooks/bank");
+        async move {
+            into_json(
+                client
+                    .post(url)
+                    .header("X-Timestamp", timestamp.to_string())
+                    .header("X-Signature", signature)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let forged = bank::sign("not-the-secret", now, body.as_bytes());
+    let (status, problem) = send(now, forged, body.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
+    assert_eq!(problem["code"], "invalid_signature");
+    let stale = now - 3600;
+    let (status, _) = send(
+        stale,
+        bank::sign(BANK_SECRET, stale, body.as_bytes()),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "an old notification replayed later"
+    );
+    let signed = bank::sign(BANK_SECRET, now, body.as_bytes());
+    let tampered = body.replace("280000", "2800000");
+    let (status, _) = send(now, signed, tampered).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "an amount changed in flight"
+    );
+    let (status, problem) = send(now, bank::sign(BANK_SECRET, now, b"{oops"), "{oops".into()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+
+    let payment = payments::Entity::find()
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(payment.status, "pending");
+    assert_eq!(payment.received_vnd, 0);
+    assert_eq!(
+        app.count(ocop_market::entities::webhook_events::Entity)
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count(ocop_market::entities::ledger_entries::Entity)
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn short_long_unknown_and_second_transfers_go_to_the_administrator_queue() {
+    let app = app().await;
+    let shop = shop(&app).await;
+    let (_, first) = checkout(&app, &[(shop.product_a, 1)]).await;
+    let (_, second) = checkout(&app, &[(shop.product_b, 1)]).await;
+    let ref1 = first["payment"]["reference"].as_str().unwrap();
+    let ref2 = second["payment"]["reference"].as_str().unwrap();
+
+    let (_, answer) = notify(&app, "T1", 100_000, ref1).await;
+    assert_eq!(answer["transfers"][0]["outcome"], "underpaid");
+    let (_, answer) = notify(&app, "T2", 300_000, ref2).await;
+    assert_eq!(answer["transfers"][0]["outcome"], "overpaid");
+    let (_, answer) = notify(&app, "T3", 50_000, "ung ho lu lut").await;
+    assert_eq!(answer["transfers"][0]["outcome"], "unmatched");
+    let (_, answer) = notify(&app, "T4", 280_000, ref2).await;
+    assert_eq!(
+        answer["transfers"][0]["outcome"], "duplicate_payment",
+        "a second payment for a paid checkout"
+    );
+
+    let (status, queue) = shop.admin.get("/api/v1/admin/payment-exceptions").await;
+    assert_eq!(status, StatusCode::OK);
+    let kinds: Vec<&str> = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["underpaid", "overpaid", "unmatched", "duplicate_payment"]
+    );
+    let amounts: Vec<i64> = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["amount_vnd"].as_i64().unwrap())
+        .collect();
+    assert_eq!(amounts, vec![100_000, 20_000, 50_000, 280_000]);
+    let books = ledger(&shop.admin).await;
+    assert_eq!(balance(&books, "suspense:unmatched"), -450_000);
+    assert_eq!(balance(&books, "cash:bank"), 730_000);
+
+    // The underpaid checkout is still unpaid; the administrator sends the money back.
+    let payment1 = payments::Entity::find().all(app.db()).await.unwrap();
+    assert_eq!(payment1[0].status, "pending");
+    let id = queue[0]["id"].as_i64().unwrap();
+    let (status, problem) = shop
+        .admin
+        .post(
+            &format!("/api/v1/admin/payment-exceptions/{id}/resolve"),
+            json!({"resolution": ""}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let (status, _) = shop
+        .admin
+        .post(
+            &format!("/api/v1/admin/payment-exceptions/{id}/resolve"),
+            json!({"resolution": "Đã chuyển trả người gửi", "returned_with_bank_reference": "FT-BACK-1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = shop
+        .admin
+        .post(
+            &format!("/api/v1/admin/payment-exceptions/{id}/resolve"),
+            json!({"resolution": "again"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "resolved once");
+    let books = ledger(&shop.admin).await;
+    assert_eq!(balance(&books, "suspense:unmatched"), -350_000);
+
+    // Shoppers and cooperatives cannot see the queue.
+    let (status, _) = shop.owner_a.get("/api/v1/admin/payment-exceptions").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_administrator_confirms_a_transfer_by_hand_and_a_late_notification_does_not_count_it_twice()
+ {
+    let app = app().await;
+    let shop = shop(&app).await;
+    let (_, done) = checkout(&app, &[(shop.product_a, 1)]).await;
+    let reference = done["payment"]["reference"].as_str().unwrap();
+    let (status, problem) = shop
+        .admin
+        .post(
+            "/api/v1/admin/payments/confirm",
+            json!({"reference": "nonsense", "bank_transaction_id": "", "amount_vnd": -5}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    for field in ["reference", "bank_transaction_id", "amount_vnd"] {
+        assert!(names_field(&problem, field), "{field}: {problem}");
+    }
+    let (status, answer) = shop
+        .admin
+        .post(
+            "/api/v1/admin/payments/confirm",
+            json!({"reference": reference, "bank_transaction_id": "FT777", "amount_vnd": 280000}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["outcome"], "paid");
+    let (_, answer) = notify(&app, "FT777", 280_000, reference).await;
+    assert_eq!(answer["transfers"][0]["outcome"], "duplicate");
+    assert_eq!(balance(&ledger(&shop.admin).await, "cash:bank"), 280_000);
+}
+
+#[tokio::test]
+async fn two_hundred_buyers_racing_for_ten_units_never_oversell() {
+    let app = app().await;
+    let shop = shop(&app).await;
+    products::ActiveModel {
+        id: Set(shop.product_a),
+        stock_quantity: Set(10),
+        ..Default::default()
+    }
+    .update(app.db())
+    .await
+    .unwrap();
+    let mut buyers = Vec::new();
+    for _ in 0..200 {
+        let client = app.client();
+        let (status, body) = add(&client, &app, shop.product_a, 1).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        buyers.push(client);
+    }
+    let attempts = buyers.iter().map(|client| {
+        let request = client.post(app.url("/api/v1/checkout")).json(&address());
+        async move { into_json(request.send().await.unwrap()).await }
+    });
+    let results = futures_join_all(attempts).await;
+    let won = results
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .count();
+    let sold_out = results
+        .iter()
+        .filter(|(s, body)| *s == StatusCode::CONFLICT && body["code"] == "out_of_stock")
+        .count();
+    assert_eq!(won, 10, "exactly the stock is sold");
+    assert_eq!(
+        sold_out,
+        190,
+        "everyone else hears it is sold out: {:?}",
+        results
+            .iter()
+            .find(|(s, _)| *s != StatusCode::CREATED && *s != StatusCode::CONFLICT)
+    );
+    assert_eq!(stock(&app, shop.product_a).await, 0);
+    assert_eq!(app.count(orders::Entity).await, 10);
+    assert_eq!(
+        app.count(payments::Entity).await,
+        10,
+        "a refused checkout leaves no payment behind"
+    );
+}
+
+/// `join_all` without another dependency: spawn each future on the runtime.
+async fn futures_join_all<F, T>(futures: impl Iterator<Item = F>) -> Vec<T>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn bad_cart_and_checkout_input_gets_a_clear_4xx_and_writes_nothing() {
+    let app = app().await;
+    let shop = shop(&app).await;
+    let shopper = app.client();
+    let (status, problem) = post(&shopper, &app, "/api/v1/checkout", address()).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "empty cart: {problem}"
+    );
+    assert_eq!(problem["errors"][0]["code"], "cart_empty");
+    for quantity in [
+        json!(0),
+        json!(-1),
+        json!(1_000_000_000_000i64),
+        json!("two"),
+        json!(1.5),
+    ] {
+        let (status, problem) = post(
+            &shopper,
+            &app,
+            "/api/v1/cart/items",
+            json!({"product_id": shop.product_a, "quantity": quantity}),
+        )
+        .await;
+        assert!(
+            status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST,
+            "{quantity}: {status} {problem}"
+        );
+    }
+    let (status, problem) = add(&shopper, &app, 987_654, 1).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown product: {problem}"
+    );
+    assert!(names_field(&problem, "product_id"));
+    assert_eq!(
+        app.count(ocop_market::entities::cart_items::Entity).await,
+        0
+    );
+
+    add(&shopper, &app, shop.product_a, 1).await;
+    let mut wrong_province = address();
+    wrong_province["province_code"] = json!("01"); // Hà Nội; Gia Phú is in Lào Cai
+    let (status, problem) = post(&shopper, &app, "/api/v1/checkout", wrong_province).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        problem["errors"][0]["code"], "commune_not_in_province",
+        "{problem}"
+    );
+    let mut wrong_phone = address();
+    wrong_phone["recipient_phone"] = json!("0123");
+    wrong_phone["street"] = json!("");
+    let (status, problem) = post(&shopper, &app, "/api/v1/checkout", wrong_phone).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        names_field(&problem, "recipient_phone") && names_field(&problem, "street"),
+        "{problem}"
+    );
+    let mut card = address();
+    card["payment_method"] = json!("stripe");
+    let (status, problem) = post(&shopper, &app, "/api/v1/checkout", card).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "no card payments configured: {problem}"
+    );
+    let (status, _) = into_json(
+        shopper
+            .post(app.url("/api/v1/checkout"))
+            .body("not json")
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    assert_eq!(app.count(payments::Entity).await, 0);
+    assert_eq!(app.count(orders::Entity).await, 0);
+    assert_eq!(stock(&app, shop.product_a).await, 40);
+}
+
+#[tokio::test]
+async fn a_cooperative_sees_and_acts_on_only_its_own_orders() {
+    let app = app().await;
+    let shop = shop(&app).await;
+    let (_, done) = checkout(&app, &[(shop.product_a, 1)]).await;
+    let order = done["orders"][0]["id"].as_i64().unwrap();
+    notify(
+        &app,
+        "FT9",
+        280_000,
+        done["payment"]["reference"].as_str().unwrap(),
+    )
+    .await;
+    for path in [
+        format!("/api/v1/orders/{order}"),
+        format!("/api/v1/cooperatives/{}/orders", shop.coop_a),
+        format!("/api/v1/cooperatives/{}/statement", shop.coop_a),
+    ] {
+        let (status, _) = shop.owner_b.get(&path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    for action in ["accept", "deliver", "complete"] {
+        let (status, _) = shop
+            .owner_b
+            .post(&format!("/api/v1/orders/{order}/{action}"), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{action}");
+    }
+    let (status, _) = shop
+        .owner_b
+        .post(
+            &format!("/api/v1/orders/{order}/cancel"),
+            json!({"reason": "không phải của tôi"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, seen) = shop.owner_a.get(&format!("/api/v1/orders/{order}")).await;
+    assert_eq!(seen["status"], "paid", "untouched by the other cooperative");
+}
+
+#[tokio::test]
+async fn orders_move_through_their_states_and_a_cancelled_paid_order_is_refunded() {
+    let app = app().await;
+    let shop = shop(&app).await;
+    let (_, done) = checkout(&app, &[(shop.product_a, 2)]).await;
+    let order = done["orders"][0]["id"].as_i64().unwrap();
+    let path = |action: &str| format!("/api/v1/orders/{order}/{action}");
+    let (status, problem) = shop.owner_a.post(&path("accept"), json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "not paid yet: {problem}");
+    assert_eq!(problem["code"], "invalid_transition");
+    notify(
+        &app,
+        "FT10",
+        530_000,
+        done["payment"]["reference"].as_str().unwrap(),
+    )
+    .await;
+    let (status, _) = shop
+        .owner_a
+        .post(
+            &path("ship"),
+            json!({"carrier": "Viettel Post", "tracking_number": "VTP123"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "shipping before accepting");
+    let (status, body) = shop.owner_a.post(&path("accept"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, problem) = shop
+        .owner_a
+        .post(&path("ship"), json!({"carrier": "", "tracking_number": ""}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let (status, body) = shop
+        .owner_a
+        .post(
+            &path("ship"),
+            json!({"carrier": "Viettel Post", "tracking_number": "VTP123"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["tracking_number"], "VTP123");
+    let (status, _) = shop
+        .owner_a
+        .post(&path("cancel"), json!({"reason": "hết hàng"}))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a shipped order is not cancelled"
+    );
+    shop.owner_a.post(&path("deliver"), json!({})).await;
+    let (status, body) = shop.owner_a.post(&path("complete"), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let steps: Vec<&str> = body["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            "pending_payment",
+            "paid",
+            "accepted",
+            "shipped",
+            "delivered",
+            "completed"
+        ]
+    );
+
+    // A second order: paid, then the cooperative cancels it (a reason is required).
+    let (_, done) = checkout(&app, &[(shop.product_a, 3)]).await;
+    let order = done["orders"][0]["id"].as_i64().unwrap();
+    notify(
+        &app,
+        "FT11",
+        780_000,
+        done["payment"]["reference"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(stock(&app, shop.product_a).await, 35);
+    let (status, problem) = shop
+        .owner_a
+        .post(&format!("/api/v1/orders/{order}/cancel"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let (status, body) = shop
+        .owner_a
+        .post(
+            &format!("/api/v1/orders/{order}/cancel"),
+            json!({"reason": "Mất mùa, không đủ hàng"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["cancelled_by"], "cooperative");
+    assert_eq!(stock(&app, shop.product_a).await, 38, "stock back");
+    let books = ledger(&shop.admin).await;
+    assert_eq!(balance(&books, "refunds:payable"), -780_000);
+    assert_eq!(
+        balance(&books, &format!("cooperative:{}", shop.coop_a)),
+        -(530_000 - 25_000),
+        "only the completed order is owed"
+    );
+
+    let (_, refunds) = shop.admin.get("/api/v1/admin/refunds").await;
+    let refund = refunds[0]["id"].as_i64().unwrap();
+    let (status, _) = shop
+        .admin
+        .post(
+            &format!("/api/v1/admin/refunds/{refund}/complete"),
+            json!({"bank_reference": "FT-REFUND-1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = shop
+        .admin
+        .post(
+            &format!("/api/v1/admin/refunds/{refund}/complete"),
+            json!({"bank_reference": "FT-REFUND-1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "refunded once");
+    let books = ledger(&shop.admin).await;
+    assert_eq!(balance(&books, "refunds:payable"), 0);
+    assert_eq!(balance(&books, "cash:bank"), 530_000);
+
+    // Payouts never exceed what is owed.
+    let (status, _) = shop.admin.post("/api/v1/admin/payouts", json!({"cooperative_id": shop.coop_a, "amount_vnd": 600_000, "bank_reference": "PAYOUT-1"})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, payout) = shop.admin.post("/api/v1/admin/payouts", json!({"cooperative_id": shop.coop_a, "amount_vnd": 505_000, "bank_reference": "PAYOUT-1"})).await;
+    assert_eq!(status, StatusCode::OK, "{payout}");
+    assert_eq!(payout["balance_after_vnd"], 0);
+}
+
+#[tokio::test]
+async fn unpaid_checkouts_expire_and_a_late_payment_is_honoured_or_refunded() {
+    let app = app().await;
+    let shop = shop(&app).await;
+    let (_, done) = checkout(&app, &[(shop.product_a, 5)]).await;
+    let reference = done["payment"]["reference"].as_str().unwrap().to_owned();
+    assert_eq!(stock(&app, shop.product_a).await, 35);
+    expire_now(&app, &reference).await;
+    let expired = ocop_market::orders::lifecycle::expire_due(app.db())
+        .await
+        .unwrap();
+    assert_eq!(expired, 1);
+    assert_eq!(
+        stock(&app, shop.product_a).await,
+        40,
+        "the reservation is handed back"
+    );
+    let order = orders::Entity::find().one(app.db()).await.unwrap().unwrap();
+    assert_eq!(
+        (order.status.as_str(), order.cancelled_by.as_deref()),
+        ("cancelled", Some("expiry"))
+    );
+
+    // The money arrives late, the stock is still there: the order is honoured.
+    let (_, answer) = notify(&app, "LATE1", 1_280_000, &reference).await;
+    assert_eq!(answer["transfers"][0]["outcome"], "revived_after_expiry");
+    assert_eq!(stock(&app, shop.product_a).await, 35);
+    let order = orders::Entity::find().one(app.db()).await.unwrap().unwrap();
+    assert_eq!(order.status, "paid");
+
+    // Another checkout expires and someone else buys everything meanwhile.
+    let (_, done) = checkout(&app, &[(shop.product_a, 35)]).await;
+    let reference = done["payment"]["reference"].as_str().unwrap().to_owned();
+    expire_now(&app, &reference).await;
+    ocop_market::orders::lifecycle::expire_due(app.db())
+        .await
+        .unwrap();
+    checkout(&app, &[(shop.product_a, 35)]).await;
+    let (_, answer) = notify(&app, "LATE2", 8_780_000, &reference).await;
+    assert_eq!(
+        answer["transfers"][0]["outcome"], "refund_opened",
+        "{answer}"
+    );
+    let books = ledger(&shop.admin).await;
+    assert_eq!(balance(&books, "refunds:payable"), -8_780_000);
+}
+
+/// Moves a payment's reservation end into the past.
+async fn expire_now(app: &TestApp, reference: &str) {
+    let payment = payments::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.reference == reference)
+        .unwrap();
+    payments::ActiveModel {
+        id: Set(payment.id),
+        expires_at: Set(chrono::Utc::now() - chrono::Duration::seconds(1)),
+        ..Default::default()
+    }
+    .update(app.db())
+    .await
+    .unwrap();
+}

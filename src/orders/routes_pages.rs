@@ -1,9 +1,552 @@
-//! HTML pages (being written).
+//! The shopper's cart, checkout, payment and order pages, and the cooperative's order desk.
+//! Every page works without JavaScript; the payment page refreshes itself while unpaid.
 
+use askama::Template;
 use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
 
+use super::OrderStatus;
+use super::cart::{self, CartOwner};
+use super::checkout::{self, CheckoutRequest};
+use super::lifecycle::{self, Actor, Shipment};
+use super::queries::{self, OrderRole};
+use super::routes_api::{
+    cancel_as, cart_cookie, cart_owner, cart_view, checkout_view, seller_order,
+};
+use super::views::{CartView, CheckoutView, OrderView, PaymentView};
 use crate::AppState;
+use crate::accounts::{Authenticated, Viewer};
+use crate::catalog::access;
+use crate::domain::Money;
+use crate::http::error::{AppError, AppResult, FieldErrors};
+use crate::http::extract::{ApiPath, ApiQuery, PageForm};
+use crate::http::page::{PageContext, render, render_form_error};
+use crate::ledger::reports;
+use crate::reference::{Commune, Province};
+use crate::trace::qr::{self, EcLevel};
 
 pub fn page_routes() -> Router<AppState> {
     Router::new()
+        .route("/cart", get(cart_page))
+        .route("/cart/add", post(cart_add))
+        .route("/cart/items/{product_id}", post(cart_set))
+        .route("/cart/items/{product_id}/remove", post(cart_remove))
+        .route("/checkout", get(checkout_page).post(checkout_submit))
+        .route("/payments/{reference}", get(payment_page))
+        .route("/orders", get(orders_page))
+        .route("/orders/{id}", get(order_page))
+        .route("/orders/{id}/cancel", post(order_cancel))
+        .route("/orders/{id}/complete", post(order_complete))
+        .route(
+            "/workspace/cooperatives/{id}/orders",
+            get(cooperative_orders_page),
+        )
+        .route(
+            "/workspace/orders/{id}/{action}",
+            post(cooperative_order_action),
+        )
+}
+
+#[derive(Template)]
+#[template(path = "shop/cart.html")]
+struct CartPage {
+    ctx: PageContext,
+    cart: CartView,
+    error: Option<&'static str>,
+}
+
+async fn cart_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    jar: CookieJar,
+) -> AppResult<Response> {
+    let cart = cart_view(&state, &cart_owner(&ctx.user, &jar)).await?;
+    render(&CartPage {
+        ctx,
+        cart,
+        error: None,
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CartLineForm {
+    product_id: String,
+    quantity: String,
+}
+
+/// A cart change refused: the cart again, with the reason.
+async fn cart_error(
+    state: &AppState,
+    ctx: PageContext,
+    owner: &CartOwner,
+    err: AppError,
+) -> AppResult<Response> {
+    let cart = cart_view(state, owner).await?;
+    render_form_error(err, |errors| CartPage {
+        error: errors.iter().next().map(|e| e.code),
+        ctx,
+        cart,
+    })
+}
+
+fn parse_line(product_id: &str, quantity: &str) -> AppResult<(i64, i64)> {
+    let mut errors = FieldErrors::default();
+    let product = product_id.trim().parse::<i64>().ok();
+    if product.is_none() {
+        errors.add(
+            "product_id",
+            crate::domain::FieldIssue::new("product_unavailable", "this product is not for sale"),
+        );
+    }
+    let quantity = quantity
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| {
+            crate::domain::FieldIssue::new(
+                "quantity_not_positive",
+                "the quantity must be at least 1",
+            )
+        })
+        .and_then(cart::parse_quantity);
+    let quantity = errors.take("quantity", quantity);
+    match (product, quantity) {
+        (Some(p), Some(q)) => Ok((p, q)),
+        _ => Err(errors.into_error()),
+    }
+}
+
+async fn cart_add(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    jar: CookieJar,
+    PageForm(form): PageForm<CartLineForm>,
+) -> AppResult<Response> {
+    let owner = cart_owner(&ctx.user, &jar);
+    let (product, quantity) = match parse_line(&form.product_id, &form.quantity) {
+        Ok(line) => line,
+        Err(err) => return cart_error(&state, ctx, &owner, err).await,
+    };
+    let (cart_row, token) = cart::find_or_create(&state.db, &owner).await?;
+    if let Err(err) = cart::add_line(&state.db, cart_row.id, product, quantity, false).await {
+        return cart_error(&state, ctx, &owner, err).await;
+    }
+    let jar = match token {
+        Some(token) => jar.add(cart_cookie(&state.config, token)),
+        None => jar,
+    };
+    Ok((jar, Redirect::to("/cart")).into_response())
+}
+
+async fn cart_set(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    jar: CookieJar,
+    ApiPath(product_id): ApiPath<i64>,
+    PageForm(form): PageForm<CartLineForm>,
+) -> AppResult<Response> {
+    let owner = cart_owner(&ctx.user, &jar);
+    let quantity = match parse_line(&product_id.to_string(), &form.quantity) {
+        Ok((_, q)) => q,
+        Err(err) => return cart_error(&state, ctx, &owner, err).await,
+    };
+    let cart_row = cart::find(&state.db, &owner)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if let Err(err) = cart::add_line(&state.db, cart_row.id, product_id, quantity, true).await {
+        return cart_error(&state, ctx, &owner, err).await;
+    }
+    Ok(Redirect::to("/cart").into_response())
+}
+
+async fn cart_remove(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    jar: CookieJar,
+    ApiPath(product_id): ApiPath<i64>,
+) -> AppResult<Response> {
+    if let Some(cart_row) = cart::find(&state.db, &cart_owner(&viewer, &jar)).await? {
+        cart::remove_line(&state.db, cart_row.id, product_id).await?;
+    }
+    Ok(Redirect::to("/cart").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "shop/checkout.html")]
+struct CheckoutPage {
+    ctx: PageContext,
+    cart: CartView,
+    form: CheckoutRequest,
+    errors: FieldErrors,
+    provinces: Vec<Province>,
+    communes: Vec<Commune>,
+    stripe_enabled: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ProvinceChoice {
+    province: Option<String>,
+}
+
+fn checkout_page_for(
+    state: &AppState,
+    ctx: PageContext,
+    cart: CartView,
+    mut form: CheckoutRequest,
+    errors: FieldErrors,
+) -> CheckoutPage {
+    let provinces = state.reference.provinces.clone();
+    if state.reference.province(&form.province_code).is_none() {
+        form.province_code = "15".into(); // Lào Cai, where the first cooperatives are
+    }
+    let communes: Vec<Commune> = state
+        .reference
+        .communes
+        .iter()
+        .filter(|c| c.province_code == form.province_code)
+        .cloned()
+        .collect();
+    if form.checkout_key.is_none() {
+        form.checkout_key = Some(crate::domain::token::new_token());
+    }
+    CheckoutPage {
+        ctx,
+        cart,
+        form,
+        errors,
+        provinces,
+        communes,
+        stripe_enabled: state.config.commerce.stripe.is_some(),
+    }
+}
+
+async fn checkout_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    jar: CookieJar,
+    ApiQuery(choice): ApiQuery<ProvinceChoice>,
+) -> AppResult<Response> {
+    let cart = cart_view(&state, &cart_owner(&ctx.user, &jar)).await?;
+    if cart.groups.is_empty() {
+        return Ok(Redirect::to("/cart").into_response());
+    }
+    let form = CheckoutRequest {
+        province_code: choice.province.unwrap_or_default(),
+        ..Default::default()
+    };
+    render(&checkout_page_for(
+        &state,
+        ctx,
+        cart,
+        form,
+        FieldErrors::default(),
+    ))
+}
+
+async fn checkout_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    jar: CookieJar,
+    PageForm(form): PageForm<CheckoutRequest>,
+) -> AppResult<Response> {
+    let owner = cart_owner(&ctx.user, &jar);
+    let result = match form.parse(&state.reference, state.config.commerce.stripe.is_some()) {
+        Ok(request) => {
+            checkout::checkout(
+                &state.db,
+                &state.config.commerce,
+                &owner,
+                ctx.user.as_ref(),
+                request,
+            )
+            .await
+        }
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(outcome) => {
+            if let Some(url) = crate::payments::stripe::start_if_card(&state, &outcome).await? {
+                return Ok(Redirect::to(&url).into_response());
+            }
+            let view: CheckoutView = checkout_view(&state, &outcome, None).await?;
+            let local = view
+                .payment_url
+                .trim_start_matches(&state.config.public_url)
+                .to_owned();
+            Ok(Redirect::to(&local).into_response())
+        }
+        Err(err) => {
+            let cart = cart_view(&state, &owner).await?;
+            render_form_error(err, |errors| {
+                checkout_page_for(&state, ctx, cart, form, errors)
+            })
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "shop/payment.html")]
+struct PaymentPage {
+    ctx: PageContext,
+    view: CheckoutView,
+    qr_svg: String,
+    bank_name: String,
+    expires_text: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+async fn payment_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    ApiPath(reference): ApiPath<String>,
+    ApiQuery(query): ApiQuery<TokenQuery>,
+) -> AppResult<Response> {
+    let payment = queries::payment_for(
+        &state.db,
+        &reference,
+        query.token.as_deref(),
+        ctx.user.as_ref(),
+    )
+    .await?;
+    let payment = crate::payments::stripe::refresh_if_returning(&state, payment).await?;
+    let orders = queries::of_payment(&state.db, payment.id).await?;
+    let view = CheckoutView {
+        payment: PaymentView::new(&payment, &state.config.commerce.collecting_account),
+        orders: queries::views(&state.db, &state.reference, &orders).await?,
+        payment_url: String::new(),
+        redirect_url: None,
+    };
+    let qr_svg = match &view.payment.bank_transfer {
+        Some(bank) => qr::QrMatrix::encode(&bank.vietqr_payload, EcLevel::M)
+            .map(|m| qr::render_svg(&m, 280))
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("VietQR code: {e}")))?,
+        None => String::new(),
+    };
+    let expires_text = (payment.expires_at + chrono::Duration::hours(7))
+        .format("%H:%M %d/%m/%Y")
+        .to_string();
+    render(&PaymentPage {
+        bank_name: bank_name(&state.config.commerce.collecting_account.bank_bin).to_owned(),
+        ctx,
+        view,
+        qr_svg,
+        expires_text,
+    })
+}
+
+/// Common names of the banks a collecting account is likely to be at.
+fn bank_name(bin: &str) -> &'static str {
+    match bin {
+        "970436" => "Vietcombank",
+        "970405" => "Agribank",
+        "970415" => "VietinBank",
+        "970418" => "BIDV",
+        "970422" => "MB Bank",
+        "970407" => "Techcombank",
+        "970423" => "TPBank",
+        "970432" => "VPBank",
+        _ => "",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "shop/orders.html")]
+struct OrdersPage {
+    ctx: PageContext,
+    orders: Vec<OrderView>,
+}
+
+async fn orders_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+) -> AppResult<Response> {
+    let list = queries::of_buyer(&state.db, user.id, 100).await?;
+    let orders = queries::views(&state.db, &state.reference, &list).await?;
+    render(&OrdersPage { ctx, orders })
+}
+
+#[derive(Template)]
+#[template(path = "shop/order.html")]
+struct OrderPage {
+    ctx: PageContext,
+    order: OrderView,
+    can_cancel: bool,
+    can_complete: bool,
+    errors: FieldErrors,
+}
+
+async fn order_page_for(
+    state: &AppState,
+    ctx: PageContext,
+    user: &crate::accounts::CurrentUser,
+    id: i64,
+    errors: FieldErrors,
+) -> AppResult<OrderPage> {
+    let (order, role) = queries::order_for(&state.db, user, id).await?;
+    let status = OrderStatus::parse(&order.status);
+    let view = queries::views(&state.db, &state.reference, std::slice::from_ref(&order))
+        .await?
+        .pop()
+        .ok_or(AppError::NotFound)?;
+    Ok(OrderPage {
+        ctx,
+        can_cancel: role == OrderRole::Buyer
+            && matches!(
+                status,
+                Some(OrderStatus::PendingPayment | OrderStatus::Paid)
+            ),
+        can_complete: role == OrderRole::Buyer && status == Some(OrderStatus::Delivered),
+        order: view,
+        errors,
+    })
+}
+
+async fn order_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    render(&order_page_for(&state, ctx, &user, id, FieldErrors::default()).await?)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ReasonForm {
+    reason: String,
+}
+
+async fn order_cancel(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(form): PageForm<ReasonForm>,
+) -> AppResult<Response> {
+    match cancel_as(&state, &user, id, &form.reason).await {
+        Ok(_) => Ok(Redirect::to(&format!("/orders/{id}")).into_response()),
+        Err(err) => {
+            let (status, errors) = err.into_form_errors()?;
+            let page = order_page_for(&state, ctx, &user, id, errors).await?;
+            crate::http::page::render_with_status(status, &page)
+        }
+    }
+}
+
+async fn order_complete(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    let (_, role) = queries::order_for(&state.db, &user, id).await?;
+    if role != OrderRole::Buyer {
+        return Err(AppError::Forbidden);
+    }
+    lifecycle::complete(
+        &state.db,
+        id,
+        Actor {
+            user_id: Some(user.id),
+        },
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/orders/{id}")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "workspace/orders.html")]
+struct CooperativeOrdersPage {
+    ctx: PageContext,
+    cooperative_id: i64,
+    cooperative_name: String,
+    balance_display: String,
+    orders: Vec<OrderView>,
+    error: Option<&'static str>,
+}
+
+async fn cooperative_orders_for(
+    state: &AppState,
+    ctx: PageContext,
+    user: &crate::accounts::CurrentUser,
+    id: i64,
+    error: Option<&'static str>,
+) -> AppResult<CooperativeOrdersPage> {
+    let membership = access::membership(&state.db, user, id).await?;
+    let list = queries::of_cooperative(&state.db, id, None, 200).await?;
+    Ok(CooperativeOrdersPage {
+        ctx,
+        cooperative_id: id,
+        cooperative_name: membership.cooperative.name,
+        balance_display: Money::from_dong(reports::cooperative_balance(&state.db, id).await?)
+            .to_string(),
+        orders: queries::views(&state.db, &state.reference, &list).await?,
+        error,
+    })
+}
+
+async fn cooperative_orders_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    render(&cooperative_orders_for(&state, ctx, &user, id, None).await?)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct OrderActionForm {
+    reason: String,
+    carrier: String,
+    tracking_number: String,
+}
+
+async fn cooperative_order_action(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath((id, action)): ApiPath<(i64, String)>,
+    PageForm(form): PageForm<OrderActionForm>,
+) -> AppResult<Response> {
+    let order = seller_order(&state, &user, id).await?;
+    let actor = Actor {
+        user_id: Some(user.id),
+    };
+    let result = match action.as_str() {
+        "accept" => lifecycle::accept(&state.db, id, actor).await.map(|_| ()),
+        "ship" => match Shipment::parse(&form.carrier, &form.tracking_number) {
+            Ok(shipment) => lifecycle::ship(&state.db, id, shipment, actor)
+                .await
+                .map(|_| ()),
+            Err(err) => Err(err),
+        },
+        "deliver" => lifecycle::deliver(&state.db, id, actor).await.map(|_| ()),
+        "cancel" => cancel_as(&state, &user, id, &form.reason).await.map(|_| ()),
+        _ => return Err(AppError::NoRoute),
+    };
+    let back = format!(
+        "/workspace/cooperatives/{}/orders#o{id}",
+        order.cooperative_id
+    );
+    match result {
+        Ok(()) => Ok(Redirect::to(&back).into_response()),
+        Err(err) => {
+            let (status, errors) = err.into_form_errors()?;
+            let code = errors.iter().next().map(|e| e.code);
+            let page =
+                cooperative_orders_for(&state, ctx, &user, order.cooperative_id, code).await?;
+            crate::http::page::render_with_status(status, &page)
+        }
+    }
 }

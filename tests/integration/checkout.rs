@@ -853,3 +853,189 @@ async fn expire_now(app: &TestApp, reference: &str) {
     .await
     .unwrap();
 }
+
+/// Submits a page form as a browser would (same-origin).
+async fn form(
+    client: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    client
+        .post(app.url(path))
+        .header("sec-fetch-site", "same-origin")
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_shop_pages_take_a_visitor_from_a_product_to_a_paid_order_without_javascript() {
+    let app = app().await;
+    let shop = shop(&app).await;
+    let visitor = app.client();
+    let product = shop.product_a.to_string();
+    let added = form(
+        &visitor,
+        &app,
+        "/cart/add",
+        &[("product_id", &product), ("quantity", "2")],
+    )
+    .await;
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    let refused = form(
+        &visitor,
+        &app,
+        "/cart/add",
+        &[("product_id", &product), ("quantity", "0")],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("Số lượng ít nhất là 1.")
+    );
+    let cart = visitor
+        .get(app.url("/cart"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        cart.contains("Mật ong bạc hà") && cart.contains("530.000"),
+        "{cart}"
+    );
+
+    let page = visitor
+        .get(app.url("/checkout?province=15"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Xã Gia Phú"),
+        "communes of Lào Cai are offered"
+    );
+    let key = page
+        .split("name=\"checkout_key\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut fields = vec![
+        ("checkout_key", key.as_str()),
+        ("province_code", "15"),
+        ("commune_code", "02923"),
+        ("street", "Thôn Cóc 1"),
+        ("recipient_name", "Nguyễn Thị Lan"),
+        ("recipient_phone", "0912 345 678x"),
+        ("payment_method", "vietqr"),
+    ];
+    let refused = form(&visitor, &app, "/checkout", &fields).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains("id=\"recipient_phone-error\""),
+        "the error is beside the field"
+    );
+    fields[5] = ("recipient_phone", "0912 345 678");
+    let placed = form(&visitor, &app, "/checkout", &fields).await;
+    assert_eq!(placed.status(), StatusCode::SEE_OTHER);
+    let first_path = location(&placed);
+    // Submitting the same form again (a double tap on a slow connection) makes no second
+    // order; the browser follows the last answer, whose link carries a fresh page token.
+    let again = form(&visitor, &app, "/checkout", &fields).await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count(payments::Entity).await, 1);
+    let payment_path = location(&again);
+    assert_eq!(first_path.split('?').next(), payment_path.split('?').next());
+
+    let page = visitor
+        .get(app.url(&payment_path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Đang chờ thanh toán") && page.contains("http-equiv=\"refresh\""));
+    let svg = format!(
+        "<svg{}</svg>",
+        page.split("<svg")
+            .nth(1)
+            .unwrap()
+            .split("</svg>")
+            .next()
+            .unwrap()
+    );
+    let payload = crate::trace::decode_svg(&svg);
+    let parsed = vietqr::parse(&payload).expect("the QR on the page is a VietQR code");
+    assert_eq!(parsed.amount, Some(530_000));
+    let reference = parsed.purpose.unwrap();
+    assert!(
+        page.contains(&reference),
+        "the reference is also written out for manual transfers"
+    );
+
+    notify(&app, "FT-PAGE-1", 530_000, &reference).await;
+    let page = visitor
+        .get(app.url(&payment_path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Đã thanh toán"), "{page}");
+    assert!(!page.contains("http-equiv=\"refresh\""));
+
+    // The cooperative works the order from its desk.
+    let order = orders::Entity::find().one(app.db()).await.unwrap().unwrap();
+    let desk = format!("/workspace/cooperatives/{}/orders", shop.coop_a);
+    let (status, html) = shop.owner_a.page(&desk).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Nhận đơn"));
+    let (status, _) = shop.owner_b.page(&desk).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another cooperative's desk");
+    let response = shop
+        .owner_a
+        .form(&format!("/workspace/orders/{}/accept", order.id), &[])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let response = shop
+        .owner_a
+        .form(
+            &format!("/workspace/orders/{}/ship", order.id),
+            &[("carrier", ""), ("tracking_number", "")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let response = shop
+        .owner_a
+        .form(
+            &format!("/workspace/orders/{}/ship", order.id),
+            &[("carrier", "VNPost"), ("tracking_number", "EB123456789VN")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let order = orders::Entity::find_by_id(order.id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(order.status, "shipped");
+}

@@ -694,7 +694,7 @@ fn decode_png(png: &[u8]) -> String {
     grids[0].decode().unwrap().1
 }
 
-fn decode_svg(svg: &str) -> String {
+pub(crate) fn decode_svg(svg: &str) -> String {
     let tree = resvg::usvg::Tree::from_str(svg, &resvg::usvg::Options::default()).unwrap();
     let size = tree.size().to_int_size();
     let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).unwrap();

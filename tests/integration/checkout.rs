@@ -1039,3 +1039,218 @@ async fn the_shop_pages_take_a_visitor_from_a_product_to_a_paid_order_without_ja
         .unwrap();
     assert_eq!(order.status, "shipped");
 }
+
+/// The property every sequence of operations must keep: each ledger transaction balances,
+/// each cooperative is owed exactly its live paid orders (total less commission) less its
+/// payouts, refunds owed equal the refunds not yet paid, and the bank account holds what was
+/// received less what left it.
+async fn assert_books_match_orders(app: &TestApp, admin: &User, coops: &[i64]) {
+    use ocop_market::entities::{payouts, refunds};
+    let books = ledger(admin).await;
+    let all_orders = orders::Entity::find().all(app.db()).await.unwrap();
+    let all_payouts = payouts::Entity::find().all(app.db()).await.unwrap();
+    let all_refunds = refunds::Entity::find().all(app.db()).await.unwrap();
+    let live = ["paid", "accepted", "shipped", "delivered", "completed"];
+    for coop in coops {
+        let owed: i64 = all_orders
+            .iter()
+            .filter(|o| o.cooperative_id == *coop && live.contains(&o.status.as_str()))
+            .map(|o| o.total_vnd - o.commission_vnd)
+            .sum::<i64>()
+            - all_payouts
+                .iter()
+                .filter(|p| p.cooperative_id == *coop)
+                .map(|p| p.amount_vnd)
+                .sum::<i64>();
+        assert_eq!(
+            -balance(&books, &format!("cooperative:{coop}")),
+            owed,
+            "cooperative {coop}"
+        );
+    }
+    let refunds_owed: i64 = all_refunds
+        .iter()
+        .filter(|r| r.status != "succeeded")
+        .map(|r| r.amount_vnd)
+        .sum();
+    assert_eq!(-balance(&books, "refunds:payable"), refunds_owed);
+    let received: i64 = payments::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.received_vnd)
+        .sum();
+    let unmatched: i64 = ocop_market::entities::payment_exceptions::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == "unmatched")
+        .map(|e| e.amount_vnd)
+        .sum();
+    let refunded: i64 = all_refunds
+        .iter()
+        .filter(|r| r.status == "succeeded")
+        .map(|r| r.amount_vnd)
+        .sum();
+    let paid_out: i64 = all_payouts.iter().map(|p| p.amount_vnd).sum();
+    assert_eq!(
+        balance(&books, "cash:bank"),
+        received + unmatched - refunded - paid_out
+    );
+    let commission: i64 = all_orders
+        .iter()
+        .filter(|o| live.contains(&o.status.as_str()))
+        .map(|o| o.commission_vnd)
+        .sum();
+    assert_eq!(-balance(&books, "revenue:commission"), commission);
+}
+
+#[tokio::test]
+async fn the_ledger_balances_and_matches_orders_after_random_checkouts_payments_cancellations_and_refunds()
+ {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    let app = app().await;
+    let shop = shop(&app).await;
+    let buyer = app.user("nguoimua@example.vn").await;
+    let coops = [shop.coop_a, shop.coop_b];
+    let products = [shop.product_a, shop.product_b];
+    let mut transfer = 0u32;
+    for seed in 0..4u64 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut pending: Vec<(String, i64)> = Vec::new();
+        for _ in 0..25 {
+            match rng.random_range(0..8) {
+                0 | 1 => {
+                    for product in products {
+                        if rng.random_bool(0.7) {
+                            buyer.post("/api/v1/cart/items", json!({"product_id": product, "quantity": rng.random_range(1..4)})).await;
+                        }
+                    }
+                    let (status, body) = buyer.post("/api/v1/checkout", address()).await;
+                    if status == StatusCode::CREATED {
+                        pending.push((
+                            body["payment"]["reference"].as_str().unwrap().to_owned(),
+                            body["payment"]["amount_vnd"].as_i64().unwrap(),
+                        ));
+                    } else {
+                        assert!(
+                            status == StatusCode::CONFLICT
+                                || status == StatusCode::UNPROCESSABLE_ENTITY,
+                            "{body}"
+                        );
+                    }
+                }
+                2 | 3 if !pending.is_empty() => {
+                    let (reference, amount) =
+                        pending.swap_remove(rng.random_range(0..pending.len()));
+                    let paid = match rng.random_range(0..10) {
+                        0 => amount - 1_000,
+                        1 => amount + 5_000,
+                        _ => amount,
+                    };
+                    transfer += 1;
+                    let (status, _) =
+                        notify(&app, &format!("RND{transfer}"), paid, &reference).await;
+                    assert_eq!(status, StatusCode::OK);
+                }
+                4 => {
+                    let (_, mine) = buyer.get("/api/v1/orders").await;
+                    if let Some(order) = mine
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|o| o["status"] == "paid" || o["status"] == "pending_payment")
+                    {
+                        buyer
+                            .post(&format!("/api/v1/orders/{}/cancel", order["id"]), json!({}))
+                            .await;
+                    }
+                }
+                5 => {
+                    let owner = if rng.random_bool(0.5) {
+                        (&shop.owner_a, shop.coop_a)
+                    } else {
+                        (&shop.owner_b, shop.coop_b)
+                    };
+                    let (_, list) = owner
+                        .0
+                        .get(&format!(
+                            "/api/v1/cooperatives/{}/orders?status=paid",
+                            owner.1
+                        ))
+                        .await;
+                    if let Some(order) = list.as_array().unwrap().first() {
+                        if rng.random_bool(0.5) {
+                            owner
+                                .0
+                                .post(&format!("/api/v1/orders/{}/accept", order["id"]), json!({}))
+                                .await;
+                        } else {
+                            owner
+                                .0
+                                .post(
+                                    &format!("/api/v1/orders/{}/cancel", order["id"]),
+                                    json!({"reason": "Hết hàng trong kho"}),
+                                )
+                                .await;
+                        }
+                    }
+                }
+                6 => {
+                    let (_, open) = shop.admin.get("/api/v1/admin/refunds").await;
+                    if let Some(refund) = open.as_array().unwrap().first() {
+                        shop.admin
+                            .post(
+                                &format!("/api/v1/admin/refunds/{}/complete", refund["id"]),
+                                json!({"bank_reference": format!("RF{}", refund["id"])}),
+                            )
+                            .await;
+                    }
+                    let coop = coops[rng.random_range(0..2)];
+                    let owed = -balance(&ledger(&shop.admin).await, &format!("cooperative:{coop}"));
+                    if owed > 0 {
+                        transfer += 1;
+                        shop.admin.post("/api/v1/admin/payouts", json!({"cooperative_id": coop, "amount_vnd": owed / 2 + 1, "bank_reference": format!("PO{transfer}")})).await;
+                    }
+                }
+                _ => {
+                    if let Some((reference, _)) = pending.first() {
+                        expire_now(&app, reference).await;
+                        ocop_market::orders::lifecycle::expire_due(app.db())
+                            .await
+                            .unwrap();
+                    }
+                }
+            }
+            for product in products {
+                assert!(stock(&app, product).await >= 0, "stock never below zero");
+            }
+        }
+        assert_books_match_orders(&app, &shop.admin, &coops).await;
+    }
+    // The sequences did reach every kind of movement.
+    let books = ledger(&shop.admin).await;
+    let kinds: std::collections::HashSet<String> =
+        ocop_market::entities::ledger_transactions::Entity::find()
+            .all(app.db())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.kind)
+            .collect();
+    for kind in [
+        "payment_received",
+        "unmatched_receipt",
+        "order_cancelled",
+        "refund_paid",
+        "payout",
+    ] {
+        assert!(
+            kinds.contains(kind),
+            "{kind} never happened: {kinds:?} {books}"
+        );
+    }
+}

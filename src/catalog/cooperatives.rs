@@ -15,7 +15,8 @@ use crate::accounts::{CurrentUser, Identifier, find_by_identifier};
 use crate::domain::{
     CommuneCode, Email, FieldIssue, Phone, Slug, bounded_text, fold_vietnamese, optional_text,
 };
-use crate::entities::{cooperative_members, cooperatives};
+use crate::entities::{cooperative_members, cooperatives, products};
+use sea_orm::sea_query::Expr;
 use crate::http::error::{AppError, AppResult, FieldErrors, is_unique_violation};
 use crate::reference::ReferenceData;
 
@@ -313,6 +314,23 @@ pub async fn update(
         )
         .await?;
     }
+    if current.commune_code != updated.commune_code {
+        // Products carry copies of their cooperative's place for the catalogue filters.
+        products::Entity::update_many()
+            .col_expr(
+                products::Column::CommuneCode,
+                Expr::value(updated.commune_code.clone()),
+            )
+            .col_expr(
+                products::Column::ProvinceCode,
+                Expr::value(updated.province_code.clone()),
+            )
+            .filter(products::Column::CooperativeId.eq(updated.id))
+            .exec(&txn)
+            .await?;
+    }
+    // The name and place shown in search results may have changed.
+    crate::search::outbox::enqueue_cooperative_products(&txn, &[updated.id]).await?;
     txn.commit().await?;
     Ok(updated)
 }

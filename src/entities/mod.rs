@@ -12,6 +12,7 @@ pub mod ocop_groups;
 pub mod products;
 pub mod provinces;
 pub mod scans;
+pub mod search_outbox;
 pub mod sessions;
 pub mod stamp_signing_keys;
 pub mod stamps;

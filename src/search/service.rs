@@ -28,6 +28,8 @@ pub const DEFAULT_PER_PAGE: u32 = 20;
 pub const SUGGESTION_LIMIT: usize = 8;
 /// Hits shown from a relaxed query when the real one found nothing.
 const RELAXED_HITS: u32 = 6;
+/// Relaxed searches tried at most when a search finds nothing.
+const MAX_FALLBACK_TRIES: usize = 4;
 
 /// A search as query parameters (page and API). Every value arrives as text and is checked
 /// here, so a bad value is a 400 that names the field rather than a generic rejection.
@@ -242,7 +244,7 @@ impl SearchParams {
 /// What to offer when a search found nothing.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Fallback {
-    /// `without_filters` (the same words, no filter) or `fewer_words` (the last word dropped).
+    /// `without_filters` (the same words, no filter) or `fewer_words` (one word left out).
     pub kind: String,
     /// The query text of the relaxed search.
     pub text: String,
@@ -318,8 +320,9 @@ pub fn has_filters(query: &SearchQuery) -> bool {
         || query.cooperative_id.is_some()
 }
 
-/// The nearest search that finds something: the same words without filters, else the words
-/// without the last one.
+/// The nearest search that finds something: the same words without filters, else (without
+/// filters) the words with one of them left out, the last one first (most often the typo or
+/// the word still being typed). At most [`MAX_FALLBACK_TRIES`] searches.
 async fn fallback(
     db: &impl ConnectionTrait,
     reference: &ReferenceData,
@@ -333,8 +336,18 @@ async fn fallback(
     }
     let words: Vec<&str> = query.text.split_whitespace().collect();
     if words.len() > 1 {
-        candidates.push(("fewer_words", words[..words.len() - 1].join(" ")));
+        for left_out in (0..words.len()).rev() {
+            let text = words
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != left_out)
+                .map(|(_, w)| *w)
+                .collect::<Vec<_>>()
+                .join(" ");
+            candidates.push(("fewer_words", text));
+        }
     }
+    candidates.truncate(MAX_FALLBACK_TRIES);
     for (kind, text) in candidates {
         let mut relaxed = SearchQuery::new(text.clone(), query.today);
         relaxed.per_page = RELAXED_HITS;

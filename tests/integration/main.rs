@@ -8,6 +8,7 @@ mod admin;
 mod catalog;
 mod openapi;
 mod pages;
+mod search;
 mod seeding;
 mod support;
 mod trace;

@@ -46,6 +46,8 @@ const EXPECTED: &[&str] = &[
     "GET /api/v1/scan/{code}",
     "POST /api/v1/scan/{code}/reports",
     "GET /api/v1/stamps/{code}/qr",
+    "GET /api/v1/search",
+    "GET /api/v1/search/suggestions",
 ];
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `seed demo`, `seed synthetic`, `admin create`.
+//! The command line: `serve` (default), `migrate`, `reindex`, `seed demo`, `seed synthetic`,
+//! `admin create`.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -31,6 +32,10 @@ enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Rebuild the search index from the database and swap it in atomically. A running server
+    /// keeps answering from the old index meanwhile and switches over within a second, with
+    /// the changes made during the rebuild replayed.
+    Reindex,
     /// Fill the database with data.
     #[command(subcommand)]
     Seed(SeedCommand),
@@ -174,12 +179,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
+        Command::Reindex => reindex(config).await,
         Command::Seed(SeedCommand::Demo) => {
-            let state = AppState::build(config).await?;
+            let state = AppState::build_offline(config).await?;
             seed_demo(&state).await
         }
         Command::Seed(SeedCommand::Synthetic { products, seed }) => {
-            let state = AppState::build(config).await?;
+            let state = AppState::build_offline(config).await?;
             let started = std::time::Instant::now();
             let summary = seed::synthetic(&state.db, &state.reference, products, seed).await?;
             println!(
@@ -197,15 +203,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             paths,
             paths_file,
         }) => {
-            let state = AppState::build(config).await?;
+            let state = AppState::build_offline(config).await?;
             crate::bench::stamps(&state, issue, labels, paths, &paths_file).await
         }
         Command::Bench(BenchCommand::CountScans) => {
-            let state = AppState::build(config).await?;
+            let state = AppState::build_offline(config).await?;
             crate::bench::count_scans(&state).await
         }
         Command::Stamps(StampsCommand::Keys) => {
-            let state = AppState::build(config).await?;
+            let state = AppState::build_offline(config).await?;
             let keys = crate::trace::signing::published_keys(
                 &state.db,
                 &state.signer,
@@ -226,7 +232,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     input.trim_end_matches(['\r', '\n']).to_owned()
                 }
             };
-            let state = AppState::build(config).await?;
+            let state = AppState::build_offline(config).await?;
             let user = accounts::create_admin(&state.db, &identifier, &password, &name)
                 .await
                 .map_err(|e| match e {
@@ -283,6 +289,35 @@ async fn seed_demo(state: &AppState) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn reindex(config: Config) -> anyhow::Result<()> {
+    let state = AppState::build_offline(config).await?;
+    let started = std::time::Instant::now();
+    match &state.config.meilisearch {
+        Some(meili) => {
+            let index = crate::search::meili::MeiliIndex::connect(meili).await?;
+            let documents = index.rebuild(meili, &state.db, &state.reference).await?;
+            println!(
+                "rebuilt the Meilisearch index {} with {documents} documents in {:.1} s",
+                meili.index,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        None => {
+            let store = crate::search::generations::GenerationStore::new(&state.config.data_dir)?;
+            let report = store.rebuild(&state.db, &state.reference).await?;
+            println!(
+                "rebuilt the search index with {} documents in {:.1} s (generation {}, {} pending \
+                 changes already covered)",
+                report.pointer.documents,
+                report.elapsed.as_secs_f64(),
+                report.pointer.generation,
+                report.covered_rows
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {

@@ -59,6 +59,29 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Checkout, payments and the ledger.
     pub commerce: CommerceConfig,
+    /// A Meilisearch server to search with instead of the embedded index (`MEILI_URL`).
+    pub meilisearch: Option<MeilisearchConfig>,
+    /// Longest wait of the search indexer between two looks at the outbox
+    /// (`OCOP_SEARCH_POLL_MS`, default 200): how soon other processes' writes are indexed.
+    pub search_poll_interval: Duration,
+    /// Outbox rows younger than this are not indexed yet (`OCOP_SEARCH_INDEXER_DELAY_MS`,
+    /// default 0). A test and operations knob: it holds indexing back deterministically
+    /// (crash-safety tests) or spreads load; in normal running leave it at 0.
+    pub search_indexer_delay: Duration,
+    /// Outbox rows the indexer handles per batch (`OCOP_SEARCH_BATCH_SIZE`, default 500).
+    pub search_batch_size: u64,
+}
+
+/// Where the Meilisearch server is and how to talk to it.
+#[derive(Debug, Clone)]
+pub struct MeilisearchConfig {
+    /// Base URL, e.g. `http://127.0.0.1:7700` (`MEILI_URL`).
+    pub url: String,
+    /// API key with rights on the index (`MEILI_API_KEY`); none for a server without a
+    /// master key.
+    pub api_key: Option<Secret>,
+    /// Name (uid) of the products index (`MEILI_INDEX`, default `products`).
+    pub index: String,
 }
 
 /// Checkout, payment and ledger settings (environment variables only).
@@ -151,6 +174,12 @@ struct FileConfig {
     reports_per_hour: Option<u32>,
     trust_forwarded_for: Option<bool>,
     max_body_bytes: Option<usize>,
+    meili_url: Option<String>,
+    meili_api_key: Option<Secret>,
+    meili_index: Option<String>,
+    search_poll_ms: Option<u64>,
+    search_indexer_delay_ms: Option<u64>,
+    search_batch_size: Option<u64>,
 }
 
 /// Values given on the command line; they win over the file and the environment.
@@ -254,6 +283,32 @@ impl Config {
         };
         let max_body_bytes = file.max_body_bytes.unwrap_or(2 * 1024 * 1024);
         let commerce = CommerceConfig::from_env(&env)?;
+        let meilisearch = env("MEILI_URL")
+            .or(file.meili_url)
+            .map(|url| url.trim().trim_end_matches('/').to_owned())
+            .filter(|url| !url.is_empty())
+            .map(|url| MeilisearchConfig {
+                url,
+                api_key: env("MEILI_API_KEY")
+                    .map(Secret::new)
+                    .or(file.meili_api_key)
+                    .filter(|key| !key.expose().is_empty()),
+                index: env("MEILI_INDEX")
+                    .or(file.meili_index)
+                    .unwrap_or_else(|| "products".to_owned()),
+            });
+        let search_poll_ms: u64 = match env("OCOP_SEARCH_POLL_MS") {
+            Some(v) => parse_env("OCOP_SEARCH_POLL_MS", &v)?,
+            None => file.search_poll_ms.unwrap_or(200),
+        };
+        let search_indexer_delay_ms: u64 = match env("OCOP_SEARCH_INDEXER_DELAY_MS") {
+            Some(v) => parse_env("OCOP_SEARCH_INDEXER_DELAY_MS", &v)?,
+            None => file.search_indexer_delay_ms.unwrap_or(0),
+        };
+        let search_batch_size: u64 = match env("OCOP_SEARCH_BATCH_SIZE") {
+            Some(v) => parse_env("OCOP_SEARCH_BATCH_SIZE", &v)?,
+            None => file.search_batch_size.unwrap_or(500),
+        };
 
         if production {
             check_production(&public_url, secret_key.as_ref())?;
@@ -273,6 +328,10 @@ impl Config {
             trust_forwarded_for,
             max_body_bytes,
             commerce,
+            meilisearch,
+            search_poll_interval: Duration::from_millis(search_poll_ms.clamp(10, 60_000)),
+            search_indexer_delay: Duration::from_millis(search_indexer_delay_ms),
+            search_batch_size: search_batch_size.clamp(1, 10_000),
         })
     }
 
@@ -581,6 +640,23 @@ mod tests {
         assert!(!debug.contains("super-secret-value"));
         assert!(!debug.contains("hunter2"));
         assert_eq!(config.database_url_for_logs(), "postgres://app:***@db/ocop");
+    }
+
+    #[test]
+    fn meilisearch_is_used_only_when_its_url_is_set() {
+        let config = load(&[]).unwrap();
+        assert!(config.meilisearch.is_none());
+        assert_eq!(config.search_poll_interval, Duration::from_millis(200));
+        let config = load(&[
+            ("MEILI_URL", "http://127.0.0.1:7700/"),
+            ("MEILI_API_KEY", "masterKey"),
+        ])
+        .unwrap();
+        let meili = config.meilisearch.unwrap();
+        assert_eq!(meili.url, "http://127.0.0.1:7700");
+        assert_eq!(meili.index, "products");
+        assert!(!format!("{meili:?}").contains("masterKey"));
+        assert!(load(&[("OCOP_SEARCH_INDEXER_DELAY_MS", "soon")]).is_err());
     }
 
     #[test]

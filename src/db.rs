@@ -7,8 +7,8 @@ use anyhow::Context;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 
 use crate::config::Config;
@@ -63,9 +63,7 @@ pub async fn is_ready(db: &DatabaseConnection) -> bool {
 /// lock (waiting for it up to the busy timeout) before its first read; a deferred transaction
 /// that reads and then writes fails outright when another writer commits in between. On
 /// PostgreSQL it is an ordinary transaction.
-pub async fn begin_write<C: TransactionTrait<Transaction = DatabaseTransaction>>(
-    db: &C,
-) -> Result<DatabaseTransaction, DbErr> {
+pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
     db.begin_with_options(TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
         ..Default::default()

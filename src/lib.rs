@@ -52,6 +52,8 @@ use crate::http::error::AppError;
 use crate::http::rate_limit::RateLimits;
 use crate::i18n::{LANG_COOKIE, Lang};
 use crate::reference::ReferenceData;
+use crate::search::indexer::{self, IndexerSettings};
+use crate::search::live::LiveIndex;
 use crate::trace::origin::TraceCache;
 use crate::trace::scans::{ClientHasher, ScanService};
 use crate::trace::signing::StampSigner;
@@ -73,11 +75,23 @@ pub struct AppState {
     pub product_cache: Arc<ProductCache>,
     /// Salted hashing of client identities (never stored raw).
     pub hasher: ClientHasher,
+    /// The catalogue search index in use (embedded or Meilisearch), fed by the indexer.
+    pub search: Arc<LiveIndex>,
 }
 
 impl AppState {
-    /// Opens the database, applies migrations and stores the reference data.
+    /// Opens the database, applies migrations, stores the reference data and opens the search
+    /// index (building it from the database if there is none yet).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let mut state = Self::build_offline(config).await?;
+        state.search = Arc::new(LiveIndex::open(&state.config, &state.db, &state.reference).await?);
+        Ok(state)
+    }
+
+    /// Like [`Self::build`] without opening the search index, for command-line tools that do
+    /// not search: a running server may hold the index, and their writes reach it through the
+    /// outbox anyway.
+    pub async fn build_offline(config: Config) -> anyhow::Result<Self> {
         let db = db::connect(&config).await?;
         db::migrate(&db).await?;
         let reference = ReferenceData::embedded();
@@ -85,6 +99,7 @@ impl AppState {
         let signer = Arc::new(StampSigner::from_secret(&config.secret_key));
         signer.publish(&db).await?;
         Ok(Self {
+            search: Arc::new(LiveIndex::detached()),
             scans: ScanService::start(db.clone()),
             db,
             limits: Arc::new(RateLimits::new(&config)),
@@ -117,6 +132,7 @@ impl AppState {
         (name = "trace", description = "Batches, trace events, stamps, scans and fake reports"),
         (name = "orders", description = "Cart, checkout, payments and orders"),
         (name = "payments", description = "Payment provider webhooks"),
+        (name = "search", description = "Catalogue search with facets, and suggestions while typing"),
     )
 )]
 struct ApiDoc;
@@ -130,7 +146,8 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(trace::api_routes())
         .merge(orders::api_routes())
         .merge(payments::api_routes())
-        .merge(reference::api_routes());
+        .merge(reference::api_routes())
+        .merge(search::api_routes());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .split_for_parts()
@@ -148,6 +165,7 @@ pub fn app(state: AppState) -> Router {
         .merge(trace::page_routes())
         .merge(orders::page_routes())
         .merge(payments::page_routes())
+        .merge(search::page_routes())
         .merge(api)
         .route(
             "/api/v1/openapi.json",
@@ -165,6 +183,10 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route(http::assets::js_path(), get(http::assets::serve_js))
+        .route(
+            http::assets::search_js_path(),
+            get(http::assets::serve_search_js),
+        )
         .fallback(|| async { AppError::NoRoute })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -188,7 +210,8 @@ pub fn app(state: AppState) -> Router {
 
 /// A successful write request (anything but GET/HEAD/OPTIONS) may have changed what the read
 /// caches hold: clear them, so that every writer sees its own change at once. Other app servers
-/// see it when their entries expire (about a second).
+/// see it when their entries expire (about a second). It may also have enqueued products for
+/// search: wake the indexer now rather than at its next poll.
 async fn clear_read_caches_after_writes(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: axum::extract::Request,
@@ -203,6 +226,7 @@ async fn clear_read_caches_after_writes(
         state.product_cache.clear();
         state.trace_cache.forget_stamps();
         state.trace_cache.forget_all_origins();
+        state.search.wake_indexer();
     }
     response
 }
@@ -247,7 +271,8 @@ fn time_one_year() -> cookie::time::Duration {
 }
 
 /// Serves the app on `listener` until `shutdown` completes, then finishes the requests in
-/// flight. Background upkeep (expired sessions, idle rate-limit keys) runs meanwhile.
+/// flight. Background upkeep (expired sessions, idle rate-limit keys) and the search indexer
+/// run meanwhile; the indexer stops after its current batch and the index is closed last.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -255,7 +280,18 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let upkeep = tokio::spawn(upkeep(state.clone()));
     let expiry = orders::lifecycle::spawn_expiry_sweeper(state.db.clone(), Duration::from_secs(15));
+    let indexer = indexer::spawn(
+        state.db.clone(),
+        state.reference.clone(),
+        state.search.clone(),
+        IndexerSettings {
+            poll_interval: state.config.search_poll_interval,
+            delay: state.config.search_indexer_delay,
+            batch_size: state.config.search_batch_size,
+        },
+    );
     let scans = state.scans.clone();
+    let search = state.search.clone();
     let router = app(state);
     let result = axum::serve(
         listener,
@@ -267,6 +303,9 @@ pub async fn serve(
     expiry.abort();
     // Every request has finished: write the scans still queued before the process exits.
     scans.shutdown().await;
+    indexer.shutdown().await;
+    // Releases the index files (and the embedded writer's lock) for the next process.
+    search.close();
     result.map_err(Into::into)
 }
 

@@ -142,7 +142,7 @@ pub async fn demo(
         serde_json::from_str(include_str!("../assets/demo/catalogue.json"))
             .context("assets/demo/catalogue.json is not valid")?;
 
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let mut report = DemoReport {
         accounts: Vec::new(),
         cooperatives: 0,
@@ -482,7 +482,7 @@ pub async fn synthetic(
     seed: u64,
 ) -> anyhow::Result<SyntheticSummary> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let owner = match accounts::register(
         &txn,
         NewAccount::parse("synthetic@bench.ocop.vn", &one_time_password(), "Synthetic")
@@ -609,6 +609,8 @@ pub async fn synthetic(
     if !batch.is_empty() {
         products::Entity::insert_many(batch).exec(&txn).await?;
     }
+    let coop_ids: Vec<i64> = (0..coop_count).map(|i| first_coop_id + i as i64).collect();
+    crate::search::outbox::enqueue_cooperative_products(&txn, &coop_ids).await?;
     // Cooperatives were given explicit ids; PostgreSQL's sequence must move past them or the
     // next cooperative created through the app would collide.
     if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {

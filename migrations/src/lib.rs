@@ -9,6 +9,7 @@ mod m20261122_000002_create_accounts;
 mod m20261122_000003_create_cooperatives;
 mod m20261122_000004_create_catalog;
 mod m20261122_000005_create_trace;
+mod m20261122_000006_create_search_outbox;
 mod m20261122_000007_create_commerce;
 
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_cooperatives::Migration),
             Box::new(m20261122_000004_create_catalog::Migration),
             Box::new(m20261122_000005_create_trace::Migration),
+            Box::new(m20261122_000006_create_search_outbox::Migration),
             Box::new(m20261122_000007_create_commerce::Migration),
         ]
     }

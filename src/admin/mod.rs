@@ -103,7 +103,7 @@ pub async fn decide_cooperative(
     row.reviewed_at = Set(Some(Utc::now()));
     row.updated_at = Set(Utc::now());
     // The cooperative's products appear or disappear with it, in the same transaction.
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let updated = row.update(&txn).await?;
     refresh_listing_of_cooperative(&txn, updated.id, to).await?;
     txn.commit().await?;
@@ -120,7 +120,7 @@ pub async fn decide_certificate(
 ) -> AppResult<ocop_certificates::Model> {
     admin.require_admin()?;
     let reason = parse_reason(!verify, reason)?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let cert = ocop_certificates::Entity::find_by_id(certificate_id)
         .one(&txn)
         .await?

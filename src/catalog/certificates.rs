@@ -216,8 +216,8 @@ pub async fn current_verified(
         .await?)
 }
 
-/// Copies the rating of the product's current verified certificate onto the product row.
-/// Called in the same transaction as every change of a certificate's status.
+/// Copies the rating of the product's current verified certificate onto the product row and
+/// tells search. Called in the same transaction as every change of a certificate's status.
 pub async fn refresh_product_rating(db: &impl ConnectionTrait, product_id: i64) -> AppResult<()> {
     let current = current_verified(db, product_id).await?;
     let Some(product) = products::Entity::find_by_id(product_id).one(db).await? else {
@@ -232,6 +232,7 @@ pub async fn refresh_product_rating(db: &impl ConnectionTrait, product_id: i64) 
         row.ocop_stars = Set(stars);
         row.ocop_expires_on = Set(expires);
         row.update(db).await?;
+        crate::search::outbox::enqueue_products(db, &[product_id]).await?;
     }
     Ok(())
 }

@@ -15,9 +15,10 @@ use crate::accounts::{CurrentUser, Identifier, find_by_identifier};
 use crate::domain::{
     CommuneCode, Email, FieldIssue, Phone, Slug, bounded_text, fold_vietnamese, optional_text,
 };
-use crate::entities::{cooperative_members, cooperatives};
+use crate::entities::{cooperative_members, cooperatives, products};
 use crate::http::error::{AppError, AppResult, FieldErrors, is_unique_violation};
 use crate::reference::ReferenceData;
+use sea_orm::sea_query::Expr;
 
 /// What a cooperative's form or API request carries; every field a string or number as sent.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -216,7 +217,7 @@ pub async fn create(
     }
     let slug = free_slug(db, &Slug::from_name(&details.name)).await?;
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let row = cooperatives::ActiveModel {
         slug: Set(slug.as_str().to_owned()),
         registration_number: Set(details.registration_number),
@@ -297,7 +298,7 @@ pub async fn update(
         row.status = Set(CooperativeStatus::Pending.as_str().to_owned());
         row.status_reason = Set(None);
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let updated = row.update(&txn).await.map_err(|err| {
         if is_unique_violation(&err) {
             registration_taken()
@@ -313,6 +314,23 @@ pub async fn update(
         )
         .await?;
     }
+    if current.commune_code != updated.commune_code {
+        // Products carry copies of their cooperative's place for the catalogue filters.
+        products::Entity::update_many()
+            .col_expr(
+                products::Column::CommuneCode,
+                Expr::value(updated.commune_code.clone()),
+            )
+            .col_expr(
+                products::Column::ProvinceCode,
+                Expr::value(updated.province_code.clone()),
+            )
+            .filter(products::Column::CooperativeId.eq(updated.id))
+            .exec(&txn)
+            .await?;
+    }
+    // The name and place shown in search results may have changed.
+    crate::search::outbox::enqueue_cooperative_products(&txn, &[updated.id]).await?;
     txn.commit().await?;
     Ok(updated)
 }

@@ -6,7 +6,7 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select, Set,
+    QueryOrder, QuerySelect, Select, Set, TransactionSession, TransactionTrait,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -19,6 +19,7 @@ use crate::entities::{cooperatives, products};
 use crate::http::error::{AppError, AppResult, FieldErrors, is_unique_violation};
 use crate::i18n::Lang;
 use crate::reference::ReferenceData;
+use crate::search::outbox::{enqueue_cooperative_products, enqueue_products};
 
 /// Most units a product may have in stock; more is a typo.
 pub const MAX_STOCK: i64 = 1_000_000_000;
@@ -225,9 +226,10 @@ fn parse_stock(stock: Number<'_>) -> Result<i64, FieldIssue> {
     }
 }
 
-/// Creates a draft product of the member's cooperative.
+/// Creates a draft product of the member's cooperative (and tells search, in the same
+/// transaction, though a draft is not searchable yet).
 pub async fn create(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     membership: &Membership,
     details: ProductDetails,
 ) -> AppResult<products::Model> {
@@ -257,12 +259,17 @@ pub async fn create(
         published_at: Set(None),
         ..Default::default()
     };
-    row.insert(db).await.map_err(gtin_conflict)
+    let txn = crate::db::begin_write(db).await?;
+    let product = row.insert(&txn).await.map_err(gtin_conflict)?;
+    enqueue_products(&txn, &[product.id]).await?;
+    txn.commit().await?;
+    Ok(product)
 }
 
-/// Replaces a product's details. The slug stays, so links already shared keep working.
+/// Replaces a product's details (stock included). The slug stays, so links already shared keep
+/// working. Search is told in the same transaction.
 pub async fn update(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     product: products::Model,
     details: ProductDetails,
 ) -> AppResult<products::Model> {
@@ -277,12 +284,17 @@ pub async fn update(
     row.stock_quantity = Set(details.stock_quantity);
     row.gtin = Set(details.gtin.map(|g| g.as_gtin14().to_owned()));
     row.updated_at = Set(Utc::now());
-    row.update(db).await.map_err(gtin_conflict)
+    let txn = crate::db::begin_write(db).await?;
+    let product = row.update(&txn).await.map_err(gtin_conflict)?;
+    enqueue_products(&txn, &[product.id]).await?;
+    txn.commit().await?;
+    Ok(product)
 }
 
-/// Moves a product to `status` (publish, archive, back to draft).
+/// Moves a product to `status` (publish, archive, back to draft); search is told in the same
+/// transaction.
 pub async fn set_status(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     product: products::Model,
     status: ProductStatus,
 ) -> AppResult<products::Model> {
@@ -298,7 +310,11 @@ pub async fn set_status(
     if first_publication {
         row.published_at = Set(Some(Utc::now()));
     }
-    Ok(row.update(db).await?)
+    let txn = crate::db::begin_write(db).await?;
+    let product = row.update(&txn).await?;
+    enqueue_products(&txn, &[product.id]).await?;
+    txn.commit().await?;
+    Ok(product)
 }
 
 async fn ensure_gtin_free(
@@ -359,8 +375,8 @@ pub fn public_products() -> Select<products::Entity> {
     products::Entity::find().filter(products::Column::Listed.eq(true))
 }
 
-/// Recomputes `listed` for every product of a cooperative whose status just changed; called in
-/// the same transaction as the change.
+/// Recomputes `listed` for every product of a cooperative whose status just changed, and tells
+/// search about them; called in the same transaction as the change.
 pub async fn refresh_listing_of_cooperative(
     db: &impl ConnectionTrait,
     cooperative_id: i64,
@@ -376,6 +392,7 @@ pub async fn refresh_listing_of_cooperative(
         .filter(products::Column::CooperativeId.eq(cooperative_id))
         .exec(db)
         .await?;
+    enqueue_cooperative_products(db, &[cooperative_id]).await?;
     Ok(())
 }
 

@@ -87,6 +87,10 @@ pub struct ProductSummary {
     pub place: PlaceView,
     pub ocop: Option<OcopBadge>,
     pub status: ProductStatus,
+    /// Search results only: the name, HTML-escaped, with the matched words wrapped in
+    /// `<mark>…</mark>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub highlighted_name: Option<String>,
 }
 
 impl ProductSummary {
@@ -119,6 +123,7 @@ impl ProductSummary {
             place: PlaceView::new(reference, &product.commune_code),
             ocop: OcopBadge::of(product, today),
             status: ProductStatus::parse(&product.status).unwrap_or(ProductStatus::Draft),
+            highlighted_name: None,
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod products;
 pub mod provinces;
 pub mod refunds;
 pub mod scans;
+pub mod search_outbox;
 pub mod sessions;
 pub mod stamp_signing_keys;
 pub mod stamps;

@@ -11,11 +11,17 @@ use sha2::{Digest, Sha256};
 
 pub const CSS: &str = include_str!("../../frontend/static/app.css");
 pub const JS: &str = include_str!("../../frontend/static/app.js");
+/// Search suggestions while typing (see `frontend/static/search.js`).
+pub const SEARCH_JS: &str = include_str!("../../frontend/static/search.js");
 
-static JS_PATH: LazyLock<String> = LazyLock::new(|| {
-    let digest = HEXLOWER.encode(&Sha256::digest(JS.as_bytes()));
-    format!("/static/app.{}.js", &digest[..12])
-});
+/// `/static/{name}.{first 12 hex digits of the content's SHA-256}.js`.
+fn hashed_path(name: &str, content: &str) -> String {
+    let digest = HEXLOWER.encode(&Sha256::digest(content.as_bytes()));
+    format!("/static/{name}.{}.js", &digest[..12])
+}
+
+static JS_PATH: LazyLock<String> = LazyLock::new(|| hashed_path("app", JS));
+static SEARCH_JS_PATH: LazyLock<String> = LazyLock::new(|| hashed_path("search", SEARCH_JS));
 
 /// `sha256-…` source of the inline stylesheet, for the Content-Security-Policy.
 pub static CSS_HASH_SOURCE: LazyLock<String> = LazyLock::new(|| {
@@ -29,13 +35,25 @@ pub fn js_path() -> &'static str {
     JS_PATH.as_str()
 }
 
+pub fn search_js_path() -> &'static str {
+    SEARCH_JS_PATH.as_str()
+}
+
 pub async fn serve_js() -> Response {
+    script(JS)
+}
+
+pub async fn serve_search_js() -> Response {
+    script(SEARCH_JS)
+}
+
+fn script(body: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
         ],
-        JS,
+        body,
     )
         .into_response()
 }

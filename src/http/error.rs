@@ -41,6 +41,13 @@ pub enum AppError {
     UnsupportedMediaType { expected: &'static str },
     #[error("too many requests; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// Query parameters that do not parse or are out of range (400, with the fields named):
+    /// for reads such as search, where the request is a query rather than a form to fix.
+    #[error("some query parameters are not valid")]
+    InvalidParameters(FieldErrors),
+    /// The search backend failed or cannot be reached (503; retrying later may work).
+    #[error("search is unavailable at the moment")]
+    SearchUnavailable,
     #[error("database error")]
     Database(#[from] DbErr),
     #[error("internal error")]
@@ -144,7 +151,8 @@ impl AppError {
             Self::Unauthenticated | Self::BadSignature(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::BadRequest { .. } | Self::InvalidParameters(_) => StatusCode::BAD_REQUEST,
+            Self::SearchUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Database(err) => match classify_db_error(err) {
@@ -165,6 +173,8 @@ impl AppError {
             Self::BadSignature(_) => "invalid_signature",
             Self::Forbidden => "forbidden",
             Self::Conflict { code, .. } | Self::BadRequest { code, .. } => code,
+            Self::InvalidParameters(_) => "invalid_parameters",
+            Self::SearchUnavailable => "search_unavailable",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::RateLimited { .. } => "rate_limited",
             Self::Database(err) => match classify_db_error(err) {
@@ -205,7 +215,7 @@ impl AppError {
 
     fn field_errors(&self) -> FieldErrors {
         match self {
-            Self::Validation(fields) => fields.clone(),
+            Self::Validation(fields) | Self::InvalidParameters(fields) => fields.clone(),
             Self::Conflict {
                 code,
                 field: Some(field),
@@ -236,6 +246,22 @@ fn classify_db_error(err: &DbErr) -> Option<DbConstraint> {
 /// Whether a database error is a unique-constraint violation (a lost race on insert).
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(classify_db_error(err), Some(DbConstraint::Unique))
+}
+
+impl From<crate::search::model::SearchError> for AppError {
+    fn from(err: crate::search::model::SearchError) -> Self {
+        use crate::search::model::SearchError;
+        match err {
+            SearchError::InvalidQuery(message) => {
+                Self::bad_request("invalid_search_query", message)
+            }
+            SearchError::Backend(cause) => {
+                // The cause stays in the log; the client learns only that search is down.
+                tracing::error!(error = %cause, "search backend error");
+                Self::SearchUnavailable
+            }
+        }
+    }
 }
 
 impl IntoResponse for AppError {

@@ -20,6 +20,7 @@ pub struct PageContext {
     pub path: String,
     pub css: &'static str,
     pub js_path: &'static str,
+    pub search_js_path: &'static str,
 }
 
 impl PageContext {
@@ -32,6 +33,7 @@ impl PageContext {
             path,
             css: super::assets::CSS,
             js_path: super::assets::js_path(),
+            search_js_path: super::assets::search_js_path(),
         }
     }
 
@@ -83,6 +85,7 @@ impl FromRequestParts<AppState> for PageContext {
             path,
             css: super::assets::CSS,
             js_path: super::assets::js_path(),
+            search_js_path: super::assets::search_js_path(),
         })
     }
 }

@@ -361,9 +361,12 @@ fn check_groups(groups: &[CooperativeGroup]) -> AppResult<()> {
 }
 
 /// Takes each line's quantity from stock, or fails naming the first product without enough.
+/// Search learns of the new stock through the outbox, in the same transaction.
 async fn reserve_stock(db: &impl ConnectionTrait, groups: &[CooperativeGroup]) -> AppResult<()> {
     let mut lines: Vec<_> = groups.iter().flat_map(|g| &g.lines).collect();
     lines.sort_by_key(|l| l.product.id);
+    let ids: Vec<i64> = lines.iter().map(|l| l.product.id).collect();
+    crate::search::outbox::enqueue_products(db, &ids).await?;
     for line in lines {
         let taken = products::Entity::update_many()
             .col_expr(
@@ -398,6 +401,8 @@ pub async fn release_stock(db: &impl ConnectionTrait, order_ids: &[i64]) -> AppR
         .await?;
     let mut items: Vec<_> = items.into_iter().collect();
     items.sort_by_key(|i| i.product_id);
+    let ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
+    crate::search::outbox::enqueue_products(db, &ids).await?;
     for item in items {
         products::Entity::update_many()
             .col_expr(
@@ -420,6 +425,8 @@ pub async fn retake_stock(db: &DatabaseTransaction, order_ids: &[i64]) -> AppRes
         .all(&savepoint)
         .await?;
     items.sort_by_key(|i| i.product_id);
+    let ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
+    crate::search::outbox::enqueue_products(&savepoint, &ids).await?;
     for item in items {
         let taken = products::Entity::update_many()
             .col_expr(

@@ -287,7 +287,18 @@ async fn count_units_sold(txn: &impl ConnectionTrait, order_ids: &[i64]) -> AppR
         .order_by_asc(order_items::Column::ProductId)
         .all(txn)
         .await?;
-    let _ = (items, products::Entity);
+    for item in &items {
+        products::Entity::update_many()
+            .col_expr(
+                products::Column::SoldCount,
+                Expr::col(products::Column::SoldCount).add(item.quantity),
+            )
+            .filter(products::Column::Id.eq(item.product_id))
+            .exec(txn)
+            .await?;
+    }
+    let ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
+    crate::search::outbox::enqueue_products(txn, &ids).await?;
     Ok(())
 }
 

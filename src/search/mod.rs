@@ -1,10 +1,27 @@
-//! Catalogue search: one [`model::SearchIndex`] trait, the embedded tantivy backend
-//! ([`embedded::EmbeddedIndex`], whose tests run the conformance suite in memory and on disk),
-//! and a backend-neutral conformance suite ([`conformance`]) that every backend must pass.
+//! Catalogue search: one [`model::SearchIndex`] trait with two backends — the embedded tantivy
+//! index ([`embedded`], the default, kept on disk in generations: [`generations`]) and a
+//! Meilisearch client ([`meili`], when `MEILI_URL` is set) — that pass one conformance suite
+//! ([`conformance`]).
 //!
-//! Not yet wired into the app: the transactional outbox, the indexer task, the Meilisearch
-//! backend and the search pages and API come with the rest of the search issue.
+//! Search stays true to the database through a transactional outbox: every write that changes
+//! what search shows enqueues its products ([`outbox::enqueue_products`]) in its own
+//! transaction, and the [`indexer`] drains the outbox into the live index ([`live`]).
+//! `ocop-market reindex` rebuilds the index from the database and swaps it in while the app
+//! keeps serving. Shoppers reach it through [`service`] (shared by the `/search` page and
+//! `GET /api/v1/search`).
 
 pub mod conformance;
+pub mod documents;
 pub mod embedded;
+pub mod generations;
+pub mod indexer;
+pub mod live;
+pub mod meili;
 pub mod model;
+pub mod outbox;
+mod routes_api;
+mod routes_pages;
+pub mod service;
+
+pub use routes_api::api_routes;
+pub use routes_pages::page_routes;

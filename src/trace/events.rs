@@ -222,7 +222,7 @@ pub async fn record(
     }
     input_ids.sort_unstable();
     input_ids.dedup();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let event = trace_events::ActiveModel {
         batch_id: Set(batch.id),
         cooperative_id: Set(batch.cooperative_id),

@@ -22,9 +22,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use dashmap::DashMap;
 use data_encoding::HEXLOWER;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -644,7 +642,7 @@ async fn write_batch(
     batch: Vec<PendingScan>,
 ) -> Result<(), (sea_orm::DbErr, Vec<PendingScan>)> {
     let result = async {
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         for chunk in batch.chunks(500) {
             scans::Entity::insert_many(chunk.iter().map(|s| s.row.clone()))
                 .exec(&txn)

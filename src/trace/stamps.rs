@@ -61,7 +61,7 @@ pub async fn issue(
 ) -> AppResult<IssuedRoll> {
     let lot = LotCode::parse(&batch.lot_code)
         .map_err(|_| AppError::Internal(anyhow::anyhow!("stored lot code is not valid")))?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let (last_serial, last_roll): (Option<i64>, Option<i32>) = stamps::Entity::find()
         .select_only()
         .column_as(stamps::Column::Serial.max(), "last_serial")

@@ -9,6 +9,7 @@ mod catalog;
 mod checkout;
 mod openapi;
 mod pages;
+mod search;
 mod seeding;
 mod support;
 mod trace;

@@ -70,6 +70,8 @@ const EXPECTED: &[&str] = &[
     "POST /api/v1/admin/payouts",
     "GET /api/v1/admin/ledger/balances",
     "GET /api/v1/admin/reconciliation",
+    "GET /api/v1/search",
+    "GET /api/v1/search/suggestions",
 ];
 
 #[tokio::test]

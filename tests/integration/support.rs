@@ -23,7 +23,7 @@ pub struct TestApp {
 }
 
 /// A database that lives as long as the test.
-struct TestDatabase {
+pub struct TestDatabase {
     url: String,
     data_dir: PathBuf,
     _tempdir: tempfile::TempDir,
@@ -51,6 +51,22 @@ impl Drop for TestDatabase {
             })
             .join();
         }
+    }
+}
+
+impl TestDatabase {
+    /// A fresh, empty database (not migrated) for a test that starts the app binary itself.
+    pub async fn create() -> Arc<Self> {
+        Arc::new(fresh_database().await)
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A temporary folder that lives as long as the database.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
     }
 }
 

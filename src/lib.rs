@@ -73,6 +73,8 @@ pub struct AppState {
     pub product_cache: Arc<ProductCache>,
     /// Salted hashing of client identities (never stored raw).
     pub hasher: ClientHasher,
+    /// Stripe's API, when a Stripe key is configured.
+    pub stripe: Option<Arc<payments::stripe::StripeApi>>,
 }
 
 impl AppState {
@@ -84,7 +86,12 @@ impl AppState {
         reference.store(&db).await?;
         let signer = Arc::new(StampSigner::from_secret(&config.secret_key));
         signer.publish(&db).await?;
+        let stripe = match &config.commerce.stripe {
+            Some(stripe) => Some(Arc::new(payments::stripe::StripeApi::new(stripe)?)),
+            None => None,
+        };
         Ok(Self {
+            stripe,
             scans: ScanService::start(db.clone()),
             db,
             limits: Arc::new(RateLimits::new(&config)),
@@ -255,6 +262,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let upkeep = tokio::spawn(upkeep(state.clone()));
     let expiry = orders::lifecycle::spawn_expiry_sweeper(state.db.clone(), Duration::from_secs(15));
+    let refunds = state
+        .stripe
+        .is_some()
+        .then(|| payments::stripe::spawn_refund_sender(state.clone(), Duration::from_secs(60)));
     let scans = state.scans.clone();
     let router = app(state);
     let result = axum::serve(
@@ -265,6 +276,9 @@ pub async fn serve(
     .await;
     upkeep.abort();
     expiry.abort();
+    if let Some(refunds) = refunds {
+        refunds.abort();
+    }
     // Every request has finished: write the scans still queued before the process exits.
     scans.shutdown().await;
     result.map_err(Into::into)

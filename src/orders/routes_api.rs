@@ -206,7 +206,7 @@ async fn create_checkout(
         request,
     )
     .await?;
-    let redirect = crate::payments::stripe::start_if_card(&state, &outcome).await?;
+    let redirect = crate::payments::stripe::start_if_card(&state, &outcome, &owner).await?;
     let view = checkout_view(&state, &outcome, redirect).await?;
     let status = if outcome.replayed {
         StatusCode::OK

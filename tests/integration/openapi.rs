@@ -46,6 +46,7 @@ const EXPECTED: &[&str] = &[
     "GET /api/v1/scan/{code}",
     "POST /api/v1/scan/{code}/reports",
     "GET /api/v1/stamps/{code}/qr",
+    "POST /api/v1/webhooks/stripe",
 ];
 
 #[tokio::test]

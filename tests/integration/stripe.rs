@@ -519,7 +519,8 @@ async fn a_payment_after_expiry_without_stock_is_refunded_through_stripe() {
         .await
         .unwrap()
         .unwrap();
-    eventually(|| async { !fake.calls_to("POST", "/v1/refunds").is_empty() }).await;
+    let stand_in = &fake;
+    eventually(|| async move { !stand_in.calls_to("POST", "/v1/refunds").is_empty() }).await;
     let call = &fake.calls_to("POST", "/v1/refunds")[0];
     assert_eq!(
         call.idempotency_key.as_deref(),
@@ -527,9 +528,10 @@ async fn a_payment_after_expiry_without_stock_is_refunded_through_stripe() {
     );
     assert_eq!(call.form["payment_intent"], intent);
     assert_eq!(call.form["amount"], checkout.amount.to_string());
-    eventually(|| async {
-        refunds::Entity::find_by_id(refund.id)
-            .one(app.db())
+    let (db, refund_id) = (app.db(), refund.id);
+    eventually(|| async move {
+        refunds::Entity::find_by_id(refund_id)
+            .one(db)
             .await
             .unwrap()
             .unwrap()

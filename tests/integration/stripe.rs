@@ -84,6 +84,7 @@ async fn card_checkout(app: &TestApp, shop: &Shop) -> Checkout {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{cart}");
+    assert_eq!(cart["payment_methods"], json!(["vietqr", "stripe"]));
     let (status, view) = shop
         .shopper
         .post("/api/v1/checkout", checkout_body(app, None))
@@ -815,12 +816,14 @@ async fn other_events_are_acknowledged_and_ignored_and_card_checkout_needs_strip
     let (status, _) = post_event(&plain, &event("evt_1", "x", json!({})), &[SECRET], None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let shop = shop(&plain).await;
-    shop.shopper
+    let (_, cart) = shop
+        .shopper
         .post(
             "/api/v1/cart/items",
             json!({"product_id": shop.product_id, "quantity": 1}),
         )
         .await;
+    assert_eq!(cart["payment_methods"], json!(["vietqr"]), "no card choice");
     let (status, problem) = shop
         .shopper
         .post("/api/v1/checkout", checkout_body(&plain, None))

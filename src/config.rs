@@ -149,8 +149,11 @@ pub struct StripeConfig {
     /// accepted at once while a secret is rotated.
     pub webhook_secrets: Vec<Secret>,
     /// API base, `https://api.stripe.com/` unless `OCOP_STRIPE_API_BASE` points elsewhere
-    /// (the tests' local stand-in).
+    /// (the tests' local stand-in). Always ends with `/`.
     pub api_base: String,
+    /// How long one call to Stripe's API may take before it counts as failed
+    /// (`OCOP_STRIPE_TIMEOUT_SECONDS`, 10).
+    pub timeout: Duration,
 }
 
 /// The secret used when none is configured. Acceptable on a developer's machine; production
@@ -387,18 +390,32 @@ impl CommerceConfig {
             Some(secret) => Some(BankWebhookConfig::from_env(Secret::new(secret), env)?),
             None => None,
         };
-        let stripe = env("OCOP_STRIPE_SECRET_KEY").map(|key| StripeConfig {
-            secret_key: Secret::new(key),
-            webhook_secrets: env("OCOP_STRIPE_WEBHOOK_SECRETS")
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(Secret::new)
-                .collect(),
-            api_base: env("OCOP_STRIPE_API_BASE")
-                .unwrap_or_else(|| "https://api.stripe.com/".into()),
-        });
+        let stripe = match env("OCOP_STRIPE_SECRET_KEY").filter(|k| !k.trim().is_empty()) {
+            None => None,
+            Some(key) => {
+                let timeout_seconds: u64 = match env("OCOP_STRIPE_TIMEOUT_SECONDS") {
+                    Some(v) => parse_env("OCOP_STRIPE_TIMEOUT_SECONDS", &v)?,
+                    None => 10,
+                };
+                let mut api_base =
+                    env("OCOP_STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com/".into());
+                if !api_base.ends_with('/') {
+                    api_base.push('/');
+                }
+                Some(StripeConfig {
+                    secret_key: Secret::new(key.trim()),
+                    webhook_secrets: env("OCOP_STRIPE_WEBHOOK_SECRETS")
+                        .unwrap_or_default()
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(Secret::new)
+                        .collect(),
+                    api_base,
+                    timeout: Duration::from_secs(timeout_seconds.max(1)),
+                })
+            }
+        };
         Ok(Self {
             reservation_ttl: Duration::from_secs(reservation_minutes.max(1) * 60),
             commission_bps,
@@ -657,6 +674,25 @@ mod tests {
         assert_eq!(meili.index, "products");
         assert!(!format!("{meili:?}").contains("masterKey"));
         assert!(load(&[("OCOP_SEARCH_INDEXER_DELAY_MS", "soon")]).is_err());
+    }
+
+    #[test]
+    fn stripe_is_configured_only_with_a_key_and_its_secrets_never_print() {
+        assert!(load(&[]).unwrap().commerce.stripe.is_none());
+        let config = load(&[
+            ("OCOP_STRIPE_SECRET_KEY", "sk_test_very_secret"),
+            ("OCOP_STRIPE_WEBHOOK_SECRETS", "whsec_old, whsec_new,"),
+            ("OCOP_STRIPE_API_BASE", "http://127.0.0.1:9999"),
+        ])
+        .unwrap();
+        let stripe = config.commerce.stripe.as_ref().unwrap();
+        assert_eq!(stripe.webhook_secrets.len(), 2);
+        assert_eq!(stripe.webhook_secrets[1].expose(), "whsec_new");
+        assert_eq!(stripe.api_base, "http://127.0.0.1:9999/");
+        assert_eq!(stripe.timeout, Duration::from_secs(10));
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("sk_test_very_secret"));
+        assert!(!debug.contains("whsec_old"));
     }
 
     #[test]

@@ -77,6 +77,8 @@ pub struct AppState {
     pub hasher: ClientHasher,
     /// The catalogue search index in use (embedded or Meilisearch), fed by the indexer.
     pub search: Arc<LiveIndex>,
+    /// Stripe's API, when a Stripe key is configured.
+    pub stripe: Option<Arc<payments::stripe::StripeApi>>,
 }
 
 impl AppState {
@@ -98,8 +100,13 @@ impl AppState {
         reference.store(&db).await?;
         let signer = Arc::new(StampSigner::from_secret(&config.secret_key));
         signer.publish(&db).await?;
+        let stripe = match &config.commerce.stripe {
+            Some(stripe) => Some(Arc::new(payments::stripe::StripeApi::new(stripe)?)),
+            None => None,
+        };
         Ok(Self {
             search: Arc::new(LiveIndex::detached()),
+            stripe,
             scans: ScanService::start(db.clone()),
             db,
             limits: Arc::new(RateLimits::new(&config)),
@@ -290,6 +297,10 @@ pub async fn serve(
             batch_size: state.config.search_batch_size,
         },
     );
+    let refunds = state
+        .stripe
+        .is_some()
+        .then(|| payments::stripe::spawn_refund_sender(state.clone(), Duration::from_secs(60)));
     let scans = state.scans.clone();
     let search = state.search.clone();
     let router = app(state);
@@ -301,6 +312,9 @@ pub async fn serve(
     .await;
     upkeep.abort();
     expiry.abort();
+    if let Some(refunds) = refunds {
+        refunds.abort();
+    }
     // Every request has finished: write the scans still queued before the process exits.
     scans.shutdown().await;
     indexer.shutdown().await;

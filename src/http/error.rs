@@ -48,6 +48,12 @@ pub enum AppError {
     /// The search backend failed or cannot be reached (503; retrying later may work).
     #[error("search is unavailable at the moment")]
     SearchUnavailable,
+    /// A payment provider did not answer (in time): 503, worth retrying later.
+    #[error("{0}")]
+    ProviderUnavailable(String),
+    /// A payment provider answered with an error: 502.
+    #[error("{0}")]
+    ProviderFailed(String),
     #[error("database error")]
     Database(#[from] DbErr),
     #[error("internal error")]
@@ -155,6 +161,8 @@ impl AppError {
             Self::SearchUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::ProviderUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ProviderFailed(_) => StatusCode::BAD_GATEWAY,
             Self::Database(err) => match classify_db_error(err) {
                 Some(DbConstraint::Unique) => StatusCode::CONFLICT,
                 Some(DbConstraint::ForeignKey) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -177,6 +185,8 @@ impl AppError {
             Self::SearchUnavailable => "search_unavailable",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::RateLimited { .. } => "rate_limited",
+            Self::ProviderUnavailable(_) => "payment_provider_unavailable",
+            Self::ProviderFailed(_) => "payment_provider_error",
             Self::Database(err) => match classify_db_error(err) {
                 Some(DbConstraint::Unique) => "conflict",
                 Some(DbConstraint::ForeignKey) => "unknown_reference",
@@ -295,6 +305,11 @@ impl IntoResponse for AppError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Self::ProviderUnavailable(_) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(30u64));
+        }
         if let Self::RateLimited { retry_after_secs } = self {
             response
                 .headers_mut()

@@ -52,12 +52,13 @@ status_enum! {
 }
 
 status_enum! {
-    /// Who cancelled an order.
+    /// Who cancelled an order (`payment_provider`: the card payment could not be started).
     CancelledBy {
         Shopper => "shopper",
         Cooperative => "cooperative",
         Expiry => "expiry",
         Administrator => "administrator",
+        PaymentProvider => "payment_provider",
     }
 }
 

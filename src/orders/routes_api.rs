@@ -67,7 +67,12 @@ pub(crate) async fn cart_view(state: &AppState, owner: &CartOwner) -> AppResult<
         Some(cart) => cart::priced_groups(&state.db, cart.id).await?,
         None => Vec::new(),
     };
-    Ok(CartView::new(&groups))
+    let mut view = CartView::new(&groups);
+    if state.stripe.is_some() {
+        view.payment_methods
+            .push(super::PaymentMethod::Stripe.as_str().to_owned());
+    }
+    Ok(view)
 }
 
 /// The shopper's cart, read fresh (prices, stock, availability).
@@ -206,7 +211,7 @@ async fn create_checkout(
         request,
     )
     .await?;
-    let redirect = crate::payments::stripe::start_if_card(&state, &outcome).await?;
+    let redirect = crate::payments::stripe::start_if_card(&state, &outcome, &owner).await?;
     let view = checkout_view(&state, &outcome, redirect).await?;
     let status = if outcome.replayed {
         StatusCode::OK

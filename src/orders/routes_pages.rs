@@ -270,7 +270,9 @@ async fn checkout_submit(
     };
     match result {
         Ok(outcome) => {
-            if let Some(url) = crate::payments::stripe::start_if_card(&state, &outcome).await? {
+            if let Some(url) =
+                crate::payments::stripe::start_if_card(&state, &outcome, &owner).await?
+            {
                 return Ok(Redirect::to(&url).into_response());
             }
             let view: CheckoutView = checkout_view(&state, &outcome, None).await?;

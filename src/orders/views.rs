@@ -50,6 +50,9 @@ pub struct CartView {
     pub item_count: i64,
     /// Every line can be checked out.
     pub ready: bool,
+    /// The payment methods the checkout accepts: `vietqr`, and `stripe` (card) when the
+    /// platform has Stripe configured.
+    pub payment_methods: Vec<String>,
 }
 
 impl CartView {
@@ -102,6 +105,7 @@ impl CartView {
             total_vnd: total,
             total_display: Money::from_dong(total).to_string(),
             groups,
+            payment_methods: vec![super::PaymentMethod::VietQr.as_str().to_owned()],
         }
     }
 }

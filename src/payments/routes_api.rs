@@ -14,6 +14,7 @@ use super::queue::{
     self, ExceptionView, ManualConfirmation, PayoutRequest, PayoutView, RefundView, ResolveRequest,
 };
 use super::refunds;
+use super::stripe::{self, StripeWebhookAnswer};
 use crate::AppState;
 use crate::accounts::Authenticated;
 use crate::http::error::{AppError, AppResult, Problem};
@@ -23,6 +24,7 @@ use crate::ledger::reports::{self, AccountBalance, ReconciliationLine};
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(bank_webhook))
+        .routes(routes!(stripe_webhook))
         .routes(routes!(list_exceptions))
         .routes(routes!(resolve_exception))
         .routes(routes!(confirm_transfer))
@@ -76,6 +78,31 @@ async fn bank_webhook(
     Ok(Json(WebhookAnswer {
         transfers: outcomes,
     }))
+}
+
+/// Stripe's webhook (`checkout.session.completed`, `checkout.session.async_payment_succeeded`,
+/// `payment_intent.succeeded`, `charge.refunded`; other events are acknowledged and ignored).
+/// Signed as Stripe signs (`Stripe-Signature`, any configured secret); each event is processed
+/// once, replays answer `duplicate`.
+#[utoipa::path(post, path = "/webhooks/stripe", tag = "payments",
+    request_body(content = String, description = "Stripe's event JSON, as signed", content_type = "application/json"),
+    responses(
+        (status = 200, body = StripeWebhookAnswer),
+        (status = 400, body = Problem, description = "Not a Stripe event"),
+        (status = 401, body = Problem, description = "Missing, wrong or stale signature"),
+        (status = 404, body = Problem, description = "Stripe is not configured"),
+    ))]
+async fn stripe_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Json<StripeWebhookAnswer>> {
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    Ok(Json(
+        stripe::receive_webhook(&state, signature, &body).await?,
+    ))
 }
 
 /// Money that did not match a payment exactly, waiting for an administrator.

@@ -72,6 +72,7 @@ const EXPECTED: &[&str] = &[
     "GET /api/v1/admin/reconciliation",
     "GET /api/v1/search",
     "GET /api/v1/search/suggestions",
+    "POST /api/v1/webhooks/stripe",
 ];
 
 #[tokio::test]

@@ -1,0 +1,712 @@
+//! Stripe Checkout (card payments), when `OCOP_STRIPE_SECRET_KEY` is configured.
+//!
+//! - **Start** ([`start_if_card`]): a card checkout gets a Checkout Session in VND (one line per
+//!   order), created with an idempotency key derived from the payment and its page token, whose
+//!   expiry is the reservation's (at least the 30 minutes Stripe requires: the reservation is
+//!   extended to match, so the stock stays held while the session can be paid). If Stripe fails
+//!   or does not answer, the checkout is cancelled at once: the stock returns, the products go
+//!   back into the shopper's cart, and the answer is a 502/503 problem saying to try again or
+//!   pay by bank transfer. Nothing is left half-made.
+//! - **Confirmation** comes only from Stripe, never from the redirect: a verified webhook
+//!   ([`receive_webhook`]: `checkout.session.completed`, `checkout.session.async_payment_succeeded`,
+//!   `payment_intent.succeeded`), or a server-side retrieval of the session when the shopper's
+//!   browser polls the payment ([`refresh_if_returning`]). All of them report the same money
+//!   under the payment intent's id, so whichever comes first settles it and the others find it
+//!   settled. Each webhook event is recorded in `webhook_events` in the transaction that acts
+//!   on it: a replay or a concurrent duplicate does nothing.
+//! - **Refunds** ([`submit_pending_refunds`]) are sent to Stripe's Refunds API with the key
+//!   `refund-{id}` and become `submitted`; `charge.refunded` completes them in the ledger.
+//!   A refund Stripe could not take stays `pending` and is sent again by a periodic task.
+
+mod api;
+pub mod signature;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+pub use self::api::StripeApi;
+use self::api::{NewSession, SessionLine};
+use super::refunds::{self, RefundStatus};
+use super::settle::{self, Funds, Receipt, Settlement};
+use crate::AppState;
+use crate::entities::{
+    cooperatives, order_items, payment_exceptions, payments, refunds as refund_rows, webhook_events,
+};
+use crate::http::error::{AppError, AppResult, is_unique_violation};
+use crate::orders::cart::{self, CartOwner};
+use crate::orders::checkout::CheckoutOutcome;
+use crate::orders::lifecycle::{self, Actor};
+use crate::orders::{CancelledBy, PaymentMethod, PaymentStatus};
+
+/// Stripe refuses a Checkout Session that expires sooner than 30 minutes after its creation;
+/// a little more leaves room for the call itself.
+const MIN_SESSION_LIFETIME_SECONDS: i64 = 31 * 60;
+/// ... or later than 24 hours.
+const MAX_SESSION_LIFETIME_SECONDS: i64 = 24 * 3600 - 60;
+
+/// For a card checkout, creates the Stripe Checkout Session and returns its URL.
+///
+/// A checkout replayed with its checkout key gets the session made the first time. When Stripe
+/// fails, the checkout is cancelled (stock back, cart refilled) and the error is returned.
+pub async fn start_if_card(
+    state: &AppState,
+    outcome: &CheckoutOutcome,
+    owner: &CartOwner,
+) -> AppResult<Option<String>> {
+    let payment = &outcome.payment;
+    if payment.method != PaymentMethod::Stripe.as_str() {
+        return Ok(None);
+    }
+    let Some(api) = &state.stripe else {
+        return Err(AppError::bad_request(
+            "payment_method_unavailable",
+            "card payment is not available",
+        ));
+    };
+    if payment.status != PaymentStatus::Pending.as_str() {
+        return Ok(None);
+    }
+    if let Some(session_id) = &payment.stripe_session_id {
+        let session = api.retrieve_session(session_id).await?;
+        return Ok(session.url.filter(|_| session.status == "open"));
+    }
+    let new = new_session(state, outcome).await?;
+    match api.create_session(&new).await {
+        Ok(session) => {
+            let expires_at = chrono::DateTime::from_timestamp(session.expires_at, 0)
+                .unwrap_or(payment.expires_at)
+                .max(payment.expires_at);
+            payments::Entity::update_many()
+                .col_expr(
+                    payments::Column::StripeSessionId,
+                    Expr::value(session.id.clone()),
+                )
+                .col_expr(payments::Column::ExpiresAt, Expr::value(expires_at))
+                .col_expr(payments::Column::UpdatedAt, Expr::value(Utc::now()))
+                .filter(payments::Column::Id.eq(payment.id))
+                .filter(payments::Column::StripeSessionId.is_null())
+                .exec(&state.db)
+                .await?;
+            Ok(session.url)
+        }
+        Err(err @ (AppError::ProviderUnavailable(_) | AppError::ProviderFailed(_))) => {
+            abandon_checkout(&state.db, outcome, owner).await?;
+            Err(err)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// The session to ask Stripe for: one line per order, the return and cancel pages, the
+/// expiry aligned with the reservation.
+async fn new_session(state: &AppState, outcome: &CheckoutOutcome) -> AppResult<NewSession> {
+    let payment = &outcome.payment;
+    let cooperative_ids: Vec<i64> = outcome.orders.iter().map(|o| o.cooperative_id).collect();
+    let names: HashMap<i64, String> = cooperatives::Entity::find()
+        .filter(cooperatives::Column::Id.is_in(cooperative_ids))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.name))
+        .collect();
+    let lines = outcome
+        .orders
+        .iter()
+        .map(|order| SessionLine {
+            name: match names.get(&order.cooperative_id) {
+                Some(name) => format!("Đơn hàng #{} — {name}", order.id),
+                None => format!("Đơn hàng #{}", order.id),
+            },
+            amount_vnd: order.total_vnd,
+        })
+        .collect();
+    let now = Utc::now().timestamp();
+    let expires_at = payment.expires_at.timestamp().clamp(
+        now + MIN_SESSION_LIFETIME_SECONDS,
+        now + MAX_SESSION_LIFETIME_SECONDS,
+    );
+    let public_url = &state.config.public_url;
+    Ok(NewSession {
+        reference: payment.reference.clone(),
+        lines,
+        // Stripe replaces {CHECKOUT_SESSION_ID}; the page still asks Stripe itself.
+        success_url: format!(
+            "{public_url}/payments/{}?token={}&session_id={{CHECKOUT_SESSION_ID}}",
+            payment.reference, outcome.access_token
+        ),
+        cancel_url: format!("{public_url}/cart"),
+        expires_at,
+        // The page token is part of the request (in the return URL), and a replayed checkout
+        // mints a new one; one key per payment and token keeps "same key, same request".
+        idempotency_key: format!(
+            "checkout-{}-{}",
+            payment.id,
+            payment.access_token_hash.get(..16).unwrap_or_default()
+        ),
+    })
+}
+
+/// Cancels a card checkout whose session could not be made: the stock returns at once and the
+/// products go back into the shopper's cart, so nothing is lost and they can try again.
+async fn abandon_checkout(
+    db: &DatabaseConnection,
+    outcome: &CheckoutOutcome,
+    owner: &CartOwner,
+) -> AppResult<()> {
+    let txn = crate::db::begin_write(db).await?;
+    let cancelled = lifecycle::cancel_unpaid_payment(
+        &txn,
+        outcome.payment.id,
+        PaymentStatus::Cancelled,
+        CancelledBy::PaymentProvider,
+        Some("the card payment could not be started".into()),
+        Actor {
+            user_id: outcome.payment.buyer_user_id,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    if !cancelled {
+        return Ok(());
+    }
+    let Some(cart_row) = cart::find(db, owner).await? else {
+        return Ok(());
+    };
+    let order_ids: Vec<i64> = outcome.orders.iter().map(|o| o.id).collect();
+    let items = order_items::Entity::find()
+        .filter(order_items::Column::OrderId.is_in(order_ids))
+        .order_by_asc(order_items::Column::Id)
+        .all(db)
+        .await?;
+    for item in items {
+        // A product that stopped being for sale meanwhile simply stays out of the cart.
+        if let Err(err) =
+            cart::add_line(db, cart_row.id, item.product_id, item.quantity, false).await
+        {
+            tracing::info!(product_id = item.product_id, error = %err, "not put back in the cart");
+        }
+    }
+    Ok(())
+}
+
+/// When the shopper's browser asks for a pending card payment, asks Stripe (server to server)
+/// whether its session was paid, and settles it if so. Stripe is asked only for a pending
+/// payment with a session, at most once a second per payment; when Stripe does not answer, the
+/// payment is shown as it is.
+pub async fn refresh_if_returning(
+    state: &AppState,
+    payment: payments::Model,
+) -> AppResult<payments::Model> {
+    let Some(api) = &state.stripe else {
+        return Ok(payment);
+    };
+    let Some(session_id) = payment.stripe_session_id.clone() else {
+        return Ok(payment);
+    };
+    if payment.method != PaymentMethod::Stripe.as_str()
+        || payment.status != PaymentStatus::Pending.as_str()
+        || !api.may_refresh(payment.id)
+    {
+        return Ok(payment);
+    }
+    let session = match api.retrieve_session(&session_id).await {
+        Ok(session) => session,
+        Err(err) => {
+            tracing::info!(reference = %payment.reference, error = %err, "session not checked");
+            return Ok(payment);
+        }
+    };
+    if !session.paid {
+        return Ok(payment);
+    }
+    let money = Money {
+        amount_vnd: session.amount_total,
+        currency: session.currency.clone(),
+        provider_payment_id: session.payment_intent.clone().unwrap_or(session.id.clone()),
+        description: format!("Stripe Checkout {} (checked on return)", session.id),
+    };
+    let txn = crate::db::begin_write(&state.db).await?;
+    let outcome = settle_money(&txn, Some(payment.id), &money, None).await?;
+    txn.commit().await?;
+    tracing::info!(reference = %payment.reference, outcome, "card payment checked on return");
+    after_settlement(state, outcome);
+    payments::Entity::find_by_id(payment.id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// What the Stripe webhook answers.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StripeWebhookAnswer {
+    pub received: bool,
+    /// What was done: `paid`, `already_settled`, `underpaid`, `refund_opened`,
+    /// `refunds_completed`, `duplicate` (event already processed), `ignored`, …
+    pub outcome: String,
+}
+
+/// Verifies, records and acts on one Stripe webhook request.
+pub async fn receive_webhook(
+    state: &AppState,
+    signature_header: Option<&str>,
+    body: &[u8],
+) -> AppResult<StripeWebhookAnswer> {
+    let Some(config) = &state.config.commerce.stripe else {
+        return Err(AppError::NotFound);
+    };
+    signature::verify(
+        &config.webhook_secrets,
+        signature_header,
+        body,
+        Utc::now().timestamp(),
+    )
+    .map_err(|err| {
+        tracing::warn!(error = %err, "Stripe webhook refused");
+        AppError::BadSignature(err.to_string())
+    })?;
+    let event = Event::parse(body)?;
+    let outcome = process_event(&state.db, &event).await?;
+    tracing::info!(event = %event.id, kind = %event.kind, outcome, "Stripe webhook");
+    after_settlement(state, outcome);
+    Ok(StripeWebhookAnswer {
+        received: true,
+        outcome: outcome.to_owned(),
+    })
+}
+
+/// A refund opened by a settlement goes to Stripe without holding up the caller.
+fn after_settlement(state: &AppState, outcome: &str) {
+    if outcome == Settlement::RefundOpened.as_str() {
+        let state = state.clone();
+        tokio::spawn(async move { submit_pending_refunds(&state).await });
+    }
+}
+
+/// The parts of a Stripe event the platform reads.
+#[derive(Debug, Clone)]
+struct Event {
+    id: String,
+    kind: String,
+    object: Value,
+    raw: String,
+}
+
+impl Event {
+    fn parse(body: &[u8]) -> AppResult<Self> {
+        let malformed = |message: &str| AppError::bad_request("malformed_event", message);
+        let raw = std::str::from_utf8(body).map_err(|_| malformed("the event is not UTF-8"))?;
+        let json: Value =
+            serde_json::from_str(raw).map_err(|_| malformed("the event is not JSON"))?;
+        let id = json
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty() && id.len() <= 255)
+            .ok_or_else(|| malformed("the event has no id"))?;
+        let kind = json
+            .get("type")
+            .and_then(Value::as_str)
+            .filter(|kind| kind.len() <= 100)
+            .ok_or_else(|| malformed("the event has no type"))?;
+        let object = json
+            .pointer("/data/object")
+            .filter(|object| object.is_object())
+            .cloned()
+            .ok_or_else(|| malformed("the event has no data.object"))?;
+        Ok(Self {
+            id: id.to_owned(),
+            kind: kind.to_owned(),
+            object,
+            raw: raw.to_owned(),
+        })
+    }
+}
+
+/// Records the event and acts on it in one transaction; an event already recorded is a
+/// duplicate and does nothing.
+async fn process_event(db: &DatabaseConnection, event: &Event) -> AppResult<&'static str> {
+    let txn = crate::db::begin_write(db).await?;
+    let inserted = webhook_events::ActiveModel {
+        provider: Set("stripe".into()),
+        event_id: Set(event.id.clone()),
+        event_type: Set(event.kind.clone()),
+        payload: Set(event.raw.clone()),
+        outcome: Set("processing".into()),
+        detail: Set(None),
+        received_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await;
+    let row = match inserted {
+        Ok(row) => row,
+        Err(err) if is_unique_violation(&err) => {
+            txn.rollback().await?;
+            return Ok("duplicate");
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let object = &event.object;
+    let outcome = match event.kind.as_str() {
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+            if text(object, "/payment_status") != Some("paid") {
+                // Completed with a delayed payment method: the money comes with
+                // `async_payment_succeeded`.
+                "awaiting_payment"
+            } else {
+                let session_id = text(object, "/id").unwrap_or_default();
+                let intent =
+                    text(object, "/payment_intent").or_else(|| text(object, "/payment_intent/id"));
+                let money = Money {
+                    amount_vnd: object.pointer("/amount_total").and_then(Value::as_i64),
+                    currency: text(object, "/currency").map(str::to_owned),
+                    provider_payment_id: intent.unwrap_or(session_id).to_owned(),
+                    description: format!("Stripe Checkout {session_id}"),
+                };
+                let reference = text(object, "/metadata/payment_reference")
+                    .or_else(|| text(object, "/client_reference_id"));
+                let payment_id = find_payment(&txn, Some(session_id), reference, intent).await?;
+                settle_money(&txn, payment_id, &money, Some(row.id)).await?
+            }
+        }
+        "payment_intent.succeeded" => {
+            let intent = text(object, "/id").unwrap_or_default();
+            let money = Money {
+                amount_vnd: object.pointer("/amount_received").and_then(Value::as_i64),
+                currency: text(object, "/currency").map(str::to_owned),
+                provider_payment_id: intent.to_owned(),
+                description: format!("Stripe PaymentIntent {intent}"),
+            };
+            let reference = text(object, "/metadata/payment_reference");
+            let payment_id = find_payment(&txn, None, reference, Some(intent)).await?;
+            settle_money(&txn, payment_id, &money, Some(row.id)).await?
+        }
+        "charge.refunded" => complete_refunds(&txn, object).await?,
+        _ => "ignored",
+    };
+    webhook_events::Entity::update_many()
+        .col_expr(webhook_events::Column::Outcome, Expr::value(outcome))
+        .filter(webhook_events::Column::Id.eq(row.id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(outcome)
+}
+
+fn text<'a>(object: &'a Value, pointer: &str) -> Option<&'a str> {
+    object
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// Money Stripe reports, before it is matched to a payment.
+#[derive(Debug, Clone)]
+struct Money {
+    amount_vnd: Option<i64>,
+    currency: Option<String>,
+    /// The payment intent (the session, if Stripe gave none).
+    provider_payment_id: String,
+    description: String,
+}
+
+/// The card payment a Stripe object is about: by its session, the reference the platform put
+/// in its metadata, or the payment intent already recorded.
+async fn find_payment(
+    txn: &DatabaseTransaction,
+    session_id: Option<&str>,
+    reference: Option<&str>,
+    intent: Option<&str>,
+) -> AppResult<Option<i64>> {
+    let stripe_payments = || {
+        payments::Entity::find().filter(payments::Column::Method.eq(PaymentMethod::Stripe.as_str()))
+    };
+    if let Some(session_id) = session_id.filter(|s| !s.is_empty())
+        && let Some(found) = stripe_payments()
+            .filter(payments::Column::StripeSessionId.eq(session_id))
+            .one(txn)
+            .await?
+    {
+        return Ok(Some(found.id));
+    }
+    if let Some(reference) = reference
+        && let Some(found) = stripe_payments()
+            .filter(payments::Column::Reference.eq(reference))
+            .one(txn)
+            .await?
+    {
+        return Ok(Some(found.id));
+    }
+    if let Some(intent) = intent
+        && let Some(found) = stripe_payments()
+            .filter(payments::Column::ProviderPaymentId.eq(intent))
+            .one(txn)
+            .await?
+    {
+        return Ok(Some(found.id));
+    }
+    Ok(None)
+}
+
+/// Settles money Stripe reports against the payment, once per payment intent: the session
+/// event, the intent event and the return check all report the same intent, and whichever
+/// comes second finds it recorded (paid, queued as underpaid, or owed back) and does nothing.
+async fn settle_money(
+    txn: &DatabaseTransaction,
+    payment_id: Option<i64>,
+    money: &Money,
+    webhook_event_id: Option<i64>,
+) -> AppResult<&'static str> {
+    if money.currency.as_deref() != Some("vnd") {
+        tracing::warn!(currency = ?money.currency, id = %money.provider_payment_id,
+            "Stripe reported money in another currency than VND; left for an administrator");
+        return Ok("unexpected_currency");
+    }
+    let Some(amount_vnd) = money.amount_vnd.filter(|a| *a > 0) else {
+        return Ok("no_amount");
+    };
+    let receipt = Receipt {
+        amount_vnd,
+        provider_payment_id: money.provider_payment_id.clone(),
+        funds: Funds::Stripe,
+        webhook_event_id,
+        description: money.description.clone(),
+    };
+    let Some(payment_id) = payment_id else {
+        if already_queued(txn, None, &receipt.provider_payment_id).await? {
+            return Ok(Settlement::AlreadySettled.as_str());
+        }
+        settle::unmatched(txn, &receipt).await?;
+        return Ok("unmatched");
+    };
+    // Lock the payment (PostgreSQL; SQLite's write transaction already excludes others) before
+    // looking at what was recorded for it.
+    let mut query = payments::Entity::find_by_id(payment_id);
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    let payment = query.one(txn).await?.ok_or(AppError::NotFound)?;
+    if payment.provider_payment_id.as_deref() == Some(receipt.provider_payment_id.as_str())
+        || already_queued(txn, Some(payment.id), &receipt.provider_payment_id).await?
+    {
+        return Ok(Settlement::AlreadySettled.as_str());
+    }
+    Ok(settle::settle(txn, payment.id, &receipt).await?.as_str())
+}
+
+/// Whether this money already waits in the administrator queue.
+async fn already_queued(
+    txn: &DatabaseTransaction,
+    payment_id: Option<i64>,
+    provider_payment_id: &str,
+) -> AppResult<bool> {
+    let mut query = payment_exceptions::Entity::find()
+        .filter(payment_exceptions::Column::BankTransactionId.eq(provider_payment_id));
+    query = match payment_id {
+        Some(id) => query.filter(payment_exceptions::Column::PaymentId.eq(id)),
+        None => query.filter(payment_exceptions::Column::PaymentId.is_null()),
+    };
+    Ok(query.one(txn).await?.is_some())
+}
+
+/// `charge.refunded`: completes the platform's refunds that Stripe has now paid out, found by
+/// Stripe's refund id (recorded on submission) or the refund id the platform put in the
+/// refund's metadata; without the charge's refund list, the payment's submitted refunds up to
+/// the amount refunded on the charge.
+async fn complete_refunds(txn: &DatabaseTransaction, charge: &Value) -> AppResult<&'static str> {
+    let intent = text(charge, "/payment_intent");
+    let mut completed = 0;
+    if let Some(list) = charge.pointer("/refunds/data").and_then(Value::as_array) {
+        for stripe_refund in list {
+            let Some(stripe_id) = text(stripe_refund, "/id") else {
+                continue;
+            };
+            if text(stripe_refund, "/status").is_some_and(|s| s != "succeeded") {
+                continue;
+            }
+            let by_id = refund_rows::Entity::find()
+                .filter(refund_rows::Column::ProviderRefundId.eq(stripe_id))
+                .one(txn)
+                .await?;
+            let found = match by_id {
+                Some(found) => Some(found),
+                None => match text(stripe_refund, "/metadata/refund_id")
+                    .and_then(|id| id.parse::<i64>().ok())
+                {
+                    Some(id) => refund_of_intent(txn, id, intent).await?,
+                    None => None,
+                },
+            };
+            if let Some(refund) = found
+                && refunds::complete(txn, &refund, stripe_id).await?
+            {
+                completed += 1;
+            }
+        }
+    } else if let Some(intent) = intent {
+        let refunded = charge
+            .pointer("/amount_refunded")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        let Some(payment) = payments::Entity::find()
+            .filter(payments::Column::Method.eq(PaymentMethod::Stripe.as_str()))
+            .filter(payments::Column::ProviderPaymentId.eq(intent))
+            .one(txn)
+            .await?
+        else {
+            return Ok("no_matching_refund");
+        };
+        let of_payment = refund_rows::Entity::find()
+            .filter(refund_rows::Column::PaymentId.eq(payment.id))
+            .order_by_asc(refund_rows::Column::Id)
+            .all(txn)
+            .await?;
+        let mut left = refunded
+            - of_payment
+                .iter()
+                .filter(|r| r.status == RefundStatus::Succeeded.as_str())
+                .map(|r| r.amount_vnd)
+                .sum::<i64>();
+        for refund in of_payment
+            .iter()
+            .filter(|r| r.status == RefundStatus::Submitted.as_str())
+        {
+            if refund.amount_vnd > left {
+                break;
+            }
+            let stripe_id = refund.provider_refund_id.clone().unwrap_or_default();
+            if refunds::complete(txn, refund, &stripe_id).await? {
+                left -= refund.amount_vnd;
+                completed += 1;
+            }
+        }
+    }
+    Ok(if completed > 0 {
+        "refunds_completed"
+    } else {
+        "no_matching_refund"
+    })
+}
+
+/// The platform's refund `id`, if it belongs to the card payment of `intent`.
+async fn refund_of_intent(
+    txn: &DatabaseTransaction,
+    id: i64,
+    intent: Option<&str>,
+) -> AppResult<Option<refund_rows::Model>> {
+    let Some(refund) = refund_rows::Entity::find_by_id(id).one(txn).await? else {
+        return Ok(None);
+    };
+    let payment = payments::Entity::find_by_id(refund.payment_id)
+        .one(txn)
+        .await?;
+    let matches = payment.is_some_and(|p| {
+        p.method == PaymentMethod::Stripe.as_str()
+            && intent.is_none_or(|intent| p.provider_payment_id.as_deref() == Some(intent))
+    });
+    Ok(matches.then_some(refund))
+}
+
+/// Sends pending refunds of card payments to Stripe (key `refund-{id}`, so a resend never
+/// refunds twice) and marks them `submitted`. One that fails stays `pending` for the next run.
+pub async fn submit_pending_refunds(state: &AppState) {
+    let Some(api) = &state.stripe else {
+        return;
+    };
+    if let Err(err) = try_submit_pending_refunds(&state.db, api).await {
+        tracing::warn!(error = %err, "sending refunds to Stripe failed");
+    }
+}
+
+async fn try_submit_pending_refunds(db: &DatabaseConnection, api: &StripeApi) -> AppResult<()> {
+    let pending = refund_rows::Entity::find()
+        .filter(refund_rows::Column::Status.eq(RefundStatus::Pending.as_str()))
+        .order_by_asc(refund_rows::Column::Id)
+        .limit(100)
+        .all(db)
+        .await?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let payment_ids: Vec<i64> = pending.iter().map(|r| r.payment_id).collect();
+    let card_payments: HashMap<i64, payments::Model> = payments::Entity::find()
+        .filter(payments::Column::Id.is_in(payment_ids))
+        .filter(payments::Column::Method.eq(PaymentMethod::Stripe.as_str()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    for refund in pending {
+        let Some(payment) = card_payments.get(&refund.payment_id) else {
+            continue;
+        };
+        let Some(intent) = payment
+            .provider_payment_id
+            .as_deref()
+            .filter(|id| id.starts_with("pi_"))
+        else {
+            tracing::warn!(
+                refund = refund.id,
+                "a card refund without a payment intent waits for an administrator"
+            );
+            continue;
+        };
+        let metadata = HashMap::from([
+            ("refund_id".to_owned(), refund.id.to_string()),
+            ("payment_reference".to_owned(), payment.reference.clone()),
+        ]);
+        match api
+            .create_refund(
+                intent,
+                refund.amount_vnd,
+                metadata,
+                &format!("refund-{}", refund.id),
+            )
+            .await
+        {
+            Ok(created) => {
+                refund_rows::Entity::update_many()
+                    .col_expr(
+                        refund_rows::Column::Status,
+                        Expr::value(RefundStatus::Submitted.as_str()),
+                    )
+                    .col_expr(
+                        refund_rows::Column::ProviderRefundId,
+                        Expr::value(created.id.clone()),
+                    )
+                    .filter(refund_rows::Column::Id.eq(refund.id))
+                    .filter(refund_rows::Column::Status.eq(RefundStatus::Pending.as_str()))
+                    .exec(db)
+                    .await?;
+                tracing::info!(refund = refund.id, stripe_refund = %created.id, status = ?created.status, "refund sent to Stripe");
+            }
+            Err(err) => {
+                tracing::warn!(refund = refund.id, error = %err, "refund not accepted by Stripe; it will be sent again");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sends pending card refunds to Stripe every `every` until the process stops (the ones a
+/// failed call left behind).
+pub fn spawn_refund_sender(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            submit_pending_refunds(&state).await;
+        }
+    })
+}

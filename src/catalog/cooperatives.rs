@@ -16,9 +16,9 @@ use crate::domain::{
     CommuneCode, Email, FieldIssue, Phone, Slug, bounded_text, fold_vietnamese, optional_text,
 };
 use crate::entities::{cooperative_members, cooperatives, products};
-use sea_orm::sea_query::Expr;
 use crate::http::error::{AppError, AppResult, FieldErrors, is_unique_violation};
 use crate::reference::ReferenceData;
+use sea_orm::sea_query::Expr;
 
 /// What a cooperative's form or API request carries; every field a string or number as sent.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]

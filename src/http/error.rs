@@ -248,7 +248,9 @@ impl From<crate::search::model::SearchError> for AppError {
     fn from(err: crate::search::model::SearchError) -> Self {
         use crate::search::model::SearchError;
         match err {
-            SearchError::InvalidQuery(message) => Self::bad_request("invalid_search_query", message),
+            SearchError::InvalidQuery(message) => {
+                Self::bad_request("invalid_search_query", message)
+            }
             SearchError::Backend(cause) => {
                 // The cause stays in the log; the client learns only that search is down.
                 tracing::error!(error = %cause, "search backend error");

@@ -6,7 +6,9 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use super::model::SearchDocument;
 use crate::entities::{cooperatives, products};
@@ -87,8 +89,7 @@ async fn documents_of(
         .filter(|p| p.listed)
         .filter_map(|p| {
             let coop = coops.get(&p.cooperative_id)?;
-            crate::catalog::products::is_public(&p, coop)
-                .then(|| document(reference, p, coop))
+            crate::catalog::products::is_public(&p, coop).then(|| document(reference, p, coop))
         })
         .collect())
 }

@@ -136,7 +136,8 @@ impl GenerationStore {
             let mut after = 0;
             let mut count = 0u64;
             loop {
-                let (docs, last) = documents::listed_page(db, reference, after, REBUILD_PAGE).await?;
+                let (docs, last) =
+                    documents::listed_page(db, reference, after, REBUILD_PAGE).await?;
                 let Some(last) = last else { break };
                 after = last;
                 count += docs.len() as u64;
@@ -149,7 +150,8 @@ impl GenerationStore {
         let dir = self.dir(&generation);
         std::fs::rename(&building, &dir)?;
         let replay_since = started
-            - chrono::Duration::from_std(REPLAY_MARGIN).unwrap_or_else(|_| chrono::Duration::zero());
+            - chrono::Duration::from_std(REPLAY_MARGIN)
+                .unwrap_or_else(|_| chrono::Duration::zero());
         let pointer = GenerationPointer {
             generation,
             replay_after_id,
@@ -170,7 +172,9 @@ impl GenerationStore {
     /// Points `CURRENT` at a generation atomically: a temporary file, flushed, renamed over it.
     fn swap_in(&self, pointer: &GenerationPointer) -> std::io::Result<()> {
         use std::io::Write;
-        let temporary = self.root.join(format!("{POINTER_FILE}.tmp-{}", std::process::id()));
+        let temporary = self
+            .root
+            .join(format!("{POINTER_FILE}.tmp-{}", std::process::id()));
         {
             let mut file = std::fs::File::create(&temporary)?;
             file.write_all(serde_json::to_string_pretty(pointer)?.as_bytes())?;

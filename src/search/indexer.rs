@@ -121,8 +121,8 @@ async fn drain_once(
     live: &LiveIndex,
     settings: IndexerSettings,
 ) -> Result<usize, sea_orm::DbErr> {
-    let due_before =
-        Utc::now() - chrono::Duration::from_std(settings.delay).unwrap_or_else(|_| chrono::Duration::zero());
+    let due_before = Utc::now()
+        - chrono::Duration::from_std(settings.delay).unwrap_or_else(|_| chrono::Duration::zero());
     let index = live.current();
     if db.get_database_backend() == DbBackend::Postgres {
         // Rows stay locked (FOR UPDATE SKIP LOCKED) until this transaction ends, so other app

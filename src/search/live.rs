@@ -49,7 +49,11 @@ impl LiveIndex {
     ) -> anyhow::Result<Self> {
         if let Some(meili) = &config.meilisearch {
             let index = super::meili::MeiliIndex::connect(meili).await?;
-            return Ok(Self::with_index(Arc::new(index), None, Backend::Meilisearch));
+            return Ok(Self::with_index(
+                Arc::new(index),
+                None,
+                Backend::Meilisearch,
+            ));
         }
         let store = GenerationStore::new(&config.data_dir)?;
         let opened = match store.current() {

@@ -26,7 +26,9 @@ use std::time::Duration;
 use chrono::{NaiveDate, Utc};
 use meilisearch_sdk::client::{Client, SwapIndexes};
 use meilisearch_sdk::indexes::Index;
-use meilisearch_sdk::search::{SearchQuery as MeiliQuery, SearchResults as MeiliResults, Selectors};
+use meilisearch_sdk::search::{
+    SearchQuery as MeiliQuery, SearchResults as MeiliResults, Selectors,
+};
 use meilisearch_sdk::settings::{MinWordSizeForTypos, Settings, TypoToleranceSettings};
 use meilisearch_sdk::task_info::TaskInfo;
 use meilisearch_sdk::tasks::Task;
@@ -248,11 +250,7 @@ impl MeiliIndex {
 
     /// Deletes the index (tests clean up with it).
     pub async fn delete_index(&self) -> Result<(), SearchError> {
-        let task = self
-            .client
-            .delete_index(&self.uid)
-            .await
-            .map_err(backend)?;
+        let task = self.client.delete_index(&self.uid).await.map_err(backend)?;
         self.finish(task, TASK_TIMEOUT).await
     }
 

@@ -173,7 +173,10 @@ pub async fn mark_failed(
             .unwrap_or_else(|_| chrono::Duration::seconds(300));
         search_outbox::Entity::update_many()
             .col_expr(search_outbox::Column::Attempts, Expr::value(attempts))
-            .col_expr(search_outbox::Column::NextAttemptAt, Expr::value(now + wait))
+            .col_expr(
+                search_outbox::Column::NextAttemptAt,
+                Expr::value(now + wait),
+            )
             .col_expr(search_outbox::Column::LastError, Expr::value(error.clone()))
             .filter(search_outbox::Column::Id.eq(row.id))
             .exec(db)

@@ -65,6 +65,7 @@ async fn search_suggestions(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<SuggestionParams>,
 ) -> AppResult<Json<Suggestions>> {
-    let suggestions = service::suggestions(&state.search, params.q.as_deref().unwrap_or("")).await?;
+    let suggestions =
+        service::suggestions(&state.search, params.q.as_deref().unwrap_or("")).await?;
     Ok(Json(Suggestions { suggestions }))
 }

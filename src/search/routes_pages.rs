@@ -156,7 +156,8 @@ async fn search_page(
     ApiQuery(params): ApiQuery<SearchParams>,
 ) -> AppResult<Response> {
     let query = params.parse(&state.reference, today_in_vietnam(), true)?;
-    let view = service::search(&state.db, &state.reference, &state.search, &query, ctx.lang).await?;
+    let view =
+        service::search(&state.db, &state.reference, &state.search, &query, ctx.lang).await?;
     let reference = &state.reference;
     let t = ctx.t;
 
@@ -440,7 +441,10 @@ mod tests {
         let mut query = SearchQuery::new("mật ong", chrono::NaiveDate::default());
         query.province = Some("15".into());
         query.page = 3;
-        assert_eq!(href(&query), "/search?q=m%E1%BA%ADt%20ong&province=15&page=3");
+        assert_eq!(
+            href(&query),
+            "/search?q=m%E1%BA%ADt%20ong&province=15&page=3"
+        );
         assert_eq!(
             changed(&query, |q| q.sort = SearchSort::PriceAsc),
             "/search?q=m%E1%BA%ADt%20ong&province=15&sort=price_asc"

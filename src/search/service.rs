@@ -155,7 +155,10 @@ impl SearchParams {
                 ),
             }
         }
-        for (field, value) in [("min_price", &self.min_price), ("max_price", &self.max_price)] {
+        for (field, value) in [
+            ("min_price", &self.min_price),
+            ("max_price", &self.max_price),
+        ] {
             if let Some(text) = present(value) {
                 match Money::parse_price_text(text) {
                     Ok(money) if field == "min_price" => query.min_price = Some(money.dong()),
@@ -169,7 +172,10 @@ impl SearchParams {
         {
             errors.add(
                 "max_price",
-                FieldIssue::new("price_range_reversed", "the highest price is below the lowest"),
+                FieldIssue::new(
+                    "price_range_reversed",
+                    "the highest price is below the lowest",
+                ),
             );
         }
         if let Some(text) = present(&self.in_stock) {
@@ -230,7 +236,10 @@ impl SearchParams {
         if let Some(text) = present(&self.facets) {
             match parse_bool(text) {
                 Some(value) => query.with_facets = value,
-                None => errors.add("facets", FieldIssue::new("invalid_boolean", "true or false")),
+                None => errors.add(
+                    "facets",
+                    FieldIssue::new("invalid_boolean", "true or false"),
+                ),
             }
         }
         if errors.is_empty() {
@@ -461,9 +470,13 @@ mod tests {
             let err = params(&pairs).parse(&reference, today, true).unwrap_err();
             assert_eq!(fields(err), vec![field.to_owned()], "{pairs:?}");
         }
-        let query = params(&[("q", "mat ong"), ("sort", "best_selling"), ("min_stars", "4")])
-            .parse(&reference, today, true)
-            .unwrap();
+        let query = params(&[
+            ("q", "mat ong"),
+            ("sort", "best_selling"),
+            ("min_stars", "4"),
+        ])
+        .parse(&reference, today, true)
+        .unwrap();
         assert_eq!(query.text, "mat ong");
         assert_eq!(query.sort, SearchSort::BestSelling);
         assert_eq!(query.min_stars, Some(4));

@@ -13,9 +13,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use serde_json::{Value, json};
 
-use crate::support::{
-    TestApp, TestDatabase, names_field, published_product, verified_cooperative,
-};
+use crate::support::{TestApp, TestDatabase, names_field, published_product, verified_cooperative};
 
 async fn search(app_base: &str, query: &str) -> (StatusCode, Value) {
     let response = reqwest::get(format!("{app_base}/api/v1/search?{query}"))
@@ -83,7 +81,11 @@ async fn mat_ong_finds_mat_ong_in_the_demo_catalogue_through_the_api_and_the_pag
             .starts_with("<mark>Mật</mark> <mark>ong</mark>"),
         "{first}"
     );
-    assert!(body["facets"]["provinces"].as_array().is_some_and(|p| !p.is_empty()));
+    assert!(
+        body["facets"]["provinces"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty())
+    );
 
     // Diacritics typed, a typo, and a prefix still find it.
     for (query, expected) in [
@@ -108,8 +110,14 @@ async fn mat_ong_finds_mat_ong_in_the_demo_catalogue_through_the_api_and_the_pag
     let html = html.text().await.unwrap();
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("<mark>Mật</mark> <mark>ong</mark>"), "{html}");
-    assert!(html.contains("<label for=\"top-q\""), "the header search box is labelled");
-    assert!(html.contains("aria-label=\"Thu hẹp kết quả\""), "facets are shown");
+    assert!(
+        html.contains("<label for=\"top-q\""),
+        "the header search box is labelled"
+    );
+    assert!(
+        html.contains("aria-label=\"Thu hẹp kết quả\""),
+        "facets are shown"
+    );
 
     // Nothing found: never a blank page, a relaxed search is offered.
     let html = app
@@ -122,7 +130,10 @@ async fn mat_ong_finds_mat_ong_in_the_demo_catalogue_through_the_api_and_the_pag
         .await
         .unwrap();
     assert!(html.contains("Không tìm thấy sản phẩm nào"), "{html}");
-    assert!(html.contains("Mật ong"), "the nearest matches are shown: {html}");
+    assert!(
+        html.contains("Mật ong"),
+        "the nearest matches are shown: {html}"
+    );
 
     let (status, body) = search(&app.base, "q=zzzzqqq&province=15").await;
     assert_eq!(status, StatusCode::OK);
@@ -148,7 +159,8 @@ async fn archived_products_and_products_of_a_suspended_cooperative_leave_search(
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let owner = app.user("owner@htx.vn").await;
-    let coop = verified_cooperative(&admin, &owner, "5300123456", "Hợp tác xã Ong mật Gia Phú").await;
+    let coop =
+        verified_cooperative(&admin, &owner, "5300123456", "Hợp tác xã Ong mật Gia Phú").await;
     let (honey, _) = published_product(&owner, coop, "Mật ong bạc hà").await;
     published_product(&owner, coop, "Chè Shan tuyết cổ thụ").await;
 
@@ -156,7 +168,13 @@ async fn archived_products_and_products_of_a_suspended_cooperative_leave_search(
     let has = |name: &'static str| move |b: &Value| names(b).iter().any(|n| n == name);
     let lacks = |name: &'static str| move |b: &Value| !names(b).iter().any(|n| n == name);
     wait_for_search(&app.base, "q=mat%20ong", deadline, has("Mật ong bạc hà")).await;
-    wait_for_search(&app.base, "q=che%20shan%20tuyet", deadline, has("Chè Shan tuyết cổ thụ")).await;
+    wait_for_search(
+        &app.base,
+        "q=che%20shan%20tuyet",
+        deadline,
+        has("Chè Shan tuyết cổ thụ"),
+    )
+    .await;
 
     let (status, _) = owner
         .post(&format!("/api/v1/products/{honey}/archive"), json!({}))
@@ -181,7 +199,13 @@ async fn archived_products_and_products_of_a_suspended_cooperative_leave_search(
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    wait_for_search(&app.base, "q=che%20shan", deadline, has("Chè Shan tuyết cổ thụ")).await;
+    wait_for_search(
+        &app.base,
+        "q=che%20shan",
+        deadline,
+        has("Chè Shan tuyết cổ thụ"),
+    )
+    .await;
     let (_, body) = search(&app.base, "").await;
     assert_eq!(body["total"], 1, "the archived product stays out: {body}");
 }
@@ -193,7 +217,10 @@ async fn an_edited_product_is_searchable_under_its_new_name_within_a_second() {
     let owner = app.user("owner@htx.vn").await;
     let coop = verified_cooperative(&admin, &owner, "5300123456", "Hợp tác xã Gia Phú").await;
     let (id, _) = published_product(&owner, coop, "Mật ong bạc hà").await;
-    wait_for_search(&app.base, "q=mat%20ong", Duration::from_secs(1), |b| b["total"] == 1).await;
+    wait_for_search(&app.base, "q=mat%20ong", Duration::from_secs(1), |b| {
+        b["total"] == 1
+    })
+    .await;
 
     let mut body = crate::support::product_body("Trà hoa vàng Bình Liêu");
     body["stock_quantity"] = json!(0);
@@ -256,7 +283,11 @@ async fn bad_search_parameters_answer_400_naming_the_field_and_never_500() {
             .send()
             .await
             .unwrap();
-        assert!(!page.status().is_server_error(), "{query}: {}", page.status());
+        assert!(
+            !page.status().is_server_error(),
+            "{query}: {}",
+            page.status()
+        );
     }
     let long = "m".repeat(5000);
     let (status, _) = search(&app.base, &format!("q={long}")).await;
@@ -331,9 +362,16 @@ async fn changes_committed_but_not_yet_indexed_survive_a_sigkill() {
     let config = Config::for_database(database.url(), &data_dir);
     let db = ocop_market::db::connect(&config).await.unwrap();
     let reference = ReferenceData::embedded();
-    ocop_market::seed::synthetic(&db, &reference, 300, 3).await.unwrap();
-    let pending = ocop_market::search::outbox::pending_count(&db).await.unwrap();
-    assert_eq!(pending, 300, "one outbox row per product, committed with it");
+    ocop_market::seed::synthetic(&db, &reference, 300, 3)
+        .await
+        .unwrap();
+    let pending = ocop_market::search::outbox::pending_count(&db)
+        .await
+        .unwrap();
+    assert_eq!(
+        pending, 300,
+        "one outbox row per product, committed with it"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (_, body) = search(&app.base, "per_page=1").await;
     assert_eq!(body["total"], 0, "held back by the indexer delay: {body}");
@@ -345,7 +383,9 @@ async fn changes_committed_but_not_yet_indexed_survive_a_sigkill() {
         b["total"] == 300
     })
     .await;
-    let pending = ocop_market::search::outbox::pending_count(&db).await.unwrap();
+    let pending = ocop_market::search::outbox::pending_count(&db)
+        .await
+        .unwrap();
     assert_eq!(pending, 0);
     // Every product is there, under its own name.
     let sample = products::Entity::find()
@@ -386,12 +426,20 @@ async fn reindex_swaps_in_a_new_index_while_queries_run_and_keeps_changes_made_m
         b["total"] == 2000
     })
     .await;
-    let old_generation = app.state.search.generation().expect("an embedded generation");
+    let old_generation = app
+        .state
+        .search
+        .generation()
+        .expect("an embedded generation");
 
     // Shoppers keep searching throughout.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut shoppers = Vec::new();
-    for query in ["per_page=5", "q=mat%20ong&per_page=5", "q=che&min_stars=3&per_page=5"] {
+    for query in [
+        "per_page=5",
+        "q=mat%20ong&per_page=5",
+        "q=che&min_stars=3&per_page=5",
+    ] {
         let base = app.base.clone();
         let stop = stop.clone();
         shoppers.push(tokio::spawn(async move {
@@ -451,7 +499,10 @@ async fn reindex_swaps_in_a_new_index_while_queries_run_and_keeps_changes_made_m
         if done {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(120), "reindex hangs");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "reindex hangs"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert!(reindex.wait().unwrap().success(), "reindex succeeded");

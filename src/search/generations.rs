@@ -41,10 +41,25 @@ const REPLAYED_MARKER: &str = "replayed";
 const BUILDING_PREFIX: &str = "building-";
 /// Products read from the database per page during a rebuild.
 const REBUILD_PAGE: u64 = 2_000;
-/// How far before the rebuild's start the replay reaches back by time, to catch (on
-/// PostgreSQL) a transaction that took its outbox id before the rebuild started and committed
-/// after it. A write transaction open longer than this could be missed by a rebuild.
-pub const REPLAY_MARGIN: Duration = Duration::from_secs(120);
+/// How far before the rebuild's start the replay reaches back by time, on PostgreSQL, to catch
+/// a transaction that took its outbox id before the rebuild started and committed after it
+/// (ids come from a sequence, so they are not in commit order). A write transaction open longer
+/// than this could be missed by a rebuild; the app's last milliseconds. SQLite needs no margin:
+/// its single writer takes ids in commit order, so every row committed after the mark has a
+/// higher id.
+pub const REPLAY_MARGIN: Duration = Duration::from_secs(30);
+
+/// Where a rebuild's replay by time starts: `None` on SQLite (ids suffice), the rebuild's
+/// start minus [`REPLAY_MARGIN`] on PostgreSQL.
+pub fn replay_window_start(
+    db: &impl ConnectionTrait,
+    started: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    (db.get_database_backend() == sea_orm::DbBackend::Postgres).then(|| {
+        started
+            - chrono::Duration::from_std(REPLAY_MARGIN).unwrap_or_else(|_| chrono::Duration::zero())
+    })
+}
 
 /// The content of `CURRENT`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,9 +68,9 @@ pub struct GenerationPointer {
     pub generation: String,
     /// Highest outbox id when the rebuild started: rows above it are replayed.
     pub replay_after_id: i64,
-    /// Rows enqueued at or after this time are replayed too (rebuild start minus
-    /// [`REPLAY_MARGIN`]).
-    pub replay_since: DateTime<Utc>,
+    /// On PostgreSQL, rows enqueued at or after this time are replayed too (rebuild start
+    /// minus [`REPLAY_MARGIN`]).
+    pub replay_since: Option<DateTime<Utc>>,
     /// Number of documents the rebuild wrote.
     pub documents: u64,
 }
@@ -149,9 +164,7 @@ impl GenerationStore {
         };
         let dir = self.dir(&generation);
         std::fs::rename(&building, &dir)?;
-        let replay_since = started
-            - chrono::Duration::from_std(REPLAY_MARGIN)
-                .unwrap_or_else(|_| chrono::Duration::zero());
+        let replay_since = replay_window_start(db, started);
         let pointer = GenerationPointer {
             generation,
             replay_after_id,
@@ -240,7 +253,7 @@ mod tests {
         let pointer = GenerationPointer {
             generation: "../etc".into(),
             replay_after_id: 0,
-            replay_since: Utc::now(),
+            replay_since: Some(Utc::now()),
             documents: 0,
         };
         store.swap_in(&pointer).unwrap();

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::documents;
-use super::generations::{GenerationPointer, REPLAY_MARGIN};
+use super::generations::GenerationPointer;
 use super::live::{Backend, LiveIndex};
 use super::model::SearchIndex;
 use super::outbox;
@@ -220,12 +220,6 @@ pub async fn replay(
         index.refresh().await?;
     }
     Ok(product_ids.len())
-}
-
-/// The replay window of a rebuild done through Meilisearch (see [`super::meili`]): the same
-/// rule as for a generation.
-pub fn replay_window_start(started: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
-    started - chrono::Duration::from_std(REPLAY_MARGIN).unwrap_or_else(|_| chrono::Duration::zero())
 }
 
 /// If `CURRENT` names another generation than the live one: open it, replay, switch, and

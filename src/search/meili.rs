@@ -294,7 +294,7 @@ impl MeiliIndex {
         let pointer = super::generations::GenerationPointer {
             generation: self.uid.clone(),
             replay_after_id,
-            replay_since: super::indexer::replay_window_start(started),
+            replay_since: super::generations::replay_window_start(db, started),
             documents: count,
         };
         super::indexer::replay(db, reference, self, &pointer).await?;

@@ -197,21 +197,21 @@ pub async fn high_water_mark(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
 }
 
 /// The products of rows written after a rebuild started, processed or not: rows with an id
-/// above `after_id`, and rows enqueued since `since` (which catches, on PostgreSQL, a
+/// above `after_id`, and rows enqueued since `since` if given (which catches, on PostgreSQL, a
 /// transaction that took its id before the rebuild started but committed after).
 pub async fn products_changed_since(
     db: &impl ConnectionTrait,
     after_id: i64,
-    since: DateTime<Utc>,
+    since: Option<DateTime<Utc>>,
 ) -> Result<Vec<i64>, DbErr> {
+    let mut changed = Condition::any().add(search_outbox::Column::Id.gt(after_id));
+    if let Some(since) = since {
+        changed = changed.add(search_outbox::Column::EnqueuedAt.gte(since));
+    }
     let mut ids: Vec<i64> = search_outbox::Entity::find()
         .select_only()
         .column(search_outbox::Column::ProductId)
-        .filter(
-            Condition::any()
-                .add(search_outbox::Column::Id.gt(after_id))
-                .add(search_outbox::Column::EnqueuedAt.gte(since)),
-        )
+        .filter(changed)
         .into_tuple()
         .all(db)
         .await?;
@@ -221,20 +221,22 @@ pub async fn products_changed_since(
 }
 
 /// Marks as processed the pending rows whose change a rebuilt index already holds: rows up to
-/// `up_to_id` enqueued before `before`. Saves the server a second pass over them after a swap.
+/// `up_to_id` (enqueued before `before`, if given: see [`products_changed_since`]). Saves the
+/// server a second pass over them after a swap.
 pub async fn mark_covered_by_rebuild(
     db: &impl ConnectionTrait,
     up_to_id: i64,
-    before: DateTime<Utc>,
+    before: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
-    let result = search_outbox::Entity::update_many()
+    let mut update = search_outbox::Entity::update_many()
         .col_expr(search_outbox::Column::ProcessedAt, Expr::value(now))
         .filter(search_outbox::Column::ProcessedAt.is_null())
-        .filter(search_outbox::Column::Id.lte(up_to_id))
-        .filter(search_outbox::Column::EnqueuedAt.lt(before))
-        .exec(db)
-        .await?;
+        .filter(search_outbox::Column::Id.lte(up_to_id));
+    if let Some(before) = before {
+        update = update.filter(search_outbox::Column::EnqueuedAt.lt(before));
+    }
+    let result = update.exec(db).await?;
     Ok(result.rows_affected)
 }
 

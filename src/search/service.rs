@@ -9,10 +9,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::live::LiveIndex;
 use super::model::{Facets, MAX_PER_PAGE, SearchQuery, SearchSort};
-use crate::catalog::products::summaries;
 use crate::catalog::views::ProductSummary;
 use crate::domain::{FieldIssue, Money};
-use crate::entities::products;
+use crate::entities::{cooperatives, products};
 use crate::http::error::{AppError, AppResult, FieldErrors};
 use crate::i18n::Lang;
 use crate::reference::ReferenceData;
@@ -29,7 +28,7 @@ pub const SUGGESTION_LIMIT: usize = 8;
 /// Hits shown from a relaxed query when the real one found nothing.
 const RELAXED_HITS: u32 = 6;
 /// Relaxed searches tried at most when a search finds nothing.
-const MAX_FALLBACK_TRIES: usize = 4;
+const MAX_FALLBACK_TRIES: usize = 3;
 
 /// A search as query parameters (page and API). Every value arrives as text and is checked
 /// here, so a bad value is a 400 that names the field rather than a generic rejection.
@@ -383,24 +382,21 @@ async fn hit_views(
     if hits.is_empty() {
         return Ok(Vec::new());
     }
+    // One query (products joined with their cooperatives) per page of hits: this read is most
+    // of a search's cost after the index itself.
     let rows = products::Entity::find()
         .filter(products::Column::Id.is_in(hits.iter().map(|h| h.product_id)))
         .filter(products::Column::Listed.eq(true))
+        .find_also_related(cooperatives::Entity)
         .all(db)
         .await?;
-    let ordered: Vec<products::Model> = hits
+    Ok(hits
         .iter()
-        .filter_map(|h| rows.iter().find(|p| p.id == h.product_id).cloned())
-        .collect();
-    let summaries = summaries(db, reference, &ordered, lang, today).await?;
-    Ok(summaries
-        .into_iter()
-        .map(|mut product| {
-            product.highlighted_name = hits
-                .iter()
-                .find(|h| h.product_id == product.id)
-                .map(|h| h.highlighted_name.clone());
-            product
+        .filter_map(|hit| {
+            let (product, coop) = rows.iter().find(|(p, _)| p.id == hit.product_id)?;
+            let mut summary = ProductSummary::new(product, coop.as_ref()?, reference, lang, today);
+            summary.highlighted_name = Some(hit.highlighted_name.clone());
+            Some(summary)
         })
         .collect())
 }

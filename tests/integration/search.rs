@@ -562,3 +562,39 @@ async fn meilisearch_passes_the_conformance_suite_when_configured() {
     index.delete_index().await.unwrap();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[tokio::test]
+async fn on_postgresql_two_indexers_claim_different_outbox_rows() {
+    let app = TestApp::spawn_with(|config| {
+        // This app's own indexer stays out of the way: the test claims rows itself.
+        config.search_indexer_delay = Duration::from_secs(600);
+    })
+    .await;
+    if app.db().get_database_backend() != sea_orm::DbBackend::Postgres {
+        eprintln!("SKIPPED on SQLite: one writer, one indexer per database; no row claims");
+        return;
+    }
+    let txn = app.db().begin().await.unwrap();
+    ocop_market::search::outbox::enqueue_products(&txn, &(1..=10).collect::<Vec<i64>>())
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    let now = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let first = app.db().begin().await.unwrap();
+    let second = app.db().begin().await.unwrap();
+    let a = ocop_market::search::outbox::claim_due(&first, 6, now)
+        .await
+        .unwrap();
+    let b = ocop_market::search::outbox::claim_due(&second, 6, now)
+        .await
+        .unwrap();
+    assert_eq!(a.len(), 6);
+    assert_eq!(
+        b.len(),
+        4,
+        "the second indexer skips the rows the first holds"
+    );
+    assert!(a.iter().all(|row| b.iter().all(|other| other.id != row.id)));
+    first.rollback().await.unwrap();
+    second.rollback().await.unwrap();
+}

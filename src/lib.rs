@@ -171,7 +171,6 @@ pub fn app(state: AppState) -> Router {
         .merge(admin::page_routes())
         .merge(trace::page_routes())
         .merge(orders::page_routes())
-        .merge(payments::page_routes())
         .merge(search::page_routes())
         .merge(api)
         .route(

@@ -171,10 +171,6 @@ async fn checkout_and_webhook_throughput() {
         percentile(&lat, 0.5).as_secs_f64() * 1e3,
         percentile(&lat, 0.99).as_secs_f64() * 1e3,
     );
-    let (_, books) = into_books(&admin).await;
+    let (_, books) = admin.get("/api/v1/admin/ledger/balances").await;
     assert_eq!(books["unbalanced_transactions"], json!([]));
-}
-
-async fn into_books(admin: &support::User) -> (reqwest::StatusCode, serde_json::Value) {
-    admin.get("/api/v1/admin/ledger/balances").await
 }

@@ -329,8 +329,12 @@ pub async fn update(
             .exec(&txn)
             .await?;
     }
-    // The name and place shown in search results may have changed.
-    crate::search::outbox::enqueue_cooperative_products(&txn, &[updated.id]).await?;
+    // Search shows the cooperative's name. Leaving verification already re-indexed its
+    // products above, and a changed commune always sends a verified cooperative back to it
+    // (an unverified one has nothing listed), so only a rename is left to tell search.
+    if !back_to_review && current.name != updated.name {
+        crate::search::outbox::enqueue_cooperative_products(&txn, &[updated.id]).await?;
+    }
     txn.commit().await?;
     Ok(updated)
 }

@@ -105,12 +105,13 @@ pub async fn cooperative_statement(
     let entries = ledger_entries::Entity::find()
         .filter(ledger_entries::Column::Account.eq(Account::Cooperative(cooperative_id).code()))
         .order_by(ledger_entries::Column::Id, Order::Asc)
+        .find_also_related(ledger_transactions::Entity)
         .all(db)
         .await?;
-    let entries = with_headers(db, entries).await?;
     let mut balance = 0i64;
     Ok(entries
         .into_iter()
+        .filter_map(|(entry, header)| Some((entry, header?)))
         .map(|(entry, header)| {
             balance -= entry.amount_vnd;
             StatementLine {
@@ -122,31 +123,6 @@ pub async fn cooperative_statement(
                 balance_vnd: balance,
                 at: header.created_at,
             }
-        })
-        .collect())
-}
-
-/// Pairs each entry with its transaction header (two queries, not one per entry).
-async fn with_headers(
-    db: &impl ConnectionTrait,
-    entries: Vec<ledger_entries::Model>,
-) -> AppResult<Vec<(ledger_entries::Model, ledger_transactions::Model)>> {
-    let ids: Vec<i64> = entries.iter().map(|e| e.transaction_id).collect();
-    let mut headers = HashMap::new();
-    for chunk in ids.chunks(500) {
-        for header in ledger_transactions::Entity::find()
-            .filter(ledger_transactions::Column::Id.is_in(chunk.to_vec()))
-            .all(db)
-            .await?
-        {
-            headers.insert(header.id, header);
-        }
-    }
-    Ok(entries
-        .into_iter()
-        .filter_map(|entry| {
-            let header = headers.get(&entry.transaction_id)?.clone();
-            Some((entry, header))
         })
         .collect())
 }

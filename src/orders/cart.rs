@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 
 use super::{MAX_CART_LINES, MAX_QUANTITY_PER_LINE};
@@ -139,7 +139,7 @@ pub async fn find_or_create(
             (Some(token), Some(hash))
         }
     };
-    let inserted = carts::Entity::insert(carts::ActiveModel {
+    carts::Entity::insert(carts::ActiveModel {
         token_hash: Set(token_hash),
         user_id: Set(owner.user_id),
         created_at: Set(now),
@@ -153,28 +153,14 @@ pub async fn find_or_create(
     )
     .exec_without_returning(db)
     .await?;
-    if inserted == 0 {
-        // A concurrent request of the same user created it first.
-        let cart = find(db, owner)
-            .await?
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("cart vanished after insert")))?;
-        return Ok((cart, None));
-    }
-    let cart = match &token {
-        Some(token) => {
-            carts::Entity::find()
-                .filter(carts::Column::TokenHash.eq(hash_token(token)))
-                .one(db)
-                .await?
-        }
-        None => {
-            carts::Entity::find()
-                .filter(carts::Column::UserId.eq(owner.user_id))
-                .one(db)
-                .await?
-        }
-    }
-    .ok_or_else(|| AppError::Internal(anyhow::anyhow!("cart vanished after insert")))?;
+    // Either this insert made the cart, or a concurrent request of the same user did.
+    let lookup = CartOwner {
+        user_id: owner.user_id,
+        token: token.clone(),
+    };
+    let cart = find(db, &lookup)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("cart vanished after insert")))?;
     Ok((cart, token))
 }
 
@@ -216,10 +202,9 @@ pub async fn add_line(
         None => {
             let lines = cart_items::Entity::find()
                 .filter(cart_items::Column::CartId.eq(cart_id))
-                .all(db)
-                .await?
-                .len();
-            if lines >= MAX_CART_LINES {
+                .count(db)
+                .await?;
+            if lines >= MAX_CART_LINES as u64 {
                 return Err(AppError::conflict(
                     "cart_full",
                     "product_id",

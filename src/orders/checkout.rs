@@ -13,7 +13,7 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, ExprTrait, QueryFilter, Set, TransactionTrait,
+    EntityTrait, ExprTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -368,18 +368,7 @@ async fn reserve_stock(db: &impl ConnectionTrait, groups: &[CooperativeGroup]) -
     let ids: Vec<i64> = lines.iter().map(|l| l.product.id).collect();
     crate::search::outbox::enqueue_products(db, &ids).await?;
     for line in lines {
-        let taken = products::Entity::update_many()
-            .col_expr(
-                products::Column::StockQuantity,
-                Expr::col(products::Column::StockQuantity).sub(line.quantity),
-            )
-            .filter(products::Column::Id.eq(line.product.id))
-            .filter(products::Column::StockQuantity.gte(line.quantity))
-            .filter(products::Column::Listed.eq(true))
-            .exec(db)
-            .await?
-            .rows_affected;
-        if taken != 1 {
+        if !take_units(db, line.product.id, line.quantity, true).await? {
             return Err(AppError::conflict(
                 "out_of_stock",
                 "quantity",
@@ -393,17 +382,47 @@ async fn reserve_stock(db: &impl ConnectionTrait, groups: &[CooperativeGroup]) -
     Ok(())
 }
 
-/// Hands stock back (cancellation, expiry).
-pub async fn release_stock(db: &impl ConnectionTrait, order_ids: &[i64]) -> AppResult<()> {
+/// Takes `quantity` units of a product when there are that many (and, with `only_listed`,
+/// when it is for sale): one conditional update, so racing buyers cannot oversell. `false`
+/// when nothing was taken.
+async fn take_units(
+    db: &impl ConnectionTrait,
+    product_id: i64,
+    quantity: i64,
+    only_listed: bool,
+) -> AppResult<bool> {
+    let mut update = products::Entity::update_many()
+        .col_expr(
+            products::Column::StockQuantity,
+            Expr::col(products::Column::StockQuantity).sub(quantity),
+        )
+        .filter(products::Column::Id.eq(product_id))
+        .filter(products::Column::StockQuantity.gte(quantity));
+    if only_listed {
+        update = update.filter(products::Column::Listed.eq(true));
+    }
+    Ok(update.exec(db).await?.rows_affected == 1)
+}
+
+/// The items of `order_ids` in product id order (the order stock rows are locked in, so
+/// two transactions never deadlock), with search told that their stock changes.
+async fn stock_lines_of(
+    db: &impl ConnectionTrait,
+    order_ids: &[i64],
+) -> AppResult<Vec<order_items::Model>> {
     let items = order_items::Entity::find()
         .filter(order_items::Column::OrderId.is_in(order_ids.to_vec()))
+        .order_by_asc(order_items::Column::ProductId)
         .all(db)
         .await?;
-    let mut items: Vec<_> = items.into_iter().collect();
-    items.sort_by_key(|i| i.product_id);
     let ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
     crate::search::outbox::enqueue_products(db, &ids).await?;
-    for item in items {
+    Ok(items)
+}
+
+/// Hands stock back (cancellation, expiry).
+pub async fn release_stock(db: &impl ConnectionTrait, order_ids: &[i64]) -> AppResult<()> {
+    for item in stock_lines_of(db, order_ids).await? {
         products::Entity::update_many()
             .col_expr(
                 products::Column::StockQuantity,
@@ -420,25 +439,8 @@ pub async fn release_stock(db: &impl ConnectionTrait, order_ids: &[i64]) -> AppR
 /// Returns `false`, taking nothing, when any product no longer has enough.
 pub async fn retake_stock(db: &DatabaseTransaction, order_ids: &[i64]) -> AppResult<bool> {
     let savepoint = db.begin().await?;
-    let mut items = order_items::Entity::find()
-        .filter(order_items::Column::OrderId.is_in(order_ids.to_vec()))
-        .all(&savepoint)
-        .await?;
-    items.sort_by_key(|i| i.product_id);
-    let ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
-    crate::search::outbox::enqueue_products(&savepoint, &ids).await?;
-    for item in items {
-        let taken = products::Entity::update_many()
-            .col_expr(
-                products::Column::StockQuantity,
-                Expr::col(products::Column::StockQuantity).sub(item.quantity),
-            )
-            .filter(products::Column::Id.eq(item.product_id))
-            .filter(products::Column::StockQuantity.gte(item.quantity))
-            .exec(&savepoint)
-            .await?
-            .rows_affected;
-        if taken != 1 {
+    for item in stock_lines_of(&savepoint, order_ids).await? {
+        if !take_units(&savepoint, item.product_id, item.quantity, false).await? {
             savepoint.rollback().await?;
             return Ok(false);
         }

@@ -231,30 +231,27 @@ pub async fn cancel(
     actor: Actor,
 ) -> AppResult<orders::Model> {
     let txn = crate::db::begin_write(db).await?;
-    let update = plain_update()
-        .col_expr(orders::Column::CancelledBy, Expr::value(by.as_str()))
-        .col_expr(orders::Column::CancelReason, Expr::value(reason.clone()));
     let before = orders::Entity::find_by_id(order_id)
         .one(&txn)
         .await?
         .ok_or(AppError::NotFound)?;
-    let previous = OrderStatus::parse(&before.status);
-    if previous == Some(OrderStatus::PendingPayment)
+    if before.status == OrderStatus::PendingPayment.as_str()
         && allowed.contains(&OrderStatus::PendingPayment)
     {
         let payment = before.payment_id;
-        cancel_unpaid_payment(&txn, payment, PaymentStatus::Cancelled, by, reason, actor).await?;
+        if !cancel_unpaid_payment(&txn, payment, PaymentStatus::Cancelled, by, reason, actor)
+            .await?
+        {
+            return Err(AppError::conflict(
+                "invalid_transition",
+                "status",
+                "the checkout is no longer waiting for payment",
+            ));
+        }
         let order = orders::Entity::find_by_id(order_id)
             .one(&txn)
             .await?
             .ok_or(AppError::NotFound)?;
-        if order.status != OrderStatus::Cancelled.as_str() {
-            return Err(AppError::conflict(
-                "invalid_transition",
-                "status",
-                format!("the order is {} and cannot be cancelled", order.status),
-            ));
-        }
         txn.commit().await?;
         return Ok(order);
     }
@@ -263,6 +260,9 @@ pub async fn cancel(
         .copied()
         .filter(|s| *s != OrderStatus::PendingPayment)
         .collect();
+    let update = plain_update()
+        .col_expr(orders::Column::CancelledBy, Expr::value(by.as_str()))
+        .col_expr(orders::Column::CancelReason, Expr::value(reason.clone()));
     let order = transition(
         &txn,
         order_id,

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -371,7 +371,7 @@ pub(crate) async fn cancel_as(
             .await?
         }
     };
-    crate::payments::stripe::submit_pending_refunds(state).await;
+    crate::payments::stripe::send_refunds_soon(state);
     Ok(order)
 }
 
@@ -539,7 +539,6 @@ async fn cooperative_statement(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
     ApiPath(id): ApiPath<i64>,
-    _headers: HeaderMap,
 ) -> AppResult<Json<StatementView>> {
     access::membership(&state.db, &user, id).await?;
     Ok(Json(StatementView {

@@ -26,6 +26,7 @@ use crate::http::error::{AppError, AppResult, FieldErrors};
 use crate::http::extract::{ApiPath, ApiQuery, PageForm};
 use crate::http::page::{PageContext, render, render_form_error};
 use crate::ledger::reports;
+use crate::payments::vietqr;
 use crate::reference::{Commune, Province};
 use crate::trace::qr::{self, EcLevel};
 
@@ -338,27 +339,13 @@ async fn payment_page(
         .format("%H:%M %d/%m/%Y")
         .to_string();
     render(&PaymentPage {
-        bank_name: bank_name(&state.config.commerce.collecting_account.bank_bin).to_owned(),
+        bank_name: vietqr::bank_short_name(&state.config.commerce.collecting_account.bank_bin)
+            .to_owned(),
         ctx,
         view,
         qr_svg,
         expires_text,
     })
-}
-
-/// Common names of the banks a collecting account is likely to be at.
-fn bank_name(bin: &str) -> &'static str {
-    match bin {
-        "970436" => "Vietcombank",
-        "970405" => "Agribank",
-        "970415" => "VietinBank",
-        "970418" => "BIDV",
-        "970422" => "MB Bank",
-        "970407" => "Techcombank",
-        "970423" => "TPBank",
-        "970432" => "VPBank",
-        _ => "",
-    }
 }
 
 #[derive(Template)]

@@ -8,33 +8,17 @@
 //! The payment is found by the reference in the transfer's description, wherever the bank put
 //! it and whatever it added around it; the amount is the bank's, checked against the payment.
 
-use chrono::Utc;
-use hmac::{Hmac, Mac};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde_json::Value;
-use sha2::Sha256;
 
-use super::settle::{self, Funds, Receipt, Settlement};
+use super::settle::{self, Funds, Receipt};
+use super::{signature, webhook};
 use crate::config::BankWebhookConfig;
 use crate::domain::CROCKFORD;
-use crate::entities::{payments, webhook_events};
-use crate::http::error::{AppError, AppResult, is_unique_violation};
+use crate::entities::payments;
+use crate::http::error::{AppError, AppResult};
 
-type HmacSha256 = Hmac<Sha256>;
-
-/// Why a notification was refused before anything was recorded.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum SignatureError {
-    #[error("the signature header is missing")]
-    Missing,
-    #[error("the signature does not match the body")]
-    Mismatch,
-    #[error("the signed timestamp is missing or not a number")]
-    BadTimestamp,
-    #[error("the signed timestamp is outside the accepted window")]
-    Stale,
-}
+pub use super::signature::SignatureError;
 
 /// Checks a notification's signature. `header` is the signature header's value,
 /// `timestamp_header` the timestamp header's value when the format has one.
@@ -45,77 +29,18 @@ pub fn verify_signature(
     body: &[u8],
     now_unix: i64,
 ) -> Result<(), SignatureError> {
-    let header = header
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .ok_or(SignatureError::Missing)?;
-    // `t=<unix>,v1=<hex>[,v1=<hex>…]` (Stripe's layout, used by several services).
-    let (timestamp, signatures): (Option<&str>, Vec<&str>) = if header.contains("v1=") {
-        let mut timestamp = None;
-        let mut signatures = Vec::new();
-        for part in header.split(',') {
-            match part.trim().split_once('=') {
-                Some(("t", value)) => timestamp = Some(value),
-                Some(("v1", value)) => signatures.push(value),
-                _ => {}
-            }
-        }
-        (timestamp, signatures)
-    } else {
-        let signature = header.strip_prefix("sha256=").unwrap_or(header);
-        let timestamp = match &config.timestamp_header {
-            Some(_) => Some(timestamp_header.ok_or(SignatureError::BadTimestamp)?),
-            None => None,
-        };
-        (timestamp, vec![signature])
+    let scheme = signature::Scheme {
+        secrets: std::slice::from_ref(&config.secret),
+        timestamp_required: config.timestamp_header.is_some(),
+        tolerance_seconds: config.tolerance.as_secs(),
     };
-    let mut mac = HmacSha256::new_from_slice(config.secret.expose().as_bytes())
-        .map_err(|_| SignatureError::Mismatch)?;
-    if let Some(timestamp) = timestamp {
-        let at: i64 = timestamp
-            .trim()
-            .parse()
-            .map_err(|_| SignatureError::BadTimestamp)?;
-        let tolerance = i64::try_from(config.tolerance.as_secs()).unwrap_or(i64::MAX);
-        if (now_unix - at).abs() > tolerance {
-            return Err(SignatureError::Stale);
-        }
-        mac.update(timestamp.trim().as_bytes());
-        mac.update(b".");
-    } else if config.timestamp_header.is_some() {
-        return Err(SignatureError::BadTimestamp);
-    }
-    mac.update(body);
-    let matched = signatures.iter().any(|candidate| {
-        decode_signature(candidate).is_some_and(|bytes| mac.clone().verify_slice(&bytes).is_ok())
-    });
-    if matched {
-        Ok(())
-    } else {
-        Err(SignatureError::Mismatch)
-    }
-}
-
-/// A signature as hex (any case) or base64.
-fn decode_signature(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim();
-    data_encoding::HEXLOWER_PERMISSIVE
-        .decode(text.as_bytes())
-        .ok()
-        .or_else(|| data_encoding::BASE64.decode(text.as_bytes()).ok())
+    signature::verify(scheme, header, timestamp_header, body, now_unix)
 }
 
 /// Signs a body as the `generic` format expects (`X-Signature: sha256=<hex>` over
 /// `"{timestamp}.{body}"`); for tests, tools and the benchmark.
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!(
-        "sha256={}",
-        data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes())
-    )
+    format!("sha256={}", signature::sign_hex(secret, timestamp, body))
 }
 
 /// One incoming transfer read from a notification.
@@ -259,31 +184,21 @@ async fn process_one(
     source: &str,
 ) -> AppResult<String> {
     let txn = crate::db::begin_write(db).await?;
-    let event = webhook_events::ActiveModel {
-        provider: Set("bank".into()),
-        event_id: Set(transfer.transaction_id.clone()),
-        event_type: Set(source.to_owned()),
-        payload: Set(transfer.raw.clone()),
-        outcome: Set("processing".into()),
-        detail: Set(None),
-        received_at: Set(Utc::now()),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await;
-    let event = match event {
-        Ok(event) => event,
-        Err(err) if is_unique_violation(&err) => {
-            txn.rollback().await?;
-            return Ok("duplicate".into());
-        }
-        Err(err) => return Err(err.into()),
+    let record = webhook::EventRecord {
+        provider: "bank",
+        event_id: &transfer.transaction_id,
+        event_type: source,
+        payload: &transfer.raw,
+    };
+    let Some(event_id) = webhook::record(&txn, record).await? else {
+        txn.rollback().await?;
+        return Ok("duplicate".into());
     };
     let receipt = Receipt {
         amount_vnd: transfer.amount_vnd,
         provider_payment_id: transfer.transaction_id.clone(),
         funds: Funds::Bank,
-        webhook_event_id: Some(event.id),
+        webhook_event_id: Some(event_id),
         description: transfer.description.clone(),
     };
     let candidates = candidate_references(&transfer.description);
@@ -298,29 +213,11 @@ async fn process_one(
     };
     let outcome = match payment {
         Some(payment) => settle::settle(&txn, payment.id, &receipt).await?.as_str(),
-        None => {
-            settle::unmatched(&txn, &receipt).await?;
-            "unmatched"
-        }
+        None => settle::unmatched(&txn, &receipt).await?.as_str(),
     };
-    webhook_events::Entity::update_many()
-        .col_expr(webhook_events::Column::Outcome, Expr::value(outcome))
-        .filter(webhook_events::Column::Id.eq(event.id))
-        .exec(&txn)
-        .await?;
+    webhook::set_outcome(&txn, event_id, outcome).await?;
     txn.commit().await?;
     Ok(outcome.to_owned())
-}
-
-/// Whether `settlement` left the payment paid (for the caller's response).
-pub fn is_paid(settlement: Settlement) -> bool {
-    matches!(
-        settlement,
-        Settlement::Paid
-            | Settlement::Overpaid
-            | Settlement::RevivedAfterExpiry
-            | Settlement::AlreadySettled
-    )
 }
 
 #[cfg(test)]
@@ -389,7 +286,8 @@ mod tests {
         let mut cfg = config();
         cfg.timestamp_header = None;
         cfg.tolerance = Duration::from_secs(1);
-        let mut mac = HmacSha256::new_from_slice(b"shared-secret").expect("key");
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"shared-secret").expect("key");
         mac.update(b"{\"a\":1}");
         let b64 = data_encoding::BASE64.encode(&mac.finalize().into_bytes());
         assert_eq!(

@@ -7,10 +7,10 @@ pub mod bank;
 pub mod queue;
 pub mod refunds;
 mod routes_api;
-mod routes_pages;
 pub mod settle;
+pub mod signature;
 pub mod stripe;
 pub mod vietqr;
+pub mod webhook;
 
 pub use routes_api::api_routes;
-pub use routes_pages::page_routes;

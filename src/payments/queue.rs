@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use super::bank::{self, Transfer, TransferOutcome};
 use super::refunds;
+use super::settle::Funds;
 use crate::accounts::CurrentUser;
 use crate::domain::{FieldIssue, bounded_text};
 use crate::entities::{cooperatives, payment_exceptions, payouts, refunds as refund_rows};
@@ -135,9 +136,11 @@ pub async fn resolve(
         if let Some(payment_id) = item.payment_id {
             entry = entry.payment(payment_id);
         }
+        // The money goes back out of the account it came into.
+        let funds = funds_of(&txn, &item).await?;
         entry
             .debit(Account::Suspense, item.amount_vnd)
-            .credit(Account::BankCash, item.amount_vnd)
+            .credit(funds.account(), item.amount_vnd)
             .post(&txn)
             .await?;
     }
@@ -147,6 +150,30 @@ pub async fn resolve(
         .ok_or(AppError::NotFound)?;
     txn.commit().await?;
     Ok(item.into())
+}
+
+/// Where a queue item's money was received: its payment's method, or for money matching no
+/// payment, the provider whose event reported it.
+async fn funds_of(
+    db: &impl sea_orm::ConnectionTrait,
+    item: &payment_exceptions::Model,
+) -> AppResult<Funds> {
+    if let Some(payment_id) = item.payment_id
+        && let Some(payment) = crate::entities::payments::Entity::find_by_id(payment_id)
+            .one(db)
+            .await?
+    {
+        return Ok(Funds::of_method(&payment.method));
+    }
+    if let Some(event_id) = item.webhook_event_id
+        && let Some(event) = crate::entities::webhook_events::Entity::find_by_id(event_id)
+            .one(db)
+            .await?
+        && event.provider == "stripe"
+    {
+        return Ok(Funds::Stripe);
+    }
+    Ok(Funds::Bank)
 }
 
 /// A transfer an administrator saw on the bank statement but no notification reported.
@@ -184,7 +211,7 @@ pub async fn confirm_by_hand(
         bounded_text(&request.bank_transaction_id, 3, 255),
     );
     if request.amount_vnd <= 0
-        || request.amount_vnd > super::super::orders::checkout::MAX_CHECKOUT_TOTAL_VND * 10
+        || request.amount_vnd > crate::orders::checkout::MAX_CHECKOUT_TOTAL_VND * 10
     {
         errors.add(
             "amount_vnd",

@@ -78,6 +78,8 @@ pub enum Settlement {
     RevivedAfterExpiry,
     /// Money for a cancelled or expired checkout that cannot be fulfilled: refund opened.
     RefundOpened,
+    /// Money that matches no payment: into the queue.
+    Unmatched,
 }
 
 impl Settlement {
@@ -90,6 +92,7 @@ impl Settlement {
             Self::DuplicatePayment => "duplicate_payment",
             Self::RevivedAfterExpiry => "revived_after_expiry",
             Self::RefundOpened => "refund_opened",
+            Self::Unmatched => "unmatched",
         }
     }
 }
@@ -107,6 +110,13 @@ pub async fn settle(
         ));
     }
     let payment = lock_payment(txn, payment_id).await?;
+    // The same money reported again (Stripe reports one payment as a session and as an
+    // intent event): it was settled, or queued, the first time.
+    if payment.provider_payment_id.as_deref() == Some(receipt.provider_payment_id.as_str())
+        || already_queued(txn, Some(payment.id), &receipt.provider_payment_id).await?
+    {
+        return Ok(Settlement::AlreadySettled);
+    }
     let status = PaymentStatus::parse(&payment.status);
     // A due reservation is expired now, whether or not the sweeper has run.
     let status = if status == Some(PaymentStatus::Pending) && payment.expires_at < Utc::now() {
@@ -187,8 +197,29 @@ pub async fn settle(
 }
 
 /// Money that matches no payment at all: booked to suspense and queued.
-pub async fn unmatched(txn: &DatabaseTransaction, receipt: &Receipt) -> AppResult<()> {
-    to_queue(txn, "unmatched", None, receipt, receipt.amount_vnd).await
+/// Answers `Unmatched`, or `AlreadySettled` when this money already waits in the queue.
+pub async fn unmatched(txn: &DatabaseTransaction, receipt: &Receipt) -> AppResult<Settlement> {
+    if already_queued(txn, None, &receipt.provider_payment_id).await? {
+        return Ok(Settlement::AlreadySettled);
+    }
+    to_queue(txn, "unmatched", None, receipt, receipt.amount_vnd).await?;
+    Ok(Settlement::Unmatched)
+}
+
+/// Whether this money already waits in the administrator queue (for this payment, or
+/// unmatched when `payment_id` is `None`).
+async fn already_queued(
+    txn: &DatabaseTransaction,
+    payment_id: Option<i64>,
+    provider_payment_id: &str,
+) -> AppResult<bool> {
+    let query = payment_exceptions::Entity::find()
+        .filter(payment_exceptions::Column::BankTransactionId.eq(provider_payment_id));
+    let query = match payment_id {
+        Some(id) => query.filter(payment_exceptions::Column::PaymentId.eq(id)),
+        None => query.filter(payment_exceptions::Column::PaymentId.is_null()),
+    };
+    Ok(query.one(txn).await?.is_some())
 }
 
 /// Reads the payment, locking its row on PostgreSQL so that two settlements of one payment

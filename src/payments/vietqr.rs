@@ -113,6 +113,22 @@ fn tlv(out: &mut String, tag: &str, value: &str) {
     let _ = write!(out, "{tag}{:02}{value}", value.len());
 }
 
+/// The name people know a bank by, from its NAPAS BIN (the large banks a collecting account
+/// is likely to be at); empty for others.
+pub fn bank_short_name(bin: &str) -> &'static str {
+    match bin {
+        "970436" => "Vietcombank",
+        "970405" => "Agribank",
+        "970415" => "VietinBank",
+        "970418" => "BIDV",
+        "970422" => "MB Bank",
+        "970407" => "Techcombank",
+        "970423" => "TPBank",
+        "970432" => "VPBank",
+        _ => "",
+    }
+}
+
 /// CRC-16/CCITT-FALSE: polynomial 0x1021, initial value 0xFFFF, no reflection, no final XOR.
 pub fn crc16_ccitt_false(data: &[u8]) -> u16 {
     let mut crc: u16 = 0xFFFF;

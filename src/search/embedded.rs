@@ -1604,14 +1604,14 @@ impl Engine {
         for (from, to, word) in analysis.exact_words(name) {
             let folded = analysis.fold_word(&word);
             if plan.matches(&folded) && name.is_char_boundary(from) && name.is_char_boundary(to) {
-                escape_into(&mut out, &name[last..from]);
+                super::model::escape_html_into(&mut out, &name[last..from]);
                 out.push_str("<mark>");
-                escape_into(&mut out, &name[from..to]);
+                super::model::escape_html_into(&mut out, &name[from..to]);
                 out.push_str("</mark>");
                 last = to;
             }
         }
-        escape_into(&mut out, &name[last..]);
+        super::model::escape_html_into(&mut out, &name[last..]);
         out
     }
 
@@ -1801,19 +1801,6 @@ impl Engine {
     }
 }
 
-fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-}
-
 /// The embedded tantivy search index. Cheap to clone (clones share the index).
 #[derive(Clone)]
 pub struct EmbeddedIndex {
@@ -1982,7 +1969,7 @@ mod tests {
     #[test]
     fn highlight_escapes_html() {
         let mut out = String::new();
-        escape_into(&mut out, "<b>&\"'");
+        crate::search::model::escape_html_into(&mut out, "<b>&\"'");
         assert_eq!(out, "&lt;b&gt;&amp;&quot;&#39;");
     }
 }

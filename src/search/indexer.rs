@@ -183,7 +183,9 @@ async fn apply_rows(
     let mut product_ids: Vec<i64> = rows.iter().map(|r| r.product_id).collect();
     product_ids.sort_unstable();
     product_ids.dedup();
-    apply_products(db, reference, index, &product_ids).await
+    apply_products(db, reference, index, &product_ids).await?;
+    index.refresh().await?;
+    Ok(())
 }
 
 /// Brings the documents of `product_ids` in `index` up to date with the database.
@@ -200,7 +202,6 @@ async fn apply_products(
     if !changes.deletes.is_empty() {
         index.delete(changes.deletes).await?;
     }
-    index.refresh().await?;
     Ok(())
 }
 
@@ -216,9 +217,7 @@ pub async fn replay(
     for chunk in product_ids.chunks(500) {
         apply_products(db, reference, index, chunk).await?;
     }
-    if product_ids.is_empty() {
-        index.refresh().await?;
-    }
+    index.refresh().await?;
     Ok(product_ids.len())
 }
 

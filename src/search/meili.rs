@@ -420,27 +420,14 @@ fn highlight(name: &str, ranges: &[(usize, usize)]) -> String {
         if start < at {
             continue;
         }
-        escape_into(&mut out, &name[at..start]);
+        super::model::escape_html_into(&mut out, &name[at..start]);
         out.push_str("<mark>");
-        escape_into(&mut out, &name[start..end]);
+        super::model::escape_html_into(&mut out, &name[start..end]);
         out.push_str("</mark>");
         at = end;
     }
-    escape_into(&mut out, &name[at..]);
+    super::model::escape_html_into(&mut out, &name[at..]);
     out
-}
-
-fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
 }
 
 #[async_trait::async_trait]
@@ -485,11 +472,11 @@ impl SearchIndex for MeiliIndex {
         // Facets whose own filter is not set are counted on the main query; the others on a
         // query without their filter (disjunctive counts).
         let mut main_facets: Vec<&'static str> = Vec::new();
-        let mut side: Vec<(Skip, Vec<&'static str>, String)> = Vec::new();
+        let mut side: Vec<(Vec<&'static str>, String)> = Vec::new();
         if query.with_facets {
             let mut facet = |skip: Skip, set: bool, names: &[&'static str]| {
                 if set {
-                    side.push((skip, names.to_vec(), and(&Self::filter(query, skip))));
+                    side.push((names.to_vec(), and(&Self::filter(query, skip))));
                 } else {
                     main_facets.extend_from_slice(names);
                 }
@@ -547,7 +534,7 @@ impl SearchIndex for MeiliIndex {
         }
         let mut multi = self.client.multi_search();
         multi.with_search_query(main);
-        for (_, names, filter) in &side {
+        for (names, filter) in &side {
             let mut facet_query = MeiliQuery::new(&index);
             facet_query
                 .with_query(&text)
@@ -569,10 +556,7 @@ impl SearchIndex for MeiliIndex {
                 .with_matching_strategy(meilisearch_sdk::search::MatchingStrategies::ALL);
             multi.with_search_query(star_query);
         }
-        let response = multi
-            .execute::<HitFields>()
-            .await
-            .map_err(|err| classify(err, query))?;
+        let response = multi.execute::<HitFields>().await.map_err(classify)?;
         let mut results = response.results.into_iter();
         let main: MeiliResults<HitFields> = results
             .next()
@@ -605,7 +589,7 @@ impl SearchIndex for MeiliIndex {
                     distributions.insert(name, distribution);
                 }
             }
-            for (_, names, _) in &side {
+            for (names, _) in &side {
                 let result = results
                     .next()
                     .ok_or_else(|| backend("multi-search returned too few results"))?;
@@ -686,7 +670,7 @@ impl SearchIndex for MeiliIndex {
 
 /// A Meilisearch error caused by the query is the caller's fault; anything else is the
 /// backend's.
-fn classify(error: meilisearch_sdk::errors::Error, _query: &SearchQuery) -> SearchError {
+fn classify(error: meilisearch_sdk::errors::Error) -> SearchError {
     match &error {
         meilisearch_sdk::errors::Error::Meilisearch(inner)
             if inner.error_type == meilisearch_sdk::errors::ErrorType::InvalidRequest =>

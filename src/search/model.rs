@@ -325,3 +325,17 @@ pub fn has_valid_stars(
         None => false,
     }
 }
+
+/// Appends `text` HTML-escaped (for highlighted names, which carry `<mark>` tags).
+pub(crate) fn escape_html_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}

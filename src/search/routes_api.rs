@@ -36,7 +36,7 @@ async fn search_products(
     lang: Lang,
     ApiQuery(params): ApiQuery<SearchParams>,
 ) -> AppResult<Json<SearchPageView>> {
-    let query = params.parse(&state.reference, today_in_vietnam(), true)?;
+    let query = params.parse(&state.reference, today_in_vietnam())?;
     let view = service::search(&state.db, &state.reference, &state.search, &query, lang).await?;
     Ok(Json(view))
 }

@@ -155,7 +155,7 @@ async fn search_page(
     ctx: PageContext,
     ApiQuery(params): ApiQuery<SearchParams>,
 ) -> AppResult<Response> {
-    let query = params.parse(&state.reference, today_in_vietnam(), true)?;
+    let query = params.parse(&state.reference, today_in_vietnam())?;
     let view =
         service::search(&state.db, &state.reference, &state.search, &query, ctx.lang).await?;
     let reference = &state.reference;

@@ -98,12 +98,7 @@ pub const SORTS: [SearchSort; 5] = [
 
 impl SearchParams {
     /// Checks every parameter; all refused fields are reported at once (400).
-    pub fn parse(
-        &self,
-        reference: &ReferenceData,
-        today: NaiveDate,
-        default_facets: bool,
-    ) -> AppResult<SearchQuery> {
+    pub fn parse(&self, reference: &ReferenceData, today: NaiveDate) -> AppResult<SearchQuery> {
         let mut errors = FieldErrors::default();
         let text: String = self
             .q
@@ -114,7 +109,8 @@ impl SearchParams {
             .take(MAX_TEXT_CHARS)
             .collect();
         let mut query = SearchQuery::new(text, today);
-        query.with_facets = default_facets;
+        // Facets are on unless the request turns them off.
+        query.with_facets = true;
         if let Some(code) = present(&self.province) {
             match reference.province(code) {
                 Some(p) => query.province = Some(p.code.clone()),
@@ -463,7 +459,7 @@ mod tests {
             (vec![("min_price", "abc")], "min_price"),
             (vec![("province", "99x")], "province"),
         ] {
-            let err = params(&pairs).parse(&reference, today, true).unwrap_err();
+            let err = params(&pairs).parse(&reference, today).unwrap_err();
             assert_eq!(fields(err), vec![field.to_owned()], "{pairs:?}");
         }
         let query = params(&[
@@ -471,7 +467,7 @@ mod tests {
             ("sort", "best_selling"),
             ("min_stars", "4"),
         ])
-        .parse(&reference, today, true)
+        .parse(&reference, today)
         .unwrap();
         assert_eq!(query.text, "mat ong");
         assert_eq!(query.sort, SearchSort::BestSelling);

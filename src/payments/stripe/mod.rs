@@ -27,8 +27,8 @@ use std::time::Duration;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -38,11 +38,10 @@ pub use self::api::StripeApi;
 use self::api::{NewSession, SessionLine};
 use super::refunds::{self, RefundStatus};
 use super::settle::{self, Funds, Receipt, Settlement};
+use super::webhook;
 use crate::AppState;
-use crate::entities::{
-    cooperatives, order_items, payment_exceptions, payments, refunds as refund_rows, webhook_events,
-};
-use crate::http::error::{AppError, AppResult, is_unique_violation};
+use crate::entities::{cooperatives, order_items, payments, refunds as refund_rows};
+use crate::http::error::{AppError, AppResult};
 use crate::orders::cart::{self, CartOwner};
 use crate::orders::checkout::CheckoutOutcome;
 use crate::orders::lifecycle::{self, Actor};
@@ -249,7 +248,6 @@ pub async fn refresh_if_returning(
 /// What the Stripe webhook answers.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StripeWebhookAnswer {
-    pub received: bool,
     /// What was done: `paid`, `already_settled`, `underpaid`, `refund_opened`,
     /// `refunds_completed`, `duplicate` (event already processed), `ignored`, …
     pub outcome: String,
@@ -279,7 +277,6 @@ pub async fn receive_webhook(
     tracing::info!(event = %event.id, kind = %event.kind, outcome, "Stripe webhook");
     after_settlement(state, outcome);
     Ok(StripeWebhookAnswer {
-        received: true,
         outcome: outcome.to_owned(),
     })
 }
@@ -287,6 +284,14 @@ pub async fn receive_webhook(
 /// A refund opened by a settlement goes to Stripe without holding up the caller.
 fn after_settlement(state: &AppState, outcome: &str) {
     if outcome == Settlement::RefundOpened.as_str() {
+        send_refunds_soon(state);
+    }
+}
+
+/// Sends pending card refunds to Stripe in the background, so that the request that opened
+/// them (a settlement, a cancellation) answers without waiting for Stripe.
+pub fn send_refunds_soon(state: &AppState) {
+    if state.stripe.is_some() {
         let state = state.clone();
         tokio::spawn(async move { submit_pending_refunds(&state).await });
     }
@@ -335,25 +340,15 @@ impl Event {
 /// duplicate and does nothing.
 async fn process_event(db: &DatabaseConnection, event: &Event) -> AppResult<&'static str> {
     let txn = crate::db::begin_write(db).await?;
-    let inserted = webhook_events::ActiveModel {
-        provider: Set("stripe".into()),
-        event_id: Set(event.id.clone()),
-        event_type: Set(event.kind.clone()),
-        payload: Set(event.raw.clone()),
-        outcome: Set("processing".into()),
-        detail: Set(None),
-        received_at: Set(Utc::now()),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await;
-    let row = match inserted {
-        Ok(row) => row,
-        Err(err) if is_unique_violation(&err) => {
-            txn.rollback().await?;
-            return Ok("duplicate");
-        }
-        Err(err) => return Err(err.into()),
+    let record = webhook::EventRecord {
+        provider: "stripe",
+        event_id: &event.id,
+        event_type: &event.kind,
+        payload: &event.raw,
+    };
+    let Some(event_row) = webhook::record(&txn, record).await? else {
+        txn.rollback().await?;
+        return Ok("duplicate");
     };
     let object = &event.object;
     let outcome = match event.kind.as_str() {
@@ -375,7 +370,7 @@ async fn process_event(db: &DatabaseConnection, event: &Event) -> AppResult<&'st
                 let reference = text(object, "/metadata/payment_reference")
                     .or_else(|| text(object, "/client_reference_id"));
                 let payment_id = find_payment(&txn, Some(session_id), reference, intent).await?;
-                settle_money(&txn, payment_id, &money, Some(row.id)).await?
+                settle_money(&txn, payment_id, &money, Some(event_row)).await?
             }
         }
         "payment_intent.succeeded" => {
@@ -388,16 +383,12 @@ async fn process_event(db: &DatabaseConnection, event: &Event) -> AppResult<&'st
             };
             let reference = text(object, "/metadata/payment_reference");
             let payment_id = find_payment(&txn, None, reference, Some(intent)).await?;
-            settle_money(&txn, payment_id, &money, Some(row.id)).await?
+            settle_money(&txn, payment_id, &money, Some(event_row)).await?
         }
         "charge.refunded" => complete_refunds(&txn, object).await?,
         _ => "ignored",
     };
-    webhook_events::Entity::update_many()
-        .col_expr(webhook_events::Column::Outcome, Expr::value(outcome))
-        .filter(webhook_events::Column::Id.eq(row.id))
-        .exec(&txn)
-        .await?;
+    webhook::set_outcome(&txn, event_row, outcome).await?;
     txn.commit().await?;
     Ok(outcome)
 }
@@ -481,41 +472,10 @@ async fn settle_money(
         webhook_event_id,
         description: money.description.clone(),
     };
-    let Some(payment_id) = payment_id else {
-        if already_queued(txn, None, &receipt.provider_payment_id).await? {
-            return Ok(Settlement::AlreadySettled.as_str());
-        }
-        settle::unmatched(txn, &receipt).await?;
-        return Ok("unmatched");
-    };
-    // Lock the payment (PostgreSQL; SQLite's write transaction already excludes others) before
-    // looking at what was recorded for it.
-    let mut query = payments::Entity::find_by_id(payment_id);
-    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        query = query.lock_exclusive();
-    }
-    let payment = query.one(txn).await?.ok_or(AppError::NotFound)?;
-    if payment.provider_payment_id.as_deref() == Some(receipt.provider_payment_id.as_str())
-        || already_queued(txn, Some(payment.id), &receipt.provider_payment_id).await?
-    {
-        return Ok(Settlement::AlreadySettled.as_str());
-    }
-    Ok(settle::settle(txn, payment.id, &receipt).await?.as_str())
-}
-
-/// Whether this money already waits in the administrator queue.
-async fn already_queued(
-    txn: &DatabaseTransaction,
-    payment_id: Option<i64>,
-    provider_payment_id: &str,
-) -> AppResult<bool> {
-    let mut query = payment_exceptions::Entity::find()
-        .filter(payment_exceptions::Column::BankTransactionId.eq(provider_payment_id));
-    query = match payment_id {
-        Some(id) => query.filter(payment_exceptions::Column::PaymentId.eq(id)),
-        None => query.filter(payment_exceptions::Column::PaymentId.is_null()),
-    };
-    Ok(query.one(txn).await?.is_some())
+    Ok(match payment_id {
+        Some(payment_id) => settle::settle(txn, payment_id, &receipt).await?.as_str(),
+        None => settle::unmatched(txn, &receipt).await?.as_str(),
+    })
 }
 
 /// `charge.refunded`: completes the platform's refunds that Stripe has now paid out, found by
@@ -628,8 +588,15 @@ pub async fn submit_pending_refunds(state: &AppState) {
 }
 
 async fn try_submit_pending_refunds(db: &DatabaseConnection, api: &StripeApi) -> AppResult<()> {
+    // Only card refunds: bank refunds wait for an administrator and must not crowd them out.
+    let card_payment_ids = sea_orm::sea_query::Query::select()
+        .column(payments::Column::Id)
+        .from(payments::Entity)
+        .and_where(payments::Column::Method.eq(PaymentMethod::Stripe.as_str()))
+        .to_owned();
     let pending = refund_rows::Entity::find()
         .filter(refund_rows::Column::Status.eq(RefundStatus::Pending.as_str()))
+        .filter(refund_rows::Column::PaymentId.in_subquery(card_payment_ids))
         .order_by_asc(refund_rows::Column::Id)
         .limit(100)
         .all(db)
@@ -640,7 +607,6 @@ async fn try_submit_pending_refunds(db: &DatabaseConnection, api: &StripeApi) ->
     let payment_ids: Vec<i64> = pending.iter().map(|r| r.payment_id).collect();
     let card_payments: HashMap<i64, payments::Model> = payments::Entity::find()
         .filter(payments::Column::Id.is_in(payment_ids))
-        .filter(payments::Column::Method.eq(PaymentMethod::Stripe.as_str()))
         .all(db)
         .await?
         .into_iter()

@@ -6,18 +6,14 @@
 //! both, so a request is genuine when any `v1` matches under any configured secret. A
 //! timestamp further than the tolerance from now (either way) is refused, so that a captured
 //! request cannot be replayed later. (`async-stripe-webhook` keeps only the last `v1` of the
-//! header, which refuses genuine requests during a rotation; hence this module.)
-
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+//! header, which refuses genuine requests during a rotation; the check is the shared
+//! [`crate::payments::signature`], with every configured secret.)
 
 use crate::config::Secret;
-use crate::payments::bank::SignatureError;
-
-type HmacSha256 = Hmac<Sha256>;
+use crate::payments::signature::{self, Scheme, SignatureError};
 
 /// How far a signed timestamp may be from now, in seconds (Stripe's libraries use 300).
-pub const TOLERANCE_SECONDS: i64 = 300;
+pub const TOLERANCE_SECONDS: u64 = 300;
 
 /// Checks `header` (the `Stripe-Signature` value) against `body` under any of `secrets`.
 pub fn verify(
@@ -26,60 +22,17 @@ pub fn verify(
     body: &[u8],
     now_unix: i64,
 ) -> Result<(), SignatureError> {
-    let header = header
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .ok_or(SignatureError::Missing)?;
-    let mut timestamp = None;
-    let mut signatures = Vec::new();
-    for part in header.split(',') {
-        match part.trim().split_once('=') {
-            Some(("t", value)) => timestamp = Some(value.trim()),
-            Some(("v1", value)) => {
-                if let Ok(bytes) =
-                    data_encoding::HEXLOWER_PERMISSIVE.decode(value.trim().as_bytes())
-                {
-                    signatures.push(bytes);
-                }
-            }
-            _ => {}
-        }
-    }
-    let timestamp = timestamp.ok_or(SignatureError::BadTimestamp)?;
-    let at: i64 = timestamp
-        .parse()
-        .map_err(|_| SignatureError::BadTimestamp)?;
-    if signatures.is_empty() {
-        return Err(SignatureError::Mismatch);
-    }
-    if now_unix.abs_diff(at) > TOLERANCE_SECONDS.unsigned_abs() {
-        return Err(SignatureError::Stale);
-    }
-    for secret in secrets {
-        let Ok(mut mac) = HmacSha256::new_from_slice(secret.expose().as_bytes()) else {
-            continue;
-        };
-        mac.update(timestamp.as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        // `verify_slice` compares in constant time.
-        if signatures
-            .iter()
-            .any(|candidate| mac.clone().verify_slice(candidate).is_ok())
-        {
-            return Ok(());
-        }
-    }
-    Err(SignatureError::Mismatch)
+    let scheme = Scheme {
+        secrets,
+        timestamp_required: true,
+        tolerance_seconds: TOLERANCE_SECONDS,
+    };
+    signature::verify(scheme, header, None, body, now_unix)
 }
 
 /// The `v1` signature Stripe would send for `body` at `timestamp` (hex); for tests and tools.
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes())
+    signature::sign_hex(secret, timestamp, body)
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod health;
 pub mod http;
 pub mod i18n;
 pub mod ledger;
+pub mod media;
 pub mod orders;
 pub mod payments;
 pub mod reference;
@@ -79,6 +80,8 @@ pub struct AppState {
     pub search: Arc<LiveIndex>,
     /// Stripe's API, when a Stripe key is configured.
     pub stripe: Option<Arc<payments::stripe::StripeApi>>,
+    /// Product and batch photos: processing and storage.
+    pub photos: Arc<media::PhotoService>,
 }
 
 impl AppState {
@@ -104,7 +107,12 @@ impl AppState {
             Some(stripe) => Some(Arc::new(payments::stripe::StripeApi::new(stripe)?)),
             None => None,
         };
+        let photos = Arc::new(media::PhotoService::new(
+            media::store::PhotoStore::open(&config.media, &config.data_dir)?,
+            config.media.limits,
+        ));
         Ok(Self {
+            photos,
             search: Arc::new(LiveIndex::detached()),
             stripe,
             scans: ScanService::start(db.clone()),
@@ -140,6 +148,7 @@ impl AppState {
         (name = "orders", description = "Cart, checkout, payments and orders"),
         (name = "payments", description = "Payment provider webhooks"),
         (name = "search", description = "Catalogue search with facets, and suggestions while typing"),
+        (name = "media", description = "Product and batch photos"),
     )
 )]
 struct ApiDoc;
@@ -154,7 +163,8 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(orders::api_routes())
         .merge(payments::api_routes())
         .merge(reference::api_routes())
-        .merge(search::api_routes());
+        .merge(search::api_routes())
+        .merge(media::api_routes());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .split_for_parts()
@@ -172,6 +182,7 @@ pub fn app(state: AppState) -> Router {
         .merge(trace::page_routes())
         .merge(orders::page_routes())
         .merge(search::page_routes())
+        .merge(media::page_routes())
         .merge(api)
         .route(
             "/api/v1/openapi.json",

@@ -10,6 +10,7 @@ mod checkout;
 mod fake_stripe;
 mod openapi;
 mod pages;
+mod photos;
 mod search;
 mod seeding;
 mod stripe;

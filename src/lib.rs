@@ -183,6 +183,7 @@ pub fn app(state: AppState) -> Router {
         .merge(orders::page_routes())
         .merge(search::page_routes())
         .merge(media::page_routes())
+        .merge(payments::page_routes())
         .merge(api)
         .route(
             "/api/v1/openapi.json",

@@ -1254,3 +1254,195 @@ async fn the_ledger_balances_and_matches_orders_after_random_checkouts_payments_
         );
     }
 }
+
+#[tokio::test]
+async fn the_administrators_money_desk_works_without_javascript() {
+    let app = app().await;
+    let shop = shop(&app).await;
+    let admin = &shop.admin;
+    let (_, paid_by_hand) = checkout(&app, &[(shop.product_a, 1)]).await;
+    let reference = paid_by_hand["payment"]["reference"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    notify(&app, "T-UNKNOWN", 50_000, "ung ho lu lut").await;
+
+    let (status, html) = admin.page("/admin/payments").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Không khớp mã thanh toán") && html.contains("50.000"));
+    assert!(
+        html.contains("Chưa có khoản thanh toán nào"),
+        "nothing to reconcile yet"
+    );
+
+    // Confirm by hand: a bad amount is shown beside its field and the typed values stay.
+    let response = form(
+        &admin.client,
+        &app,
+        "/admin/payments/confirm",
+        &[
+            ("reference", &reference),
+            ("bank_transaction_id", "FT-DESK-1"),
+            ("amount", "hai trăm"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("id=\"amount_vnd-error\""));
+    assert!(html.contains(&format!("value=\"{reference}\"")));
+    assert_eq!(
+        payments::Entity::find().all(app.db()).await.unwrap()[0].status,
+        "pending"
+    );
+    let response = form(
+        &admin.client,
+        &app,
+        "/admin/payments/confirm",
+        &[
+            ("reference", &reference),
+            ("bank_transaction_id", "FT-DESK-1"),
+            ("amount", "280.000"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&response),
+        "/admin/payments?notice=confirmed#confirm"
+    );
+    let (_, html) = admin.page("/admin/payments?notice=confirmed").await;
+    assert!(html.contains("Đã xác nhận giao dịch chuyển khoản"));
+    assert!(
+        html.contains(&reference) && html.contains("Khớp"),
+        "reconciled"
+    );
+
+    // A paid order the cooperative cancels leaves a refund to send back by bank transfer.
+    let (_, cancelled) = checkout(&app, &[(shop.product_b, 1)]).await;
+    let order = cancelled["orders"][0]["id"].as_i64().unwrap();
+    notify(
+        &app,
+        "FT-B",
+        280_000,
+        cancelled["payment"]["reference"].as_str().unwrap(),
+    )
+    .await;
+    let (status, body) = shop
+        .owner_b
+        .post(
+            &format!("/api/v1/orders/{order}/cancel"),
+            json!({"reason": "Hết hàng"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, refunds) = admin.get("/api/v1/admin/refunds").await;
+    let refund = refunds[0]["id"].as_i64().unwrap();
+    let path = format!("/admin/payments/refunds/{refund}/complete");
+    let response = form(&admin.client, &app, &path, &[("bank_reference", "")]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("id=\"bank_reference-error\"")
+    );
+    let response = form(
+        &admin.client,
+        &app,
+        &path,
+        &[("bank_reference", "FT-BACK-9")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, refunds) = admin.get("/api/v1/admin/refunds").await;
+    assert_eq!(refunds, json!([]));
+
+    // Payouts: never more than owed; then exactly what is owed.
+    let account = format!("cooperative:{}", shop.coop_a);
+    let owed = -balance(&ledger(admin).await, &account);
+    assert!(owed > 0);
+    let coop = shop.coop_a.to_string();
+    let too_much = (owed + 1).to_string();
+    let response = form(
+        &admin.client,
+        &app,
+        "/admin/payments/payouts",
+        &[
+            ("cooperative_id", &coop),
+            ("amount", &too_much),
+            ("bank_reference", "FT-PAY-1"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("id=\"amount_vnd-error\"")
+    );
+    let exact = owed.to_string();
+    let response = form(
+        &admin.client,
+        &app,
+        "/admin/payments/payouts",
+        &[
+            ("cooperative_id", &coop),
+            ("amount", &exact),
+            ("bank_reference", "FT-PAY-1"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(balance(&ledger(admin).await, &account), 0);
+
+    // The queue item: a resolution is required, then it closes.
+    let (_, queue) = admin.get("/api/v1/admin/payment-exceptions").await;
+    let item = queue[0]["id"].as_i64().unwrap();
+    let path = format!("/admin/payments/exceptions/{item}/resolve");
+    let response = form(&admin.client, &app, &path, &[("resolution", "")]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("id=\"resolution-error\"")
+    );
+    let response = form(
+        &admin.client,
+        &app,
+        &path,
+        &[
+            ("resolution", "Đã trả lại người gửi"),
+            ("returned_with_bank_reference", "FT-BACK-2"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, html) = admin.page("/admin/payments").await;
+    assert!(
+        !html.contains("Không khớp mã thanh toán ·"),
+        "the queue is empty"
+    );
+    assert_eq!(balance(&ledger(admin).await, "suspense:unmatched"), 0);
+
+    // Only administrators.
+    let (status, _) = shop.owner_a.page("/admin/payments").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let response = form(
+        &shop.owner_a.client,
+        &app,
+        "/admin/payments/payouts",
+        &[
+            ("cooperative_id", &coop),
+            ("amount", "1"),
+            ("bank_reference", "FT-X"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}

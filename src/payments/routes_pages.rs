@@ -15,7 +15,6 @@ use serde::Deserialize;
 use super::queue::{
     self, ExceptionView, ManualConfirmation, PayoutRequest, RefundView, ResolveRequest,
 };
-use super::refunds;
 use crate::AppState;
 use crate::accounts::Authenticated;
 use crate::domain::{FieldIssue, Money};
@@ -34,6 +33,7 @@ pub fn page_routes() -> Router<AppState> {
         )
         .route("/admin/payments/confirm", post(confirm_submit))
         .route("/admin/payments/refunds/{id}/complete", post(refund_submit))
+        .route("/admin/payments/refunds/{id}/retry", post(retry_submit))
         .route("/admin/payments/payouts", post(payout_submit))
 }
 
@@ -75,7 +75,7 @@ struct DeskParams {
 }
 
 /// Notices a redirect may ask for, as message keys.
-const NOTICES: [&str; 4] = ["resolved", "confirmed", "refunded", "paid_out"];
+const NOTICES: [&str; 5] = ["resolved", "confirmed", "refunded", "resent", "paid_out"];
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -147,11 +147,7 @@ async fn render_desk(
     status: StatusCode,
 ) -> AppResult<Response> {
     let exceptions = queue::open_exceptions(&state.db).await?;
-    let refunds: Vec<RefundView> = refunds::open_refunds(&state.db)
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect();
+    let refunds = queue::open_refund_views(&state.db).await?;
     let balances = reports::balances(&state.db).await?;
     let owed_ids: Vec<(i64, i64)> = balances
         .iter()
@@ -299,6 +295,23 @@ async fn refund_submit(
         .await
         .map(|_| ());
     answer(&state, ctx, result, "refunded", "refunds", |errors| {
+        Forms::failed(format!("refund-{id}"), errors)
+    })
+    .await
+}
+
+async fn retry_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    user.require_admin()?;
+    let result = queue::retry_card_refund(&state.db, id).await.map(|_| ());
+    if result.is_ok() {
+        super::stripe::send_refunds_soon(&state);
+    }
+    answer(&state, ctx, result, "resent", "refunds", |errors| {
         Forms::failed(format!("refund-{id}"), errors)
     })
     .await

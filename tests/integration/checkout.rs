@@ -957,12 +957,26 @@ async fn the_shop_pages_take_a_visitor_from_a_product_to_a_paid_order_without_ja
     assert_eq!(placed.status(), StatusCode::SEE_OTHER);
     let first_path = location(&placed);
     // Submitting the same form again (a double tap on a slow connection) makes no second
-    // order; the browser follows the last answer, whose link carries a fresh page token.
+    // order and leads to the same page with the same token: the first link keeps working.
     let again = form(&visitor, &app, "/checkout", &fields).await;
     assert_eq!(again.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.count(payments::Entity).await, 1);
     let payment_path = location(&again);
-    assert_eq!(first_path.split('?').next(), payment_path.split('?').next());
+    assert_eq!(first_path, payment_path);
+    let stranger = app.client();
+    let first_link = stranger.get(app.url(&first_path)).send().await.unwrap();
+    assert_eq!(
+        first_link.status(),
+        StatusCode::OK,
+        "the first link still opens the page"
+    );
+    let forged = first_path.replace("token=", "token=x");
+    let forged = stranger.get(app.url(&forged)).send().await.unwrap();
+    assert_eq!(
+        forged.status(),
+        StatusCode::NOT_FOUND,
+        "a wrong token opens nothing"
+    );
 
     let page = visitor
         .get(app.url(&payment_path))
@@ -1445,4 +1459,76 @@ async fn the_administrators_money_desk_works_without_javascript() {
     )
     .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_visitor_gives_up_an_unpaid_checkout_and_the_stock_returns_at_once() {
+    let app = app().await;
+    let shop = shop(&app).await;
+    let (shopper, done) = checkout(&app, &[(shop.product_a, 3)]).await;
+    assert_eq!(stock(&app, shop.product_a).await, 37);
+    let reference = done["payment"]["reference"].as_str().unwrap().to_owned();
+    let payment_url = done["payment_url"].as_str().unwrap().to_owned();
+    let token = payment_url.split("token=").nth(1).unwrap().to_owned();
+
+    // Without the token the checkout is nobody's to cancel.
+    let (status, _) = post(
+        &app.client(),
+        &app,
+        &format!("/api/v1/payments/{reference}/cancel"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(stock(&app, shop.product_a).await, 37);
+
+    let path = format!("/api/v1/payments/{reference}/cancel?token={token}");
+    let (status, body) = post(&shopper, &app, &path, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["payment"]["status"], "cancelled");
+    assert_eq!(body["orders"][0]["status"], "cancelled");
+    assert_eq!(stock(&app, shop.product_a).await, 40);
+    let (status, problem) = post(&shopper, &app, &path, json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    // A transfer arriving afterwards is not taken as payment for the cancelled checkout.
+    let (_, answer) = notify(&app, "FT-AFTER", 780_000, &reference).await;
+    assert_ne!(answer["transfers"][0]["outcome"], "paid");
+
+    // The same from the payment page's button, without JavaScript.
+    let (_, second) = checkout(&app, &[(shop.product_b, 2)]).await;
+    let page_path = second["payment_url"]
+        .as_str()
+        .unwrap()
+        .replace(&app.base, "");
+    let html = app
+        .client()
+        .get(app.url(&page_path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Huỷ đơn chưa thanh toán"));
+    let reference = second["payment"]["reference"].as_str().unwrap();
+    let token = page_path.split("token=").nth(1).unwrap();
+    let response = form(
+        &app.client(),
+        &app,
+        &format!("/payments/{reference}/cancel"),
+        &[("token", token)],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(stock(&app, shop.product_b).await, 40);
+    let html = app
+        .client()
+        .get(app.url(&location(&response)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Đã hủy") && !html.contains("Huỷ đơn chưa thanh toán"));
 }

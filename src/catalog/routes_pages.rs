@@ -713,6 +713,7 @@ async fn product_photo_submit(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> AppResult<Response> {
     let (product, membership) = access::managed_product(&state.db, &user, id).await?;
+    let _receiving = state.photos.admit().await?;
     let added =
         match crate::media::routes::read_upload(multipart, state.photos.limits().max_bytes).await {
             Ok(upload) => state

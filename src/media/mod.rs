@@ -160,7 +160,12 @@ pub struct PhotoService {
     /// Decoding a 12-megapixel photo takes about 50 MB and a core for a moment: at most this
     /// many at once, so a burst of uploads queues instead of exhausting memory.
     processing: Semaphore,
+    /// Uploads whose bodies may be read at once (each up to 20 MB in memory).
+    receiving: Semaphore,
 }
+
+/// Most upload bodies held in memory at once: 8 × 20 MB at worst.
+const RECEIVING_AT_ONCE: usize = 8;
 
 impl PhotoService {
     pub fn new(store: PhotoStore, limits: PhotoLimits) -> Self {
@@ -169,7 +174,16 @@ impl PhotoService {
             store,
             limits,
             processing: Semaphore::new(cores.clamp(1, 4)),
+            receiving: Semaphore::new(RECEIVING_AT_ONCE),
         }
+    }
+
+    /// Waits for a place to receive an upload; hold it while the body is read and processed.
+    pub async fn admit(&self) -> AppResult<tokio::sync::SemaphorePermit<'_>> {
+        self.receiving
+            .acquire()
+            .await
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("photo uploads are shut down")))
     }
 
     pub fn limits(&self) -> &PhotoLimits {

@@ -171,6 +171,7 @@ async fn upload_product_photo(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> AppResult<(StatusCode, Json<PhotoDetail>)> {
     let (product, membership) = access::managed_product(&state.db, &user, id).await?;
+    let _receiving = state.photos.admit().await?;
     let upload = read_upload(multipart, state.photos.limits().max_bytes).await?;
     let photo = state
         .photos
@@ -231,6 +232,7 @@ async fn upload_batch_photo(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> AppResult<(StatusCode, Json<PhotoDetail>)> {
     let (batch, _, membership) = crate::trace::batches::managed(&state.db, &user, id).await?;
+    let _receiving = state.photos.admit().await?;
     let upload = read_upload(multipart, state.photos.limits().max_bytes).await?;
     let photo = state
         .photos

@@ -764,6 +764,7 @@ async fn batch_photo_submit(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> AppResult<Response> {
     let (batch, _, membership) = batches::managed(&state.db, &user, id).await?;
+    let _receiving = state.photos.admit().await?;
     let added =
         match crate::media::routes::read_upload(multipart, state.photos.limits().max_bytes).await {
             Ok(upload) => state

@@ -70,6 +70,9 @@ pub struct Config {
     pub search_indexer_delay: Duration,
     /// Outbox rows the indexer handles per batch (`OCOP_SEARCH_BATCH_SIZE`, default 500).
     pub search_batch_size: u64,
+    /// How long the province dashboard's figures are reused before being computed again
+    /// (`OCOP_DASHBOARD_CACHE_SECS`, default 60; 0 computes them on every request).
+    pub dashboard_cache_ttl: Duration,
 }
 
 /// Where the Meilisearch server is and how to talk to it.
@@ -313,6 +316,11 @@ impl Config {
             None => file.search_batch_size.unwrap_or(500),
         };
 
+        let dashboard_cache_secs: u64 = match env("OCOP_DASHBOARD_CACHE_SECS") {
+            Some(v) => parse_env("OCOP_DASHBOARD_CACHE_SECS", &v)?,
+            None => 60,
+        };
+
         if production {
             check_production(&public_url, secret_key.as_ref())?;
         }
@@ -335,6 +343,7 @@ impl Config {
             search_poll_interval: Duration::from_millis(search_poll_ms.clamp(10, 60_000)),
             search_indexer_delay: Duration::from_millis(search_indexer_delay_ms),
             search_batch_size: search_batch_size.clamp(1, 10_000),
+            dashboard_cache_ttl: Duration::from_secs(dashboard_cache_secs.min(3600)),
         })
     }
 

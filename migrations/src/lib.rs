@@ -11,6 +11,7 @@ mod m20261122_000004_create_catalog;
 mod m20261122_000005_create_trace;
 mod m20261122_000006_create_search_outbox;
 mod m20261122_000007_create_commerce;
+mod m20261122_000009_add_dashboard_indexes;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_create_trace::Migration),
             Box::new(m20261122_000006_create_search_outbox::Migration),
             Box::new(m20261122_000007_create_commerce::Migration),
+            Box::new(m20261122_000009_add_dashboard_indexes::Migration),
         ]
     }
 }

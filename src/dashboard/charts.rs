@@ -259,7 +259,7 @@ pub fn compact(value: i64, lang: Lang) -> String {
         Lang::Vi => ',',
         Lang::En => '.',
     };
-    if tenths >= 1000 || tenths % 10 == 0 {
+    if tenths >= 1000 || tenths.is_multiple_of(10) {
         format!("{sign}{}{suffix}", tenths / 10)
     } else {
         format!("{sign}{}{decimal}{}{suffix}", tenths / 10, tenths % 10)

@@ -14,6 +14,9 @@ use serde_json::{Value, json};
 
 use crate::support::{TestApp, User, published_product, verified_cooperative};
 
+/// A stamp as scans and reports refer to it: (stamp id, cooperative id, code).
+type StampRef = (i64, i64, String);
+
 /// Seeded data and the places it uses.
 struct World {
     app: TestApp,
@@ -398,31 +401,30 @@ async fn seed() -> World {
 
     let valid = Some(today() + Duration::days(365));
     let expired = Some(today() - Duration::days(1));
-    // (cooperative, commune, province, stars, certificate valid until, listed)
-    let specs: Vec<(i64, &str, &str, Option<i16>, Option<NaiveDate>, bool)> = vec![
-        (a, &c1, &p1, Some(3), valid, true),
-        (a, &c1, &p1, Some(4), valid, true),
-        (a, &c1, &p1, Some(5), valid, false),
-        (a, &c1, &p1, Some(3), expired, true),
-        (a, &c1, &p1, None, None, true),
-        (b, &c2, &p1, Some(4), valid, true),
-        (b, &c2, &p1, Some(3), valid, false),
-        (d, &c3, &p2, Some(5), valid, false),
-        (e, &c3, &p2, Some(3), valid, true),
-        (e, &c3, &p2, None, None, false),
+    let spec = |coop, commune, province, stars, expires, listed| NewProduct {
+        coop,
+        commune,
+        province,
+        stars,
+        expires,
+        listed,
+    };
+    let specs = vec![
+        spec(a, c1.as_str(), p1.as_str(), Some(3), valid, true),
+        spec(a, &c1, &p1, Some(4), valid, true),
+        spec(a, &c1, &p1, Some(5), valid, false),
+        spec(a, &c1, &p1, Some(3), expired, true),
+        spec(a, &c1, &p1, None, None, true),
+        spec(b, &c2, &p1, Some(4), valid, true),
+        spec(b, &c2, &p1, Some(3), valid, false),
+        spec(d, &c3, &p2, Some(5), valid, false),
+        spec(e, &c3, &p2, Some(3), valid, true),
+        spec(e, &c3, &p2, None, None, false),
         // Valid until the end of today: still certified.
-        (e, &c3, &p2, Some(5), Some(today()), true),
+        spec(e, &c3, &p2, Some(5), Some(today()), true),
     ];
     let mut ids = Vec::new();
-    for (n, (coop, commune, province, stars, expires, listed)) in specs.into_iter().enumerate() {
-        let spec = NewProduct {
-            coop,
-            commune,
-            province,
-            stars,
-            expires,
-            listed,
-        };
+    for (n, spec) in specs.into_iter().enumerate() {
         ids.push(product(&app, n as u32 + 1, spec).await);
     }
 
@@ -450,7 +452,7 @@ async fn seed() -> World {
     let s_b = stamps_for(&app, o, ids[5], &[at(1, 1), at(1, 2)], 1).await;
     let s_e = stamps_for(&app, o, ids[8], &[at(4, 1), at(4, 2), at(5, 3)], 0).await;
     let st = |list: &[(i64, String)], i: usize, coop: i64| (list[i].0, coop, list[i].1.clone());
-    let scans_plan: Vec<((i64, i64, String), DateTime<Utc>, Option<&str>)> = vec![
+    let scans_plan: Vec<(StampRef, DateTime<Utc>, Option<&str>)> = vec![
         (st(&s_a, 0, a), at(0, 3), Some(p1.as_str())),
         (st(&s_a, 0, a), at(0, 4), Some(p2.as_str())),
         (st(&s_a, 0, a), at(1, 4), None),

@@ -8,7 +8,10 @@
 //! - orders by the time they were paid (revenue per month), with the cooperative for the
 //!   province filter;
 //! - stamps by issue time, with the cooperative; flagged stamps by cooperative;
-//! - scans by reported province and day (the per-day count already has `idx_scans_day`);
+//! - scans by day and reported province, one ordered pass for both figures, and the same per
+//!   cooperative (for one province's figures). They replace `idx_scans_day` and
+//!   `idx_scans_cooperative_day`, their prefixes, so recording a scan still updates as many
+//!   indexes as before;
 //! - fake reports by time.
 
 use sea_orm_migration::prelude::*;
@@ -64,17 +67,37 @@ fn indexes() -> Vec<(&'static str, DynIden, Vec<DynIden>)> {
             ],
         ),
         (
-            "idx_scans_province_day",
+            "idx_scans_day_province",
             Scans::Table.into_iden(),
             vec![
-                Scans::ProvinceCode.into_iden(),
                 Scans::ScannedOn.into_iden(),
+                Scans::ProvinceCode.into_iden(),
+            ],
+        ),
+        (
+            "idx_scans_cooperative_day_province",
+            Scans::Table.into_iden(),
+            vec![
+                Scans::CooperativeId.into_iden(),
+                Scans::ScannedOn.into_iden(),
+                Scans::ProvinceCode.into_iden(),
             ],
         ),
         (
             "idx_fake_reports_created",
             FakeReports::Table.into_iden(),
             vec![FakeReports::CreatedAt.into_iden()],
+        ),
+    ]
+}
+
+/// Indexes of `m20261122_000005` that the new scan indexes extend: (name, columns).
+fn replaced() -> Vec<(&'static str, Vec<Scans>)> {
+    vec![
+        ("idx_scans_day", vec![Scans::ScannedOn]),
+        (
+            "idx_scans_cooperative_day",
+            vec![Scans::CooperativeId, Scans::ScannedOn],
         ),
     ]
 }
@@ -90,10 +113,23 @@ impl MigrationTrait for Migration {
             }
             manager.create_index(index.to_owned()).await?;
         }
+        for (name, _) in replaced() {
+            manager
+                .drop_index(Index::drop().name(name).table(Scans::Table).to_owned())
+                .await?;
+        }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (name, columns) in replaced() {
+            let mut index = Index::create();
+            index.name(name).table(Scans::Table);
+            for column in columns {
+                index.col(column);
+            }
+            manager.create_index(index.to_owned()).await?;
+        }
         for (name, table, _) in indexes() {
             manager
                 .drop_index(Index::drop().name(name).table(table).to_owned())
@@ -136,9 +172,10 @@ enum Stamps {
     Flagged,
 }
 
-#[derive(DeriveIden)]
+#[derive(DeriveIden, Clone, Copy)]
 enum Scans {
     Table,
+    CooperativeId,
     ProvinceCode,
     ScannedOn,
 }

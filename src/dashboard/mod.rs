@@ -380,8 +380,25 @@ pub async fn compute(
             .unwrap_or_else(|| code.to_owned())
     };
 
-    let mut products: Vec<ProductRow> = queries::products_by_place(db, province, today)
-        .await?
+    // Independent aggregates: on a connection pool each runs on its own connection, so the
+    // slowest one, not their sum, sets the time.
+    let (
+        product_rows,
+        cooperative_rows,
+        order_counts,
+        issued,
+        (scans_by_month, scans_by_place),
+        copy_figures,
+    ) = tokio::try_join!(
+        queries::products_by_place(db, province, today),
+        queries::cooperatives_by_place(db, province),
+        queries::orders_by_month(db, province, &window),
+        queries::stamps_by_month(db, province, &window),
+        queries::scans_by_month_and_place(db, province, &window),
+        queries::copies_by_reported_province(db, province, &window),
+    )?;
+
+    let mut products: Vec<ProductRow> = product_rows
         .into_iter()
         .filter(|(_, counts)| !counts.is_empty())
         .map(|(code, counts)| ProductRow {
@@ -404,8 +421,7 @@ pub async fn compute(
         products_total.add(&row.counts);
     }
 
-    let mut cooperatives: Vec<CooperativeRow> = queries::cooperatives_by_place(db, province)
-        .await?
+    let mut cooperatives: Vec<CooperativeRow> = cooperative_rows
         .into_iter()
         .filter(|(_, c)| c.verified + c.pending + c.suspended > 0)
         .map(|(code, counts)| CooperativeRow {
@@ -429,7 +445,6 @@ pub async fn compute(
     }
 
     let labels = window.labels();
-    let order_counts = queries::orders_by_month(db, province, &window).await?;
     let orders: Vec<OrderMonth> = labels
         .iter()
         .zip(order_counts)
@@ -443,13 +458,15 @@ pub async fn compute(
         orders_total.add(&month.counts);
     }
 
-    let stamp_counts = queries::stamps_and_scans_by_month(db, province, &window).await?;
     let stamps: Vec<StampMonth> = labels
         .iter()
-        .zip(stamp_counts)
-        .map(|(month, counts)| StampMonth {
+        .zip(issued.into_iter().zip(scans_by_month))
+        .map(|(month, (stamps_issued, scans))| StampMonth {
             month: month.clone(),
-            counts,
+            counts: StampCounts {
+                stamps_issued,
+                scans,
+            },
         })
         .collect();
     let mut stamps_total = StampCounts::default();
@@ -457,27 +474,25 @@ pub async fn compute(
         stamps_total.add(&month.counts);
     }
 
-    let mut scan_places: Vec<ScanPlaceRow> =
-        queries::scans_by_reported_province(db, province, &window)
-            .await?
-            .into_iter()
-            .map(|(code, scans)| ScanPlaceRow {
+    let scans_place_not_reported = scans_by_place.get(&None).copied().unwrap_or(0);
+    let mut scan_places: Vec<ScanPlaceRow> = scans_by_place
+        .into_iter()
+        .filter_map(|(code, scans)| {
+            code.map(|code| ScanPlaceRow {
                 place: Place {
                     name: province_name(&code),
                     code,
                 },
                 scans,
             })
-            .collect();
+        })
+        .collect();
     scan_places.sort_by(|a, b| {
         b.scans
             .cmp(&a.scans)
             .then_with(|| a.place.name.cmp(&b.place.name))
     });
-    let reported: i64 = scan_places.iter().map(|r| r.scans).sum();
-    let scans_place_not_reported = (stamps_total.scans - reported).max(0);
 
-    let copy_figures = queries::copies_by_reported_province(db, province, &window).await?;
     let mut copies: Vec<CopyRow> = copy_figures
         .by_place
         .into_iter()

@@ -1,7 +1,10 @@
 //! Scan analytics: scans per day, by reported province, flagged stamps and fake reports — for
 //! one cooperative, or (administrators) for every cooperative.
 
+use std::collections::HashMap;
+
 use chrono::{Duration, NaiveDate};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -110,41 +113,24 @@ pub fn cooperatives_of_province(code: &str) -> sea_orm::sea_query::SelectStateme
         .to_owned()
 }
 
-/// Scans per day (Vietnamese calendar day) from `from` on, oldest first; days without scans
-/// are absent.
-pub async fn scans_per_day(
+/// Scans per Vietnamese calendar day and reported province (`None`: not reported) from `from`
+/// on, oldest day first. One pass over the `(scanned_on, province_code)` index answers both
+/// the per-day and the per-province figures.
+pub async fn scans_per_day_and_province(
     db: &impl ConnectionTrait,
     scope: &ScanScope,
     from: NaiveDate,
-) -> AppResult<Vec<(NaiveDate, i64)>> {
+) -> AppResult<Vec<(NaiveDate, Option<String>, i64)>> {
     Ok(scans::Entity::find()
         .select_only()
         .column(scans::Column::ScannedOn)
-        .column_as(scans::Column::Id.count(), "n")
+        .column(scans::Column::ProvinceCode)
+        .column_as(Expr::cust("COUNT(*)"), "n")
         .filter(scope.condition())
         .filter(scans::Column::ScannedOn.gte(from))
         .group_by(scans::Column::ScannedOn)
-        .order_by_asc(scans::Column::ScannedOn)
-        .into_tuple()
-        .all(db)
-        .await?)
-}
-
-/// Scans from `from` on by the province the scanner reported (scans without one are left
-/// out), in no particular order.
-pub async fn scans_by_reported_province(
-    db: &impl ConnectionTrait,
-    scope: &ScanScope,
-    from: NaiveDate,
-) -> AppResult<Vec<(String, i64)>> {
-    Ok(scans::Entity::find()
-        .select_only()
-        .column(scans::Column::ProvinceCode)
-        .column_as(scans::Column::Id.count(), "n")
-        .filter(scope.condition())
-        .filter(scans::Column::ScannedOn.gte(from))
-        .filter(scans::Column::ProvinceCode.is_not_null())
         .group_by(scans::Column::ProvinceCode)
+        .order_by_asc(scans::Column::ScannedOn)
         .into_tuple()
         .all(db)
         .await?)
@@ -164,8 +150,17 @@ pub async fn scan_analytics(
         None => ScanScope::Everything,
     };
     let own_scans = || scope.condition();
-    let per_day = scans_per_day(db, &scope, from).await?;
-    let by_province = scans_by_reported_province(db, &scope, from).await?;
+    let mut per_day: Vec<(NaiveDate, i64)> = Vec::new();
+    let mut by_province: HashMap<String, i64> = HashMap::new();
+    for (day, province, n) in scans_per_day_and_province(db, &scope, from).await? {
+        match per_day.last_mut() {
+            Some((last, total)) if *last == day => *total += n,
+            _ => per_day.push((day, n)),
+        }
+        if let Some(code) = province {
+            *by_province.entry(code).or_default() += n;
+        }
+    }
     let scans_total = scans::Entity::find()
         .filter(own_scans())
         .filter(scans::Column::StampId.is_not_null())

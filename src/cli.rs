@@ -88,6 +88,30 @@ enum BenchCommand {
         #[arg(long, default_value_t = 15)]
         runs: usize,
     },
+    /// Record a year of activity on a seeded catalogue in bulk: batches and stamps, scans,
+    /// paid orders and fake reports (for the dashboard benchmark).
+    SeedActivity {
+        #[arg(long, default_value_t = 1_000_000)]
+        scans: u32,
+        #[arg(long, default_value_t = 2_000)]
+        batches: u32,
+        #[arg(long, default_value_t = 100)]
+        stamps_per_batch: u32,
+        #[arg(long, default_value_t = 20_000)]
+        orders: u32,
+        #[arg(long, default_value_t = 2_000)]
+        fake_reports: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Time the province dashboard's computation in process, without its cache.
+    Dashboard {
+        #[arg(long, default_value_t = 10)]
+        rounds: u32,
+        /// Province code for the filtered figures.
+        #[arg(long, default_value = "15")]
+        province: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -249,6 +273,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::CountScans) => {
             let state = AppState::build_offline(config).await?;
             crate::bench::count_scans(&state).await
+        }
+        Command::Bench(BenchCommand::SeedActivity {
+            scans,
+            batches,
+            stamps_per_batch,
+            orders,
+            fake_reports,
+            seed,
+        }) => {
+            let state = AppState::build_offline(config).await?;
+            crate::bench::seed_activity(
+                &state,
+                crate::bench::ActivitySize {
+                    batches,
+                    stamps_per_batch,
+                    scans,
+                    orders,
+                    fake_reports,
+                    seed,
+                },
+            )
+            .await
+        }
+        Command::Bench(BenchCommand::Dashboard { rounds, province }) => {
+            let state = AppState::build_offline(config).await?;
+            crate::bench::dashboard(&state, rounds, &province).await
         }
         Command::Stamps(StampsCommand::Keys) => {
             let state = AppState::build_offline(config).await?;

@@ -72,6 +72,9 @@ pub struct Config {
     pub search_batch_size: u64,
     /// Product and batch photos: where they are stored and what an upload may be.
     pub media: MediaConfig,
+    /// How long the province dashboard's figures are reused before being computed again
+    /// (`OCOP_DASHBOARD_CACHE_SECS`, default 60; 0 computes them on every request).
+    pub dashboard_cache_ttl: Duration,
 }
 
 /// Photo storage and upload limits.
@@ -345,6 +348,10 @@ impl Config {
         };
 
         let media = MediaConfig::from_env(&env)?;
+        let dashboard_cache_secs: u64 = match env("OCOP_DASHBOARD_CACHE_SECS") {
+            Some(v) => parse_env("OCOP_DASHBOARD_CACHE_SECS", &v)?,
+            None => 60,
+        };
 
         if production {
             check_production(&public_url, secret_key.as_ref())?;
@@ -369,6 +376,7 @@ impl Config {
             search_indexer_delay: Duration::from_millis(search_indexer_delay_ms),
             search_batch_size: search_batch_size.clamp(1, 10_000),
             media,
+            dashboard_cache_ttl: Duration::from_secs(dashboard_cache_secs.min(3600)),
         })
     }
 

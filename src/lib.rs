@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod dashboard;
 pub mod db;
 pub mod domain;
 pub mod entities;
@@ -82,6 +83,8 @@ pub struct AppState {
     pub stripe: Option<Arc<payments::stripe::StripeApi>>,
     /// Product and batch photos: processing and storage.
     pub photos: Arc<media::PhotoService>,
+    /// Recently computed figures of the province dashboard.
+    pub dashboard: Arc<dashboard::DashboardCache>,
 }
 
 impl AppState {
@@ -115,6 +118,7 @@ impl AppState {
             photos,
             search: Arc::new(LiveIndex::detached()),
             stripe,
+            dashboard: Arc::new(dashboard::DashboardCache::new(config.dashboard_cache_ttl)),
             scans: ScanService::start(db.clone()),
             db,
             limits: Arc::new(RateLimits::new(&config)),
@@ -159,6 +163,7 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(accounts::api_routes())
         .merge(catalog::api_routes())
         .merge(admin::api_routes())
+        .merge(dashboard::api_routes())
         .merge(trace::api_routes())
         .merge(orders::api_routes())
         .merge(payments::api_routes())
@@ -179,6 +184,7 @@ pub fn app(state: AppState) -> Router {
         .merge(accounts::page_routes())
         .merge(catalog::page_routes())
         .merge(admin::page_routes())
+        .merge(dashboard::page_routes())
         .merge(trace::page_routes())
         .merge(orders::page_routes())
         .merge(search::page_routes())

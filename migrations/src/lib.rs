@@ -12,6 +12,7 @@ mod m20261122_000005_create_trace;
 mod m20261122_000006_create_search_outbox;
 mod m20261122_000007_create_commerce;
 mod m20261122_000008_create_photos;
+mod m20261122_000009_add_dashboard_indexes;
 mod m20261122_000010_refund_attempts;
 
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_create_search_outbox::Migration),
             Box::new(m20261122_000007_create_commerce::Migration),
             Box::new(m20261122_000008_create_photos::Migration),
+            Box::new(m20261122_000009_add_dashboard_indexes::Migration),
             Box::new(m20261122_000010_refund_attempts::Migration),
         ]
     }

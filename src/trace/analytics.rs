@@ -1,7 +1,10 @@
 //! Scan analytics: scans per day, by reported province, flagged stamps and fake reports — for
 //! one cooperative, or (administrators) for every cooperative.
 
+use std::collections::HashMap;
+
 use chrono::{Duration, NaiveDate};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -9,7 +12,7 @@ use sea_orm::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::entities::{batches, fake_reports, products, scans, stamps};
+use crate::entities::{batches, cooperatives, fake_reports, products, scans, stamps};
 use crate::http::error::AppResult;
 use crate::reference::ReferenceData;
 
@@ -77,6 +80,62 @@ impl ScanAnalytics {
     }
 }
 
+/// Whose scans a figure counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanScope {
+    /// Every recorded scan, codes no stamp has included.
+    Everything,
+    /// Scans of one cooperative's stamps.
+    Cooperative(i64),
+    /// Scans of the stamps of the cooperatives based in one province (by province code).
+    Province(String),
+}
+
+impl ScanScope {
+    /// The condition on `scans` rows.
+    pub fn condition(&self) -> Condition {
+        match self {
+            Self::Everything => Condition::all(),
+            Self::Cooperative(id) => Condition::all().add(scans::Column::CooperativeId.eq(*id)),
+            Self::Province(code) => Condition::all()
+                .add(scans::Column::CooperativeId.in_subquery(cooperatives_of_province(code))),
+        }
+    }
+}
+
+/// `SELECT id FROM cooperatives WHERE province_code = ?`, for `IN` filters: a subquery keeps
+/// the outer query on its own table's indexes (cooperative id first) instead of a join.
+pub fn cooperatives_of_province(code: &str) -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(cooperatives::Column::Id)
+        .from(cooperatives::Entity)
+        .and_where(cooperatives::Column::ProvinceCode.eq(code))
+        .to_owned()
+}
+
+/// Scans per Vietnamese calendar day and reported province (`None`: not reported) from `from`
+/// on, oldest day first. One pass over the `(scanned_on, province_code)` index answers both
+/// the per-day and the per-province figures.
+pub async fn scans_per_day_and_province(
+    db: &impl ConnectionTrait,
+    scope: &ScanScope,
+    from: NaiveDate,
+) -> AppResult<Vec<(NaiveDate, Option<String>, i64)>> {
+    Ok(scans::Entity::find()
+        .select_only()
+        .column(scans::Column::ScannedOn)
+        .column(scans::Column::ProvinceCode)
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .filter(scope.condition())
+        .filter(scans::Column::ScannedOn.gte(from))
+        .group_by(scans::Column::ScannedOn)
+        .group_by(scans::Column::ProvinceCode)
+        .order_by_asc(scans::Column::ScannedOn)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
 /// Analytics over the last `days` days; `cooperative_id` `None` means every cooperative.
 pub async fn scan_analytics(
     db: &impl ConnectionTrait,
@@ -86,32 +145,22 @@ pub async fn scan_analytics(
 ) -> AppResult<ScanAnalytics> {
     let to = crate::clock::today_in_vietnam();
     let from = to - Duration::days(days - 1);
-    let own_scans = || match cooperative_id {
-        Some(id) => Condition::all().add(scans::Column::CooperativeId.eq(id)),
-        None => Condition::all(),
+    let scope = match cooperative_id {
+        Some(id) => ScanScope::Cooperative(id),
+        None => ScanScope::Everything,
     };
-    let per_day: Vec<(NaiveDate, i64)> = scans::Entity::find()
-        .select_only()
-        .column(scans::Column::ScannedOn)
-        .column_as(scans::Column::Id.count(), "n")
-        .filter(own_scans())
-        .filter(scans::Column::ScannedOn.gte(from))
-        .group_by(scans::Column::ScannedOn)
-        .order_by_asc(scans::Column::ScannedOn)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let by_province: Vec<(String, i64)> = scans::Entity::find()
-        .select_only()
-        .column(scans::Column::ProvinceCode)
-        .column_as(scans::Column::Id.count(), "n")
-        .filter(own_scans())
-        .filter(scans::Column::ScannedOn.gte(from))
-        .filter(scans::Column::ProvinceCode.is_not_null())
-        .group_by(scans::Column::ProvinceCode)
-        .into_tuple()
-        .all(db)
-        .await?;
+    let own_scans = || scope.condition();
+    let mut per_day: Vec<(NaiveDate, i64)> = Vec::new();
+    let mut by_province: HashMap<String, i64> = HashMap::new();
+    for (day, province, n) in scans_per_day_and_province(db, &scope, from).await? {
+        match per_day.last_mut() {
+            Some((last, total)) if *last == day => *total += n,
+            _ => per_day.push((day, n)),
+        }
+        if let Some(code) = province {
+            *by_province.entry(code).or_default() += n;
+        }
+    }
     let scans_total = scans::Entity::find()
         .filter(own_scans())
         .filter(scans::Column::StampId.is_not_null())

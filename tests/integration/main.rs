@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod catalog;
 mod checkout;
+mod dashboard;
 mod fake_stripe;
 mod openapi;
 mod pages;

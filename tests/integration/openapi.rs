@@ -17,6 +17,7 @@ const EXPECTED: &[&str] = &[
     "GET /api/v1/admin/certificates",
     "POST /api/v1/admin/certificates/{id}/decision",
     "GET /api/v1/admin/cooperatives",
+    "GET /api/v1/admin/dashboard",
     "POST /api/v1/admin/cooperatives/{id}/decision",
     "POST /api/v1/auth/login",
     "POST /api/v1/auth/logout",

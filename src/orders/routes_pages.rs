@@ -300,6 +300,8 @@ struct PaymentPage {
     qr_svg: String,
     bank_name: String,
     expires_text: String,
+    /// The JSON twin of this page, which `app.js` polls while the payment is pending.
+    poll_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -338,7 +340,16 @@ async fn payment_page(
     let expires_text = (payment.expires_at + chrono::Duration::hours(7))
         .format("%H:%M %d/%m/%Y")
         .to_string();
+    let poll_url = (view.payment.status == "pending").then(|| {
+        let mut url = format!("/api/v1/payments/{}", view.payment.reference);
+        if let Some(token) = &query.token {
+            url.push_str("?token=");
+            url.push_str(&crate::http::page::urlencode(token));
+        }
+        url
+    });
     render(&PaymentPage {
+        poll_url,
         bank_name: vietqr::bank_short_name(&state.config.commerce.collecting_account.bank_bin)
             .to_owned(),
         ctx,

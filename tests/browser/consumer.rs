@@ -87,7 +87,6 @@ async fn walk(mut b: Browser, app: TestApp, code: String) {
         !b.find_all("section.verdict.ok").await.is_empty(),
         "a genuine verdict is shown as such"
     );
-    b.assert_fits_the_screen().await;
     b.shot("verdict-and-origin").await;
 
     // The report form is at the end of the page; an empty place is refused beside the field.
@@ -123,6 +122,5 @@ async fn walk(mut b: Browser, app: TestApp, code: String) {
     b.click_link(t(lang, "scan.buy_link")).await;
     b.sees(t(lang, "cart.add")).await;
     b.assert_javascript_state().await;
-    b.assert_fits_the_screen().await;
     b.shot("product").await;
 }

@@ -311,12 +311,14 @@ impl Browser {
         }
     }
 
-    /// Saves a full-page screenshot as `NN-name.png`.
+    /// Saves a full-page screenshot as `NN-name.png`, and checks that the page fits the
+    /// phone's width (every step of every journey).
     pub async fn shot(&mut self, name: &str) {
         self.step += 1;
         let png = self.full_page_png().await;
         let path = self.shots.join(format!("{:02}-{name}.png", self.step));
         std::fs::write(&path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        self.assert_fits_the_screen().await;
     }
 
     /// A DevTools protocol command through chromedriver (it works whether or not the page may
@@ -375,7 +377,8 @@ impl Browser {
             .unwrap_or(0.0);
         assert!(
             content <= viewport + 1.0,
-            "the page is {content} px wide on a {viewport} px screen in {}",
+            "the page {} is {content} px wide on a {viewport} px screen in {}",
+            self.path().await,
             self.current()
         );
     }
@@ -472,13 +475,20 @@ impl Browser {
             .await;
     }
 
-    /// The visible text of the page.
+    /// The visible text of the page. A page that reloads itself (the payment page) can replace
+    /// the body between finding it and reading it: then read the new one.
     pub async fn text(&self) -> String {
-        self.find("body")
-            .await
-            .text()
-            .await
-            .expect("text of the page")
+        let mut tries = 0;
+        loop {
+            match self.find("body").await.text().await {
+                Ok(text) => return text,
+                Err(err) => {
+                    tries += 1;
+                    assert!(tries < 20, "text of the page: {err}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
     }
 
     /// Asserts the page shows `expected` (waiting a little for it).

@@ -1,4 +1,7 @@
 // Optional enhancements; every page works without this file.
+// Marks the page as scripted, for styles that only make sense with JavaScript (and for the
+// browser tests, which check that a page really ran without it).
+document.documentElement.className += " js";
 // Cooperative form: reload the commune list when the province changes.
 (function () {
   var province = document.getElementById("province_code");
@@ -18,4 +21,21 @@
         });
       });
   });
+})();
+// Payment page: asks every few seconds whether the bank has confirmed the transfer and reloads
+// once it has. Without JavaScript the page refreshes itself every 15 seconds instead.
+(function () {
+  var status = document.querySelector("[data-poll]");
+  if (!status || !window.fetch) return;
+  var url = status.getAttribute("data-poll");
+  function check() {
+    fetch(url, { headers: { accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (body) {
+        if (body && body.payment && body.payment.status !== "pending") location.reload();
+        else setTimeout(check, 3000);
+      })
+      .catch(function () { setTimeout(check, 6000); });
+  }
+  setTimeout(check, 3000);
 })();

@@ -21,6 +21,7 @@ pub struct PageContext {
     pub css: &'static str,
     pub js_path: &'static str,
     pub search_js_path: &'static str,
+    pub icon_path: &'static str,
 }
 
 impl PageContext {
@@ -34,6 +35,7 @@ impl PageContext {
             css: super::assets::CSS,
             js_path: super::assets::js_path(),
             search_js_path: super::assets::search_js_path(),
+            icon_path: super::assets::icon_path(),
         }
     }
 
@@ -86,6 +88,7 @@ impl FromRequestParts<AppState> for PageContext {
             css: super::assets::CSS,
             js_path: super::assets::js_path(),
             search_js_path: super::assets::search_js_path(),
+            icon_path: super::assets::icon_path(),
         })
     }
 }

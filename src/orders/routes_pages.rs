@@ -296,6 +296,8 @@ struct PaymentPage {
     qr_svg: String,
     bank_name: String,
     expires_text: String,
+    /// The JSON twin of this page, which `app.js` polls while the payment is pending.
+    poll_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -334,8 +336,17 @@ async fn payment_page(
     let expires_text = (payment.expires_at + chrono::Duration::hours(7))
         .format("%H:%M %d/%m/%Y")
         .to_string();
+    let poll_url = (view.payment.status == "pending").then(|| {
+        let mut url = format!("/api/v1/payments/{}", view.payment.reference);
+        if let Some(token) = &query.token {
+            url.push_str("?token=");
+            url.push_str(&crate::http::page::urlencode(token));
+        }
+        url
+    });
     render(&PaymentPage {
         token: query.token.clone().unwrap_or_default(),
+        poll_url,
         bank_name: vietqr::bank_short_name(&state.config.commerce.collecting_account.bank_bin)
             .to_owned(),
         ctx,

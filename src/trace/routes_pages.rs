@@ -816,8 +816,13 @@ async fn batch_page(
         id,
         &user,
         BatchForms {
+            // Most events are recorded as they happen: the form starts at the current minute
+            // in Vietnam, so a helper on a phone need not type a date and time.
             event_form: EventInput {
                 event_type: "commissioning".into(),
+                occurred_at: crate::clock::to_vietnam_time(chrono::Utc::now())
+                    .format("%Y-%m-%dT%H:%M")
+                    .to_string(),
                 utc_offset: "+07:00".into(),
                 ..Default::default()
             },

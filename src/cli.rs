@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `migrate`, `reindex`, `seed demo`, `seed synthetic`,
-//! `admin create`.
+//! `admin create`, `stamps`, `media sweep`, `bench`.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -48,6 +48,20 @@ enum Command {
     /// Measurements used by the benchmark scripts.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Photo storage upkeep.
+    #[command(subcommand)]
+    Media(MediaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum MediaCommand {
+    /// Remove photo files that no product or batch names any more (left by a crash between
+    /// storing files and saving their row). Safe while the server runs.
+    Sweep {
+        /// Leave files younger than this alone (an upload may be finishing).
+        #[arg(long, default_value_t = 60)]
+        grace_minutes: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,6 +79,15 @@ enum BenchCommand {
     },
     /// Count recorded scans (after a load test).
     CountScans,
+    /// Time the processing of a phone photo (decode, orient, resize, re-encode) in-process.
+    Photos {
+        /// Size of the generated test photo in megapixels (4:3).
+        #[arg(long, default_value_t = 12)]
+        megapixels: u32,
+        /// Uploads to process.
+        #[arg(long, default_value_t = 15)]
+        runs: usize,
+    },
     /// Record a year of activity on a seeded catalogue in bulk: batches and stamps, scans,
     /// paid orders and fake reports (for the dashboard benchmark).
     SeedActivity {
@@ -229,6 +252,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }) => {
             let state = AppState::build_offline(config).await?;
             crate::bench::stamps(&state, issue, labels, paths, &paths_file).await
+        }
+        Command::Bench(BenchCommand::Photos { megapixels, runs }) => {
+            crate::media::bench::run(megapixels, runs)
+        }
+        Command::Media(MediaCommand::Sweep { grace_minutes }) => {
+            let state = AppState::build_offline(config).await?;
+            let report = crate::media::sweep(
+                &state.db,
+                state.photos.store(),
+                chrono::Duration::minutes(grace_minutes.max(0)),
+            )
+            .await?;
+            println!(
+                "{} photo files, {} unreferenced removed",
+                report.files, report.removed
+            );
+            Ok(())
         }
         Command::Bench(BenchCommand::CountScans) => {
             let state = AppState::build_offline(config).await?;

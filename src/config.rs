@@ -70,9 +70,40 @@ pub struct Config {
     pub search_indexer_delay: Duration,
     /// Outbox rows the indexer handles per batch (`OCOP_SEARCH_BATCH_SIZE`, default 500).
     pub search_batch_size: u64,
+    /// Product and batch photos: where they are stored and what an upload may be.
+    pub media: MediaConfig,
     /// How long the province dashboard's figures are reused before being computed again
     /// (`OCOP_DASHBOARD_CACHE_SECS`, default 60; 0 computes them on every request).
     pub dashboard_cache_ttl: Duration,
+}
+
+/// Photo storage and upload limits.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    pub storage: MediaStorage,
+    pub limits: crate::media::processing::PhotoLimits,
+}
+
+/// Where photo files are kept.
+#[derive(Debug, Clone)]
+pub enum MediaStorage {
+    /// Files in a local folder: `OCOP_MEDIA_DIR`, or `{data_dir}/media` when unset.
+    Local { dir: Option<PathBuf> },
+    /// An S3-compatible bucket (`OCOP_S3_BUCKET`; binaries built with `--features s3`).
+    #[cfg(feature = "s3")]
+    S3(S3Storage),
+}
+
+/// An S3-compatible bucket. Credentials come from the standard `AWS_ACCESS_KEY_ID` and
+/// `AWS_SECRET_ACCESS_KEY` variables, read by the S3 client and never kept here.
+#[cfg(feature = "s3")]
+#[derive(Debug, Clone)]
+pub struct S3Storage {
+    pub bucket: String,
+    /// `OCOP_S3_REGION` (default `us-east-1`, which most S3-compatible services accept).
+    pub region: String,
+    /// `OCOP_S3_ENDPOINT` for services other than AWS (MinIO, R2…).
+    pub endpoint: Option<String>,
 }
 
 /// Where the Meilisearch server is and how to talk to it.
@@ -316,6 +347,7 @@ impl Config {
             None => file.search_batch_size.unwrap_or(500),
         };
 
+        let media = MediaConfig::from_env(&env)?;
         let dashboard_cache_secs: u64 = match env("OCOP_DASHBOARD_CACHE_SECS") {
             Some(v) => parse_env("OCOP_DASHBOARD_CACHE_SECS", &v)?,
             None => 60,
@@ -343,6 +375,7 @@ impl Config {
             search_poll_interval: Duration::from_millis(search_poll_ms.clamp(10, 60_000)),
             search_indexer_delay: Duration::from_millis(search_indexer_delay_ms),
             search_batch_size: search_batch_size.clamp(1, 10_000),
+            media,
             dashboard_cache_ttl: Duration::from_secs(dashboard_cache_secs.min(3600)),
         })
     }
@@ -432,6 +465,38 @@ impl CommerceConfig {
             bank_webhook,
             stripe,
         })
+    }
+}
+
+impl MediaConfig {
+    fn from_env(env: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut limits = crate::media::processing::PhotoLimits::default();
+        if let Some(v) = env("OCOP_PHOTO_MAX_MEGAPIXELS") {
+            let megapixels: u64 = parse_env("OCOP_PHOTO_MAX_MEGAPIXELS", &v)?;
+            limits.max_pixels = megapixels.clamp(1, 200) * 1_000_000;
+        }
+        let bucket = env("OCOP_S3_BUCKET").filter(|b| !b.trim().is_empty());
+        let storage = match bucket {
+            None => MediaStorage::Local {
+                dir: env("OCOP_MEDIA_DIR").map(PathBuf::from),
+            },
+            #[cfg(feature = "s3")]
+            Some(bucket) => MediaStorage::S3(S3Storage {
+                bucket: bucket.trim().to_owned(),
+                region: env("OCOP_S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+                endpoint: env("OCOP_S3_ENDPOINT").filter(|e| !e.trim().is_empty()),
+            }),
+            #[cfg(not(feature = "s3"))]
+            Some(_) => {
+                return Err(ConfigError::Env {
+                    name: "OCOP_S3_BUCKET",
+                    reason: "this binary was built without S3 support; build it with \
+                             `cargo build --release --features s3`"
+                        .into(),
+                });
+            }
+        };
+        Ok(Self { storage, limits })
     }
 }
 

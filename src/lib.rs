@@ -18,6 +18,7 @@ pub mod health;
 pub mod http;
 pub mod i18n;
 pub mod ledger;
+pub mod media;
 pub mod orders;
 pub mod payments;
 pub mod reference;
@@ -80,6 +81,8 @@ pub struct AppState {
     pub search: Arc<LiveIndex>,
     /// Stripe's API, when a Stripe key is configured.
     pub stripe: Option<Arc<payments::stripe::StripeApi>>,
+    /// Product and batch photos: processing and storage.
+    pub photos: Arc<media::PhotoService>,
     /// Recently computed figures of the province dashboard.
     pub dashboard: Arc<dashboard::DashboardCache>,
 }
@@ -107,7 +110,12 @@ impl AppState {
             Some(stripe) => Some(Arc::new(payments::stripe::StripeApi::new(stripe)?)),
             None => None,
         };
+        let photos = Arc::new(media::PhotoService::new(
+            media::store::PhotoStore::open(&config.media, &config.data_dir)?,
+            config.media.limits,
+        ));
         Ok(Self {
+            photos,
             search: Arc::new(LiveIndex::detached()),
             stripe,
             dashboard: Arc::new(dashboard::DashboardCache::new(config.dashboard_cache_ttl)),
@@ -144,6 +152,7 @@ impl AppState {
         (name = "orders", description = "Cart, checkout, payments and orders"),
         (name = "payments", description = "Payment provider webhooks"),
         (name = "search", description = "Catalogue search with facets, and suggestions while typing"),
+        (name = "media", description = "Product and batch photos"),
     )
 )]
 struct ApiDoc;
@@ -159,7 +168,8 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(orders::api_routes())
         .merge(payments::api_routes())
         .merge(reference::api_routes())
-        .merge(search::api_routes());
+        .merge(search::api_routes())
+        .merge(media::api_routes());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .split_for_parts()
@@ -178,6 +188,8 @@ pub fn app(state: AppState) -> Router {
         .merge(trace::page_routes())
         .merge(orders::page_routes())
         .merge(search::page_routes())
+        .merge(media::page_routes())
+        .merge(payments::page_routes())
         .merge(api)
         .route(
             "/api/v1/openapi.json",

@@ -11,7 +11,9 @@ mod m20261122_000004_create_catalog;
 mod m20261122_000005_create_trace;
 mod m20261122_000006_create_search_outbox;
 mod m20261122_000007_create_commerce;
+mod m20261122_000008_create_photos;
 mod m20261122_000009_add_dashboard_indexes;
+mod m20261122_000010_refund_attempts;
 
 pub struct Migrator;
 
@@ -26,7 +28,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_create_trace::Migration),
             Box::new(m20261122_000006_create_search_outbox::Migration),
             Box::new(m20261122_000007_create_commerce::Migration),
+            Box::new(m20261122_000008_create_photos::Migration),
             Box::new(m20261122_000009_add_dashboard_indexes::Migration),
+            Box::new(m20261122_000010_refund_attempts::Migration),
         ]
     }
 }

@@ -13,7 +13,7 @@ use dashmap::DashMap;
 use sea_orm::ConnectionTrait;
 
 use super::{certificates, products};
-use crate::entities::{cooperatives, ocop_certificates, products as product_rows};
+use crate::entities::{cooperatives, ocop_certificates, photos, products as product_rows};
 use crate::http::error::AppResult;
 
 pub const TTL: Duration = Duration::from_secs(1);
@@ -25,6 +25,25 @@ pub struct ProductRecord {
     pub product: product_rows::Model,
     pub cooperative: cooperatives::Model,
     pub certificate: Option<ocop_certificates::Model>,
+    /// Photos in display order.
+    pub photos: Vec<photos::Model>,
+}
+
+impl ProductRecord {
+    /// The certificate and photos of a product already read.
+    pub async fn load(
+        db: &impl ConnectionTrait,
+        product: product_rows::Model,
+        cooperative: cooperatives::Model,
+    ) -> AppResult<Self> {
+        Ok(Self {
+            certificate: certificates::current_verified(db, product.id).await?,
+            photos: crate::media::ordered(db, crate::media::PhotoOwner::Product(product.id))
+                .await?,
+            product,
+            cooperative,
+        })
+    }
 }
 
 #[derive(Default)]
@@ -46,11 +65,7 @@ impl ProductCache {
             return Ok(entry.1.clone());
         }
         let (product, cooperative) = products::public_by_slug(db, slug).await?;
-        let record = Arc::new(ProductRecord {
-            certificate: certificates::current_verified(db, product.id).await?,
-            product,
-            cooperative,
-        });
+        let record = Arc::new(ProductRecord::load(db, product, cooperative).await?);
         self.keep(&self.by_slug, slug.to_owned(), record.clone());
         Ok(record)
     }
@@ -63,11 +78,7 @@ impl ProductCache {
             return Ok(entry.1.clone());
         }
         let (product, cooperative) = products::by_id_with_cooperative(db, id).await?;
-        let record = Arc::new(ProductRecord {
-            certificate: certificates::current_verified(db, product.id).await?,
-            product,
-            cooperative,
-        });
+        let record = Arc::new(ProductRecord::load(db, product, cooperative).await?);
         self.keep(&self.by_id, id, record.clone());
         Ok(record)
     }

@@ -15,7 +15,9 @@ use super::access::Membership;
 use super::views::{Paged, ProductSummary};
 use super::{CooperativeStatus, ProductStatus};
 use crate::domain::{FieldIssue, Gtin, Money, Slug, bounded_text, optional_text};
-use crate::entities::{cooperatives, products};
+use crate::entities::{
+    batches, cart_items, cooperatives, ocop_certificates, order_items, products,
+};
 use crate::http::error::{AppError, AppResult, FieldErrors, is_unique_violation};
 use crate::i18n::Lang;
 use crate::reference::ReferenceData;
@@ -289,6 +291,51 @@ pub async fn update(
     enqueue_products(&txn, &[product.id]).await?;
     txn.commit().await?;
     Ok(product)
+}
+
+/// Deletes a product that has left no trace in the world: no batch (whose stamps may be
+/// printed on packages) and no order (which the books refer to). Anything else is archived
+/// instead. Its certificates, cart lines and photos go with it; the photo files after the
+/// commit. Search is told in the same transaction.
+pub async fn delete(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    photos: &crate::media::PhotoService,
+    product: products::Model,
+) -> AppResult<()> {
+    let txn = crate::db::begin_write(db).await?;
+    let has_batches = batches::Entity::find()
+        .filter(batches::Column::ProductId.eq(product.id))
+        .one(&txn)
+        .await?
+        .is_some();
+    let has_orders = order_items::Entity::find()
+        .filter(order_items::Column::ProductId.eq(product.id))
+        .one(&txn)
+        .await?
+        .is_some();
+    if has_batches || has_orders {
+        return Err(AppError::conflict(
+            "product_in_use",
+            "product",
+            "this product has batches or orders, which must stay traceable; archive it instead",
+        ));
+    }
+    cart_items::Entity::delete_many()
+        .filter(cart_items::Column::ProductId.eq(product.id))
+        .exec(&txn)
+        .await?;
+    ocop_certificates::Entity::delete_many()
+        .filter(ocop_certificates::Column::ProductId.eq(product.id))
+        .exec(&txn)
+        .await?;
+    let removed_photos = crate::media::delete_rows_of_product(&txn, product.id).await?;
+    products::Entity::delete_by_id(product.id)
+        .exec(&txn)
+        .await?;
+    enqueue_products(&txn, &[product.id]).await?;
+    txn.commit().await?;
+    photos.forget_files(&removed_photos).await;
+    Ok(())
 }
 
 /// Moves a product to `status` (publish, archive, back to draft); search is told in the same

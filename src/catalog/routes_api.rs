@@ -22,12 +22,13 @@ use crate::clock::today_in_vietnam;
 use crate::http::error::{AppError, AppResult, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::i18n::Lang;
+use crate::media::PhotoImage;
 use sea_orm::EntityTrait;
 
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_products))
-        .routes(routes!(get_product, update_product))
+        .routes(routes!(get_product, update_product, delete_product))
         .routes(routes!(publish_product))
         .routes(routes!(archive_product))
         .routes(routes!(list_certificates, record_certificate))
@@ -77,6 +78,7 @@ pub(super) fn product_detail(
             .as_deref()
             .map(|g| g.strip_prefix('0').unwrap_or(g).to_owned()),
         stock_quantity: product.stock_quantity,
+        photos: record.photos.iter().map(PhotoImage::of).collect(),
         certificate: record
             .certificate
             .as_ref()
@@ -93,11 +95,7 @@ async fn fresh_detail(
     cooperative: crate::entities::cooperatives::Model,
     lang: Lang,
 ) -> AppResult<ProductDetail> {
-    let record = super::cache::ProductRecord {
-        certificate: certificates::current_verified(&state.db, product.id).await?,
-        product,
-        cooperative,
-    };
+    let record = super::cache::ProductRecord::load(&state.db, product, cooperative).await?;
     Ok(product_detail(state, &record, lang))
 }
 
@@ -149,6 +147,21 @@ async fn update_product(
     Ok(Json(
         fresh_detail(&state, product, membership.cooperative, lang).await?,
     ))
+}
+
+/// Delete a product that has no batches and no orders, with its photos (members of its
+/// cooperative). A product with either answers 409 `product_in_use`: archive it instead.
+#[utoipa::path(delete, path = "/products/{id}", tag = "workspace",
+    params(("id" = i64, Path, description = "Product id")),
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn delete_product(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<axum::http::StatusCode> {
+    let (product, _) = access::managed_product(&state.db, &user, id).await?;
+    products::delete(&state.db, &state.photos, product).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 async fn change_status(

@@ -3,7 +3,8 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -22,6 +23,7 @@ use crate::clock::today_in_vietnam;
 use crate::http::error::{AppError, AppResult, FieldErrors};
 use crate::http::extract::{ApiPath, ApiQuery, PageForm};
 use crate::http::page::{PageContext, render, render_form_error, render_with_status, urlencode};
+use crate::media::{PhotoImage, PhotoOwner};
 use crate::reference::{Category, CategoryGroup, Commune, Province, ReferenceData};
 
 pub fn page_routes() -> Router<AppState> {
@@ -55,6 +57,15 @@ pub fn page_routes() -> Router<AppState> {
         .route(
             "/workspace/products/{id}/status",
             post(product_status_submit),
+        )
+        .route(
+            "/workspace/products/{id}/photos",
+            post(product_photo_submit)
+                .layer(DefaultBodyLimit::max(crate::media::routes::MAX_UPLOAD_BODY)),
+        )
+        .route(
+            "/workspace/products/{id}/delete",
+            post(product_delete_submit),
         )
         .route(
             "/workspace/products/{id}/certificates/new",
@@ -524,6 +535,8 @@ struct ProductFormPage {
     certificates: Vec<CertificateView>,
     /// The product's batches: id and lot code.
     batches: Vec<(i64, String)>,
+    /// The product's photos in display order: id and image.
+    photos: Vec<(i64, PhotoImage)>,
     form: ProductForm,
     groups: Vec<CategoryGroup>,
     errors: FieldErrors,
@@ -548,6 +561,7 @@ async fn new_product_page(
         product: None,
         certificates: Vec::new(),
         batches: Vec::new(),
+        photos: Vec::new(),
         form: ProductForm::default(),
         groups: state.reference.groups.clone(),
         errors: FieldErrors::default(),
@@ -576,6 +590,7 @@ async fn new_product_submit(
             product: None,
             certificates: Vec::new(),
             batches: Vec::new(),
+            photos: Vec::new(),
             form,
             groups: state.reference.groups.clone(),
             errors,
@@ -602,8 +617,14 @@ async fn product_form_page(
         .into_iter()
         .map(|b| (b.id, b.lot_code))
         .collect();
+    let photos = crate::media::ordered(&state.db, PhotoOwner::Product(product.id))
+        .await?
+        .iter()
+        .map(|p| (p.id, PhotoImage::of(p)))
+        .collect();
     Ok(ProductFormPage {
         batches,
+        photos,
         product: Some(ProductSummary::new(
             product,
             &membership.cooperative,
@@ -680,6 +701,65 @@ async fn product_status_submit(
         .ok_or_else(|| AppError::bad_request("invalid_status", "draft, published or archived"))?;
     products::set_status(&state.db, product, status).await?;
     Ok(Redirect::to(&format!("/workspace/products/{id}")).into_response())
+}
+
+/// Adds a photo from the product page's upload form (multipart, works without JavaScript).
+/// A refused file shows its reason beside the file field.
+async fn product_photo_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> AppResult<Response> {
+    let (product, membership) = access::managed_product(&state.db, &user, id).await?;
+    let _receiving = state.photos.admit().await?;
+    let added =
+        match crate::media::routes::read_upload(multipart, state.photos.limits().max_bytes).await {
+            Ok(upload) => state
+                .photos
+                .add(
+                    &state.db,
+                    &user,
+                    membership.cooperative.id,
+                    PhotoOwner::Product(product.id),
+                    upload,
+                )
+                .await
+                .map(|_| ()),
+            Err(err) => Err(err),
+        };
+    match added {
+        Ok(()) => Ok(Redirect::to(&format!("/workspace/products/{id}#photos")).into_response()),
+        Err(err) => {
+            let (status, errors) = err.into_form_errors()?;
+            let form = ProductForm::from_model(&product);
+            let page = product_form_page(&state, ctx, &product, &membership, form, errors).await?;
+            render_with_status(status, &page)
+        }
+    }
+}
+
+/// Deletes a product that was never sold nor stamped (otherwise: archive it), with its photos.
+async fn product_delete_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    let (product, membership) = access::managed_product(&state.db, &user, id).await?;
+    let cooperative_id = membership.cooperative.id;
+    match products::delete(&state.db, &state.photos, product.clone()).await {
+        Ok(()) => {
+            Ok(Redirect::to(&format!("/workspace/cooperatives/{cooperative_id}")).into_response())
+        }
+        Err(err) => {
+            let (status, errors) = err.into_form_errors()?;
+            let form = ProductForm::from_model(&product);
+            let page = product_form_page(&state, ctx, &product, &membership, form, errors).await?;
+            render_with_status(status, &page)
+        }
+    }
 }
 
 #[derive(Template)]

@@ -9,6 +9,7 @@ use super::{CertificateStatus, CooperativeStatus, MemberRole, ProductStatus};
 use crate::domain::Money;
 use crate::entities::{cooperatives, ocop_certificates, products};
 use crate::i18n::Lang;
+use crate::media::PhotoImage;
 use crate::reference::ReferenceData;
 
 /// A commune with its province, as shown under products and cooperatives.
@@ -91,6 +92,8 @@ pub struct ProductSummary {
     /// `<mark>…</mark>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub highlighted_name: Option<String>,
+    /// The cover photo, when the product has photos.
+    pub photo: Option<PhotoImage>,
 }
 
 impl ProductSummary {
@@ -124,6 +127,7 @@ impl ProductSummary {
             ocop: OcopBadge::of(product, today),
             status: ProductStatus::parse(&product.status).unwrap_or(ProductStatus::Draft),
             highlighted_name: None,
+            photo: PhotoImage::cover_of(product),
         }
     }
 }
@@ -137,6 +141,8 @@ pub struct ProductDetail {
     /// GTIN-13 (or the shortest usual form) when the product has one.
     pub gtin: Option<String>,
     pub stock_quantity: i64,
+    /// Every photo in display order, the cover first.
+    pub photos: Vec<PhotoImage>,
     /// The most recent certificate the province verified, valid or not.
     pub certificate: Option<CertificateView>,
     pub published_at: Option<DateTime<Utc>>,

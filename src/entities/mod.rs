@@ -19,6 +19,7 @@ pub mod orders;
 pub mod payment_exceptions;
 pub mod payments;
 pub mod payouts;
+pub mod photos;
 pub mod products;
 pub mod provinces;
 pub mod refunds;

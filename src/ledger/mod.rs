@@ -69,6 +69,8 @@ pub enum TransactionKind {
     LatePaymentRefundable,
     /// A refund left the platform's account.
     RefundPaid,
+    /// A refund booked as paid came back (the provider reversed it): owed again.
+    RefundFailed,
     /// A cooperative was paid what it was owed.
     Payout,
     /// Unmatched money was sent back or otherwise settled by an administrator.
@@ -83,6 +85,7 @@ impl TransactionKind {
             Self::OrderCancelled => "order_cancelled",
             Self::LatePaymentRefundable => "late_payment_refundable",
             Self::RefundPaid => "refund_paid",
+            Self::RefundFailed => "refund_failed",
             Self::Payout => "payout",
             Self::SuspenseResolved => "suspense_resolved",
         }

@@ -21,8 +21,8 @@ use utoipa::ToSchema;
 use super::cart::{self, CartOwner, CooperativeGroup};
 use super::{OrderStatus, PaymentMethod, PaymentStatus};
 use crate::accounts::CurrentUser;
-use crate::config::CommerceConfig;
-use crate::domain::token::{hash_token, new_token};
+use crate::config::Config;
+use crate::domain::token::{derived_token, hash_token, new_token};
 use crate::domain::{CROCKFORD, FieldIssue, Phone, bounded_text};
 use crate::entities::{order_events, order_items, orders, payments, products};
 use crate::http::error::{AppError, AppResult, FieldErrors};
@@ -199,13 +199,13 @@ pub fn new_payment_reference() -> String {
 /// Turns the cart of `owner` into a payment and orders, taking the stock.
 pub async fn checkout(
     db: &DatabaseConnection,
-    config: &CommerceConfig,
+    config: &Config,
     owner: &CartOwner,
     buyer: Option<&CurrentUser>,
     request: ValidCheckout,
 ) -> AppResult<CheckoutOutcome> {
     if let Some(key) = &request.checkout_key
-        && let Some(outcome) = replay(db, key, buyer).await?
+        && let Some(outcome) = replay(db, config, key, buyer).await?
     {
         return Ok(outcome);
     }
@@ -218,7 +218,9 @@ pub async fn checkout(
             if request.checkout_key.is_some() && crate::http::error::is_unique_violation(&err) =>
         {
             let key = request.checkout_key.as_deref().unwrap_or_default();
-            replay(db, key, buyer).await?.ok_or(AppError::Database(err))
+            replay(db, config, key, buyer)
+                .await?
+                .ok_or(AppError::Database(err))
         }
         other => other,
     }
@@ -226,13 +228,17 @@ pub async fn checkout(
 
 async fn create(
     db: &DatabaseConnection,
-    config: &CommerceConfig,
+    settings: &Config,
     cart_id: i64,
     buyer: Option<&CurrentUser>,
     request: &ValidCheckout,
 ) -> AppResult<CheckoutOutcome> {
+    let config = &settings.commerce;
     let now = Utc::now();
-    let access_token = new_token();
+    let access_token = match &request.checkout_key {
+        Some(key) => page_token(settings, key),
+        None => new_token(),
+    };
     let txn = crate::db::begin_write(db).await?;
     let payment = payments::ActiveModel {
         reference: Set(new_payment_reference()),
@@ -449,10 +455,19 @@ pub async fn retake_stock(db: &DatabaseTransaction, order_ids: &[i64]) -> AppRes
     Ok(true)
 }
 
-/// The checkout made earlier with `key`, with a fresh page token (the caller proved it holds
-/// the key, which was as secret as the token).
+/// The payment page token of a checkout made with `key`: derived from the key and the
+/// server's secret, so a replay of the checkout hands out the same token and every link
+/// already given out (a Stripe return URL, a bookmarked payment page) keeps working. Knowing
+/// the key was already enough to replay the checkout; the secret keeps it unguessable.
+fn page_token(config: &Config, key: &str) -> String {
+    derived_token(config.secret_key.expose(), "checkout-page", key)
+}
+
+/// The checkout made earlier with `key`, with its page token (the caller proved it holds the
+/// key).
 async fn replay(
     db: &DatabaseConnection,
+    config: &Config,
     key: &str,
     buyer: Option<&CurrentUser>,
 ) -> AppResult<Option<CheckoutOutcome>> {
@@ -470,10 +485,13 @@ async fn replay(
             "this checkout key was already used",
         ));
     }
-    let access_token = new_token();
-    let mut row: payments::ActiveModel = payment.into();
-    row.access_token_hash = Set(hash_token(&access_token));
-    let payment = row.update(db).await?;
+    let access_token = page_token(config, key);
+    if hash_token(&access_token) != payment.access_token_hash {
+        // A checkout made before page tokens were derived: hand out a new one.
+        let mut row: payments::ActiveModel = payment.clone().into();
+        row.access_token_hash = Set(hash_token(&access_token));
+        row.update(db).await?;
+    }
     let orders = orders::Entity::find()
         .filter(orders::Column::PaymentId.eq(payment.id))
         .all(db)

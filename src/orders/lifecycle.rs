@@ -279,6 +279,35 @@ pub async fn cancel(
     Ok(order)
 }
 
+/// The shopper gives up an unpaid checkout (from its payment page, logged in or not): the
+/// stock returns at once instead of at expiry. Answers 409 once the payment is no longer
+/// waiting (it was paid, expired or already cancelled).
+pub async fn cancel_checkout(
+    db: &DatabaseConnection,
+    payment: &payments::Model,
+    actor: Actor,
+) -> AppResult<()> {
+    let txn = crate::db::begin_write(db).await?;
+    let cancelled = cancel_unpaid_payment(
+        &txn,
+        payment.id,
+        PaymentStatus::Cancelled,
+        CancelledBy::Shopper,
+        None,
+        actor,
+    )
+    .await?;
+    if !cancelled {
+        return Err(AppError::conflict(
+            "invalid_transition",
+            "status",
+            "the checkout is no longer waiting for payment",
+        ));
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
 /// Cancels an unpaid checkout: the payment stops being payable, every order is cancelled and
 /// the stock returns. Does nothing when the payment is no longer pending.
 pub async fn cancel_unpaid_payment(

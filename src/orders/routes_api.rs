@@ -33,6 +33,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(set_cart_quantity, remove_from_cart))
         .routes(routes!(create_checkout))
         .routes(routes!(get_payment))
+        .routes(routes!(cancel_payment))
         .routes(routes!(my_orders))
         .routes(routes!(get_order))
         .routes(routes!(cancel_order))
@@ -203,14 +204,8 @@ async fn create_checkout(
 ) -> AppResult<Response> {
     let request = body.parse(&state.reference, state.config.commerce.stripe.is_some())?;
     let owner = cart_owner(&viewer, &jar);
-    let outcome = checkout::checkout(
-        &state.db,
-        &state.config.commerce,
-        &owner,
-        viewer.as_ref(),
-        request,
-    )
-    .await?;
+    let outcome =
+        checkout::checkout(&state.db, &state.config, &owner, viewer.as_ref(), request).await?;
     let redirect = crate::payments::stripe::start_if_card(&state, &outcome, &owner).await?;
     let view = checkout_view(&state, &outcome, redirect).await?;
     let status = if outcome.replayed {
@@ -247,6 +242,45 @@ async fn get_payment(
     )
     .await?;
     let payment = crate::payments::stripe::refresh_if_returning(&state, payment).await?;
+    let orders = queries::of_payment(&state.db, payment.id).await?;
+    Ok(Json(CheckoutView {
+        payment: PaymentView::new(&payment, &state.config.commerce.collecting_account),
+        orders: queries::views(&state.db, &state.reference, &orders).await?,
+        payment_url: format!("{}/payments/{}", state.config.public_url, payment.reference),
+        redirect_url: None,
+    }))
+}
+
+/// Give up an unpaid checkout: its orders are cancelled and the stock returns at once. For
+/// the buyer, an administrator, or the holder of the payment page's token; 409 once the
+/// payment is no longer waiting.
+#[utoipa::path(post, path = "/payments/{reference}/cancel", tag = "orders",
+    params(("reference" = String, Path, description = "Payment reference"), PaymentTokenQuery),
+    responses((status = 200, body = CheckoutView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn cancel_payment(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    ApiPath(reference): ApiPath<String>,
+    ApiQuery(query): ApiQuery<PaymentTokenQuery>,
+) -> AppResult<Json<CheckoutView>> {
+    let payment = queries::payment_for(
+        &state.db,
+        &reference,
+        query.token.as_deref(),
+        viewer.as_ref(),
+    )
+    .await?;
+    let actor = Actor {
+        user_id: viewer.as_ref().map(|u| u.id),
+    };
+    lifecycle::cancel_checkout(&state.db, &payment, actor).await?;
+    let payment = queries::payment_for(
+        &state.db,
+        &reference,
+        query.token.as_deref(),
+        viewer.as_ref(),
+    )
+    .await?;
     let orders = queries::of_payment(&state.db, payment.id).await?;
     Ok(Json(CheckoutView {
         payment: PaymentView::new(&payment, &state.config.commerce.collecting_account),

@@ -38,6 +38,7 @@ pub fn page_routes() -> Router<AppState> {
         .route("/cart/items/{product_id}/remove", post(cart_remove))
         .route("/checkout", get(checkout_page).post(checkout_submit))
         .route("/payments/{reference}", get(payment_page))
+        .route("/payments/{reference}/cancel", post(payment_cancel))
         .route("/orders", get(orders_page))
         .route("/orders/{id}", get(order_page))
         .route("/orders/{id}/cancel", post(order_cancel))
@@ -258,14 +259,7 @@ async fn checkout_submit(
     let owner = cart_owner(&ctx.user, &jar);
     let result = match form.parse(&state.reference, state.config.commerce.stripe.is_some()) {
         Ok(request) => {
-            checkout::checkout(
-                &state.db,
-                &state.config.commerce,
-                &owner,
-                ctx.user.as_ref(),
-                request,
-            )
-            .await
+            checkout::checkout(&state.db, &state.config, &owner, ctx.user.as_ref(), request).await
         }
         Err(err) => Err(err),
     };
@@ -296,6 +290,8 @@ async fn checkout_submit(
 #[template(path = "shop/payment.html")]
 struct PaymentPage {
     ctx: PageContext,
+    /// The page token, for the cancel form.
+    token: String,
     view: CheckoutView,
     qr_svg: String,
     bank_name: String,
@@ -339,6 +335,7 @@ async fn payment_page(
         .format("%H:%M %d/%m/%Y")
         .to_string();
     render(&PaymentPage {
+        token: query.token.clone().unwrap_or_default(),
         bank_name: vietqr::bank_short_name(&state.config.commerce.collecting_account.bank_bin)
             .to_owned(),
         ctx,
@@ -346,6 +343,37 @@ async fn payment_page(
         qr_svg,
         expires_text,
     })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct TokenForm {
+    token: String,
+}
+
+/// Gives up an unpaid checkout from its payment page; whoever may see the page may do it (the
+/// token holder, the buyer, an administrator).
+async fn payment_cancel(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    ApiPath(reference): ApiPath<String>,
+    PageForm(form): PageForm<TokenForm>,
+) -> AppResult<Response> {
+    let token = Some(form.token.as_str()).filter(|t| !t.is_empty());
+    let payment = queries::payment_for(&state.db, &reference, token, ctx.user.as_ref()).await?;
+    let actor = Actor {
+        user_id: ctx.user.as_ref().map(|u| u.id),
+    };
+    lifecycle::cancel_checkout(&state.db, &payment, actor).await?;
+    let back = match token {
+        Some(token) => format!(
+            "/payments/{}?token={}",
+            payment.reference,
+            crate::http::page::urlencode(token)
+        ),
+        None => format!("/payments/{}", payment.reference),
+    };
+    Ok(Redirect::to(&back).into_response())
 }
 
 #[derive(Template)]

@@ -7,6 +7,7 @@ pub mod bank;
 pub mod queue;
 pub mod refunds;
 mod routes_api;
+mod routes_pages;
 pub mod settle;
 pub mod signature;
 pub mod stripe;
@@ -14,3 +15,4 @@ pub mod vietqr;
 pub mod webhook;
 
 pub use routes_api::api_routes;
+pub use routes_pages::page_routes;

@@ -3,7 +3,7 @@
 //! to send by bank transfer, and payouts to cooperatives.
 
 use chrono::Utc;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
 };
@@ -247,6 +247,10 @@ pub struct RefundView {
     pub status: String,
     pub reason: String,
     pub provider_refund_id: Option<String>,
+    /// Why the provider refused or reversed it, when it did.
+    pub last_error: Option<String>,
+    /// `bank_transfer` (an administrator sends it) or `card` (sent through Stripe).
+    pub channel: String,
     pub created_at: chrono::DateTime<Utc>,
 }
 
@@ -260,9 +264,89 @@ impl From<refund_rows::Model> for RefundView {
             status: m.status,
             reason: m.reason,
             provider_refund_id: m.provider_refund_id,
+            last_error: m.last_error,
+            // Refined by `with_channels`; a refund without its payment is shown as a transfer.
+            channel: "bank_transfer".to_owned(),
             created_at: m.created_at,
         }
     }
+}
+
+/// The open refunds as the administrator sees them, each with how it is paid.
+pub async fn open_refund_views(db: &DatabaseConnection) -> AppResult<Vec<RefundView>> {
+    let open = refunds::open_refunds(db).await?;
+    let payment_ids: Vec<i64> = open.iter().map(|r| r.payment_id).collect();
+    let card_payments: Vec<i64> = crate::entities::payments::Entity::find()
+        .filter(crate::entities::payments::Column::Id.is_in(payment_ids))
+        .filter(
+            crate::entities::payments::Column::Method
+                .eq(crate::orders::PaymentMethod::Stripe.as_str()),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    Ok(open
+        .into_iter()
+        .map(|refund| {
+            let card = card_payments.contains(&refund.payment_id);
+            let mut view = RefundView::from(refund);
+            if card {
+                view.channel = "card".to_owned();
+            }
+            view
+        })
+        .collect())
+}
+
+/// Sends a card refund Stripe refused once more, under a new idempotency key (Stripe keeps
+/// its refusal under the old one), after the administrator dealt with the cause.
+pub async fn retry_card_refund(db: &DatabaseConnection, id: i64) -> AppResult<RefundView> {
+    let txn = crate::db::begin_write(db).await?;
+    let refund = refund_rows::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let is_card = crate::entities::payments::Entity::find_by_id(refund.payment_id)
+        .one(&txn)
+        .await?
+        .is_some_and(|p| p.method == crate::orders::PaymentMethod::Stripe.as_str());
+    let reopened = is_card
+        && refund_rows::Entity::update_many()
+            .col_expr(
+                refund_rows::Column::Status,
+                Expr::value(refunds::RefundStatus::Pending.as_str()),
+            )
+            .col_expr(
+                refund_rows::Column::Attempts,
+                Expr::col(refund_rows::Column::Attempts).add(1),
+            )
+            .col_expr(
+                refund_rows::Column::ProviderRefundId,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(refund_rows::Column::Id.eq(id))
+            .filter(refund_rows::Column::Status.eq(refunds::RefundStatus::Failed.as_str()))
+            .exec(&txn)
+            .await?
+            .rows_affected
+            == 1;
+    if !reopened {
+        return Err(AppError::conflict(
+            "refund_not_failed",
+            "status",
+            "only a card refund that failed can be sent again",
+        ));
+    }
+    let refund = refund_rows::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    txn.commit().await?;
+    let mut view = RefundView::from(refund);
+    view.channel = "card".to_owned();
+    Ok(view)
 }
 
 /// Records a refund sent by bank transfer (VietQR payments).

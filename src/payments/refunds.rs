@@ -164,6 +164,55 @@ pub async fn complete(
     Ok(true)
 }
 
+/// Marks a refund failed (Stripe refused or reversed it). If its money was booked as paid, the
+/// booking is reversed: the shopper is owed it again. Returns `false` when it already was.
+pub async fn fail(
+    db: &impl ConnectionTrait,
+    refund: &refunds::Model,
+    reason: &str,
+) -> AppResult<bool> {
+    let was_paid = refund.status == RefundStatus::Succeeded.as_str();
+    let changed = refunds::Entity::update_many()
+        .col_expr(
+            refunds::Column::Status,
+            Expr::value(RefundStatus::Failed.as_str()),
+        )
+        .col_expr(refunds::Column::LastError, Expr::value(reason))
+        .col_expr(
+            refunds::Column::CompletedAt,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .filter(refunds::Column::Id.eq(refund.id))
+        .filter(refunds::Column::Status.eq(refund.status.clone()))
+        .filter(refunds::Column::Status.ne(RefundStatus::Failed.as_str()))
+        .exec(db)
+        .await?
+        .rows_affected;
+    if changed != 1 {
+        return Ok(false);
+    }
+    if was_paid {
+        let payment = payments::Entity::find_by_id(refund.payment_id)
+            .one(db)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        Transaction::new(
+            TransactionKind::RefundFailed,
+            format!("refund {} failed: {reason}", refund.id),
+        )
+        .payment(refund.payment_id)
+        .refund(refund.id)
+        .debit(
+            Funds::of_method(&payment.method).account(),
+            refund.amount_vnd,
+        )
+        .credit(Account::RefundsPayable, refund.amount_vnd)
+        .post(db)
+        .await?;
+    }
+    Ok(true)
+}
+
 /// Refunds not yet completed, oldest first (the administrator's list).
 pub async fn open_refunds(db: &impl ConnectionTrait) -> AppResult<Vec<refunds::Model>> {
     Ok(refunds::Entity::find()

@@ -13,7 +13,6 @@ use super::bank::{self, TransferOutcome};
 use super::queue::{
     self, ExceptionView, ManualConfirmation, PayoutRequest, PayoutView, RefundView, ResolveRequest,
 };
-use super::refunds;
 use super::stripe::{self, StripeWebhookAnswer};
 use crate::AppState;
 use crate::accounts::Authenticated;
@@ -30,6 +29,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(confirm_transfer))
         .routes(routes!(list_refunds))
         .routes(routes!(complete_refund))
+        .routes(routes!(retry_refund))
         .routes(routes!(record_payout))
         .routes(routes!(ledger_balances))
         .routes(routes!(reconciliation))
@@ -154,13 +154,22 @@ async fn list_refunds(
     Authenticated(user): Authenticated,
 ) -> AppResult<Json<Vec<RefundView>>> {
     user.require_admin()?;
-    Ok(Json(
-        refunds::open_refunds(&state.db)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    Ok(Json(queue::open_refund_views(&state.db).await?))
+}
+
+/// Send a card refund that Stripe refused once more, under a new idempotency key.
+#[utoipa::path(post, path = "/admin/refunds/{id}/retry", tag = "admin",
+    params(("id" = i64, Path, description = "Refund id")),
+    responses((status = 200, body = RefundView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn retry_refund(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<RefundView>> {
+    user.require_admin()?;
+    let view = queue::retry_card_refund(&state.db, id).await?;
+    stripe::send_refunds_soon(&state);
+    Ok(Json(view))
 }
 
 #[derive(Debug, Default, serde::Deserialize, ToSchema)]

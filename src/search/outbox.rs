@@ -167,20 +167,29 @@ pub async fn mark_failed(
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     let error: String = error.chars().take(2000).collect();
+    // Rows of one batch nearly always share their attempt count: one update per count.
+    let mut by_attempts: std::collections::BTreeMap<i32, Vec<i64>> = Default::default();
     for row in rows {
-        let attempts = row.attempts.saturating_add(1);
+        by_attempts
+            .entry(row.attempts.saturating_add(1))
+            .or_default()
+            .push(row.id);
+    }
+    for (attempts, ids) in by_attempts {
         let wait = chrono::Duration::from_std(backoff(attempts))
             .unwrap_or_else(|_| chrono::Duration::seconds(300));
-        search_outbox::Entity::update_many()
-            .col_expr(search_outbox::Column::Attempts, Expr::value(attempts))
-            .col_expr(
-                search_outbox::Column::NextAttemptAt,
-                Expr::value(now + wait),
-            )
-            .col_expr(search_outbox::Column::LastError, Expr::value(error.clone()))
-            .filter(search_outbox::Column::Id.eq(row.id))
-            .exec(db)
-            .await?;
+        for chunk in ids.chunks(1000) {
+            search_outbox::Entity::update_many()
+                .col_expr(search_outbox::Column::Attempts, Expr::value(attempts))
+                .col_expr(
+                    search_outbox::Column::NextAttemptAt,
+                    Expr::value(now + wait),
+                )
+                .col_expr(search_outbox::Column::LastError, Expr::value(error.clone()))
+                .filter(search_outbox::Column::Id.is_in(chunk.iter().copied()))
+                .exec(db)
+                .await?;
+        }
     }
     Ok(())
 }

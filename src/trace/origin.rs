@@ -61,6 +61,8 @@ pub struct OriginView {
     pub product_name: String,
     pub product_slug: String,
     pub product_is_public: bool,
+    /// The product's cover photo, so the buyer can compare it with the package in hand.
+    pub photo: Option<crate::media::PhotoImage>,
     pub unit: String,
     pub gtin: Option<String>,
     pub category_vi: String,
@@ -170,6 +172,7 @@ async fn load_origin(
     Ok(Some(OriginView {
         product_id: product.id,
         product_is_public: crate::catalog::products::is_public(&product, &coop),
+        photo: crate::media::PhotoImage::cover_of(&product),
         badge: OcopBadge::of(&product, today),
         product_name: product.name.clone(),
         product_slug: product.slug.clone(),

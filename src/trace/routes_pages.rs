@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -52,6 +53,11 @@ pub fn page_routes() -> Router<AppState> {
         )
         .route("/workspace/batches/{id}", get(batch_page))
         .route("/workspace/batches/{id}/events", post(event_submit))
+        .route(
+            "/workspace/batches/{id}/photos",
+            post(batch_photo_submit)
+                .layer(DefaultBodyLimit::max(crate::media::routes::MAX_UPLOAD_BODY)),
+        )
         .route("/workspace/batches/{id}/stamps", post(issue_submit))
         .route("/workspace/batches/{id}/stamps/void", post(void_submit))
         .route(
@@ -633,6 +639,9 @@ struct BatchPage {
     event_form: EventInput,
     event_errors: FieldErrors,
     stamp_errors: FieldErrors,
+    /// The batch's photos in display order: id and image.
+    photos: Vec<(i64, crate::media::PhotoImage)>,
+    photo_errors: FieldErrors,
     notice: Option<String>,
 }
 
@@ -657,6 +666,7 @@ struct BatchForms {
     event_form: EventInput,
     event_errors: FieldErrors,
     stamp_errors: FieldErrors,
+    photo_errors: FieldErrors,
     notice: Option<String>,
 }
 
@@ -672,6 +682,7 @@ async fn render_batch_page(
         event_form,
         event_errors,
         stamp_errors,
+        photo_errors,
         notice,
     } = forms;
     let (batch, product, membership) = batches::managed(&state.db, user, batch_id).await?;
@@ -705,6 +716,11 @@ async fn render_batch_page(
         }
     }
     rolls.sort_by_key(|r| r.roll);
+    let photos = crate::media::ordered(&state.db, crate::media::PhotoOwner::Batch(batch.id))
+        .await?
+        .iter()
+        .map(|p| (p.id, crate::media::PhotoImage::of(p)))
+        .collect();
     let sample_links = all
         .iter()
         .filter(|s| s.status == StampStatus::Active.as_str())
@@ -731,9 +747,57 @@ async fn render_batch_page(
             event_form,
             event_errors,
             stamp_errors,
+            photos,
+            photo_errors,
             notice,
         },
     )
+}
+
+/// Adds a batch photo from the batch page's upload form; a refused file shows its reason
+/// beside the file field.
+async fn batch_photo_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> AppResult<Response> {
+    let (batch, _, membership) = batches::managed(&state.db, &user, id).await?;
+    let _receiving = state.photos.admit().await?;
+    let added =
+        match crate::media::routes::read_upload(multipart, state.photos.limits().max_bytes).await {
+            Ok(upload) => state
+                .photos
+                .add(
+                    &state.db,
+                    &user,
+                    membership.cooperative.id,
+                    crate::media::PhotoOwner::Batch(batch.id),
+                    upload,
+                )
+                .await
+                .map(|_| ()),
+            Err(err) => Err(err),
+        };
+    match added {
+        Ok(()) => Ok(Redirect::to(&format!("/workspace/batches/{id}#photos")).into_response()),
+        Err(err) => {
+            let (status, errors) = err.into_form_errors()?;
+            render_batch_page(
+                &state,
+                ctx,
+                id,
+                &user,
+                BatchForms {
+                    photo_errors: errors,
+                    ..BatchForms::default()
+                },
+                status,
+            )
+            .await
+        }
+    }
 }
 
 async fn batch_page(
@@ -793,6 +857,7 @@ async fn event_submit(
                     event_form: form,
                     event_errors: errors,
                     stamp_errors: FieldErrors::default(),
+                    photo_errors: FieldErrors::default(),
                     notice: None,
                 },
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -850,6 +915,7 @@ async fn issue_submit(
                     event_form: EventInput::default(),
                     event_errors: FieldErrors::default(),
                     stamp_errors: errors,
+                    photo_errors: FieldErrors::default(),
                     notice: None,
                 },
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -927,6 +993,7 @@ async fn void_submit(
                     event_form: EventInput::default(),
                     event_errors: FieldErrors::default(),
                     stamp_errors: errors,
+                    photo_errors: FieldErrors::default(),
                     notice: None,
                 },
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -957,12 +957,26 @@ async fn the_shop_pages_take_a_visitor_from_a_product_to_a_paid_order_without_ja
     assert_eq!(placed.status(), StatusCode::SEE_OTHER);
     let first_path = location(&placed);
     // Submitting the same form again (a double tap on a slow connection) makes no second
-    // order; the browser follows the last answer, whose link carries a fresh page token.
+    // order and leads to the same page with the same token: the first link keeps working.
     let again = form(&visitor, &app, "/checkout", &fields).await;
     assert_eq!(again.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.count(payments::Entity).await, 1);
     let payment_path = location(&again);
-    assert_eq!(first_path.split('?').next(), payment_path.split('?').next());
+    assert_eq!(first_path, payment_path);
+    let stranger = app.client();
+    let first_link = stranger.get(app.url(&first_path)).send().await.unwrap();
+    assert_eq!(
+        first_link.status(),
+        StatusCode::OK,
+        "the first link still opens the page"
+    );
+    let forged = first_path.replace("token=", "token=x");
+    let forged = stranger.get(app.url(&forged)).send().await.unwrap();
+    assert_eq!(
+        forged.status(),
+        StatusCode::NOT_FOUND,
+        "a wrong token opens nothing"
+    );
 
     let page = visitor
         .get(app.url(&payment_path))
@@ -1253,4 +1267,268 @@ async fn the_ledger_balances_and_matches_orders_after_random_checkouts_payments_
             "{kind} never happened: {kinds:?} {books}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_administrators_money_desk_works_without_javascript() {
+    let app = app().await;
+    let shop = shop(&app).await;
+    let admin = &shop.admin;
+    let (_, paid_by_hand) = checkout(&app, &[(shop.product_a, 1)]).await;
+    let reference = paid_by_hand["payment"]["reference"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    notify(&app, "T-UNKNOWN", 50_000, "ung ho lu lut").await;
+
+    let (status, html) = admin.page("/admin/payments").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Không khớp mã thanh toán") && html.contains("50.000"));
+    assert!(
+        html.contains("Chưa có khoản thanh toán nào"),
+        "nothing to reconcile yet"
+    );
+
+    // Confirm by hand: a bad amount is shown beside its field and the typed values stay.
+    let response = form(
+        &admin.client,
+        &app,
+        "/admin/payments/confirm",
+        &[
+            ("reference", &reference),
+            ("bank_transaction_id", "FT-DESK-1"),
+            ("amount", "hai trăm"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("id=\"amount_vnd-error\""));
+    assert!(html.contains(&format!("value=\"{reference}\"")));
+    assert_eq!(
+        payments::Entity::find().all(app.db()).await.unwrap()[0].status,
+        "pending"
+    );
+    let response = form(
+        &admin.client,
+        &app,
+        "/admin/payments/confirm",
+        &[
+            ("reference", &reference),
+            ("bank_transaction_id", "FT-DESK-1"),
+            ("amount", "280.000"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&response),
+        "/admin/payments?notice=confirmed#confirm"
+    );
+    let (_, html) = admin.page("/admin/payments?notice=confirmed").await;
+    assert!(html.contains("Đã xác nhận giao dịch chuyển khoản"));
+    assert!(
+        html.contains(&reference) && html.contains("Khớp"),
+        "reconciled"
+    );
+
+    // A paid order the cooperative cancels leaves a refund to send back by bank transfer.
+    let (_, cancelled) = checkout(&app, &[(shop.product_b, 1)]).await;
+    let order = cancelled["orders"][0]["id"].as_i64().unwrap();
+    notify(
+        &app,
+        "FT-B",
+        280_000,
+        cancelled["payment"]["reference"].as_str().unwrap(),
+    )
+    .await;
+    let (status, body) = shop
+        .owner_b
+        .post(
+            &format!("/api/v1/orders/{order}/cancel"),
+            json!({"reason": "Hết hàng"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, refunds) = admin.get("/api/v1/admin/refunds").await;
+    let refund = refunds[0]["id"].as_i64().unwrap();
+    let path = format!("/admin/payments/refunds/{refund}/complete");
+    let response = form(&admin.client, &app, &path, &[("bank_reference", "")]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("id=\"bank_reference-error\"")
+    );
+    let response = form(
+        &admin.client,
+        &app,
+        &path,
+        &[("bank_reference", "FT-BACK-9")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, refunds) = admin.get("/api/v1/admin/refunds").await;
+    assert_eq!(refunds, json!([]));
+
+    // Payouts: never more than owed; then exactly what is owed.
+    let account = format!("cooperative:{}", shop.coop_a);
+    let owed = -balance(&ledger(admin).await, &account);
+    assert!(owed > 0);
+    let coop = shop.coop_a.to_string();
+    let too_much = (owed + 1).to_string();
+    let response = form(
+        &admin.client,
+        &app,
+        "/admin/payments/payouts",
+        &[
+            ("cooperative_id", &coop),
+            ("amount", &too_much),
+            ("bank_reference", "FT-PAY-1"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("id=\"amount_vnd-error\"")
+    );
+    let exact = owed.to_string();
+    let response = form(
+        &admin.client,
+        &app,
+        "/admin/payments/payouts",
+        &[
+            ("cooperative_id", &coop),
+            ("amount", &exact),
+            ("bank_reference", "FT-PAY-1"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(balance(&ledger(admin).await, &account), 0);
+
+    // The queue item: a resolution is required, then it closes.
+    let (_, queue) = admin.get("/api/v1/admin/payment-exceptions").await;
+    let item = queue[0]["id"].as_i64().unwrap();
+    let path = format!("/admin/payments/exceptions/{item}/resolve");
+    let response = form(&admin.client, &app, &path, &[("resolution", "")]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("id=\"resolution-error\"")
+    );
+    let response = form(
+        &admin.client,
+        &app,
+        &path,
+        &[
+            ("resolution", "Đã trả lại người gửi"),
+            ("returned_with_bank_reference", "FT-BACK-2"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, html) = admin.page("/admin/payments").await;
+    assert!(
+        !html.contains("Không khớp mã thanh toán ·"),
+        "the queue is empty"
+    );
+    assert_eq!(balance(&ledger(admin).await, "suspense:unmatched"), 0);
+
+    // Only administrators.
+    let (status, _) = shop.owner_a.page("/admin/payments").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let response = form(
+        &shop.owner_a.client,
+        &app,
+        "/admin/payments/payouts",
+        &[
+            ("cooperative_id", &coop),
+            ("amount", "1"),
+            ("bank_reference", "FT-X"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_visitor_gives_up_an_unpaid_checkout_and_the_stock_returns_at_once() {
+    let app = app().await;
+    let shop = shop(&app).await;
+    let (shopper, done) = checkout(&app, &[(shop.product_a, 3)]).await;
+    assert_eq!(stock(&app, shop.product_a).await, 37);
+    let reference = done["payment"]["reference"].as_str().unwrap().to_owned();
+    let payment_url = done["payment_url"].as_str().unwrap().to_owned();
+    let token = payment_url.split("token=").nth(1).unwrap().to_owned();
+
+    // Without the token the checkout is nobody's to cancel.
+    let (status, _) = post(
+        &app.client(),
+        &app,
+        &format!("/api/v1/payments/{reference}/cancel"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(stock(&app, shop.product_a).await, 37);
+
+    let path = format!("/api/v1/payments/{reference}/cancel?token={token}");
+    let (status, body) = post(&shopper, &app, &path, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["payment"]["status"], "cancelled");
+    assert_eq!(body["orders"][0]["status"], "cancelled");
+    assert_eq!(stock(&app, shop.product_a).await, 40);
+    let (status, problem) = post(&shopper, &app, &path, json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    // A transfer arriving afterwards is not taken as payment for the cancelled checkout.
+    let (_, answer) = notify(&app, "FT-AFTER", 780_000, &reference).await;
+    assert_ne!(answer["transfers"][0]["outcome"], "paid");
+
+    // The same from the payment page's button, without JavaScript.
+    let (_, second) = checkout(&app, &[(shop.product_b, 2)]).await;
+    let page_path = second["payment_url"]
+        .as_str()
+        .unwrap()
+        .replace(&app.base, "");
+    let html = app
+        .client()
+        .get(app.url(&page_path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Huỷ đơn chưa thanh toán"));
+    let reference = second["payment"]["reference"].as_str().unwrap();
+    let token = page_path.split("token=").nth(1).unwrap();
+    let response = form(
+        &app.client(),
+        &app,
+        &format!("/payments/{reference}/cancel"),
+        &[("token", token)],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(stock(&app, shop.product_b).await, 40);
+    let html = app
+        .client()
+        .get(app.url(&location(&response)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Đã hủy") && !html.contains("Huỷ đơn chưa thanh toán"));
 }

@@ -25,6 +25,10 @@ pub enum Failure {
     CardError,
     /// Answers only after this long (longer than the app's client timeout).
     Delay(Duration),
+    /// `400 {"error": {"type": "invalid_request_error", "code": "charge_disputed", …}}`: the
+    /// endpoint ran and decided, so, as Stripe does, the answer is kept under the request's
+    /// idempotency key and a retry with the same key gets it again.
+    Refuse,
 }
 
 /// One request the stand-in received.
@@ -159,7 +163,7 @@ async fn handle(
             return (status, Json(body)).into_response();
         }
         Some(Failure::Delay(delay)) => tokio::time::sleep(delay).await,
-        None => {}
+        Some(Failure::Refuse) | None => {}
     }
     if headers
         .get("authorization")
@@ -178,7 +182,17 @@ async fn handle(
     {
         return (status, Json(body)).into_response();
     }
-    let (status, body) = answer(&form);
+    let (status, body) = if failure == Some(Failure::Refuse) {
+        let (status, mut body) = stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "Charge has been disputed and cannot be refunded.",
+        );
+        body["error"]["code"] = json!("charge_disputed");
+        (status, body)
+    } else {
+        answer(&form)
+    };
     if let Some(key) = key {
         inner
             .idempotent

@@ -11,6 +11,7 @@ mod dashboard;
 mod fake_stripe;
 mod openapi;
 mod pages;
+mod photos;
 mod search;
 mod seeding;
 mod stripe;

@@ -5,6 +5,15 @@ use crate::support::TestApp;
 
 /// Every API operation the app serves, as `METHOD path`.
 const EXPECTED: &[&str] = &[
+    "GET /api/v1/products/{id}/photos",
+    "POST /api/v1/admin/refunds/{id}/retry",
+    "POST /api/v1/payments/{reference}/cancel",
+    "POST /api/v1/products/{id}/photos",
+    "PUT /api/v1/products/{id}/photos/order",
+    "GET /api/v1/batches/{id}/photos",
+    "POST /api/v1/batches/{id}/photos",
+    "DELETE /api/v1/photos/{id}",
+    "DELETE /api/v1/products/{id}",
     "GET /api/v1/admin/certificates",
     "POST /api/v1/admin/certificates/{id}/decision",
     "GET /api/v1/admin/cooperatives",

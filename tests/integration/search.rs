@@ -598,3 +598,45 @@ async fn on_postgresql_two_indexers_claim_different_outbox_rows() {
     first.rollback().await.unwrap();
     second.rollback().await.unwrap();
 }
+
+#[tokio::test]
+async fn failed_outbox_rows_are_retried_later_with_a_growing_wait_and_their_error() {
+    use ocop_market::entities::search_outbox;
+    use ocop_market::search::outbox;
+    let database = TestDatabase::create().await;
+    let config = Config::for_database(database.url(), database.data_dir());
+    let db = ocop_market::db::connect(&config).await.unwrap();
+    ocop_market::db::migrate(&db).await.unwrap();
+    outbox::enqueue_products(&db, &[1, 2, 3]).await.unwrap();
+    let now = chrono::Utc::now();
+    let rows = outbox::claim_due(&db, 10, now).await.unwrap();
+    assert_eq!(rows.len(), 3);
+
+    // Rows 1 and 2 fail for the first time, row 3 for the fourth.
+    search_outbox::Entity::update_many()
+        .col_expr(search_outbox::Column::Attempts, Expr::value(3))
+        .filter(search_outbox::Column::Id.eq(rows[2].id))
+        .exec(&db)
+        .await
+        .unwrap();
+    let rows = search_outbox::Entity::find().all(&db).await.unwrap();
+    outbox::mark_failed(&db, &rows, "the index is read-only", now)
+        .await
+        .unwrap();
+    let after = search_outbox::Entity::find().all(&db).await.unwrap();
+    let waits: Vec<(i32, i64)> = after
+        .iter()
+        .map(|r| (r.attempts, (r.next_attempt_at - now).num_seconds()))
+        .collect();
+    assert_eq!(waits, vec![(1, 1), (1, 1), (4, 8)]);
+    assert!(
+        after
+            .iter()
+            .all(|r| r.last_error.as_deref() == Some("the index is read-only"))
+    );
+    assert!(after.iter().all(|r| r.processed_at.is_none()));
+    // Not due yet; due once the wait is over.
+    assert!(outbox::claim_due(&db, 10, now).await.unwrap().is_empty());
+    let later = now + chrono::Duration::seconds(2);
+    assert_eq!(outbox::claim_due(&db, 10, later).await.unwrap().len(), 2);
+}

@@ -840,3 +840,128 @@ async fn other_events_are_acknowledged_and_ignored_and_card_checkout_needs_strip
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert!(crate::support::names_field(&problem, "payment_method"));
 }
+
+async fn refund_row(app: &TestApp) -> refunds::Model {
+    refunds::Entity::find()
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_refund_stripe_refuses_waits_for_an_administrator_and_goes_again_under_a_new_key() {
+    let fake = FakeStripe::start().await;
+    let app = app_with(&fake, &[SECRET]).await;
+    let shop = shop(&app).await;
+    let checkout = card_checkout(&app, &shop).await;
+    let paid = fake.pay(&checkout.session_id, None);
+    assert_eq!(send(&app, &completed("evt_pay", &paid)).await, "paid");
+    let intent = paid["payment_intent"].as_str().unwrap().to_owned();
+
+    // Stripe refuses the refund (the charge is disputed): it is failed, with the reason.
+    fake.fail(Some(Failure::Refuse));
+    let (status, _) = shop
+        .shopper
+        .post(
+            &format!("/api/v1/orders/{}/cancel", checkout.order_id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    ocop_market::payments::stripe::submit_pending_refunds(&app.state).await;
+    let db = app.db();
+    eventually(|| async move { refund_row_status(db).await == "failed" }).await;
+    let refund = refund_row(&app).await;
+    assert!(refund.last_error.as_deref().unwrap().contains("disputed"));
+    let key = format!("refund-{}", refund.id);
+    let sent = fake.calls_to("POST", "/v1/refunds").len();
+    // The sender leaves it alone from now on: the same key would only get the same refusal.
+    ocop_market::payments::stripe::submit_pending_refunds(&app.state).await;
+    assert_eq!(fake.calls_to("POST", "/v1/refunds").len(), sent);
+    assert_ledger(&shop.admin, "refunds:payable", -checkout.amount).await;
+
+    // The administrator sees why, fixes the cause at Stripe, and sends it again.
+    let (_, html) = shop.admin.page("/admin/payments").await;
+    assert!(html.contains("disputed") && html.contains("Gửi lại qua Stripe"));
+    fake.fail(None);
+    let (status, view) = shop
+        .admin
+        .post(
+            &format!("/api/v1/admin/refunds/{}/retry", refund.id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["channel"], "card");
+    ocop_market::payments::stripe::submit_pending_refunds(&app.state).await;
+    eventually(|| async move { refund_row_status(db).await == "submitted" }).await;
+    let keys: Vec<Option<String>> = fake
+        .calls_to("POST", "/v1/refunds")
+        .into_iter()
+        .map(|c| c.idempotency_key)
+        .collect();
+    assert!(keys.contains(&Some(key.clone())));
+    assert_eq!(
+        keys.last().unwrap().as_deref(),
+        Some(format!("{key}-2").as_str()),
+        "a new key: the old one would replay the refusal"
+    );
+    let (status, _) = shop
+        .admin
+        .post(
+            &format!("/api/v1/admin/refunds/{}/retry", refund.id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "only a failed refund goes again"
+    );
+
+    // Completed by charge.refunded…
+    let submitted = refund_row(&app).await;
+    let charge = charge_refunded(&intent, checkout.amount, &submitted, true);
+    assert_eq!(
+        send(&app, &event("evt_refunded", "charge.refunded", charge)).await,
+        "refunds_completed"
+    );
+    assert_ledger(&shop.admin, "refunds:payable", 0).await;
+    assert_ledger(&shop.admin, "cash:stripe", 0).await;
+
+    // …then reversed by the bank (refund.failed): the shopper is owed the money again.
+    let failed = event(
+        "evt_refund_failed",
+        "refund.failed",
+        json!({
+            "id": submitted.provider_refund_id,
+            "object": "refund",
+            "amount": checkout.amount,
+            "currency": "vnd",
+            "payment_intent": intent,
+            "status": "failed",
+            "failure_reason": "expired_or_canceled_card",
+            "metadata": {"refund_id": submitted.id.to_string()},
+        }),
+    );
+    assert_eq!(send(&app, &failed).await, "refund_failed");
+    assert_eq!(send(&app, &failed).await, "duplicate");
+    let refund = refund_row(&app).await;
+    assert_eq!(refund.status, "failed");
+    assert_eq!(
+        refund.last_error.as_deref(),
+        Some("expired_or_canceled_card")
+    );
+    assert_ledger(&shop.admin, "refunds:payable", -checkout.amount).await;
+    assert_ledger(&shop.admin, "cash:stripe", checkout.amount).await;
+}
+
+async fn refund_row_status(db: &sea_orm::DatabaseConnection) -> String {
+    refunds::Entity::find()
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+}

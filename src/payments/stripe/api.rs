@@ -168,8 +168,8 @@ impl StripeApi {
         amount_vnd: i64,
         metadata: HashMap<String, String>,
         idempotency_key: &str,
-    ) -> Result<CreatedRefund, AppError> {
-        let key = self::idempotency_key(idempotency_key)?;
+    ) -> Result<CreatedRefund, RefundError> {
+        let key = self::idempotency_key(idempotency_key).map_err(RefundError::Transient)?;
         let refund = CreateRefund::new()
             .payment_intent(payment_intent)
             .amount(amount_vnd)
@@ -178,12 +178,36 @@ impl StripeApi {
             .request_strategy(RequestStrategy::Idempotent(key))
             .send(&self.client)
             .await
-            .map_err(|err| provider_error("creating a refund", &err))?;
+            .map_err(|err| match &err {
+                // A 4xx answer is Stripe's decision about this refund (already refunded,
+                // disputed, more than the charge…), and Stripe keeps it under the key:
+                // sending the same key again gets the same answer.
+                StripeError::Stripe(api_error, status) if (400..500).contains(status) => {
+                    tracing::warn!(status, code = ?api_error.code, "Stripe refused a refund");
+                    RefundError::Refused(
+                        api_error
+                            .message
+                            .clone()
+                            .or_else(|| api_error.code.as_ref().map(|c| format!("{c:?}")))
+                            .unwrap_or_else(|| format!("refused with status {status}")),
+                    )
+                }
+                _ => RefundError::Transient(provider_error("creating a refund", &err)),
+            })?;
         Ok(CreatedRefund {
             id: refund.id.as_str().to_owned(),
             status: refund.status,
         })
     }
+}
+
+/// Why a refund was not created.
+#[derive(Debug)]
+pub enum RefundError {
+    /// Stripe answered and refused; its reason, for the administrator.
+    Refused(String),
+    /// No answer, or a server error: the same key may be sent again.
+    Transient(AppError),
 }
 
 fn idempotency_key(key: &str) -> Result<IdempotencyKey, AppError> {

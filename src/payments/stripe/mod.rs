@@ -34,8 +34,8 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-pub use self::api::StripeApi;
 use self::api::{NewSession, SessionLine};
+pub use self::api::{RefundError, StripeApi};
 use super::refunds::{self, RefundStatus};
 use super::settle::{self, Funds, Receipt, Settlement};
 use super::webhook;
@@ -386,6 +386,9 @@ async fn process_event(db: &DatabaseConnection, event: &Event) -> AppResult<&'st
             settle_money(&txn, payment_id, &money, Some(event_row)).await?
         }
         "charge.refunded" => complete_refunds(&txn, object).await?,
+        "refund.failed" | "charge.refund.updated" | "refund.updated" => {
+            fail_refund(&txn, object).await?
+        }
         _ => "ignored",
     };
     webhook::set_outcome(&txn, event_row, outcome).await?;
@@ -557,6 +560,53 @@ async fn complete_refunds(txn: &DatabaseTransaction, charge: &Value) -> AppResul
     })
 }
 
+/// The idempotency key of a refund's current attempt: `refund-{id}` first, then
+/// `refund-{id}-2`, `-3`… after an administrator sends a refused refund again.
+pub fn refund_key(refund: &refund_rows::Model) -> String {
+    if refund.attempts <= 0 {
+        format!("refund-{}", refund.id)
+    } else {
+        format!("refund-{}-{}", refund.id, refund.attempts + 1)
+    }
+}
+
+/// A refund Stripe reports as failed after accepting it (the card was closed, the bank sent
+/// the money back). Its money has not left after all: if the ledger already booked it as
+/// paid, that is reversed, and the refund waits for an administrator.
+async fn fail_refund(txn: &DatabaseTransaction, stripe_refund: &Value) -> AppResult<&'static str> {
+    if text(stripe_refund, "/status") != Some("failed") {
+        return Ok("ignored");
+    }
+    let Some(stripe_id) = text(stripe_refund, "/id") else {
+        return Ok("no_matching_refund");
+    };
+    let by_id = refund_rows::Entity::find()
+        .filter(refund_rows::Column::ProviderRefundId.eq(stripe_id))
+        .one(txn)
+        .await?;
+    let refund = match by_id {
+        Some(found) => found,
+        None => {
+            let own_id = text(stripe_refund, "/metadata/refund_id").and_then(|id| id.parse().ok());
+            match own_id {
+                Some(id) => {
+                    match refund_of_intent(txn, id, text(stripe_refund, "/payment_intent")).await? {
+                        Some(found) => found,
+                        None => return Ok("no_matching_refund"),
+                    }
+                }
+                None => return Ok("no_matching_refund"),
+            }
+        }
+    };
+    let reason = text(stripe_refund, "/failure_reason").unwrap_or("failed");
+    Ok(if refunds::fail(txn, &refund, reason).await? {
+        "refund_failed"
+    } else {
+        "already_failed"
+    })
+}
+
 /// The platform's refund `id`, if it belongs to the card payment of `intent`.
 async fn refund_of_intent(
     txn: &DatabaseTransaction,
@@ -576,8 +626,9 @@ async fn refund_of_intent(
     Ok(matches.then_some(refund))
 }
 
-/// Sends pending refunds of card payments to Stripe (key `refund-{id}`, so a resend never
-/// refunds twice) and marks them `submitted`. One that fails stays `pending` for the next run.
+/// Sends pending refunds of card payments to Stripe (key [`refund_key`], so a resend never
+/// refunds twice) and marks them `submitted`. One Stripe did not answer stays `pending` for the
+/// next run; one Stripe refused becomes `failed` and waits for an administrator.
 pub async fn submit_pending_refunds(state: &AppState) {
     let Some(api) = &state.stripe else {
         return;
@@ -632,12 +683,7 @@ async fn try_submit_pending_refunds(db: &DatabaseConnection, api: &StripeApi) ->
             ("payment_reference".to_owned(), payment.reference.clone()),
         ]);
         match api
-            .create_refund(
-                intent,
-                refund.amount_vnd,
-                metadata,
-                &format!("refund-{}", refund.id),
-            )
+            .create_refund(intent, refund.amount_vnd, metadata, &refund_key(&refund))
             .await
         {
             Ok(created) => {
@@ -656,8 +702,23 @@ async fn try_submit_pending_refunds(db: &DatabaseConnection, api: &StripeApi) ->
                     .await?;
                 tracing::info!(refund = refund.id, stripe_refund = %created.id, status = ?created.status, "refund sent to Stripe");
             }
-            Err(err) => {
-                tracing::warn!(refund = refund.id, error = %err, "refund not accepted by Stripe; it will be sent again");
+            Err(RefundError::Refused(reason)) => {
+                // Final for this key: it waits for an administrator, who may send it again
+                // under a new key (see `queue::retry_card_refund`) once the cause is fixed.
+                refund_rows::Entity::update_many()
+                    .col_expr(
+                        refund_rows::Column::Status,
+                        Expr::value(RefundStatus::Failed.as_str()),
+                    )
+                    .col_expr(refund_rows::Column::LastError, Expr::value(reason.clone()))
+                    .filter(refund_rows::Column::Id.eq(refund.id))
+                    .filter(refund_rows::Column::Status.eq(RefundStatus::Pending.as_str()))
+                    .exec(db)
+                    .await?;
+                tracing::warn!(refund = refund.id, reason = %reason, "Stripe refused a refund; it waits for an administrator");
+            }
+            Err(RefundError::Transient(err)) => {
+                tracing::warn!(refund = refund.id, error = %err, "refund not sent to Stripe; it will be sent again with the same key");
             }
         }
     }

@@ -184,8 +184,12 @@ pub async fn seed_activity(state: &AppState, size: ActivitySize) -> anyhow::Resu
         .await?
         .map(|c| c.created_by)
         .ok_or_else(|| anyhow!("the first product has no cooperative"))?;
+    if size.orders >= 1_000_000 {
+        return Err(anyhow!("at most 999,999 orders per run"));
+    }
     let started = Instant::now();
     let prefix = format!("B{}", now.format("%H%M%S"));
+    let run = now.timestamp().rem_euclid(1_000_000);
 
     let txn = db.begin().await?;
     let batch_models: Vec<batch_rows::ActiveModel> = chosen
@@ -379,7 +383,8 @@ pub async fn seed_activity(state: &AppState, size: ActivitySize) -> anyhow::Resu
         let total = subtotal + 30_000;
         let cancelled = rng.random_range(0..20) == 0;
         let payment = payments::ActiveModel {
-            reference: Set(format!("OCOP{prefix}{i:08}")),
+            // Payment references are 16 characters at most: OCOP, the run, the order.
+            reference: Set(format!("OCOP{run:06}{i:06}")),
             access_token_hash: Set(format!("{prefix}-{i}")),
             checkout_key: Set(None),
             buyer_user_id: Set(None),

@@ -9,7 +9,7 @@ use ocop_market::entities::{
     batches, cooperatives, fake_reports, orders, payments, products, scans, stamps,
 };
 use reqwest::StatusCode;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait};
 use serde_json::{Value, json};
 
 use crate::support::{TestApp, User, published_product, verified_cooperative};
@@ -1108,4 +1108,54 @@ async fn an_unknown_province_is_a_clear_client_error_everywhere() {
     let (status, body) = admin.get("/api/v1/admin/dashboard?province=").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["province"], Value::Null);
+}
+
+#[tokio::test]
+async fn the_dashboard_indexes_roll_back_and_apply_again() {
+    use migrations::MigratorTrait;
+    let app = TestApp::spawn().await;
+    let names = |rows: Vec<String>| -> BTreeSet<String> { rows.into_iter().collect() };
+    let indexes = || async {
+        let backend = app.db().get_database_backend();
+        let sql = match backend {
+            sea_orm::DatabaseBackend::Postgres => {
+                "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'scans'"
+            }
+            _ => "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'scans'",
+        };
+        let rows = app
+            .db()
+            .query_all_raw(sea_orm::Statement::from_string(backend, sql))
+            .await
+            .unwrap();
+        names(
+            rows.iter()
+                .map(|r| r.try_get::<String>("", "name").unwrap())
+                .collect(),
+        )
+    };
+    let applied = indexes().await;
+    assert!(applied.contains("idx_scans_day_province"));
+    assert!(
+        !applied.contains("idx_scans_day"),
+        "replaced by its extension"
+    );
+    // Roll back this migration and any applied after it.
+    let applied_migrations = migrations::Migrator::get_applied_migrations(app.db())
+        .await
+        .unwrap();
+    let from_end = applied_migrations
+        .iter()
+        .rev()
+        .position(|m| m.name() == "m20261122_000009_add_dashboard_indexes")
+        .unwrap() as u32
+        + 1;
+    migrations::Migrator::down(app.db(), Some(from_end))
+        .await
+        .unwrap();
+    let before = indexes().await;
+    assert!(before.contains("idx_scans_day") && before.contains("idx_scans_cooperative_day"));
+    assert!(!before.contains("idx_scans_day_province"));
+    migrations::Migrator::up(app.db(), None).await.unwrap();
+    assert_eq!(indexes().await, applied);
 }

@@ -86,7 +86,11 @@ fn tools() -> Result<Tools, String> {
         (chromium, chromedriver) => Err(format!(
             "chromium {} and chromedriver {} (install Debian's `chromium chromium-driver`, or \
              set CHROME_PATH and CHROMEDRIVER)",
-            if chromium.is_some() { "found" } else { "MISSING" },
+            if chromium.is_some() {
+                "found"
+            } else {
+                "MISSING"
+            },
             if chromedriver.is_some() {
                 "found"
             } else {
@@ -192,7 +196,10 @@ pub async fn open(base: &str, setup: Setup) -> Option<Browser> {
             return None;
         }
     };
-    let permit = SLOTS.acquire().await.expect("the semaphore is never closed");
+    let permit = SLOTS
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
     let shots = screenshot_root().join(setup.name());
     let _ = std::fs::remove_dir_all(&shots);
     std::fs::create_dir_all(&shots).expect("screenshot folder");

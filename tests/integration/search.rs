@@ -383,10 +383,21 @@ async fn changes_committed_but_not_yet_indexed_survive_a_sigkill() {
         b["total"] == 300
     })
     .await;
-    let pending = ocop_market::search::outbox::pending_count(&db)
-        .await
-        .unwrap();
-    assert_eq!(pending, 0);
+    // The rows are marked processed just after the index commit that made them searchable.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pending = ocop_market::search::outbox::pending_count(&db)
+            .await
+            .unwrap();
+        if pending == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{pending} outbox rows still pending"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // Every product is there, under its own name.
     let sample = products::Entity::find()
         .filter(products::Column::Id.eq(150))

@@ -24,8 +24,7 @@ fn hashed_path(name: &str, extension: &str, content: &str) -> String {
 }
 
 static JS_PATH: LazyLock<String> = LazyLock::new(|| hashed_path("app", "js", JS));
-static SEARCH_JS_PATH: LazyLock<String> =
-    LazyLock::new(|| hashed_path("search", "js", SEARCH_JS));
+static SEARCH_JS_PATH: LazyLock<String> = LazyLock::new(|| hashed_path("search", "js", SEARCH_JS));
 static ICON_PATH: LazyLock<String> = LazyLock::new(|| hashed_path("icon", "svg", ICON));
 
 /// `sha256-…` source of the inline stylesheet, for the Content-Security-Policy.

@@ -84,8 +84,11 @@ async fn walk(mut b: Browser, app: TestApp, waiting: Waiting) {
     assert_eq!(coop.status, "verified");
     assert!(coop.reviewed_at.is_some());
     // Now listed among the verified cooperatives, linked to its public page.
-    b.find(&format!("tr#coop-{} a[href=\"/cooperatives/{}\"]", coop.id, coop.slug))
-        .await;
+    b.find(&format!(
+        "tr#coop-{} a[href=\"/cooperatives/{}\"]",
+        coop.id, coop.slug
+    ))
+    .await;
     b.shot("cooperative-verified").await;
 
     let verify = b
@@ -106,7 +109,11 @@ async fn walk(mut b: Browser, app: TestApp, waiting: Waiting) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(product.ocop_stars, Some(4), "the product now shows its stars");
+    assert_eq!(
+        product.ocop_stars,
+        Some(4),
+        "the product now shows its stars"
+    );
     assert!(
         b.find_all(&format!("#cert-{}", waiting.certificate))
             .await
@@ -122,12 +129,11 @@ async fn walk(mut b: Browser, app: TestApp, waiting: Waiting) {
 /// The last step: the province dashboard (`/admin/dashboard`) is being built alongside; until
 /// the administration page links to it, the journey ends on the administration page.
 async fn open_the_province_dashboard(b: &mut Browser) {
-    if b
-        .find_all("main a[href=\"/admin/dashboard\"]")
+    if b.find_all("main a[href=\"/admin/dashboard\"]")
         .await
         .is_empty()
     {
-        eprintln!("administrator journey: no dashboard link yet; the journey ends on /admin");
+        driver::loud("administrator journey: no dashboard link yet; the journey ends on /admin");
         return;
     }
     let link = b.find("main a[href=\"/admin/dashboard\"]").await;

@@ -17,8 +17,7 @@ const NEW_PRODUCT: &str = "Chè Shan tuyết cổ thụ Bảo Thắng";
 async fn a_cooperative_lists_a_product_stamps_a_batch_and_ships_an_order() {
     let app = world::app().await;
     let (coop, order) = cooperative_with_a_paid_order(&app).await;
-    let Some(browser) =
-        driver::open(&app.base, Setup::phone("cooperative", true, "vi")).await
+    let Some(browser) = driver::open(&app.base, Setup::phone("cooperative", true, "vi")).await
     else {
         return;
     };
@@ -75,8 +74,11 @@ async fn walk(mut b: Browser, app: TestApp, coop: i64, order: i64) {
     b.fill("price", "350000").await;
     b.fill("unit", "hộp 200 g").await;
     b.fill("stock_quantity", "60").await;
-    b.fill("description", "Chè búp từ cây cổ thụ trên 100 năm tuổi, sao tay.")
-        .await;
+    b.fill(
+        "description",
+        "Chè búp từ cây cổ thụ trên 100 năm tuổi, sao tay.",
+    )
+    .await;
     b.shot("new-product").await;
     b.click_button(t(lang, "form.save")).await;
     let product = products::Entity::find()
@@ -87,7 +89,10 @@ async fn walk(mut b: Browser, app: TestApp, coop: i64, order: i64) {
         .expect("the product was saved");
     assert_eq!(product.price_vnd, 350_000);
     assert_eq!(product.stock_quantity, 60);
-    assert_eq!(b.path().await, format!("/workspace/products/{}", product.id));
+    assert_eq!(
+        b.path().await,
+        format!("/workspace/products/{}", product.id)
+    );
     b.click_button(t(lang, "product_form.publish")).await;
     let product = products::Entity::find_by_id(product.id)
         .one(app.db())
@@ -142,7 +147,12 @@ async fn walk(mut b: Browser, app: TestApp, coop: i64, order: i64) {
 
     // Fifty stamps (the form's default count).
     assert_eq!(
-        b.find("#count").await.prop("value").await.unwrap().as_deref(),
+        b.find("#count")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
         Some("50")
     );
     b.click_button(t(lang, "stamps.issue")).await;
@@ -205,26 +215,31 @@ async fn walk(mut b: Browser, app: TestApp, coop: i64, order: i64) {
 /// that form is on the page, the journey goes on without a photo and says so.
 async fn add_a_product_photo(b: &mut Browser, product: i64) {
     let action = format!("/workspace/products/{product}/photos");
-    if b
-        .find_all(&format!("form[action=\"{action}\"]"))
+    if b.find_all(&format!("form[action=\"{action}\"]"))
         .await
         .is_empty()
     {
-        eprintln!("cooperative journey: no photo form on the product page yet; photo step left out");
+        driver::loud(
+            "cooperative journey: no photo form on the product page yet; photo step left out",
+        );
         return;
     }
     let mut png = Vec::new();
-    image::RgbImage::from_fn(640, 480, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]))
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .unwrap();
+    image::RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    })
+    .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+    .unwrap();
     let folder = tempfile::tempdir().unwrap();
     let file = folder.path().join("che-shan-tuyet.png");
     std::fs::write(&file, png).unwrap();
-    b.find(&format!("form[action=\"{action}\"] input[type=file][name=photo]"))
-        .await
-        .send_keys(&file.display().to_string())
-        .await
-        .unwrap();
+    b.find(&format!(
+        "form[action=\"{action}\"] input[type=file][name=photo]"
+    ))
+    .await
+    .send_keys(&file.display().to_string())
+    .await
+    .unwrap();
     b.shot("photo-chosen").await;
     let submit = b
         .find(&format!("form[action=\"{action}\"] button[type=submit]"))

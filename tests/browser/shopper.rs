@@ -153,7 +153,11 @@ async fn walk(mut b: Browser, app: TestApp, shop: Shop) {
     b.click_button(t(lang, "checkout.submit")).await;
 
     // The VietQR page: a QR code, the amount and the reference to type by hand.
-    assert!(b.path().await.starts_with("/payments/"), "{}", b.path().await);
+    assert!(
+        b.path().await.starts_with("/payments/"),
+        "{}",
+        b.path().await
+    );
     b.sees(t(lang, "payment.status_pending")).await;
     b.find("figure.qr svg").await;
     let payment = payments::Entity::find()

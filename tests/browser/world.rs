@@ -27,7 +27,12 @@ pub fn t(lang: &str, key: &'static str) -> &'static str {
 }
 
 /// A cooperative registered by `owner` in the commune `commune`, pending verification.
-pub async fn pending_cooperative(owner: &User, registration: &str, name: &str, commune: &str) -> i64 {
+pub async fn pending_cooperative(
+    owner: &User,
+    registration: &str,
+    name: &str,
+    commune: &str,
+) -> i64 {
     let (status, coop) = owner
         .post(
             "/api/v1/cooperatives",
@@ -115,9 +120,8 @@ pub async fn wait_for_search(app: &TestApp, query: &str, count: usize) {
 
 /// What a bank's notification service sends when a transfer arrives, signed.
 pub async fn bank_notification(app: &TestApp, transaction: &str, amount: i64, description: &str) {
-    let body =
-        json!({"transaction_id": transaction, "amount": amount, "description": description})
-            .to_string();
+    let body = json!({"transaction_id": transaction, "amount": amount, "description": description})
+        .to_string();
     let now = chrono::Utc::now().timestamp();
     let response = app
         .client()

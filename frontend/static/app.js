@@ -23,7 +23,8 @@ document.documentElement.className += " js";
   });
 })();
 // Payment page: asks every few seconds whether the bank has confirmed the transfer and reloads
-// once it has. Without JavaScript the page refreshes itself every 15 seconds instead.
+// once it has, rather than reloading on a timer (which throws a screen reader back to the top
+// of the page). Without JavaScript the page's <noscript> refresh reloads it every 15 seconds.
 (function () {
   var status = document.querySelector("[data-poll]");
   if (!status || !window.fetch) return;

@@ -1,5 +1,6 @@
 //! The shopper's cart, checkout, payment and order pages, and the cooperative's order desk.
-//! Every page works without JavaScript; the payment page refreshes itself while unpaid.
+//! Every page works without JavaScript; the payment page keeps itself up to date while unpaid
+//! (polling with JavaScript, a timed refresh without).
 
 use askama::Template;
 use axum::Router;

@@ -63,7 +63,7 @@ struct Tools {
 
 fn find_program(env: &str, names: &[&str]) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(env).filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(path));
+        return Some(PathBuf::from(path)).filter(|p| p.is_file());
     }
     let dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
@@ -110,10 +110,12 @@ static SLOTS: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
     tokio::sync::Semaphore::new(slots)
 });
 
-/// A chromedriver process that dies with the test.
+/// A chromedriver process that dies with the test, and the browser profile it used (removed
+/// once the browser is gone).
 struct Driver {
     child: Child,
     port: u16,
+    profile: tempfile::TempDir,
 }
 
 impl Drop for Driver {
@@ -140,7 +142,11 @@ async fn start_driver(tools: &Tools, log: &Path) -> Driver {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", tools.chromedriver.display()));
-    let driver = Driver { child, port };
+    let driver = Driver {
+        child,
+        port,
+        profile: tempfile::tempdir().expect("browser profile folder"),
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
@@ -175,7 +181,6 @@ pub struct Browser {
     base: String,
     shots: PathBuf,
     step: u32,
-    _profile: tempfile::TempDir,
     _permit: tokio::sync::SemaphorePermit<'static>,
     driver: Arc<Driver>,
 }
@@ -189,10 +194,10 @@ pub async fn open(base: &str, setup: Setup) -> Option<Browser> {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("browser tests cannot run: {why}; CI=true, so this is a failure");
             }
-            eprintln!(
+            loud(&format!(
                 "\n!!!!!!!!!! BROWSER TEST `{}` SKIPPED: {why} !!!!!!!!!!\n",
                 setup.name()
-            );
+            ));
             return None;
         }
     };
@@ -204,7 +209,6 @@ pub async fn open(base: &str, setup: Setup) -> Option<Browser> {
     let _ = std::fs::remove_dir_all(&shots);
     std::fs::create_dir_all(&shots).expect("screenshot folder");
     let driver = start_driver(&tools, &shots.join("chromedriver.log")).await;
-    let profile = tempfile::tempdir().expect("browser profile folder");
     let args = vec![
         "--headless".to_owned(),
         "--no-sandbox".to_owned(),
@@ -215,7 +219,7 @@ pub async fn open(base: &str, setup: Setup) -> Option<Browser> {
         "--disable-dev-shm-usage".to_owned(),
         "--no-first-run".to_owned(),
         format!("--lang={}", setup.lang),
-        format!("--user-data-dir={}", profile.path().display()),
+        format!("--user-data-dir={}", driver.profile.path().display()),
         format!("--window-size={},{}", setup.width, setup.height),
     ];
     let mut prefs = json!({ "intl.accept_languages": setup.lang });
@@ -251,18 +255,17 @@ pub async fn open(base: &str, setup: Setup) -> Option<Browser> {
         .connect(&format!("http://127.0.0.1:{}", driver.port))
         .await
         .unwrap_or_else(|e| panic!("no browser session: {e}"));
-    eprintln!(
+    loud(&format!(
         "browser journey {}: screenshots in {}",
         setup.name(),
         shots.display()
-    );
+    ));
     Some(Browser {
         client,
         setup,
         base: base.to_owned(),
         shots,
         step: 0,
-        _profile: profile,
         _permit: permit,
         driver: Arc::new(driver),
     })
@@ -282,15 +285,15 @@ impl Browser {
         let driver = self.driver.clone();
         let shots = self.shots.clone();
         let outcome = tokio::spawn(journey(self)).await;
-        if outcome.is_err() {
-            if let Ok(png) = client.screenshot().await {
-                let _ = std::fs::write(shots.join("failure.png"), png);
-            }
+        if outcome.is_err()
+            && let Ok(png) = client.screenshot().await
+        {
+            let _ = std::fs::write(shots.join("failure.png"), png);
         }
         let _ = client.close().await;
         drop(driver);
         match outcome {
-            Ok(()) => eprintln!("journey done; screenshots in {}", shots.display()),
+            Ok(()) => {}
             Err(err) => match err.try_into_panic() {
                 Ok(panic) => std::panic::resume_unwind(panic),
                 Err(err) => panic!("the journey was cancelled: {err}"),
@@ -565,6 +568,13 @@ impl Browser {
     fn current(&self) -> String {
         format!("the {} journey", self.setup.name())
     }
+}
+
+/// Writes to the test process's stderr directly: the test harness captures `eprintln!` of
+/// passing tests, and a skipped journey or the screenshot folder must be seen.
+pub fn loud(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{message}");
 }
 
 /// An XPath string literal for any text (XPath 1.0 has no escapes).

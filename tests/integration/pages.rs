@@ -122,3 +122,36 @@ async fn the_registration_page_shows_errors_beside_fields() {
     assert!(html.contains("value=\"Mai\""), "typed values are kept");
     assert!(!html.contains("value=\"short\""), "but never the password");
 }
+
+#[tokio::test]
+async fn pages_name_a_cached_site_icon_and_favicon_ico_leads_to_it() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let html = client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let icon = html
+        .split("<link rel=\"icon\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page names its icon")
+        .to_owned();
+    let response = client.get(app.url(&icon)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "image/svg+xml");
+    assert!(
+        response.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    // Without it every browser logs a 404 for /favicon.ico on every first visit.
+    let response = client.get(app.url("/favicon.ico")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(response.headers()["location"], icon.as_str());
+}

@@ -713,22 +713,15 @@ async fn product_photo_submit(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> AppResult<Response> {
     let (product, membership) = access::managed_product(&state.db, &user, id).await?;
-    let _receiving = state.photos.admit().await?;
-    let added =
-        match crate::media::routes::read_upload(multipart, state.photos.limits().max_bytes).await {
-            Ok(upload) => state
-                .photos
-                .add(
-                    &state.db,
-                    &user,
-                    membership.cooperative.id,
-                    PhotoOwner::Product(product.id),
-                    upload,
-                )
-                .await
-                .map(|_| ()),
-            Err(err) => Err(err),
-        };
+    let added = crate::media::routes::receive(
+        &state,
+        &user,
+        membership.cooperative.id,
+        PhotoOwner::Product(product.id),
+        multipart,
+    )
+    .await
+    .map(|_| ());
     match added {
         Ok(()) => Ok(Redirect::to(&format!("/workspace/products/{id}#photos")).into_response()),
         Err(err) => {

@@ -205,7 +205,7 @@ impl PhotoService {
         let processed = tokio::task::spawn_blocking(move || processing::process(&upload, &limits))
             .await
             .map_err(|e| AppError::Internal(anyhow::anyhow!("photo processing failed: {e}")))?;
-        processed.map_err(|rejection| FieldErrors::single("photo", rejection.to_issue()))
+        Ok(processed?)
     }
 
     /// Adds a photo at the end of `owner`'s photos (`cooperative_id` is the owner's

@@ -80,6 +80,23 @@ pub async fn read_upload(
     }
 }
 
+/// Receives one uploaded photo for `owner`: waits for a receiving place, reads the `photo`
+/// field and adds it. Every upload form and endpoint goes through here.
+pub async fn receive(
+    state: &AppState,
+    user: &crate::accounts::CurrentUser,
+    cooperative_id: i64,
+    owner: PhotoOwner,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> AppResult<photos::Model> {
+    let _receiving = state.photos.admit().await?;
+    let upload = read_upload(multipart, state.photos.limits().max_bytes).await?;
+    state
+        .photos
+        .add(&state.db, user, cooperative_id, owner, upload)
+        .await
+}
+
 fn upload_error(err: &axum::extract::multipart::MultipartError, max_bytes: usize) -> AppError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
         Rejection::TooLarge { max_bytes }.into()
@@ -171,18 +188,14 @@ async fn upload_product_photo(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> AppResult<(StatusCode, Json<PhotoDetail>)> {
     let (product, membership) = access::managed_product(&state.db, &user, id).await?;
-    let _receiving = state.photos.admit().await?;
-    let upload = read_upload(multipart, state.photos.limits().max_bytes).await?;
-    let photo = state
-        .photos
-        .add(
-            &state.db,
-            &user,
-            membership.cooperative.id,
-            PhotoOwner::Product(product.id),
-            upload,
-        )
-        .await?;
+    let photo = receive(
+        &state,
+        &user,
+        membership.cooperative.id,
+        PhotoOwner::Product(product.id),
+        multipart,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(PhotoDetail::of(&photo))))
 }
 
@@ -232,18 +245,14 @@ async fn upload_batch_photo(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> AppResult<(StatusCode, Json<PhotoDetail>)> {
     let (batch, _, membership) = crate::trace::batches::managed(&state.db, &user, id).await?;
-    let _receiving = state.photos.admit().await?;
-    let upload = read_upload(multipart, state.photos.limits().max_bytes).await?;
-    let photo = state
-        .photos
-        .add(
-            &state.db,
-            &user,
-            membership.cooperative.id,
-            PhotoOwner::Batch(batch.id),
-            upload,
-        )
-        .await?;
+    let photo = receive(
+        &state,
+        &user,
+        membership.cooperative.id,
+        PhotoOwner::Batch(batch.id),
+        multipart,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(PhotoDetail::of(&photo))))
 }
 

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
+use sea_orm::EntityTrait;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -242,13 +243,21 @@ async fn get_payment(
     )
     .await?;
     let payment = crate::payments::stripe::refresh_if_returning(&state, payment).await?;
+    Ok(Json(payment_view(&state, &payment).await?))
+}
+
+/// A payment with its orders as the API shows it after the checkout (no page token in the URL).
+async fn payment_view(
+    state: &AppState,
+    payment: &crate::entities::payments::Model,
+) -> AppResult<CheckoutView> {
     let orders = queries::of_payment(&state.db, payment.id).await?;
-    Ok(Json(CheckoutView {
-        payment: PaymentView::new(&payment, &state.config.commerce.collecting_account),
+    Ok(CheckoutView {
+        payment: PaymentView::new(payment, &state.config.commerce.collecting_account),
         orders: queries::views(&state.db, &state.reference, &orders).await?,
         payment_url: format!("{}/payments/{}", state.config.public_url, payment.reference),
         redirect_url: None,
-    }))
+    })
 }
 
 /// Give up an unpaid checkout: its orders are cancelled and the stock returns at once. For
@@ -274,20 +283,12 @@ async fn cancel_payment(
         user_id: viewer.as_ref().map(|u| u.id),
     };
     lifecycle::cancel_checkout(&state.db, &payment, actor).await?;
-    let payment = queries::payment_for(
-        &state.db,
-        &reference,
-        query.token.as_deref(),
-        viewer.as_ref(),
-    )
-    .await?;
-    let orders = queries::of_payment(&state.db, payment.id).await?;
-    Ok(Json(CheckoutView {
-        payment: PaymentView::new(&payment, &state.config.commerce.collecting_account),
-        orders: queries::views(&state.db, &state.reference, &orders).await?,
-        payment_url: format!("{}/payments/{}", state.config.public_url, payment.reference),
-        redirect_url: None,
-    }))
+    // Read again for the new status; access was checked above.
+    let payment = crate::entities::payments::Entity::find_by_id(payment.id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(payment_view(&state, &payment).await?))
 }
 
 /// The logged-in shopper's orders, newest first.

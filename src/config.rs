@@ -89,14 +89,11 @@ pub struct MediaConfig {
 pub enum MediaStorage {
     /// Files in a local folder: `OCOP_MEDIA_DIR`, or `{data_dir}/media` when unset.
     Local { dir: Option<PathBuf> },
-    /// An S3-compatible bucket (`OCOP_S3_BUCKET`; binaries built with `--features s3`).
-    #[cfg(feature = "s3")]
+    /// An S3-compatible bucket (`OCOP_S3_BUCKET`).
     S3(S3Storage),
 }
 
-/// An S3-compatible bucket. Credentials come from the standard `AWS_ACCESS_KEY_ID` and
-/// `AWS_SECRET_ACCESS_KEY` variables, read by the S3 client and never kept here.
-#[cfg(feature = "s3")]
+/// An S3-compatible bucket.
 #[derive(Debug, Clone)]
 pub struct S3Storage {
     pub bucket: String,
@@ -104,6 +101,9 @@ pub struct S3Storage {
     pub region: String,
     /// `OCOP_S3_ENDPOINT` for services other than AWS (MinIO, R2…).
     pub endpoint: Option<String>,
+    /// The standard `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`. When unset, the S3 client
+    /// looks for credentials the way AWS tools do (instance roles, web identity).
+    pub credentials: Option<(String, Secret)>,
 }
 
 /// Where the Meilisearch server is and how to talk to it.
@@ -480,21 +480,16 @@ impl MediaConfig {
             None => MediaStorage::Local {
                 dir: env("OCOP_MEDIA_DIR").map(PathBuf::from),
             },
-            #[cfg(feature = "s3")]
             Some(bucket) => MediaStorage::S3(S3Storage {
                 bucket: bucket.trim().to_owned(),
                 region: env("OCOP_S3_REGION").unwrap_or_else(|| "us-east-1".into()),
-                endpoint: env("OCOP_S3_ENDPOINT").filter(|e| !e.trim().is_empty()),
+                endpoint: env("OCOP_S3_ENDPOINT")
+                    .map(|e| e.trim().to_owned())
+                    .filter(|e| !e.is_empty()),
+                credentials: env("AWS_ACCESS_KEY_ID")
+                    .zip(env("AWS_SECRET_ACCESS_KEY"))
+                    .map(|(id, secret)| (id, Secret::new(secret))),
             }),
-            #[cfg(not(feature = "s3"))]
-            Some(_) => {
-                return Err(ConfigError::Env {
-                    name: "OCOP_S3_BUCKET",
-                    reason: "this binary was built without S3 support; build it with \
-                             `cargo build --release --features s3`"
-                        .into(),
-                });
-            }
         };
         Ok(Self { storage, limits })
     }
@@ -679,6 +674,23 @@ mod tests {
         );
         assert_eq!(config.public_url, "http://127.0.0.1:8080");
         assert!(!config.secure_cookies());
+    }
+
+    #[test]
+    fn s3_storage_is_configured_from_the_environment() {
+        let config = load(&[
+            ("OCOP_S3_BUCKET", "anh-san-pham"),
+            ("OCOP_S3_ENDPOINT", "http://10.0.0.5:9000"),
+            ("AWS_ACCESS_KEY_ID", "key-id"),
+            ("AWS_SECRET_ACCESS_KEY", "very-secret"),
+        ])
+        .unwrap();
+        let MediaStorage::S3(s3) = &config.media.storage else {
+            panic!("S3 storage expected");
+        };
+        assert_eq!(s3.bucket, "anh-san-pham");
+        assert_eq!(s3.endpoint.as_deref(), Some("http://10.0.0.5:9000"));
+        assert!(!format!("{s3:?}").contains("very-secret"), "never printed");
     }
 
     #[test]

@@ -211,6 +211,10 @@ pub fn app(state: AppState) -> Router {
             http::assets::search_js_path(),
             get(http::assets::serve_search_js),
         )
+        .route(
+            http::assets::scan_js_path(),
+            get(http::assets::serve_scan_js),
+        )
         .route(http::assets::icon_path(), get(http::assets::serve_icon))
         .route("/favicon.ico", get(http::assets::favicon))
         .fallback(|| async { AppError::NoRoute })

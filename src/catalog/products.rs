@@ -12,6 +12,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::access::Membership;
+use super::params::QueryChecker;
 use super::views::{Paged, ProductSummary};
 use super::{CooperativeStatus, ProductStatus};
 use crate::domain::{FieldIssue, Gtin, Money, Slug, bounded_text, optional_text};
@@ -503,92 +504,38 @@ pub struct ProductFilter {
 }
 
 impl ProductListParams {
+    /// Checks every filter; all refused ones are named at once (400).
     pub fn parse(&self, reference: &ReferenceData) -> AppResult<ProductFilter> {
-        fn present(value: &Option<String>) -> Option<&str> {
-            value.as_deref().map(str::trim).filter(|v| !v.is_empty())
-        }
-        let mut errors = FieldErrors::default();
-        let mut filter = ProductFilter {
-            page: 1,
-            per_page: 24,
-            ..Default::default()
-        };
-        if let Some(code) = present(&self.province) {
-            match reference.province(code) {
-                Some(p) => filter.province = Some(p.code.clone()),
-                None => errors.add(
-                    "province",
-                    FieldIssue::new("unknown_province", "no province has this code"),
-                ),
-            }
-        }
-        if let Some(code) = present(&self.commune) {
-            match reference.commune(code) {
-                Some(c) => filter.commune = Some(c.code.clone()),
-                None => errors.add(
-                    "commune",
-                    FieldIssue::new("unknown_commune", "no commune has this code"),
-                ),
-            }
-        }
-        if let Some(code) = present(&self.category) {
-            if let Some(category) = reference.category(code) {
-                filter.categories = vec![category.code.clone()];
-                filter.category = Some(category.code.clone());
-            } else if let Some(group) = reference.groups.iter().find(|g| g.code == code) {
-                filter.categories = group.categories.iter().map(|c| c.code.clone()).collect();
-                filter.category = Some(group.code.clone());
-            } else {
-                errors.add(
-                    "category",
-                    FieldIssue::new("unknown_category", "no OCOP category has this code"),
-                );
-            }
-        }
-        if let Some(stars) = present(&self.stars) {
-            match stars.parse::<i16>() {
-                Ok(s @ 3..=5) => filter.min_stars = Some(s),
-                _ => errors.add("stars", FieldIssue::new("invalid_stars", "3, 4 or 5")),
-            }
-        }
-        for (field, value, slot) in [
-            ("min_price", &self.min_price, &mut filter.min_price),
-            ("max_price", &self.max_price, &mut filter.max_price),
-        ] {
-            if let Some(text) = present(value) {
-                match Money::parse_price_text(text) {
-                    Ok(money) => *slot = Some(money.dong()),
-                    Err(issue) => errors.add(field, issue),
-                }
-            }
-        }
-        if let Some(sort) = present(&self.sort) {
-            match sort {
-                "newest" => filter.sort = ProductSort::Newest,
-                "price_asc" => filter.sort = ProductSort::PriceAsc,
-                "price_desc" => filter.sort = ProductSort::PriceDesc,
-                _ => errors.add(
+        let mut check = QueryChecker::new(reference);
+        let category = check.category(&self.category);
+        let (min_price, max_price) = check.price_range(&self.min_price, &self.max_price);
+        let filter = ProductFilter {
+            province: check.province(&self.province),
+            commune: check.commune(&self.commune),
+            categories: category
+                .as_ref()
+                .map(|c| c.categories.clone())
+                .unwrap_or_default(),
+            category: category.map(|c| c.code),
+            min_stars: check.stars("stars", &self.stars, 3..=5),
+            min_price,
+            max_price,
+            sort: check
+                .choice(
                     "sort",
-                    FieldIssue::new("invalid_sort", "newest, price_asc or price_desc"),
-                ),
-            }
-        }
-        if let Some(page) = present(&self.page) {
-            match page.parse::<u64>() {
-                Ok(p @ 1..=100_000) => filter.page = p,
-                _ => errors.add(
-                    "page",
-                    FieldIssue::new("invalid_page", "a page number from 1"),
-                ),
-            }
-        }
-        if let Some(per_page) = present(&self.per_page) {
-            match per_page.parse::<u64>() {
-                Ok(n @ 1..=100) => filter.per_page = n,
-                _ => errors.add("per_page", FieldIssue::new("invalid_per_page", "1 to 100")),
-            }
-        }
-        errors.into_result()?;
+                    &self.sort,
+                    &[
+                        ("newest", ProductSort::Newest),
+                        ("price_asc", ProductSort::PriceAsc),
+                        ("price_desc", ProductSort::PriceDesc),
+                    ],
+                    "invalid_sort",
+                )
+                .unwrap_or_default(),
+            page: check.page(&self.page, 100_000u64),
+            per_page: check.per_page(&self.per_page, 100u64, 24),
+        };
+        check.finish()?;
         Ok(filter)
     }
 }

@@ -43,7 +43,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/products", tag = "catalog", params(ProductListParams),
     responses(
         (status = 200, body = Paged<ProductSummary>),
-        (status = 422, body = Problem, description = "A filter is not valid"),
+        (status = 400, body = Problem, description = "A filter is not valid; `errors` names it"),
     ))]
 async fn list_products(
     State(state): State<AppState>,

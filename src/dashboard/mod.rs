@@ -37,8 +37,8 @@ use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::domain::FieldIssue;
-use crate::http::error::{AppError, AppResult, FieldErrors};
+use crate::catalog::params::QueryChecker;
+use crate::http::error::AppResult;
 use crate::reference::ReferenceData;
 
 pub use routes::{api_routes, page_routes};
@@ -69,21 +69,10 @@ impl DashboardParams {
     /// The filter, with an unknown province refused (400 naming the field), and whether the
     /// figures must be recomputed.
     pub fn parse(&self, reference: &ReferenceData) -> AppResult<(DashboardFilter, bool)> {
-        let province = match self.province.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(code) => match reference.province(code) {
-                Some(p) => Some(p.code.clone()),
-                None => {
-                    let mut errors = FieldErrors::default();
-                    errors.add(
-                        "province",
-                        FieldIssue::new("unknown_province", "no province has this code"),
-                    );
-                    return Err(AppError::InvalidParameters(errors));
-                }
-            },
-        };
-        let fresh = matches!(self.fresh.as_deref(), Some("1" | "true"));
+        let mut check = QueryChecker::new(reference);
+        let province = check.province(&self.province);
+        let fresh = check.boolean("fresh", &self.fresh).unwrap_or(false);
+        check.finish()?;
         Ok((DashboardFilter { province }, fresh))
     }
 }

@@ -14,6 +14,8 @@ pub const CSS: &str = include_str!("../../frontend/static/app.css");
 pub const JS: &str = include_str!("../../frontend/static/app.js");
 /// Search suggestions while typing (see `frontend/static/search.js`).
 pub const SEARCH_JS: &str = include_str!("../../frontend/static/search.js");
+/// The scan page's opt-in position button (see `frontend/static/scan.js`).
+pub const SCAN_JS: &str = include_str!("../../frontend/static/scan.js");
 /// The site icon, a few hundred bytes of SVG.
 pub const ICON: &str = include_str!("../../frontend/static/icon.svg");
 
@@ -25,6 +27,7 @@ fn hashed_path(name: &str, extension: &str, content: &str) -> String {
 
 static JS_PATH: LazyLock<String> = LazyLock::new(|| hashed_path("app", "js", JS));
 static SEARCH_JS_PATH: LazyLock<String> = LazyLock::new(|| hashed_path("search", "js", SEARCH_JS));
+static SCAN_JS_PATH: LazyLock<String> = LazyLock::new(|| hashed_path("scan", "js", SCAN_JS));
 static ICON_PATH: LazyLock<String> = LazyLock::new(|| hashed_path("icon", "svg", ICON));
 
 /// `sha256-…` source of the inline stylesheet, for the Content-Security-Policy.
@@ -43,6 +46,10 @@ pub fn search_js_path() -> &'static str {
     SEARCH_JS_PATH.as_str()
 }
 
+pub fn scan_js_path() -> &'static str {
+    SCAN_JS_PATH.as_str()
+}
+
 pub fn icon_path() -> &'static str {
     ICON_PATH.as_str()
 }
@@ -53,6 +60,10 @@ pub async fn serve_js() -> Response {
 
 pub async fn serve_search_js() -> Response {
     script(SEARCH_JS)
+}
+
+pub async fn serve_scan_js() -> Response {
+    script(SCAN_JS)
 }
 
 pub async fn serve_icon() -> Response {

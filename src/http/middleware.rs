@@ -78,13 +78,20 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         HeaderValue::from_static("strict-origin-when-cross-origin"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    let csp = format!(
-        "default-src 'none'; style-src {}; script-src 'self'; img-src 'self' data:; \
-         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        CSS_HASH_SOURCE.as_str()
-    );
-    if let Ok(value) = HeaderValue::from_str(&csp) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    if let Some(value) = CONTENT_SECURITY_POLICY.as_ref() {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value.clone());
     }
     response
 }
+
+/// The policy is the same for every response: built once (cloning a `HeaderValue` of static
+/// bytes is a reference count, not a copy).
+static CONTENT_SECURITY_POLICY: std::sync::LazyLock<Option<HeaderValue>> =
+    std::sync::LazyLock::new(|| {
+        let csp = format!(
+            "default-src 'none'; style-src {}; script-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            CSS_HASH_SOURCE.as_str()
+        );
+        HeaderValue::from_str(&csp).ok()
+    });

@@ -11,6 +11,7 @@
 pub mod bench;
 pub mod processing;
 pub mod routes;
+mod s3;
 pub mod store;
 
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Where photo files live: any `object_store` backend. Local files under `./data/media` by
 //! default; S3-compatible storage (AWS, MinIO, Cloudflare R2, Viettel/FPT object storage…) when
-//! the binary is built with the `s3` feature and `OCOP_S3_BUCKET` is set.
+//! `OCOP_S3_BUCKET` is set, so that several app servers share one set of photos.
 //!
 //! A photo's files are named `photos/{digest}-{width}.jpg`. Names never change meaning (the
 //! digest covers the upload and the processing version), which is what lets pages serve them
@@ -37,11 +37,16 @@ impl PhotoStore {
                         .with_context(|| format!("opening the photo folder {}", dir.display()))?,
                 )
             }
-            #[cfg(feature = "s3")]
             MediaStorage::S3(s3) => {
                 let mut builder = object_store::aws::AmazonS3Builder::from_env()
+                    .with_http_connector(super::s3::HyperConnector)
                     .with_bucket_name(&s3.bucket)
                     .with_region(&s3.region);
+                if let Some((key_id, secret)) = &s3.credentials {
+                    builder = builder
+                        .with_access_key_id(key_id)
+                        .with_secret_access_key(secret.expose());
+                }
                 if let Some(endpoint) = &s3.endpoint {
                     builder = builder
                         .with_endpoint(endpoint)

@@ -10,7 +10,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::model::SearchDocument;
+use super::model::{SearchDocument, SearchIndex};
 use crate::entities::{cooperatives, products};
 use crate::reference::ReferenceData;
 
@@ -63,6 +63,28 @@ pub async fn listed_page(
         .await?;
     let last = rows.last().map(|p| p.id);
     Ok((documents_of(db, reference, rows).await?, last))
+}
+
+/// Writes every listed product into `index`, a page of `page_size` at a time (both rebuilds,
+/// embedded and Meilisearch, fill their fresh index with it). Returns how many it wrote; the
+/// caller refreshes the index.
+pub async fn fill(
+    db: &impl ConnectionTrait,
+    reference: &ReferenceData,
+    index: &dyn SearchIndex,
+    page_size: u64,
+) -> anyhow::Result<u64> {
+    let mut after = 0;
+    let mut count = 0u64;
+    loop {
+        let (docs, last) = listed_page(db, reference, after, page_size).await?;
+        let Some(last) = last else {
+            return Ok(count);
+        };
+        after = last;
+        count += docs.len() as u64;
+        index.upsert(docs).await?;
+    }
 }
 
 /// Documents of the listed products among `rows` (with their cooperatives read in one query).

@@ -148,16 +148,7 @@ impl GenerationStore {
         std::fs::create_dir_all(&building)?;
         let documents = {
             let index = EmbeddedIndex::open(&building, DEFAULT_SYNONYMS)?;
-            let mut after = 0;
-            let mut count = 0u64;
-            loop {
-                let (docs, last) =
-                    documents::listed_page(db, reference, after, REBUILD_PAGE).await?;
-                let Some(last) = last else { break };
-                after = last;
-                count += docs.len() as u64;
-                index.upsert(docs).await?;
-            }
+            let count = documents::fill(db, reference, &index, REBUILD_PAGE).await?;
             index.refresh().await?;
             count
             // The index (and its writer lock) is dropped here, before the rename.

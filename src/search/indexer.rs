@@ -124,39 +124,68 @@ async fn drain_once(
     let due_before = Utc::now()
         - chrono::Duration::from_std(settings.delay).unwrap_or_else(|_| chrono::Duration::zero());
     let index = live.current();
-    if db.get_database_backend() == DbBackend::Postgres {
+    let batch = Batch {
+        reference,
+        index: index.as_ref(),
+        size: settings.batch_size,
+        due_before,
+    };
+    let (rows, failure) = if db.get_database_backend() == DbBackend::Postgres {
         // Rows stay locked (FOR UPDATE SKIP LOCKED) until this transaction ends, so other app
         // servers skip them; marking them processed commits with the release.
         let txn = crate::db::begin_write(db).await?;
-        let rows = outbox::claim_due(&txn, settings.batch_size, due_before).await?;
-        if rows.is_empty() {
+        let outcome = batch.claim_and_apply(&txn).await?;
+        if outcome.1.is_none() {
             txn.commit().await?;
-            return Ok(0);
+        } else {
+            txn.rollback().await?;
         }
-        match apply_rows(&txn, reference, index.as_ref(), &rows).await {
-            Ok(()) => {
-                outbox::mark_processed(&txn, &ids_of(&rows), Utc::now()).await?;
-                txn.commit().await?;
-            }
-            Err(err) => {
-                txn.rollback().await?;
-                record_failure(db, &rows, &err).await?;
-            }
-        }
-        Ok(rows.len())
+        outcome
     } else {
         // SQLite: one writer per database and one indexer per embedded index, so no claim is
         // needed; and no transaction is held across the indexing, which would have to upgrade
         // a read snapshot to a write lock and fail when an app write came in between.
-        let rows = outbox::claim_due(db, settings.batch_size, due_before).await?;
+        batch.claim_and_apply(db).await?
+    };
+    if let Some(err) = failure {
+        // Recorded outside the claiming transaction, which has been rolled back.
+        record_failure(db, &rows, &err).await?;
+    }
+    Ok(rows.len())
+}
+
+/// One round of the indexer: which rows, and where they go.
+struct Batch<'a> {
+    reference: &'a ReferenceData,
+    index: &'a dyn SearchIndex,
+    size: u64,
+    due_before: chrono::DateTime<Utc>,
+}
+
+impl Batch<'_> {
+    /// Claims due rows on `conn` and indexes them, marking them processed on `conn` when that
+    /// worked; returns the rows and, when indexing failed, why (to be recorded by the caller).
+    async fn claim_and_apply(
+        &self,
+        conn: &impl ConnectionTrait,
+    ) -> Result<
+        (
+            Vec<crate::entities::search_outbox::Model>,
+            Option<anyhow::Error>,
+        ),
+        sea_orm::DbErr,
+    > {
+        let rows = outbox::claim_due(conn, self.size, self.due_before).await?;
         if rows.is_empty() {
-            return Ok(0);
+            return Ok((rows, None));
         }
-        match apply_rows(db, reference, index.as_ref(), &rows).await {
-            Ok(()) => outbox::mark_processed(db, &ids_of(&rows), Utc::now()).await?,
-            Err(err) => record_failure(db, &rows, &err).await?,
+        match apply_rows(conn, self.reference, self.index, &rows).await {
+            Ok(()) => {
+                outbox::mark_processed(conn, &ids_of(&rows), Utc::now()).await?;
+                Ok((rows, None))
+            }
+            Err(err) => Ok((rows, Some(err))),
         }
-        Ok(rows.len())
     }
 }
 

@@ -272,15 +272,7 @@ impl MeiliIndex {
             .await
             .map_err(backend)?;
         staging.finish(task, TASK_TIMEOUT).await?;
-        let mut after = 0;
-        let mut count = 0u64;
-        loop {
-            let (docs, last) = super::documents::listed_page(db, reference, after, 5_000).await?;
-            let Some(last) = last else { break };
-            after = last;
-            count += docs.len() as u64;
-            staging.upsert(docs).await?;
-        }
+        let count = super::documents::fill(db, reference, &staging, 5_000).await?;
         let task = self
             .client
             .swap_indexes([&SwapIndexes {

@@ -9,10 +9,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::live::LiveIndex;
 use super::model::{Facets, MAX_PER_PAGE, SearchQuery, SearchSort};
+use crate::catalog::params::QueryChecker;
 use crate::catalog::views::ProductSummary;
-use crate::domain::{FieldIssue, Money};
 use crate::entities::{cooperatives, products};
-use crate::http::error::{AppError, AppResult, FieldErrors};
+use crate::http::error::AppResult;
 use crate::i18n::Lang;
 use crate::reference::ReferenceData;
 
@@ -64,18 +64,6 @@ pub struct SearchParams {
     pub facets: Option<String>,
 }
 
-fn present(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
-}
-
-fn parse_bool(text: &str) -> Option<bool> {
-    match text.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Some(true),
-        "false" | "0" | "no" | "off" => Some(false),
-        _ => None,
-    }
-}
-
 /// Sort names as they appear in URLs.
 pub fn sort_name(sort: SearchSort) -> &'static str {
     match sort {
@@ -97,9 +85,9 @@ pub const SORTS: [SearchSort; 5] = [
 ];
 
 impl SearchParams {
-    /// Checks every parameter; all refused fields are reported at once (400).
+    /// Checks every parameter; all refused fields are named at once (400).
     pub fn parse(&self, reference: &ReferenceData, today: NaiveDate) -> AppResult<SearchQuery> {
-        let mut errors = FieldErrors::default();
+        let mut check = QueryChecker::new(reference);
         let text: String = self
             .q
             .as_deref()
@@ -109,139 +97,30 @@ impl SearchParams {
             .take(MAX_TEXT_CHARS)
             .collect();
         let mut query = SearchQuery::new(text, today);
+        query.province = check.province(&self.province);
+        query.commune = check.commune(&self.commune);
+        // The index keeps each product's category and group, so the code is matched as given.
+        query.category = check.category(&self.category).map(|c| c.code);
+        query.min_stars = check.stars("min_stars", &self.min_stars, 1..=5);
+        (query.min_price, query.max_price) = check.price_range(&self.min_price, &self.max_price);
+        query.in_stock = check.boolean("in_stock", &self.in_stock);
+        query.cooperative_id = check.number(
+            "cooperative",
+            &self.cooperative,
+            1..=i64::MAX,
+            "invalid_cooperative",
+            "a cooperative id",
+        );
+        let sorts = SORTS.map(|sort| (sort_name(sort), sort));
+        if let Some(sort) = check.choice("sort", &self.sort, &sorts, "invalid_sort") {
+            query.sort = sort;
+        }
+        query.page = check.page(&self.page, MAX_PAGE);
+        query.per_page = check.per_page(&self.per_page, MAX_PER_PAGE, DEFAULT_PER_PAGE);
         // Facets are on unless the request turns them off.
-        query.with_facets = true;
-        if let Some(code) = present(&self.province) {
-            match reference.province(code) {
-                Some(p) => query.province = Some(p.code.clone()),
-                None => errors.add(
-                    "province",
-                    FieldIssue::new("unknown_province", "no province has this code"),
-                ),
-            }
-        }
-        if let Some(code) = present(&self.commune) {
-            match reference.commune(code) {
-                Some(c) => query.commune = Some(c.code.clone()),
-                None => errors.add(
-                    "commune",
-                    FieldIssue::new("unknown_commune", "no commune has this code"),
-                ),
-            }
-        }
-        if let Some(code) = present(&self.category) {
-            let known = reference.category(code).is_some()
-                || reference.groups.iter().any(|g| g.code == code);
-            if known {
-                query.category = Some(code.to_owned());
-            } else {
-                errors.add(
-                    "category",
-                    FieldIssue::new("unknown_category", "no OCOP category has this code"),
-                );
-            }
-        }
-        if let Some(stars) = present(&self.min_stars) {
-            match stars.parse::<i16>() {
-                Ok(s @ 1..=5) => query.min_stars = Some(s),
-                _ => errors.add(
-                    "min_stars",
-                    FieldIssue::new("invalid_stars", "a number of stars from 1 to 5"),
-                ),
-            }
-        }
-        for (field, value) in [
-            ("min_price", &self.min_price),
-            ("max_price", &self.max_price),
-        ] {
-            if let Some(text) = present(value) {
-                match Money::parse_price_text(text) {
-                    Ok(money) if field == "min_price" => query.min_price = Some(money.dong()),
-                    Ok(money) => query.max_price = Some(money.dong()),
-                    Err(issue) => errors.add(field, issue),
-                }
-            }
-        }
-        if let (Some(min), Some(max)) = (query.min_price, query.max_price)
-            && min > max
-        {
-            errors.add(
-                "max_price",
-                FieldIssue::new(
-                    "price_range_reversed",
-                    "the highest price is below the lowest",
-                ),
-            );
-        }
-        if let Some(text) = present(&self.in_stock) {
-            match parse_bool(text) {
-                Some(value) => query.in_stock = Some(value),
-                None => errors.add(
-                    "in_stock",
-                    FieldIssue::new("invalid_boolean", "true or false"),
-                ),
-            }
-        }
-        if let Some(text) = present(&self.cooperative) {
-            match text.parse::<i64>() {
-                Ok(id) if id > 0 => query.cooperative_id = Some(id),
-                _ => errors.add(
-                    "cooperative",
-                    FieldIssue::new("invalid_cooperative", "a cooperative id"),
-                ),
-            }
-        }
-        if let Some(text) = present(&self.sort) {
-            match SORTS.iter().find(|s| sort_name(**s) == text) {
-                Some(sort) => query.sort = *sort,
-                None => errors.add(
-                    "sort",
-                    FieldIssue::new(
-                        "invalid_sort",
-                        "relevance, price_asc, price_desc, newest or best_selling",
-                    ),
-                ),
-            }
-        }
-        if let Some(text) = present(&self.page) {
-            match text.parse::<u32>() {
-                Ok(p @ 1..=MAX_PAGE) => query.page = p,
-                _ => errors.add(
-                    "page",
-                    FieldIssue::new(
-                        "invalid_page",
-                        format!("a page number from 1 to {MAX_PAGE}"),
-                    ),
-                ),
-            }
-        } else {
-            query.page = 1;
-        }
-        if let Some(text) = present(&self.per_page) {
-            match text.parse::<u32>() {
-                Ok(n @ 1..=MAX_PER_PAGE) => query.per_page = n,
-                _ => errors.add(
-                    "per_page",
-                    FieldIssue::new("invalid_per_page", format!("1 to {MAX_PER_PAGE}")),
-                ),
-            }
-        } else {
-            query.per_page = DEFAULT_PER_PAGE;
-        }
-        if let Some(text) = present(&self.facets) {
-            match parse_bool(text) {
-                Some(value) => query.with_facets = value,
-                None => errors.add(
-                    "facets",
-                    FieldIssue::new("invalid_boolean", "true or false"),
-                ),
-            }
-        }
-        if errors.is_empty() {
-            Ok(query)
-        } else {
-            Err(AppError::InvalidParameters(errors))
-        }
+        query.with_facets = check.boolean("facets", &self.facets).unwrap_or(true);
+        check.finish()?;
+        Ok(query)
     }
 }
 
@@ -409,6 +288,7 @@ pub async fn suggestions(index: &LiveIndex, text: &str) -> AppResult<Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::error::AppError;
 
     fn params(pairs: &[(&str, &str)]) -> SearchParams {
         let query = pairs

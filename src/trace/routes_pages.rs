@@ -20,8 +20,8 @@ use super::events::{self, EventInput, EventView};
 use super::origin::{OriginView, StampRecord};
 use super::scans::{ScanInput, StampFacts, Verdict, client_class};
 use super::signing::{KeyRing, SignedParts};
-use super::stamps::{self, VoidSelection};
-use super::{EventType, StampStatus, VoidReason};
+use super::stamps::{self, RollSummary, VoidSelection};
+use super::{EventType, VoidReason};
 use crate::AppState;
 use crate::accounts::Authenticated;
 use crate::catalog::access;
@@ -84,19 +84,22 @@ pub struct ScanParams {
 
 #[derive(Template)]
 #[template(path = "scan.html")]
-struct ScanPage {
+struct ScanPage<'a> {
     ctx: PageContext,
     code: String,
     verdict: Verdict,
     origin: Option<Arc<OriginView>>,
     serial: i64,
-    provinces: Vec<Province>,
+    provinces: &'a [Province],
     reported_province: Option<String>,
+    /// The person shared their (rounded) position with this check.
+    shared_position: bool,
+    scan_js_path: &'static str,
     report_sent: bool,
     report_errors: FieldErrors,
 }
 
-impl ScanPage {
+impl ScanPage<'_> {
     fn date(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
         crate::clock::to_vietnam_time(*at)
             .format("%d/%m/%Y")
@@ -276,6 +279,7 @@ async fn scan_response(
     let (jar, mut input) = scan_client(state, jar, headers, client);
     apply_params(state, &mut input, params);
     let reported_province = input.province_code.clone();
+    let shared_position = input.position.is_some();
     let (verdict, found) = match &code {
         Some(code) => judge(state, code, input).await?,
         None => (Verdict::Unknown, None),
@@ -295,8 +299,10 @@ async fn scan_response(
         verdict,
         origin,
         serial,
-        provinces: state.reference.provinces.clone(),
+        provinces: &state.reference.provinces,
         reported_province,
+        shared_position,
+        scan_js_path: crate::http::assets::scan_js_path(),
         report_sent: false,
         report_errors: FieldErrors::default(),
     };
@@ -541,7 +547,9 @@ async fn report_fake(
             },
             origin,
             serial,
-            provinces: state.reference.provinces.clone(),
+            provinces: &state.reference.provinces,
+            shared_position: false,
+            scan_js_path: crate::http::assets::scan_js_path(),
             reported_province: None,
             report_sent: sent,
             report_errors: errors,
@@ -614,16 +622,6 @@ async fn new_batch_submit(
     }
 }
 
-/// Issued stamps of a batch by roll.
-pub struct RollSummary {
-    pub roll: i32,
-    pub first_serial: i64,
-    pub last_serial: i64,
-    pub active: i64,
-    pub voided: i64,
-    pub signed: bool,
-}
-
 #[derive(Template)]
 #[template(path = "workspace/batch.html")]
 struct BatchPage {
@@ -687,44 +685,15 @@ async fn render_batch_page(
     } = forms;
     let (batch, product, membership) = batches::managed(&state.db, user, batch_id).await?;
     let events = events::of_batch(&state.db, &state.reference, batch.id).await?;
-    let all = stamp_rows::Entity::find()
-        .filter(stamp_rows::Column::BatchId.eq(batch.id))
-        .all(&state.db)
-        .await?;
-    let mut rolls: Vec<RollSummary> = Vec::new();
-    for stamp in &all {
-        let entry = match rolls.iter_mut().find(|r| r.roll == stamp.roll) {
-            Some(entry) => entry,
-            None => {
-                rolls.push(RollSummary {
-                    roll: stamp.roll,
-                    first_serial: stamp.serial,
-                    last_serial: stamp.serial,
-                    active: 0,
-                    voided: 0,
-                    signed: stamp.signature.is_some(),
-                });
-                rolls.last_mut().expect("just pushed")
-            }
-        };
-        entry.first_serial = entry.first_serial.min(stamp.serial);
-        entry.last_serial = entry.last_serial.max(stamp.serial);
-        if stamp.status == StampStatus::Active.as_str() {
-            entry.active += 1;
-        } else {
-            entry.voided += 1;
-        }
-    }
-    rolls.sort_by_key(|r| r.roll);
+    let rolls = stamps::rolls_of(&state.db, batch.id).await?;
     let photos = crate::media::ordered(&state.db, crate::media::PhotoOwner::Batch(batch.id))
         .await?
         .iter()
         .map(|p| (p.id, crate::media::PhotoImage::of(p)))
         .collect();
-    let sample_links = all
+    let sample_links = stamps::first_active(&state.db, batch.id, 3)
+        .await?
         .iter()
-        .filter(|s| s.status == StampStatus::Active.as_str())
-        .take(3)
         .map(|s| {
             (
                 s.serial,

@@ -7,8 +7,9 @@
 //! when the queue is full rather than dropping anything, and a graceful shutdown drains the
 //! queue before the process exits.
 //!
-//! Copy detection: a stamp is flagged as a likely copy when many distinct clients check it or
-//! when it is reported bought in two different provinces. A client is a phone, recognised by
+//! Copy detection: a stamp is flagged as a likely copy when many distinct clients check it, when
+//! it is reported bought in two different provinces, or when two people who shared their
+//! position checked it more than [`FAR_APART_KM`] apart. A client is a phone, recognised by
 //! its `ocop_client` cookie (or, without one, by a salted hash of its network and user agent),
 //! so one person re-opening their own check is told so and never counted as another person;
 //! a flood from one client changes nothing but its own rate limit.
@@ -35,6 +36,11 @@ use crate::entities::{scans, stamps};
 /// Distinct clients from which a stamp counts as a likely copy: a sealed package is checked by
 /// its buyer, perhaps by a relative, rarely by more.
 pub const COPY_DISTINCT_CLIENTS: usize = 5;
+/// Two shared positions of one package this far apart mean two packages: one is a copy. Far
+/// enough that a buyer who scans at the market and again at home a district away is not flagged.
+pub const FAR_APART_KM: f64 = 100.0;
+/// Places (provinces, positions) remembered per stamp: two far-apart ones already decide.
+const REMEMBERED_PLACES: usize = 8;
 /// Client keys remembered per stamp (enough to decide; the database has them all).
 const REMEMBERED_CLIENTS: usize = 64;
 const QUEUE: usize = 50_000;
@@ -213,7 +219,32 @@ struct StampState {
     clients: Vec<(ClientKey, DateTime<Utc>)>,
     distinct: u32,
     provinces: Vec<String>,
+    positions: Vec<(f64, f64)>,
     flagged: bool,
+}
+
+impl StampState {
+    /// Remembers a shared position; `true` when it lies far from one seen before.
+    fn add_position(&mut self, position: (f64, f64)) -> bool {
+        let far = self
+            .positions
+            .iter()
+            .any(|seen| distance_km(*seen, position) > FAR_APART_KM);
+        if self.positions.len() < REMEMBERED_PLACES && !self.positions.contains(&position) {
+            self.positions.push(position);
+        }
+        far
+    }
+}
+
+/// Great-circle distance between two (latitude, longitude) points in degrees, in kilometres.
+pub fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
+    const EARTH_RADIUS_KM: f64 = 6371.0;
+    let (lat1, lat2) = (a.0.to_radians(), b.0.to_radians());
+    let dlat = lat2 - lat1;
+    let dlon = (b.1 - a.1).to_radians();
+    let h = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlon / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
 }
 
 struct PendingScan {
@@ -283,10 +314,13 @@ impl ScanService {
             let others = state.distinct - u32::from(mine.is_some());
             if let Some(province) = &input.province_code
                 && !state.provinces.contains(province)
-                && state.provinces.len() < 8
+                && state.provinces.len() < REMEMBERED_PLACES
             {
                 state.provinces.push(province.clone());
             }
+            let far_positions = input
+                .position
+                .is_some_and(|position| state.add_position(position));
             if mine.is_none() {
                 state.distinct += 1;
                 if state.clients.len() < REMEMBERED_CLIENTS {
@@ -295,11 +329,10 @@ impl ScanService {
             }
             let first_at = *state.first_at.get_or_insert(now);
             let provinces = state.provinces.len() as u32;
-            if !state.flagged
-                && (state.distinct as usize >= COPY_DISTINCT_CLIENTS || provinces >= 2)
-            {
+            let far_apart = provinces >= 2 || far_positions;
+            if !state.flagged && (state.distinct as usize >= COPY_DISTINCT_CLIENTS || far_apart) {
                 state.flagged = true;
-                flag = Some(if provinces >= 2 {
+                flag = Some(if far_apart {
                     "far_apart_places"
                 } else {
                     "many_clients"
@@ -420,11 +453,27 @@ impl ScanService {
             .distinct()
             .filter(scans::Column::StampId.eq(stamp_id))
             .filter(scans::Column::ProvinceCode.is_not_null())
-            .limit(8)
+            .limit(REMEMBERED_PLACES as u64)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let positions: Vec<(Option<f64>, Option<f64>)> = scans::Entity::find()
+            .select_only()
+            .column(scans::Column::Latitude)
+            .column(scans::Column::Longitude)
+            .distinct()
+            .filter(scans::Column::StampId.eq(stamp_id))
+            .filter(scans::Column::Latitude.is_not_null())
+            .filter(scans::Column::Longitude.is_not_null())
+            .limit(REMEMBERED_PLACES as u64)
             .into_tuple()
             .all(&self.db)
             .await?;
         Ok(StampState {
+            positions: positions
+                .into_iter()
+                .filter_map(|(lat, lon)| lat.zip(lon))
+                .collect(),
             first_at: stamp.first_scanned_at,
             clients: clients
                 .into_iter()
@@ -434,6 +483,12 @@ impl ScanService {
             provinces: provinces.into_iter().flatten().collect(),
             flagged: stamp.flagged,
         })
+    }
+
+    /// Forgets every in-memory stamp state, as a restart would: the next scan of each stamp
+    /// reloads it from the database.
+    pub fn forget_states(&self) {
+        self.states.clear();
     }
 
     /// Waits until every scan queued so far is written.
@@ -697,6 +752,38 @@ mod tests {
         );
         assert_eq!(client_class("curl/8.5.0"), "bot");
         assert_eq!(client_class(""), "other");
+    }
+
+    #[test]
+    fn distances_are_great_circle_kilometres() {
+        let hanoi = (21.03, 105.85);
+        let lao_cai = (22.48, 103.97);
+        let sa_pa = (22.34, 103.84);
+        let d = distance_km(hanoi, lao_cai);
+        assert!(
+            (240.0..260.0).contains(&d),
+            "Hà Nội–Lào Cai is about 250 km, got {d}"
+        );
+        assert!(distance_km(lao_cai, sa_pa) < 25.0);
+        assert_eq!(distance_km(sa_pa, sa_pa), 0.0);
+    }
+
+    #[test]
+    fn positions_far_apart_are_told_and_near_ones_are_not() {
+        let mut state = StampState::default();
+        assert!(!state.add_position((22.48, 103.97)), "the first position");
+        assert!(
+            !state.add_position((22.34, 103.84)),
+            "Sa Pa is near Lào Cai"
+        );
+        assert!(
+            state.add_position((10.78, 106.70)),
+            "Hồ Chí Minh City is far"
+        );
+        for i in 0..20 {
+            state.add_position((22.0 + f64::from(i) / 100.0, 104.0));
+        }
+        assert_eq!(state.positions.len(), REMEMBERED_PLACES);
     }
 
     #[test]

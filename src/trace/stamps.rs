@@ -240,6 +240,78 @@ pub async fn all_active_of_batch(
     Ok(query.all(db).await?)
 }
 
+/// One roll (one issue) of a batch's stamps, summarised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollSummary {
+    pub roll: i32,
+    pub first_serial: i64,
+    pub last_serial: i64,
+    pub active: i64,
+    pub voided: i64,
+    pub signed: bool,
+}
+
+/// The rolls of a batch, by roll number: one grouped query, however many stamps (a batch may
+/// hold hundreds of thousands).
+pub async fn rolls_of(db: &impl ConnectionTrait, batch_id: i64) -> AppResult<Vec<RollSummary>> {
+    use sea_orm::sea_query::{ExprTrait, Func};
+    // SUM of a CASE rather than COUNT(…) FILTER: both databases read it, and both return a
+    // 64-bit integer for it.
+    let count_where =
+        |condition: Expr| -> Expr { Func::sum(Expr::case(condition, 1).finally(0)).into() };
+    let rows: Vec<(i32, i64, i64, i64, i64, i64)> = stamps::Entity::find()
+        .select_only()
+        .column(stamps::Column::Roll)
+        .column_as(stamps::Column::Serial.min(), "first_serial")
+        .column_as(stamps::Column::Serial.max(), "last_serial")
+        .column_as(
+            count_where(Expr::col(stamps::Column::Status).eq(StampStatus::Active.as_str())),
+            "active",
+        )
+        .column_as(
+            count_where(Expr::col(stamps::Column::Status).ne(StampStatus::Active.as_str())),
+            "voided",
+        )
+        .column_as(
+            count_where(Expr::col(stamps::Column::Signature).is_not_null()),
+            "signed",
+        )
+        .filter(stamps::Column::BatchId.eq(batch_id))
+        .group_by(stamps::Column::Roll)
+        .order_by_asc(stamps::Column::Roll)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(roll, first_serial, last_serial, active, voided, signed)| RollSummary {
+                roll,
+                first_serial,
+                last_serial,
+                active,
+                voided,
+                signed: signed > 0,
+            },
+        )
+        .collect())
+}
+
+/// The first `limit` active stamps of a batch, by serial (sample links on the batch page).
+pub async fn first_active(
+    db: &impl ConnectionTrait,
+    batch_id: i64,
+    limit: u64,
+) -> AppResult<Vec<stamps::Model>> {
+    Ok(stamps::Entity::find()
+        .filter(stamps::Column::BatchId.eq(batch_id))
+        .filter(stamps::Column::Status.eq(StampStatus::Active.as_str()))
+        .order_by_asc(stamps::Column::Serial)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
 /// The base URL for QR codes: upper-cased when it has no path, so that the whole URL fits the
 /// QR alphanumeric mode (scheme and host are case-insensitive).
 pub fn qr_base(public_url: &str) -> String {

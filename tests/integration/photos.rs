@@ -609,3 +609,146 @@ async fn another_cooperative_cannot_touch_photos() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// A local S3 service: moto's server (PyPI `moto[server]`, installed by `.ci/run`), on a free
+/// port, killed when dropped. `None` (the test says it skipped) when moto is not installed,
+/// unless `CI=true`.
+struct MotoServer {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl MotoServer {
+    async fn start() -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let child = match child {
+            Ok(child) => child,
+            Err(err) if std::env::var("CI").as_deref() != Ok("true") => {
+                eprintln!(
+                    "SKIPPED: moto_server (pip install 'moto[server]') is not installed: {err}"
+                );
+                return None;
+            }
+            Err(err) => panic!("moto_server is needed in CI (pip install 'moto[server]'): {err}"),
+        };
+        let server = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..200 {
+            if reqwest::get(&server.endpoint).await.is_ok() {
+                return Some(server);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("moto_server did not answer at {}", server.endpoint);
+    }
+
+    /// The names of the objects in `bucket`, by the S3 API's ListObjectsV2 (which moto answers
+    /// unsigned).
+    async fn object_names(&self, bucket: &str) -> Vec<String> {
+        let listing = reqwest::get(format!("{}/{bucket}?list-type=2", self.endpoint))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        listing
+            .split("<Key>")
+            .skip(1)
+            .filter_map(|rest| rest.split_once("</Key>").map(|(key, _)| key.to_owned()))
+            .collect()
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn photos_live_in_an_s3_bucket_when_one_is_configured() {
+    let Some(s3) = MotoServer::start().await else {
+        return;
+    };
+    let bucket = "ocop-photos";
+    let created = reqwest::Client::new()
+        .put(format!("{}/{bucket}", s3.endpoint))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        created.status().is_success(),
+        "bucket: {}",
+        created.status()
+    );
+
+    let endpoint = s3.endpoint.clone();
+    let app = TestApp::spawn_with(move |config| {
+        config.media.storage =
+            ocop_market::config::MediaStorage::S3(ocop_market::config::S3Storage {
+                bucket: bucket.to_owned(),
+                region: "us-east-1".to_owned(),
+                endpoint: Some(endpoint),
+                credentials: Some((
+                    "test-key-id".to_owned(),
+                    ocop_market::config::Secret::new("test-secret"),
+                )),
+            });
+    })
+    .await;
+    let admin = app.admin().await;
+    let (owner, product, _) = shop(&app, &admin, "0912000009", "PH-009").await;
+
+    let (status, photo) = upload(
+        &owner,
+        &format!("/api/v1/products/{product}/photos"),
+        jpeg_with_exif(1000, 600, 1),
+        "ruong-bac-thang.jpg",
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{photo}");
+    let src = photo["src"].as_str().unwrap().to_owned();
+    let key = src.trim_start_matches("/media/");
+    assert!(key.starts_with("photos/"), "{src}");
+
+    // The file is in the bucket, not on the app server's disk, and is served from the bucket.
+    let objects = s3.object_names(bucket).await;
+    assert!(objects.contains(&key.to_owned()), "{key} in {objects:?}");
+    assert!(objects.iter().all(|name| name.starts_with("photos/")));
+    assert!(stored_files(&app).is_empty(), "nothing under ./data/media");
+    let served = fetch(&app, &src).await;
+    assert_eq!(served.status(), StatusCode::OK);
+    let bytes = served.bytes().await.unwrap();
+    assert!(bytes.starts_with(&[0xFF, 0xD8]), "a JPEG");
+    assert!(
+        !contains(&bytes, SECRET_MAKE),
+        "no metadata in the bucket either"
+    );
+
+    // Deleting the photo deletes its objects.
+    let response = owner
+        .client
+        .delete(owner.url(&format!("/api/v1/photos/{}", photo["id"])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        s3.object_names(bucket).await,
+        Vec::<String>::new(),
+        "every width deleted"
+    );
+    assert_eq!(fetch(&app, &src).await.status(), StatusCode::NOT_FOUND);
+}

@@ -196,6 +196,74 @@ async fn many_distinct_checkers_or_far_apart_places_flag_a_likely_copy() {
     assert!(provinces.contains(&"15") && provinces.contains(&"01"));
 }
 
+#[tokio::test]
+async fn shared_positions_far_apart_flag_a_likely_copy_and_are_stored_rounded() {
+    let Setup { app, owner, batch } = setup().await;
+    issue(&owner, batch, 1, false).await;
+    let stamps = stamps_of(&owner, batch).await;
+    let code = stamps[0]["code"].as_str().unwrap().to_owned();
+    let url = app.url(&format!("/s/{code}"));
+
+    // The page offers the button to scripts only (hidden without JavaScript) and loads the
+    // small script that reveals it.
+    let (_, html) = scan(&phone(&app), &url).await;
+    assert!(
+        html.contains(r#"id="share-location""#) && html.contains(" hidden>"),
+        "{html}"
+    );
+    let script = html
+        .split(r#"<script src=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the scan page loads its script");
+    let served = reqwest::get(app.url(script)).await.unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    assert!(served.text().await.unwrap().contains("getCurrentPosition"));
+
+    // Sa Pa, then a few kilometres away: the same package carried home.
+    let (_, html) = scan(&phone(&app), &format!("{url}?lat=22.336123&lon=103.844987")).await;
+    assert!(html.contains("Vị trí (làm tròn khoảng 1 km)"), "thanked");
+    assert!(!html.contains("Cảnh báo"));
+    let (_, html) = scan(&phone(&app), &format!("{url}?lat=22.40&lon=103.90")).await;
+    assert!(!html.contains("Cảnh báo"), "near positions are one package");
+
+    // A coordinate out of range is ignored, not an error.
+    let (status, _) = scan(&phone(&app), &format!("{url}?lat=95&lon=1e400")).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The process restarts (states reload from the database), then Hồ Chí Minh City.
+    app.state.scans.flush().await;
+    app.state.scans.forget_states();
+    let (_, html) = scan(&phone(&app), &format!("{url}?lat=10.78&lon=106.70")).await;
+    assert!(html.contains("Cảnh báo"), "800 km apart: two packages");
+
+    app.state.scans.flush().await;
+    let stamp = ocop_market::entities::stamps::Entity::find()
+        .filter(ocop_market::entities::stamps::Column::Code.eq(code.as_str()))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stamp.flagged);
+    assert_eq!(stamp.flag_reason.as_deref(), Some("far_apart_places"));
+    let stored: Vec<(Option<f64>, Option<f64>)> = ocop_market::entities::scans::Entity::find()
+        .filter(ocop_market::entities::scans::Column::StampId.eq(stamp.id))
+        .all(app.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.latitude, s.longitude))
+        .collect();
+    assert!(
+        stored.contains(&(Some(22.34), Some(103.84))),
+        "rounded to two decimals: {stored:?}"
+    );
+    assert!(
+        !stored.iter().any(|(lat, _)| lat.is_some_and(|l| l > 90.0)),
+        "the out-of-range coordinate is not stored"
+    );
+}
+
 async fn stamps_coop(app: &TestApp, batch: i64) -> i64 {
     ocop_market::entities::batches::Entity::find_by_id(batch)
         .one(app.db())
@@ -416,7 +484,15 @@ async fn the_scan_page_fits_one_tcp_window_on_a_realistic_page() {
         .text()
         .await
         .unwrap();
-    assert!(!html.contains("<script"), "no JavaScript");
+    // It needs no JavaScript: the only script is our own optional, deferred one (the
+    // position button, hidden without it), never inline.
+    for script in html.split("<script").skip(1) {
+        assert!(
+            script.starts_with(r#" src="/static/scan."#) && script.contains(" defer>"),
+            "only the optional first-party script: <script{}",
+            &script[..script.len().min(80)]
+        );
+    }
     assert!(
         !html.contains("@font-face") && !html.contains("https://"),
         "no web fonts, no third-party URLs"

@@ -89,6 +89,34 @@ async fn walk(mut b: Browser, app: TestApp, code: String) {
     );
     b.shot("verdict-and-origin").await;
 
+    // The opt-in position button exists only with JavaScript. Here the phone's answer to the
+    // permission prompt is stood in for by a fixed position in Sa Pa; the page sends it
+    // rounded to about a kilometre and says thank you.
+    let share = b.find("#share-location").await;
+    assert_eq!(
+        share.is_displayed().await.unwrap(),
+        b.setup.javascript,
+        "the position button shows only with JavaScript"
+    );
+    if b.setup.javascript {
+        b.client
+            .execute(
+                "navigator.geolocation.getCurrentPosition = function (ok) { \
+                   ok({ coords: { latitude: 22.336123, longitude: 103.844987 } }); };",
+                vec![],
+            )
+            .await
+            .unwrap();
+        b.click(share).await;
+        b.sees(t(lang, "scan.location_thanks")).await;
+        assert!(
+            b.path().await.contains("lat=22.34&lon=103.84"),
+            "rounded on the phone: {}",
+            b.path().await
+        );
+        b.shot("position-shared").await;
+    }
+
     // The report form is at the end of the page; an empty place is refused beside the field.
     b.click_button(t(lang, "scan.report_submit")).await;
     b.find("#place_of_purchase-error").await;

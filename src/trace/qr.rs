@@ -36,9 +36,9 @@ pub enum QrError {
         /// The refused size, in pixels.
         size_px: u32,
     },
-    /// The QR encoder refused the data.
+    /// The QR encoder refused the data (too long for any version at this level).
     #[error("QR encoding failed: {0}")]
-    Encode(#[from] qrcode::types::QrError),
+    Encode(#[from] qrcodegen::DataTooLong),
     /// The PNG encoder failed.
     #[error("PNG encoding failed: {0}")]
     Png(#[from] image::ImageError),
@@ -69,12 +69,12 @@ impl EcLevel {
         }
     }
 
-    fn to_qrcode(self) -> qrcode::EcLevel {
+    fn to_qrcodegen(self) -> qrcodegen::QrCodeEcc {
         match self {
-            Self::L => qrcode::EcLevel::L,
-            Self::M => qrcode::EcLevel::M,
-            Self::Q => qrcode::EcLevel::Q,
-            Self::H => qrcode::EcLevel::H,
+            Self::L => qrcodegen::QrCodeEcc::Low,
+            Self::M => qrcodegen::QrCodeEcc::Medium,
+            Self::Q => qrcodegen::QrCodeEcc::Quartile,
+            Self::H => qrcodegen::QrCodeEcc::High,
         }
     }
 }
@@ -89,10 +89,16 @@ pub struct QrMatrix {
 }
 
 impl QrMatrix {
-    /// Encodes `data` at error-correction level `ec` in the smallest version that holds it.
+    /// Encodes `data` at error-correction level `ec` in the smallest version that holds it,
+    /// with the mask the QR specification's penalty rules choose.
     ///
-    /// The encoder chooses the segment modes itself, so an all-uppercase URL is encoded in
-    /// alphanumeric mode and needs a smaller symbol than the same URL in lowercase.
+    /// An all-uppercase URL is encoded in alphanumeric mode (5.5 bits a character instead of
+    /// 8), and a URL whose base has lower-case letters switches to alphanumeric mode for its
+    /// upper-case stamp part, so both need a smaller symbol than plain byte mode.
+    ///
+    /// The encoder is qrcodegen (Project Nayuki's reference implementation): it scores the
+    /// eight masks in place, without allocating, which matters when a label sheet encodes
+    /// 100,000 codes.
     pub fn encode(data: &str, ec: EcLevel) -> Result<Self, QrError> {
         if data.is_empty() {
             return Err(QrError::EmptyData);
@@ -100,24 +106,25 @@ impl QrMatrix {
         if data.len() > MAX_DATA_BYTES {
             return Err(QrError::DataTooLong { len: data.len() });
         }
-        let code = qrcode::QrCode::with_error_correction_level(data.as_bytes(), ec.to_qrcode())?;
-        let version = match code.version() {
-            qrcode::Version::Normal(v) => v,
-            // Automatic encoding only ever picks normal versions; a micro symbol here would be
-            // a change in the qrcode crate that the renderers are not written for.
-            qrcode::Version::Micro(_) => {
-                return Err(QrError::Encode(qrcode::types::QrError::InvalidVersion));
-            }
-        };
-        let width = code.width();
-        let dark = code
-            .into_colors()
-            .into_iter()
-            .map(|c| c == qrcode::Color::Dark)
+        let code = qrcodegen::QrCode::encode_segments_advanced(
+            &segments(data),
+            ec.to_qrcodegen(),
+            qrcodegen::Version::MIN,
+            qrcodegen::Version::MAX,
+            None,
+            // Keep the level asked for; a higher one would change nothing a reader sees.
+            false,
+        )?;
+        // 21..=177 modules, version 1..=40: both always fit.
+        let width = usize::try_from(code.size()).unwrap_or(0);
+        let size = code.size();
+        let dark = (0..size)
+            .flat_map(|y| (0..size).map(move |x| (x, y)))
+            .map(|(x, y)| code.get_module(x, y))
             .collect();
         Ok(Self {
             width,
-            version,
+            version: i16::from(code.version().value()),
             dark,
         })
     }
@@ -163,6 +170,34 @@ impl QrMatrix {
     /// Modules per side including the quiet zone on both sides.
     fn full_width(&self) -> usize {
         self.width + 2 * QUIET_ZONE
+    }
+}
+
+/// Characters from which a switch to alphanumeric mode pays for itself: the mode header and
+/// count cost about 20 bits, and each alphanumeric character saves 2.5 bits over a byte.
+const MIN_ALPHANUMERIC_TAIL: usize = 12;
+
+/// The segments for `data`: one segment in the densest mode that holds it all, or, when only
+/// a tail is alphanumeric (a lower-case base URL before an upper-case stamp path), bytes
+/// followed by an alphanumeric tail.
+fn segments(data: &str) -> Vec<qrcodegen::QrSegment> {
+    use qrcodegen::QrSegment;
+    if QrSegment::is_numeric(data) || QrSegment::is_alphanumeric(data) {
+        return QrSegment::make_segments(data);
+    }
+    let tail_start = data
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| QrSegment::is_alphanumeric(c.encode_utf8(&mut [0; 4])))
+        .last()
+        .map_or(data.len(), |(i, _)| i);
+    if data.len() - tail_start >= MIN_ALPHANUMERIC_TAIL {
+        vec![
+            QrSegment::make_bytes(data[..tail_start].as_bytes()),
+            QrSegment::make_alphanumeric(&data[tail_start..]),
+        ]
+    } else {
+        QrSegment::make_segments(data)
     }
 }
 
@@ -411,6 +446,29 @@ mod tests {
                 lower.version()
             );
         }
+    }
+
+    #[test]
+    fn a_lower_case_base_switches_to_alphanumeric_for_the_stamp_path() {
+        let tail = long_url()["HTTPS://OCOP.EXAMPLE.VN".len()..].to_owned();
+        let mixed = format!("https://example.vn/ocop{tail}");
+        let m = QrMatrix::encode(&mixed, EcLevel::M).unwrap();
+        let bytes_only = qrcodegen::QrCode::encode_segments_advanced(
+            &[qrcodegen::QrSegment::make_bytes(mixed.as_bytes())],
+            qrcodegen::QrCodeEcc::Medium,
+            qrcodegen::Version::MIN,
+            qrcodegen::Version::MAX,
+            None,
+            false,
+        )
+        .unwrap();
+        assert!(
+            m.version() < i16::from(bytes_only.version().value()),
+            "v{} is not smaller than byte mode's v{}",
+            m.version(),
+            bytes_only.version().value()
+        );
+        assert_eq!(decode_png(&render_png(&m, 600).unwrap()), mixed);
     }
 
     #[test]

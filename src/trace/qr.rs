@@ -193,7 +193,7 @@ fn segments(data: &str) -> Vec<qrcodegen::QrSegment> {
         .map_or(data.len(), |(i, _)| i);
     if data.len() - tail_start >= MIN_ALPHANUMERIC_TAIL {
         vec![
-            QrSegment::make_bytes(data[..tail_start].as_bytes()),
+            QrSegment::make_bytes(&data.as_bytes()[..tail_start]),
             QrSegment::make_alphanumeric(&data[tail_start..]),
         ]
     } else {

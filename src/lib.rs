@@ -240,8 +240,9 @@ pub fn app(state: AppState) -> Router {
 
 /// A successful write request (anything but GET/HEAD/OPTIONS) may have changed what the read
 /// caches hold: clear them, so that every writer sees its own change at once. Other app servers
-/// see it when their entries expire (about a second). It may also have enqueued products for
-/// search: wake the indexer now rather than at its next poll.
+/// see it when their entries expire (about a second; voided stamps are watched for every
+/// second). It may also have enqueued products for search: wake the indexer now rather than at
+/// its next poll.
 async fn clear_read_caches_after_writes(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: axum::extract::Request,
@@ -254,8 +255,11 @@ async fn clear_read_caches_after_writes(
     let response = next.run(request).await;
     if writes && (response.status().is_success() || response.status().is_redirection()) {
         state.product_cache.clear();
-        state.trace_cache.forget_stamps();
+        state.trace_cache.forget_unknown();
         state.trace_cache.forget_all_origins();
+        if let Err(err) = state.trace_cache.catch_up_voids(&state.db).await {
+            tracing::warn!(error = %err, "checking for voided stamps failed");
+        }
         state.search.wake_indexer();
     }
     response
@@ -324,6 +328,7 @@ pub async fn serve(
         .stripe
         .is_some()
         .then(|| payments::stripe::spawn_refund_sender(state.clone(), Duration::from_secs(60)));
+    let void_watch = trace::origin::spawn_void_watch(state.db.clone(), state.trace_cache.clone());
     let scans = state.scans.clone();
     let search = state.search.clone();
     let router = app(state);
@@ -335,6 +340,7 @@ pub async fn serve(
     .await;
     upkeep.abort();
     expiry.abort();
+    void_watch.abort();
     if let Some(refunds) = refunds {
         refunds.abort();
     }

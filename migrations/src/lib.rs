@@ -14,6 +14,7 @@ mod m20261122_000007_create_commerce;
 mod m20261122_000008_create_photos;
 mod m20261122_000009_add_dashboard_indexes;
 mod m20261122_000010_refund_attempts;
+mod m20261204_000011_index_voided_stamps;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000008_create_photos::Migration),
             Box::new(m20261122_000009_add_dashboard_indexes::Migration),
             Box::new(m20261122_000010_refund_attempts::Migration),
+            Box::new(m20261204_000011_index_voided_stamps::Migration),
         ]
     }
 }

@@ -6,3 +6,4 @@ pub mod extract;
 pub mod middleware;
 pub mod page;
 pub mod rate_limit;
+pub mod skeleton;

@@ -1,25 +1,49 @@
 //! What a scan page shows about a package: product, cooperative, place, batch dates, OCOP
-//! certificate and trace timeline. Built from several tables, so it is cached per batch for a
-//! short time; stamps are cached by code the same way. A stamp voided on another app server is
-//! seen here after at most [`TTL`].
+//! certificate and trace timeline, and the caches that let the scan page answer without the
+//! database.
+//!
+//! - Stamps are cached by code for as long as the process runs (up to [`MAX_STAMPS`]): a
+//!   stamp's record only changes when it is voided, and voids are watched for
+//!   ([`TraceCache::catch_up_voids`]), at once after a write on this server and every second
+//!   for the others. A code no stamp has is remembered for [`TTL`].
+//! - Origins are built from several tables and cached per batch for [`TTL`]; when one is due,
+//!   one request reloads it while the others keep answering with the current one, so a busy
+//!   batch never sends a crowd of requests to the database at once.
+//! - The scan page's skeleton ([`Skeleton`]) is kept per batch and language for as long as
+//!   the origin it was rendered from.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use dashmap::DashMap;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::events::{self, EventView};
+use super::scans::ScanCounters;
 use super::{StampStatus, VoidReason};
 use crate::catalog::certificates;
 use crate::catalog::views::{CertificateView, OcopBadge, PlaceView};
 use crate::entities::{batches, cooperatives, products, stamps};
 use crate::http::error::AppResult;
+use crate::http::skeleton::Skeleton;
+use crate::i18n::Lang;
 use crate::reference::ReferenceData;
 
+/// How long an origin (or the absence of a stamp) is trusted: an edit made on another app
+/// server shows here after at most this long.
 pub const TTL: Duration = Duration::from_secs(15);
-const MAX_ENTRIES: usize = 200_000;
+const MAX_STAMPS: usize = 500_000;
+const MAX_UNKNOWN: usize = 100_000;
+const MAX_ORIGINS: usize = 50_000;
+/// Skeletons are some 18 KB each: the busiest batches' pages, not every batch's.
+const MAX_PAGES: usize = 4_096;
+/// How far back the void watch looks. A void is seen as long as its statement committed (and
+/// the clocks of the app servers agree) within this long of the time it carries.
+const VOID_WINDOW: Duration = Duration::from_secs(300);
+/// A void of more stamps than this empties the stamp cache instead of naming each code.
+const VOID_CODES_MAX: i64 = 2_000;
 
 /// A stamp as the scan page needs it.
 #[derive(Debug, Clone)]
@@ -31,6 +55,9 @@ pub struct StampRecord {
     pub code: String,
     pub void_reason: Option<VoidReason>,
     pub signature: Option<String>,
+    /// The scan counters, only on the copy handed out when the row was just read (the cached
+    /// copy leaves them out: they change with every scan).
+    pub counters: Option<ScanCounters>,
 }
 
 impl StampRecord {
@@ -50,6 +77,7 @@ impl StampRecord {
                     .unwrap_or(VoidReason::Other)
             }),
             signature: stamp.signature.clone(),
+            counters: Some(ScanCounters::of(stamp)),
         }
     }
 }
@@ -83,11 +111,25 @@ pub struct OriginView {
     pub events: Vec<EventView>,
 }
 
-/// Short-lived caches of stamps (by code) and origins (by batch).
+/// The scan page's caches: stamps by code, origins by batch, page skeletons by batch and
+/// language.
 #[derive(Default)]
 pub struct TraceCache {
-    stamps: DashMap<String, (Instant, Option<StampRecord>)>,
+    stamps: DashMap<String, StampRecord>,
+    unknown: DashMap<String, Instant>,
     origins: DashMap<i64, (Instant, Arc<OriginView>)>,
+    pages: DashMap<(i64, Lang), PageEntry>,
+    voids: tokio::sync::Mutex<VoidWatch>,
+}
+
+/// A page skeleton (`None` when one could not be made) and the origin it was rendered from.
+type PageEntry = (Arc<OriginView>, Option<Arc<Skeleton>>);
+
+/// The voids already applied: each void statement gives all its stamps one `voided_at`, so a
+/// void is a (time, count) group.
+#[derive(Default)]
+struct VoidWatch {
+    applied: HashMap<DateTime<Utc>, i64>,
 }
 
 impl TraceCache {
@@ -97,34 +139,94 @@ impl TraceCache {
         db: &impl ConnectionTrait,
         code: &str,
     ) -> AppResult<Option<StampRecord>> {
-        if let Some(entry) = self.stamps.get(code)
-            && entry.0.elapsed() < TTL
+        if let Some(stamp) = self.stamps.get(code) {
+            return Ok(Some(stamp.clone()));
+        }
+        if let Some(seen) = self.unknown.get(code)
+            && seen.elapsed() < TTL
         {
-            return Ok(entry.1.clone());
+            return Ok(None);
         }
         let found = stamps::Entity::find()
             .filter(stamps::Column::Code.eq(code))
             .one(db)
             .await?
             .map(|s| StampRecord::from_model(&s));
-        if self.stamps.len() > MAX_ENTRIES {
-            self.stamps.clear();
+        match &found {
+            Some(stamp) => {
+                if self.stamps.len() >= MAX_STAMPS {
+                    self.stamps.clear();
+                }
+                let cached = StampRecord {
+                    counters: None,
+                    ..stamp.clone()
+                };
+                self.stamps.insert(code.to_owned(), cached);
+            }
+            None => {
+                if self.unknown.len() >= MAX_UNKNOWN {
+                    self.unknown.clear();
+                }
+                self.unknown.insert(code.to_owned(), Instant::now());
+            }
         }
-        self.stamps
-            .insert(code.to_owned(), (Instant::now(), found.clone()));
         Ok(found)
     }
 
-    /// Drops cached stamps (after any write) so that changes show at once on this server.
-    pub fn forget_stamps(&self) {
-        self.stamps.clear();
+    /// Forgets the codes found to be unknown (after a write: they may just have been issued).
+    pub fn forget_unknown(&self) {
+        self.unknown.clear();
     }
 
-    /// Drops every cached origin.
+    /// Drops every cached origin (after a write: it may have changed one), and with them the
+    /// page skeletons rendered from them.
     pub fn forget_all_origins(&self) {
         self.origins.clear();
+        self.pages.clear();
     }
 
+    /// Applies the voids made since the last call, here or on another app server: the voided
+    /// stamps leave the cache, so their next scan reads them voided. One indexed query (over
+    /// voided stamps only) when nothing was voided.
+    pub async fn catch_up_voids(&self, db: &impl ConnectionTrait) -> Result<(), sea_orm::DbErr> {
+        let mut watch = self.voids.lock().await;
+        let window = chrono::Duration::from_std(VOID_WINDOW).unwrap_or_default();
+        let since = Utc::now() - window;
+        let groups: Vec<(Option<DateTime<Utc>>, i64)> = stamps::Entity::find()
+            .select_only()
+            .column(stamps::Column::VoidedAt)
+            .column_as(stamps::Column::Id.count(), "stamps")
+            .filter(stamps::Column::VoidedAt.gt(since))
+            .group_by(stamps::Column::VoidedAt)
+            .into_tuple()
+            .all(db)
+            .await?;
+        watch.applied.retain(|at, _| *at > since);
+        for (at, count) in groups {
+            let Some(at) = at else { continue };
+            if watch.applied.get(&at) == Some(&count) {
+                continue;
+            }
+            if count > VOID_CODES_MAX {
+                self.stamps.clear();
+            } else {
+                let codes: Vec<String> = stamps::Entity::find()
+                    .select_only()
+                    .column(stamps::Column::Code)
+                    .filter(stamps::Column::VoidedAt.eq(at))
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                for code in codes {
+                    self.stamps.remove(&code);
+                }
+            }
+            watch.applied.insert(at, count);
+        }
+        Ok(())
+    }
+
+    /// The origin of a batch, or `None` when the batch (or its product) does not exist.
     pub async fn origin(
         &self,
         db: &impl ConnectionTrait,
@@ -136,17 +238,66 @@ impl TraceCache {
         {
             return Ok(Some(entry.1.clone()));
         }
+        // Due or absent. When due, the first request to get here claims the reload by
+        // restarting the clock; the others answer with the view they have meanwhile.
+        if let Some(mut entry) = self.origins.get_mut(&batch_id) {
+            if entry.0.elapsed() < TTL {
+                return Ok(Some(entry.1.clone()));
+            }
+            entry.0 = Instant::now();
+        }
         let Some(view) = load_origin(db, reference, batch_id).await? else {
+            self.origins.remove(&batch_id);
             return Ok(None);
         };
         let view = Arc::new(view);
-        if self.origins.len() > MAX_ENTRIES {
+        if self.origins.len() >= MAX_ORIGINS {
             self.origins.clear();
         }
         self.origins
             .insert(batch_id, (Instant::now(), view.clone()));
         Ok(Some(view))
     }
+
+    /// The page skeleton of a batch in a language, rendered by `render` from `origin` unless
+    /// one rendered from that same origin is kept.
+    pub fn page(
+        &self,
+        batch_id: i64,
+        lang: Lang,
+        origin: &Arc<OriginView>,
+        render: impl FnOnce() -> AppResult<Option<Skeleton>>,
+    ) -> AppResult<Option<Arc<Skeleton>>> {
+        if let Some(entry) = self.pages.get(&(batch_id, lang))
+            && Arc::ptr_eq(&entry.0, origin)
+        {
+            return Ok(entry.1.clone());
+        }
+        let skeleton = render()?.map(Arc::new);
+        if self.pages.len() >= MAX_PAGES {
+            self.pages.clear();
+        }
+        self.pages
+            .insert((batch_id, lang), (origin.clone(), skeleton.clone()));
+        Ok(skeleton)
+    }
+}
+
+/// Applies voids made on other app servers every second until the task is dropped.
+pub fn spawn_void_watch(
+    db: sea_orm::DatabaseConnection,
+    cache: Arc<TraceCache>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(Duration::from_secs(1));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            if let Err(err) = cache.catch_up_voids(&db).await {
+                tracing::warn!(error = %err, "checking for voided stamps failed");
+            }
+        }
+    })
 }
 
 async fn load_origin(

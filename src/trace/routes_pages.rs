@@ -32,7 +32,8 @@ use crate::http::error::{AppError, AppResult, FieldErrors};
 use crate::http::extract::{ApiPath, PageForm};
 use crate::http::page::{PageContext, render, render_form_error, render_with_status};
 use crate::http::rate_limit::ClientAddr;
-use crate::i18n::Lang;
+use crate::http::skeleton::{self, Skeleton};
+use crate::i18n::{Lang, Messages};
 use crate::reference::Province;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
@@ -86,26 +87,18 @@ pub struct ScanParams {
 #[template(path = "scan.html")]
 struct ScanPage<'a> {
     ctx: PageContext,
-    code: String,
-    verdict: Verdict,
+    /// What changes with every scan (see [`ScanValues`]).
+    slots: ScanSlots,
     origin: Option<Arc<OriginView>>,
-    serial: i64,
     provinces: &'a [Province],
     reported_province: Option<String>,
     /// The person shared their (rounded) position with this check.
     shared_position: bool,
     scan_js_path: &'static str,
-    report_sent: bool,
     report_errors: FieldErrors,
 }
 
 impl ScanPage<'_> {
-    fn date(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
-        crate::clock::to_vietnam_time(*at)
-            .format("%d/%m/%Y")
-            .to_string()
-    }
-
     fn category(&self, origin: &OriginView) -> String {
         match self.ctx.lang {
             Lang::Vi => origin.category_vi.clone(),
@@ -113,68 +106,185 @@ impl ScanPage<'_> {
         }
     }
 
-    fn void_key(&self, reason: &VoidReason) -> String {
-        format!("scan.void_{}", reason.as_str())
-    }
-
     fn event_key(&self, event: &EventView) -> String {
         event.type_key()
     }
+}
 
+/// A value of the scan page that changes with every scan, already escaped for where it goes;
+/// or, while the page's skeleton is rendered, the marker of its slot.
+enum Slot {
+    Value(String),
+    Marker(usize),
+}
+
+impl std::fmt::Display for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Value(value) => f.write_str(value),
+            Self::Marker(index) => f.write_str(&skeleton::marker(*index)),
+        }
+    }
+}
+
+/// The scan page's slots, in the order they appear on the page.
+struct ScanSlots {
+    title: Slot,
+    lang_switch_href: Slot,
+    verdict: Slot,
+    code: Slot,
+}
+
+impl ScanSlots {
+    const COUNT: usize = 4;
+
+    fn markers() -> Self {
+        Self {
+            title: Slot::Marker(0),
+            lang_switch_href: Slot::Marker(1),
+            verdict: Slot::Marker(2),
+            code: Slot::Marker(3),
+        }
+    }
+}
+
+/// What changes with every scan, rendered and escaped, in slot order: the page title, the
+/// language link (it returns to this address), the verdict with the code and serial, and the
+/// code in the report form's address.
+struct ScanValues([String; ScanSlots::COUNT]);
+
+impl ScanValues {
+    fn new(
+        ctx: &PageContext,
+        verdict: &Verdict,
+        code: &str,
+        serial: i64,
+        report_sent: bool,
+    ) -> AppResult<Self> {
+        let words = VerdictWords::new(ctx.t, verdict);
+        let section = VerdictSection {
+            t: ctx.t,
+            words: &words,
+            code,
+            serial,
+            report_sent,
+        }
+        .render()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering a verdict failed: {e}")))?;
+        Ok(Self([
+            escape_html(&words.title),
+            escape_html(&ctx.lang_switch_href()),
+            section,
+            escape_html(code),
+        ]))
+    }
+
+    fn as_strs(&self) -> [&str; ScanSlots::COUNT] {
+        self.0.each_ref().map(String::as_str)
+    }
+
+    fn into_slots(self) -> ScanSlots {
+        let [title, lang_switch_href, verdict, code] = self.0.map(Slot::Value);
+        ScanSlots {
+            title,
+            lang_switch_href,
+            verdict,
+            code,
+        }
+    }
+}
+
+fn escape_html(text: &str) -> String {
+    match askama::filters::escape(text, askama::filters::Html) {
+        Ok(escaped) => escaped.to_string(),
+        Err(never) => match never {},
+    }
+}
+
+/// The verdict box and the code line under it.
+#[derive(Template)]
+#[template(path = "scan_verdict.html")]
+struct VerdictSection<'a> {
+    t: &'static Messages,
+    words: &'a VerdictWords,
+    code: &'a str,
+    serial: i64,
+    report_sent: bool,
+}
+
+/// A verdict in the visitor's words.
+struct VerdictWords {
     /// CSS class of the verdict box: `ok`, `warn` or `bad`.
-    fn verdict_class(&self) -> &'static str {
-        match self.verdict {
-            Verdict::GenuineFirstCheck | Verdict::GenuineCheckedByYou { .. } => "ok",
-            Verdict::GenuineCheckedBefore { .. } => "warn",
-            Verdict::LikelyCopy { .. } | Verdict::Voided { .. } | Verdict::Unknown => "bad",
-        }
-    }
+    class: &'static str,
+    title: String,
+    text: String,
+}
 
-    fn verdict_title(&self) -> String {
-        let t = self.ctx.t;
-        match &self.verdict {
-            Verdict::GenuineFirstCheck => t.get("scan.first_title").to_owned(),
-            Verdict::GenuineCheckedByYou { .. } => t.get("scan.yours_title").to_owned(),
-            Verdict::GenuineCheckedBefore { .. } => t.get("scan.seen_title").to_owned(),
-            Verdict::LikelyCopy { .. } => t.get("scan.copy_title").to_owned(),
-            Verdict::Voided { .. } => t.get("scan.voided_title").to_owned(),
-            Verdict::Unknown => t.get("scan.unknown_title").to_owned(),
-        }
-    }
-
-    fn verdict_text(&self) -> String {
-        let t = self.ctx.t;
-        match &self.verdict {
-            Verdict::GenuineFirstCheck => t.get("scan.first_text").to_owned(),
-            Verdict::GenuineCheckedByYou { first_checked_at } => {
-                t.format("scan.yours_text", &[("date", &self.date(first_checked_at))])
-            }
+impl VerdictWords {
+    fn new(t: &'static Messages, verdict: &Verdict) -> Self {
+        let date = |at: &chrono::DateTime<chrono::Utc>| {
+            crate::clock::to_vietnam_time(*at)
+                .format("%d/%m/%Y")
+                .to_string()
+        };
+        let (class, title, text) = match verdict {
+            Verdict::GenuineFirstCheck => (
+                "ok",
+                "scan.first_title",
+                t.get("scan.first_text").to_owned(),
+            ),
+            Verdict::GenuineCheckedByYou { first_checked_at } => (
+                "ok",
+                "scan.yours_title",
+                t.format("scan.yours_text", &[("date", &date(first_checked_at))]),
+            ),
             Verdict::GenuineCheckedBefore {
                 other_checkers,
                 since,
-            } => t.format(
-                "scan.seen_text",
-                &[
-                    ("count", &other_checkers.to_string()),
-                    ("date", &self.date(since)),
-                ],
+            } => (
+                "warn",
+                "scan.seen_title",
+                t.format(
+                    "scan.seen_text",
+                    &[
+                        ("count", &other_checkers.to_string()),
+                        ("date", &date(since)),
+                    ],
+                ),
             ),
             Verdict::LikelyCopy {
                 other_checkers,
                 since,
                 ..
-            } => t.format(
-                "scan.copy_text",
-                &[
-                    ("count", &other_checkers.to_string()),
-                    ("date", &self.date(since)),
-                ],
+            } => (
+                "bad",
+                "scan.copy_title",
+                t.format(
+                    "scan.copy_text",
+                    &[
+                        ("count", &other_checkers.to_string()),
+                        ("date", &date(since)),
+                    ],
+                ),
             ),
-            Verdict::Voided { reason } => t.format(
-                "scan.voided_text",
-                &[("reason", t.get(&self.void_key(reason)))],
+            Verdict::Voided { reason } => (
+                "bad",
+                "scan.voided_title",
+                t.format(
+                    "scan.voided_text",
+                    &[("reason", t.get(&format!("scan.void_{}", reason.as_str())))],
+                ),
             ),
-            Verdict::Unknown => t.get("scan.unknown_text").to_owned(),
+            Verdict::Unknown => (
+                "bad",
+                "scan.unknown_title",
+                t.get("scan.unknown_text").to_owned(),
+            ),
+        };
+        Self {
+            class,
+            title: t.get(title).to_owned(),
+            text,
         }
     }
 }
@@ -261,6 +371,7 @@ pub(super) async fn judge(
         cooperative_id: stamp.cooperative_id,
         code: stamp.code.clone(),
         void_reason: stamp.void_reason,
+        counters: stamp.counters,
     };
     let verdict = state.scans.record(&facts, input).await?;
     Ok((verdict, Some((stamp, origin))))
@@ -284,34 +395,91 @@ async fn scan_response(
         Some(code) => judge(state, code, input).await?,
         None => (Verdict::Unknown, None),
     };
-    let status = if found.is_some() {
-        StatusCode::OK
-    } else {
-        StatusCode::NOT_FOUND
+    let code = code.map(|c| c.as_str().to_owned()).unwrap_or_default();
+    let serial = found.as_ref().map_or(0, |(stamp, _)| stamp.serial);
+    let values = ScanValues::new(&ctx, &verdict, &code, serial, false)?;
+    // A plain check of a known code by a visitor who is not logged in: nearly every scan, and
+    // the same page for all but the values.
+    let plain = ctx.user.is_none() && reported_province.is_none() && !shared_position;
+    let skeleton = match &found {
+        Some((stamp, origin)) if plain => scan_skeleton(state, &ctx, stamp.batch_id, origin)?,
+        _ => None,
     };
-    let (serial, origin) = match found {
-        Some((stamp, origin)) => (stamp.serial, Some(origin)),
-        None => (0, None),
+    let mut response = match skeleton {
+        Some(skeleton) => {
+            let values = values.as_strs();
+            let gzip = skeleton::accepts_gzip(
+                headers
+                    .get(header::ACCEPT_ENCODING)
+                    .and_then(|v| v.to_str().ok()),
+            );
+            let mut response = if gzip {
+                ([(header::CONTENT_ENCODING, "gzip")], skeleton.gzip(&values)).into_response()
+            } else {
+                skeleton.text(&values).into_response()
+            };
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+            response
+        }
+        None => {
+            let status = if found.is_some() {
+                StatusCode::OK
+            } else {
+                StatusCode::NOT_FOUND
+            };
+            let page = ScanPage {
+                ctx,
+                slots: values.into_slots(),
+                origin: found.map(|(_, origin)| origin),
+                provinces: &state.reference.provinces,
+                reported_province,
+                shared_position,
+                scan_js_path: crate::http::assets::scan_js_path(),
+                report_errors: FieldErrors::default(),
+            };
+            render_with_status(status, &page)?
+        }
     };
-    let page = ScanPage {
-        ctx,
-        code: code.map(|c| c.as_str().to_owned()).unwrap_or_default(),
-        verdict,
-        origin,
-        serial,
-        provinces: &state.reference.provinces,
-        reported_province,
-        shared_position,
-        scan_js_path: crate::http::assets::scan_js_path(),
-        report_sent: false,
-        report_errors: FieldErrors::default(),
-    };
-    let mut response = render_with_status(status, &page)?;
     // A verdict depends on the history: never cache it.
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok((jar, response).into_response())
+}
+
+/// The skeleton of a batch's scan page in the visitor's language, rendered on first use and
+/// kept as long as the batch's origin is (`None` if its markers did not come out intact).
+fn scan_skeleton(
+    state: &AppState,
+    ctx: &PageContext,
+    batch_id: i64,
+    origin: &Arc<OriginView>,
+) -> AppResult<Option<Arc<Skeleton>>> {
+    state.trace_cache.page(batch_id, ctx.lang, origin, || {
+        let page = ScanPage {
+            ctx: PageContext::anonymous(ctx.lang, String::new()),
+            slots: ScanSlots::markers(),
+            origin: Some(origin.clone()),
+            provinces: &state.reference.provinces,
+            reported_province: None,
+            shared_position: false,
+            scan_js_path: crate::http::assets::scan_js_path(),
+            report_errors: FieldErrors::default(),
+        };
+        let rendered = page.render().map_err(|e| {
+            AppError::Internal(anyhow::anyhow!("rendering a scan page failed: {e}"))
+        })?;
+        let skeleton = Skeleton::from_rendered(&rendered, ScanSlots::COUNT);
+        if skeleton.is_none() {
+            tracing::warn!(batch_id, "the scan page's slots did not render intact");
+        }
+        Ok(skeleton)
+    })
 }
 
 async fn scan_plain(
@@ -535,23 +703,23 @@ async fn report_fake(
         Some((serial, origin)) => (serial, Some(origin)),
         None => (0, None),
     };
+    let verdict = if origin.is_some() {
+        Verdict::GenuineFirstCheck
+    } else {
+        Verdict::Unknown
+    };
+    let code = stamp_code.map(|c| c.as_str().to_owned()).unwrap_or(code);
+    let values = ScanValues::new(&ctx, &verdict, &code, serial, sent)?;
     render_with_status(
         status,
         &ScanPage {
             ctx,
-            code: stamp_code.map(|c| c.as_str().to_owned()).unwrap_or(code),
-            verdict: if origin.is_some() {
-                Verdict::GenuineFirstCheck
-            } else {
-                Verdict::Unknown
-            },
+            slots: values.into_slots(),
             origin,
-            serial,
             provinces: &state.reference.provinces,
             shared_position: false,
             scan_js_path: crate::http::assets::scan_js_path(),
             reported_province: None,
-            report_sent: sent,
             report_errors: errors,
         },
     )
@@ -1007,4 +1175,145 @@ async fn admin_scans(
         title,
         analytics,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    use super::*;
+    use crate::catalog::views::PlaceView;
+    use crate::reference::ReferenceData;
+
+    /// An origin whose texts hold everything a template must escape, and a stray slot marker
+    /// character in a note.
+    fn origin() -> Arc<OriginView> {
+        let occurred_at = chrono::FixedOffset::east_opt(7 * 3600)
+            .and_then(|tz| tz.with_ymd_and_hms(2025, 10, 20, 6, 0, 0).single())
+            .expect("a valid time");
+        Arc::new(OriginView {
+            product_id: 1,
+            product_name: "Mật ong <bạc hà> & \"rừng\"".into(),
+            product_slug: "mat-ong".into(),
+            product_is_public: true,
+            photo: None,
+            unit: "chai".into(),
+            gtin: None,
+            category_vi: "Thực phẩm".into(),
+            category_en: "Food".into(),
+            cooperative_name: "HTX 'Gia Phú'".into(),
+            cooperative_slug: "htx-gia-phu".into(),
+            cooperative_phone: "0912345678".into(),
+            place: PlaceView {
+                commune_code: "1".into(),
+                commune_name: "Xã Gia Phú".into(),
+                province_code: "15".into(),
+                province_name: "Lào Cai".into(),
+            },
+            lot_code: "MO-2025-11".into(),
+            harvested_on: NaiveDate::from_ymd_opt(2025, 10, 20),
+            produced_on: None,
+            best_before: NaiveDate::from_ymd_opt(2027, 10, 20),
+            quantity: 500,
+            quantity_unit: "chai".into(),
+            certifications: "VietGAP".into(),
+            certificate: None,
+            badge: None,
+            events: vec![EventView {
+                id: 1,
+                event_type: EventType::Commissioning,
+                occurred_at,
+                commune_code: "1".into(),
+                place: "Thôn Cóc".into(),
+                latitude: None,
+                longitude: None,
+                actor: "Tổ <sản xuất>".into(),
+                note: "lọc hai lần \u{1}".into(),
+                input_lots: Vec::new(),
+                input_batch_ids: Vec::new(),
+            }],
+        })
+    }
+
+    fn page<'a>(
+        ctx: PageContext,
+        slots: ScanSlots,
+        origin: &Arc<OriginView>,
+        reference: &'a ReferenceData,
+    ) -> ScanPage<'a> {
+        ScanPage {
+            ctx,
+            slots,
+            origin: Some(origin.clone()),
+            provinces: &reference.provinces,
+            reported_province: None,
+            shared_position: false,
+            scan_js_path: crate::http::assets::scan_js_path(),
+            report_errors: FieldErrors::default(),
+        }
+    }
+
+    #[test]
+    fn a_filled_skeleton_is_the_page_rendered_directly_byte_for_byte() {
+        let reference = ReferenceData::embedded();
+        let origin = origin();
+        let since = Utc
+            .with_ymd_and_hms(2026, 11, 30, 3, 0, 0)
+            .single()
+            .unwrap();
+        let verdicts = [
+            Verdict::GenuineFirstCheck,
+            Verdict::GenuineCheckedByYou {
+                first_checked_at: since,
+            },
+            Verdict::GenuineCheckedBefore {
+                other_checkers: 3,
+                since,
+            },
+            Verdict::LikelyCopy {
+                other_checkers: 9,
+                since,
+                provinces: 2,
+            },
+            Verdict::Voided {
+                reason: VoidReason::Lost,
+            },
+        ];
+        for lang in [Lang::Vi, Lang::En] {
+            let skeleton_page = page(
+                PageContext::anonymous(lang, String::new()),
+                ScanSlots::markers(),
+                &origin,
+                &reference,
+            );
+            let skeleton = Skeleton::from_rendered(&skeleton_page.render().unwrap(), 4)
+                .expect("the markers come out intact despite the stray character");
+            for verdict in &verdicts {
+                // A path a visitor can choose, with characters that need escaping.
+                let ctx = PageContext::anonymous(lang, "/s/ABCD?x=\"><b>".into());
+                let values = ScanValues::new(&ctx, verdict, "ABCD", 7, false).unwrap();
+                let filled = skeleton.text(&values.as_strs());
+                let direct = page(ctx, values.into_slots(), &origin, &reference)
+                    .render()
+                    .unwrap();
+                assert_eq!(String::from_utf8(filled).unwrap(), direct, "{verdict:?}");
+                let mut gunzipped = String::new();
+                let values = ScanValues::new(
+                    &PageContext::anonymous(lang, "/s/ABCD?x=\"><b>".into()),
+                    verdict,
+                    "ABCD",
+                    7,
+                    false,
+                )
+                .unwrap();
+                flate2::read::GzDecoder::new(&skeleton.gzip(&values.as_strs())[..])
+                    .read_to_string(&mut gunzipped)
+                    .unwrap();
+                assert_eq!(gunzipped, direct);
+                assert!(!direct.contains("<bạc hà>") && !direct.contains("\"><b>"));
+            }
+        }
+    }
 }

@@ -22,8 +22,10 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use dashmap::DashMap;
 use data_encoding::HEXLOWER;
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, Statement,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -43,8 +45,14 @@ pub const FAR_APART_KM: f64 = 100.0;
 const REMEMBERED_PLACES: usize = 8;
 /// Client keys remembered per stamp (enough to decide; the database has them all).
 const REMEMBERED_CLIENTS: usize = 64;
+/// Scans waiting for the writer before a scan page waits for room (about two seconds at the
+/// heaviest load measured).
 const QUEUE: usize = 50_000;
-const BATCH: usize = 2_000;
+/// Most scans written in one transaction.
+const BATCH: usize = 10_000;
+/// Least time between two commits of the writer (see [`run_writer`]). Scans judged within the
+/// last this-long are not yet on disk: a graceful stop writes them, a killed process loses them.
+const GATHER: Duration = Duration::from_millis(200);
 
 /// A scanner's identity, never stored raw: 16 bytes of a keyed hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -200,6 +208,30 @@ pub struct StampFacts {
     pub cooperative_id: i64,
     pub code: String,
     pub void_reason: Option<VoidReason>,
+    /// The stamp's scan counters, when its row was read from the database for this very scan
+    /// (the stamp's first scan on this server): its history then starts from them without
+    /// reading the row again.
+    pub counters: Option<ScanCounters>,
+}
+
+/// A stamp's scan counters as stored on its row.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanCounters {
+    pub scans: i64,
+    pub distinct_clients: i32,
+    pub first_scanned_at: Option<DateTime<Utc>>,
+    pub flagged: bool,
+}
+
+impl ScanCounters {
+    pub fn of(stamp: &stamps::Model) -> Self {
+        Self {
+            scans: stamp.scan_count,
+            distinct_clients: stamp.distinct_clients,
+            first_scanned_at: stamp.first_scanned_at,
+            flagged: stamp.flagged,
+        }
+    }
 }
 
 /// One scan as the page hands it over.
@@ -247,9 +279,28 @@ pub fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
     2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
 }
 
+/// One scan waiting for the writer: its row, and what it adds to its stamp's counters.
 struct PendingScan {
-    row: scans::ActiveModel,
+    row: ScanRow,
     stamp_update: Option<StampUpdate>,
+}
+
+/// A row of `scans`, as the batch insert reads it from a JSON array (see [`BatchSql`]).
+#[derive(Debug, Serialize)]
+struct ScanRow {
+    stamp_id: Option<i64>,
+    cooperative_id: Option<i64>,
+    code: String,
+    #[serde(serialize_with = "as_stored_time")]
+    scanned_at: DateTime<Utc>,
+    scanned_on: NaiveDate,
+    client_hash: String,
+    client_class: &'static str,
+    verdict: &'static str,
+    repeat_by_same_client: bool,
+    province_code: Option<String>,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
 }
 
 struct StampUpdate {
@@ -299,7 +350,7 @@ impl ScanService {
         input: ScanInput,
     ) -> Result<Verdict, sea_orm::DbErr> {
         let now = Utc::now();
-        let state = self.state_of(stamp.id).await?;
+        let state = self.state_of(stamp.id, stamp.counters).await?;
         let mut state = state.lock().await;
         let verdict;
         let mut flag = None;
@@ -420,11 +471,15 @@ impl ScanService {
         }
     }
 
-    async fn state_of(&self, stamp_id: i64) -> Result<Arc<Mutex<StampState>>, sea_orm::DbErr> {
+    async fn state_of(
+        &self,
+        stamp_id: i64,
+        counters: Option<ScanCounters>,
+    ) -> Result<Arc<Mutex<StampState>>, sea_orm::DbErr> {
         if let Some(state) = self.states.get(&stamp_id) {
             return Ok(state.clone());
         }
-        let loaded = Arc::new(Mutex::new(self.load_state(stamp_id).await?));
+        let loaded = Arc::new(Mutex::new(self.load_state(stamp_id, counters).await?));
         // Bound memory: a process that has seen a very large number of stamps starts afresh;
         // states reload from the database, which the writer keeps current.
         if self.states.len() > 500_000 {
@@ -433,10 +488,22 @@ impl ScanService {
         Ok(self.states.entry(stamp_id).or_insert(loaded).clone())
     }
 
-    async fn load_state(&self, stamp_id: i64) -> Result<StampState, sea_orm::DbErr> {
-        let Some(stamp) = stamps::Entity::find_by_id(stamp_id).one(&self.db).await? else {
-            return Ok(StampState::default());
+    async fn load_state(
+        &self,
+        stamp_id: i64,
+        counters: Option<ScanCounters>,
+    ) -> Result<StampState, sea_orm::DbErr> {
+        let counters = match counters {
+            Some(counters) => counters,
+            None => match stamps::Entity::find_by_id(stamp_id).one(&self.db).await? {
+                Some(stamp) => ScanCounters::of(&stamp),
+                None => return Ok(StampState::default()),
+            },
         };
+        if counters.scans == 0 {
+            // Nearly every package is checked once: its first check needs no history.
+            return Ok(StampState::default());
+        }
         let clients: Vec<(String, DateTime<Utc>)> = scans::Entity::find()
             .select_only()
             .column(scans::Column::ClientHash)
@@ -474,14 +541,14 @@ impl ScanService {
                 .into_iter()
                 .filter_map(|(lat, lon)| lat.zip(lon))
                 .collect(),
-            first_at: stamp.first_scanned_at,
+            first_at: counters.first_scanned_at,
             clients: clients
                 .into_iter()
                 .filter_map(|(hash, at)| ClientKey::from_hex(&hash).map(|k| (k, at)))
                 .collect(),
-            distinct: u32::try_from(stamp.distinct_clients).unwrap_or(0),
+            distinct: u32::try_from(counters.distinct_clients).unwrap_or(0),
             provinces: provinces.into_iter().flatten().collect(),
-            flagged: stamp.flagged,
+            flagged: counters.flagged,
         })
     }
 
@@ -521,26 +588,31 @@ impl ScanService {
 }
 
 /// Writes queued scans in batches until the queue closes.
+///
+/// A commit costs the database pages it touches (the scan table, three indexes, the stamps'
+/// counters), not the rows: ten scans and a thousand cost nearly the same. So under load the
+/// writer commits at most once per [`GATHER`], taking everything that arrived meanwhile, while
+/// a lone scan at a quiet hour still waits only that long. A flush request is written at once.
 async fn run_writer(
     db: DatabaseConnection,
     mut receiver: mpsc::Receiver<Message>,
     written: Arc<AtomicU64>,
 ) {
     let mut buffer = Vec::with_capacity(BATCH);
+    let mut last_commit = tokio::time::Instant::now();
     loop {
         if receiver.recv_many(&mut buffer, BATCH).await == 0 {
             break;
         }
-        if buffer.len() < BATCH {
-            // Give a burst a moment to gather into one transaction.
-            tokio::time::sleep(Duration::from_millis(2)).await;
-            while buffer.len() < BATCH {
-                match receiver.try_recv() {
-                    Ok(message) => buffer.push(message),
-                    Err(_) => break,
-                }
+        let due = last_commit + GATHER;
+        while buffer.len() < BATCH && !buffer.iter().any(|m| matches!(m, Message::Flush(_))) {
+            let room = BATCH - buffer.len();
+            match tokio::time::timeout_at(due, receiver.recv_many(&mut buffer, room)).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
             }
         }
+        last_commit = tokio::time::Instant::now();
         let mut scans = Vec::with_capacity(buffer.len());
         let mut waiters = Vec::new();
         for message in buffer.drain(..) {
@@ -554,6 +626,11 @@ async fn run_writer(
             if write_with_retries(&db, scans).await {
                 written.fetch_add(count, Ordering::Relaxed);
             }
+            tracing::debug!(
+                scans = count,
+                millis = last_commit.elapsed().as_millis() as u64,
+                "scans written"
+            );
         }
         for done in waiters {
             let _ = done.send(());
@@ -588,21 +665,20 @@ fn scan_row(
     input: &ScanInput,
     verdict: &Verdict,
     repeat: bool,
-) -> scans::ActiveModel {
-    scans::ActiveModel {
-        stamp_id: Set(stamp.map(|s| s.id)),
-        cooperative_id: Set(stamp.map(|s| s.cooperative_id)),
-        code: Set(code.to_owned()),
-        scanned_at: Set(at),
-        scanned_on: Set(vietnam_date(at)),
-        client_hash: Set(input.client.hex()),
-        client_class: Set(input.client_class.to_owned()),
-        verdict: Set(verdict.label().to_owned()),
-        repeat_by_same_client: Set(repeat),
-        province_code: Set(input.province_code.clone()),
-        latitude: Set(input.position.map(|p| p.0)),
-        longitude: Set(input.position.map(|p| p.1)),
-        ..Default::default()
+) -> ScanRow {
+    ScanRow {
+        stamp_id: stamp.map(|s| s.id),
+        cooperative_id: stamp.map(|s| s.cooperative_id),
+        code: code.to_owned(),
+        scanned_at: at,
+        scanned_on: vietnam_date(at),
+        client_hash: input.client.hex(),
+        client_class: input.client_class,
+        verdict: verdict.label(),
+        repeat_by_same_client: repeat,
+        province_code: input.province_code.clone(),
+        latitude: input.position.map(|p| p.0),
+        longitude: input.position.map(|p| p.1),
     }
 }
 
@@ -610,84 +686,87 @@ fn vietnam_date(at: DateTime<Utc>) -> NaiveDate {
     crate::clock::to_vietnam_time(at).date_naive()
 }
 
-/// Adds a chunk of counter deltas to their stamps in one UPDATE.
-async fn update_counters(
-    txn: &sea_orm::DatabaseTransaction,
-    chunk: &[(i64, CounterDelta)],
-) -> Result<(), sea_orm::DbErr> {
-    use sea_orm::sea_query::CaseStatement;
-    let by_id = |value: &dyn Fn(&CounterDelta) -> Expr, otherwise: Expr| {
-        let mut case = CaseStatement::new();
-        for (id, delta) in chunk {
-            case = case.case(Expr::col(stamps::Column::Id).eq(*id), value(delta));
-        }
-        let expr: Expr = case.finally(otherwise).into();
-        expr
-    };
-    let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
-    let mut update = stamps::Entity::update_many()
-        .col_expr(
-            stamps::Column::ScanCount,
-            Expr::col(stamps::Column::ScanCount)
-                .add(by_id(&|d| Expr::value(d.count), Expr::value(0i64))),
-        )
-        .col_expr(
-            stamps::Column::FirstScannedAt,
-            Func::coalesce([
-                Expr::col(stamps::Column::FirstScannedAt),
-                by_id(
-                    &|d| Expr::value(d.first),
-                    Expr::col(stamps::Column::FirstScannedAt),
-                ),
-            ])
-            .into(),
-        )
-        .col_expr(
-            stamps::Column::LastScannedAt,
-            by_id(
-                &|d| Expr::value(d.last),
-                Expr::col(stamps::Column::LastScannedAt),
-            ),
-        );
-    // Distinct clients only grow: take the larger of the stored and the new count.
-    let mut distinct = CaseStatement::new();
-    for (id, delta) in chunk {
-        let value = i64::from(delta.distinct);
-        distinct = distinct.case(
-            Expr::col(stamps::Column::Id)
-                .eq(*id)
-                .and(Expr::col(stamps::Column::DistinctClients).lt(value)),
-            Expr::value(value),
-        );
-    }
-    let distinct: Expr = distinct
-        .finally(Expr::col(stamps::Column::DistinctClients))
-        .into();
-    update = update.col_expr(stamps::Column::DistinctClients, distinct);
-    update
-        .filter(stamps::Column::Id.is_in(ids))
-        .exec(txn)
-        .await?;
-    for (id, delta) in chunk {
-        if let Some(reason) = delta.flag {
-            stamps::Entity::update_many()
-                .col_expr(stamps::Column::Flagged, Expr::value(true))
-                .col_expr(stamps::Column::FlagReason, Expr::value(reason))
-                .filter(stamps::Column::Id.eq(*id))
-                .exec(txn)
-                .await?;
-        }
-    }
-    Ok(())
+/// What a batch of scans adds to one stamp's counters, as the counter update reads it.
+#[derive(Debug, Serialize)]
+struct CounterDelta {
+    id: i64,
+    scans: i64,
+    #[serde(serialize_with = "as_stored_time")]
+    first_at: DateTime<Utc>,
+    #[serde(serialize_with = "as_stored_time")]
+    last_at: DateTime<Utc>,
+    clients: u32,
+    flag: Option<&'static str>,
 }
 
-/// What a batch of scans adds to one stamp's counters.
-struct CounterDelta {
-    count: i64,
-    first: DateTime<Utc>,
-    last: DateTime<Utc>,
-    distinct: u32,
-    flag: Option<&'static str>,
+/// A time as sqlx stores `DateTime<Utc>` in SQLite (RFC 3339, `+00:00`, as many fraction
+/// digits as needed), so that rows written here compare and read back like every other row.
+/// PostgreSQL parses the same text into `timestamptz`.
+fn as_stored_time<S: serde::Serializer>(at: &DateTime<Utc>, out: S) -> Result<S::Ok, S::Error> {
+    out.collect_str(&at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false))
+}
+
+/// The two statements that write a batch. Each takes the whole batch as one JSON array
+/// parameter, so its text never changes: it is prepared once per connection, whatever the
+/// batch size, and a batch of thousands of scans is two statements rather than thousands (or
+/// one multi-row INSERT of tens of thousands of parameters, parsed anew for each size).
+struct BatchSql {
+    insert_scans: &'static str,
+    add_counters: &'static str,
+}
+
+impl BatchSql {
+    fn of(backend: DbBackend) -> &'static Self {
+        match backend {
+            DbBackend::Postgres => &Self::POSTGRES,
+            // SQLite is the only other backend this build connects to.
+            _ => &Self::SQLITE,
+        }
+    }
+
+    const SQLITE: Self = Self {
+        insert_scans: "INSERT INTO scans (stamp_id, cooperative_id, code, scanned_at, scanned_on, \
+            client_hash, client_class, verdict, repeat_by_same_client, province_code, latitude, \
+            longitude) \
+            SELECT value ->> 'stamp_id', value ->> 'cooperative_id', value ->> 'code', \
+            value ->> 'scanned_at', value ->> 'scanned_on', value ->> 'client_hash', \
+            value ->> 'client_class', value ->> 'verdict', value ->> 'repeat_by_same_client', \
+            value ->> 'province_code', value ->> 'latitude', value ->> 'longitude' \
+            FROM json_each(?)",
+        add_counters: "UPDATE stamps SET scan_count = scan_count + d.scans, \
+            first_scanned_at = coalesce(first_scanned_at, d.first_at), \
+            last_scanned_at = CASE WHEN last_scanned_at > d.last_at THEN last_scanned_at \
+                ELSE d.last_at END, \
+            distinct_clients = max(distinct_clients, d.clients), \
+            flagged = CASE WHEN d.flag IS NULL THEN flagged ELSE TRUE END, \
+            flag_reason = CASE WHEN d.flag IS NULL OR flagged THEN flag_reason ELSE d.flag END \
+            FROM (SELECT value ->> 'id' AS id, value ->> 'scans' AS scans, \
+                value ->> 'first_at' AS first_at, value ->> 'last_at' AS last_at, \
+                value ->> 'clients' AS clients, value ->> 'flag' AS flag FROM json_each(?)) AS d \
+            WHERE stamps.id = d.id",
+    };
+
+    const POSTGRES: Self = Self {
+        insert_scans: "INSERT INTO scans (stamp_id, cooperative_id, code, scanned_at, scanned_on, \
+            client_hash, client_class, verdict, repeat_by_same_client, province_code, latitude, \
+            longitude) \
+            SELECT stamp_id, cooperative_id, code, scanned_at, scanned_on, client_hash, \
+            client_class, verdict, repeat_by_same_client, province_code, latitude, longitude \
+            FROM json_to_recordset($1::json) AS r(stamp_id bigint, cooperative_id bigint, \
+                code text, scanned_at timestamptz, scanned_on date, client_hash text, \
+                client_class text, verdict text, repeat_by_same_client boolean, \
+                province_code text, latitude double precision, longitude double precision)",
+        add_counters: "UPDATE stamps SET scan_count = stamps.scan_count + d.scans, \
+            first_scanned_at = coalesce(stamps.first_scanned_at, d.first_at), \
+            last_scanned_at = greatest(stamps.last_scanned_at, d.last_at), \
+            distinct_clients = greatest(stamps.distinct_clients, d.clients), \
+            flagged = stamps.flagged OR d.flag IS NOT NULL, \
+            flag_reason = CASE WHEN d.flag IS NULL OR stamps.flagged THEN stamps.flag_reason \
+                ELSE d.flag END \
+            FROM json_to_recordset($1::json) AS d(id bigint, scans bigint, \
+                first_at timestamptz, last_at timestamptz, clients integer, flag text) \
+            WHERE stamps.id = d.id",
+    };
 }
 
 /// Writes scans and their stamps' counters in one transaction; on failure hands the batch
@@ -695,41 +774,60 @@ struct CounterDelta {
 async fn write_batch(
     db: &DatabaseConnection,
     batch: Vec<PendingScan>,
-) -> Result<(), (sea_orm::DbErr, Vec<PendingScan>)> {
+) -> Result<(), (DbErr, Vec<PendingScan>)> {
     let result = async {
+        let backend = db.get_database_backend();
+        let sql = BatchSql::of(backend);
+        let encoding = |e: serde_json::Error| DbErr::Custom(format!("encoding scans: {e}"));
+        let rows: Vec<&ScanRow> = batch.iter().map(|s| &s.row).collect();
+        let rows = serde_json::to_string(&rows).map_err(encoding)?;
+        let counters = serde_json::to_string(&counter_deltas(&batch)).map_err(encoding)?;
         let txn = crate::db::begin_write(db).await?;
-        for chunk in batch.chunks(500) {
-            scans::Entity::insert_many(chunk.iter().map(|s| s.row.clone()))
-                .exec(&txn)
-                .await?;
-        }
-        // One counter update per stamp and batch.
-        let mut per_stamp: std::collections::HashMap<i64, CounterDelta> =
-            std::collections::HashMap::new();
-        for update in batch.iter().filter_map(|s| s.stamp_update.as_ref()) {
-            let delta = per_stamp.entry(update.stamp_id).or_insert(CounterDelta {
-                count: 0,
-                first: update.at,
-                last: update.at,
-                distinct: 0,
-                flag: None,
-            });
-            delta.count += 1;
-            delta.first = std::cmp::min(delta.first, update.at);
-            delta.last = std::cmp::max(delta.last, update.at);
-            delta.distinct = std::cmp::max(delta.distinct, update.distinct);
-            delta.flag = delta.flag.or(update.flag);
-        }
-        // One statement per chunk of stamps (a CASE per column), not one per stamp: at
-        // thousands of scans a second most scans touch a different stamp.
-        let deltas: Vec<(i64, CounterDelta)> = per_stamp.into_iter().collect();
-        for chunk in deltas.chunks(200) {
-            update_counters(&txn, chunk).await?;
-        }
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql.insert_scans,
+            [rows.into()],
+        ))
+        .await?;
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql.add_counters,
+            [counters.into()],
+        ))
+        .await?;
         txn.commit().await
     }
     .await;
     result.map_err(|err| (err, batch))
+}
+
+/// One counter delta per stamp of the batch: at thousands of scans a second most scans touch
+/// a different stamp, but a copied code scanned in a burst is counted once per batch.
+fn counter_deltas(batch: &[PendingScan]) -> Vec<CounterDelta> {
+    let mut per_stamp: std::collections::HashMap<i64, CounterDelta> =
+        std::collections::HashMap::new();
+    for update in batch.iter().filter_map(|s| s.stamp_update.as_ref()) {
+        let delta = per_stamp
+            .entry(update.stamp_id)
+            .or_insert_with(|| CounterDelta {
+                id: update.stamp_id,
+                scans: 0,
+                first_at: update.at,
+                last_at: update.at,
+                clients: 0,
+                flag: None,
+            });
+        delta.scans += 1;
+        delta.first_at = delta.first_at.min(update.at);
+        delta.last_at = delta.last_at.max(update.at);
+        // Distinct clients only grow: the latest judgement holds the largest count.
+        delta.clients = delta.clients.max(update.distinct);
+        delta.flag = delta.flag.or(update.flag);
+    }
+    let mut deltas: Vec<CounterDelta> = per_stamp.into_values().collect();
+    // Stamps in id order: concurrent writers (several app servers) lock rows in one order.
+    deltas.sort_unstable_by_key(|d| d.id);
+    deltas
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     database: Arc<TestDatabase>,
+    /// The data folder of a second app server (see [`TestApp::another_server`]).
+    _own_data_dir: Option<tempfile::TempDir>,
 }
 
 /// A database that lives as long as the test.
@@ -167,7 +169,20 @@ impl TestApp {
             shutdown: Some(tx),
             server: Some(server),
             database,
+            _own_data_dir: None,
         }
+    }
+
+    /// A second app server on the same database, as behind a load balancer: its own port,
+    /// caches, scan writer and data folder (search index, media).
+    #[allow(dead_code)]
+    pub async fn another_server(&self) -> Self {
+        let data_dir = tempfile::tempdir().expect("temporary folder");
+        let mut config = (*self.state.config).clone();
+        config.data_dir = data_dir.path().to_path_buf();
+        let mut app = Self::start(config, self.database.clone()).await;
+        app._own_data_dir = Some(data_dir);
+        app
     }
 
     /// Stops this process and starts a new one on the same database, as a restart would.

@@ -147,11 +147,37 @@ async fn the_first_scan_is_genuine_and_later_scans_say_how_often_the_code_was_ch
         .unwrap();
     assert_eq!(stamp.scan_count, 7);
     assert_eq!(stamp.distinct_clients, 6);
+    // The rows read back through the entity, times and all, in the order of the checks.
+    let rows = ocop_market::entities::scans::Entity::find()
+        .filter(ocop_market::entities::scans::Column::StampId.eq(stamp.id))
+        .order_by_asc(ocop_market::entities::scans::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap();
+    let verdicts: Vec<&str> = rows.iter().map(|r| r.verdict.as_str()).collect();
+    assert_eq!(
+        verdicts,
+        [
+            "first",
+            "repeat_same",
+            "seen_before",
+            "seen_before",
+            "seen_before",
+            // The fifth and sixth phones: five distinct checkers mark a likely copy.
+            "likely_copy",
+            "likely_copy"
+        ]
+    );
+    assert!(rows[1].repeat_by_same_client && !rows[2].repeat_by_same_client);
+    assert!(rows.iter().all(|r| r.client_class == "mobile"));
+    assert!(rows.windows(2).all(|w| w[0].scanned_at <= w[1].scanned_at));
+    assert_eq!(stamp.first_scanned_at, Some(rows[0].scanned_at));
+    assert_eq!(stamp.last_scanned_at, Some(rows[6].scanned_at));
     let (judged, written) = app.state.scans.counts();
     assert_eq!((judged, written), (7, 7), "every scan answered is written");
 }
 
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
 #[tokio::test]
 async fn many_distinct_checkers_or_far_apart_places_flag_a_likely_copy() {
@@ -319,6 +345,115 @@ async fn voided_unknown_and_malformed_codes_get_a_friendly_404_or_warning() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(names_field(&problem, "reason"));
+}
+
+#[tokio::test]
+async fn a_void_reaches_every_app_server_even_one_that_kept_the_stamp_in_memory() {
+    let Setup { app, owner, batch } = setup().await;
+    issue(&owner, batch, 2, false).await;
+    let code = stamps_of(&owner, batch).await[0]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = app.another_server().await;
+    let here = app.url(&format!("/s/{code}"));
+    let there = other.url(&format!("/s/{code}"));
+    // Both servers read the stamp and keep it.
+    let (_, html) = scan(&phone(&app), &here).await;
+    assert!(html.contains("Hàng chính hãng"), "{html}");
+    let (_, html) = scan(&phone(&other), &there).await;
+    assert!(!html.contains("Mã đã bị hủy"));
+
+    let (status, body) = owner
+        .post(
+            &format!("/api/v1/batches/{batch}/stamps/void"),
+            json!({"select": "serial", "serial": 1, "reason": "damaged"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // At once on the server that voided it.
+    let (_, html) = scan(&phone(&app), &here).await;
+    assert!(html.contains("Mã đã bị hủy"), "{html}");
+    // Within its watch's second on the other one.
+    let started = std::time::Instant::now();
+    loop {
+        let (_, html) = scan(&phone(&other), &there).await;
+        if html.contains("Mã đã bị hủy") {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "the other server still calls a voided stamp genuine"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn the_scan_page_is_the_same_page_compressed_or_not() {
+    let Setup { app, owner, batch } = setup().await;
+    issue(&owner, batch, 2, false).await;
+    let stamps = stamps_of(&owner, batch).await;
+    let code = |i: usize| stamps[i]["code"].as_str().unwrap().to_owned();
+
+    // A phone that takes gzip, on the first stamp.
+    let response = phone(&app)
+        .get(app.url(&format!("/s/{}", code(0))))
+        .header("accept-encoding", "gzip, deflate, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    assert_eq!(response.headers()["vary"], "accept-encoding");
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let compressed = response.bytes().await.unwrap();
+    let unzipped = gunzip(&compressed);
+
+    // One that refuses it, on the second: the same page but for the code and serial.
+    let response = phone(&app)
+        .get(app.url(&format!("/s/{}", code(1))))
+        .header("accept-encoding", "gzip;q=0")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().get("content-encoding").is_none());
+    let plain = response.text().await.unwrap();
+    assert_eq!(
+        unzipped
+            .replace(&code(0), &code(1))
+            .replace("Số 1</p>", "Số 2</p>"),
+        plain
+    );
+    assert!(plain.contains("Hàng chính hãng") && plain.contains("Mật ong bạc hà Gia Phú"));
+}
+
+/// Decompresses with GNU gzip, a decoder independent of the app's own (it checks the CRC and
+/// length in the trailer as well).
+fn gunzip(data: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("gzip")
+        .arg("-dc")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("GNU gzip (Debian's `gzip` package) is needed to check compressed pages");
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "gzip -d refused the page: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 page")
 }
 
 #[tokio::test]

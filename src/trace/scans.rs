@@ -779,7 +779,10 @@ async fn write_batch(
         let backend = db.get_database_backend();
         let sql = BatchSql::of(backend);
         let encoding = |e: serde_json::Error| DbErr::Custom(format!("encoding scans: {e}"));
-        let rows: Vec<&ScanRow> = batch.iter().map(|s| &s.row).collect();
+        // In stamp order (the order of `idx_scans_stamp`, the index whose pages the rows
+        // scatter over), each stamp's scans still in the order they came.
+        let mut rows: Vec<&ScanRow> = batch.iter().map(|s| &s.row).collect();
+        rows.sort_by_key(|row| row.stamp_id);
         let rows = serde_json::to_string(&rows).map_err(encoding)?;
         let counters = serde_json::to_string(&counter_deltas(&batch)).map_err(encoding)?;
         let txn = crate::db::begin_write(db).await?;

@@ -120,13 +120,13 @@ impl AppState {
             stripe,
             dashboard: Arc::new(dashboard::DashboardCache::new(config.dashboard_cache_ttl)),
             scans: ScanService::start(db.clone()),
+            trace_cache: Arc::new(TraceCache::new(db.clone())),
             db,
             limits: Arc::new(RateLimits::new(&config)),
             hasher: ClientHasher::new(config.secret_key.clone()),
             config: Arc::new(config),
             reference,
             signer,
-            trace_cache: Arc::new(TraceCache::default()),
             product_cache: Arc::new(ProductCache::default()),
         })
     }

@@ -5,7 +5,8 @@
 //! - Stamps are cached by code for as long as the process runs (up to [`MAX_STAMPS`]): a
 //!   stamp's record only changes when it is voided, and voids are watched for
 //!   ([`TraceCache::catch_up_voids`]), at once after a write on this server and every second
-//!   for the others. A code no stamp has is remembered for [`TTL`].
+//!   for the others. A code no stamp has is remembered for [`TTL`]. The codes that concurrent
+//!   scans miss are read together ([`StampLoader`]).
 //! - Origins are built from several tables and cached per batch for [`TTL`]; when one is due,
 //!   one request reloads it while the others keep answering with the current one, so a busy
 //!   batch never sends a crowd of requests to the database at once.
@@ -18,7 +19,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use dashmap::DashMap;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QuerySelect,
+};
+use tokio::sync::{mpsc, oneshot};
 
 use super::events::{self, EventView};
 use super::scans::ScanCounters;
@@ -113,8 +119,8 @@ pub struct OriginView {
 
 /// The scan page's caches: stamps by code, origins by batch, page skeletons by batch and
 /// language.
-#[derive(Default)]
 pub struct TraceCache {
+    loader: StampLoader,
     stamps: DashMap<String, StampRecord>,
     unknown: DashMap<String, Instant>,
     origins: DashMap<i64, (Instant, Arc<OriginView>)>,
@@ -133,12 +139,20 @@ struct VoidWatch {
 }
 
 impl TraceCache {
+    /// Empty caches, and the task that reads stamps for them (so: within a Tokio runtime).
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self {
+            loader: StampLoader::start(db),
+            stamps: DashMap::new(),
+            unknown: DashMap::new(),
+            origins: DashMap::new(),
+            pages: DashMap::new(),
+            voids: tokio::sync::Mutex::default(),
+        }
+    }
+
     /// The stamp with this (normalised) code, or `None` when no stamp has it.
-    pub async fn stamp(
-        &self,
-        db: &impl ConnectionTrait,
-        code: &str,
-    ) -> AppResult<Option<StampRecord>> {
+    pub async fn stamp(&self, code: &str) -> AppResult<Option<StampRecord>> {
         if let Some(stamp) = self.stamps.get(code) {
             return Ok(Some(stamp.clone()));
         }
@@ -147,9 +161,9 @@ impl TraceCache {
         {
             return Ok(None);
         }
-        let found = stamps::Entity::find()
-            .filter(stamps::Column::Code.eq(code))
-            .one(db)
+        let found = self
+            .loader
+            .find(code)
             .await?
             .map(|s| StampRecord::from_model(&s));
         match &found {
@@ -283,9 +297,100 @@ impl TraceCache {
     }
 }
 
+/// Reads stamps by code for many scans at once. Concurrent first checks of different packages
+/// each miss the cache; rather than a query each, the codes waiting are read together, in one
+/// statement whose text does not change with their number. Alone, a lookup is one query as
+/// before.
+struct StampLoader {
+    lookups: mpsc::Sender<Lookup>,
+}
+
+struct Lookup {
+    code: String,
+    answer: oneshot::Sender<Result<Option<stamps::Model>, DbErr>>,
+}
+
+/// Most codes read in one statement.
+const LOOKUP_BATCH: usize = 256;
+/// Statements reading stamps at the same time.
+const LOOKUPS_IN_FLIGHT: usize = 4;
+
+impl StampLoader {
+    fn start(db: DatabaseConnection) -> Self {
+        let (lookups, waiting) = mpsc::channel(LOOKUP_BATCH * LOOKUPS_IN_FLIGHT * 4);
+        tokio::spawn(run_stamp_loader(db, waiting));
+        Self { lookups }
+    }
+
+    async fn find(&self, code: &str) -> Result<Option<stamps::Model>, DbErr> {
+        let (answer, answered) = oneshot::channel();
+        let lookup = Lookup {
+            code: code.to_owned(),
+            answer,
+        };
+        let stopped = || DbErr::Custom("the stamp loader has stopped".into());
+        self.lookups.send(lookup).await.map_err(|_| stopped())?;
+        answered.await.map_err(|_| stopped())?
+    }
+}
+
+/// Takes the lookups waiting (all of them, up to [`LOOKUP_BATCH`]) as soon as a statement may
+/// start, and answers each from one query.
+async fn run_stamp_loader(db: DatabaseConnection, mut waiting: mpsc::Receiver<Lookup>) {
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(LOOKUPS_IN_FLIGHT));
+    loop {
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        let mut batch = Vec::with_capacity(LOOKUP_BATCH);
+        if waiting.recv_many(&mut batch, LOOKUP_BATCH).await == 0 {
+            return;
+        }
+        let db = db.clone();
+        tokio::spawn(async move {
+            let codes: Vec<&str> = batch.iter().map(|l| l.code.as_str()).collect();
+            match stamps_with_codes(&db, &codes).await {
+                Ok(found) => {
+                    let by_code: HashMap<&str, &stamps::Model> =
+                        found.iter().map(|s| (s.code.as_str(), s)).collect();
+                    for lookup in batch {
+                        let stamp = by_code.get(lookup.code.as_str()).map(|&s| s.clone());
+                        let _ = lookup.answer.send(Ok(stamp));
+                    }
+                }
+                Err(err) => {
+                    let message = err.to_string();
+                    for lookup in batch {
+                        let _ = lookup.answer.send(Err(DbErr::Custom(message.clone())));
+                    }
+                }
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// The stamps with any of `codes`, which travel as one JSON array.
+async fn stamps_with_codes(
+    db: &DatabaseConnection,
+    codes: &[&str],
+) -> Result<Vec<stamps::Model>, DbErr> {
+    let codes = serde_json::to_string(codes).map_err(|e| DbErr::Custom(e.to_string()))?;
+    // sea-query writes the value where the backend's placeholder stands: `$1` or `?`.
+    let among = match db.get_database_backend() {
+        DbBackend::Postgres => "code IN (SELECT json_array_elements_text($1::json))",
+        // SQLite is the only other backend this build connects to.
+        _ => "code IN (SELECT value FROM json_each(?))",
+    };
+    stamps::Entity::find()
+        .filter(Expr::cust_with_values(among, [codes]))
+        .all(db)
+        .await
+}
+
 /// Applies voids made on other app servers every second until the task is dropped.
 pub fn spawn_void_watch(
-    db: sea_orm::DatabaseConnection,
+    db: DatabaseConnection,
     cache: Arc<TraceCache>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {

@@ -355,7 +355,7 @@ pub(super) async fn judge(
     code: &StampCode,
     input: ScanInput,
 ) -> AppResult<(Verdict, Option<(StampRecord, Arc<OriginView>)>)> {
-    let Some(stamp) = state.trace_cache.stamp(&state.db, code.as_str()).await? else {
+    let Some(stamp) = state.trace_cache.stamp(code.as_str()).await? else {
         state.scans.record_unknown(code.as_str(), input).await;
         return Ok((Verdict::Unknown, None));
     };
@@ -639,7 +639,7 @@ pub(super) async fn store_fake_report(
     details: FakeReportDetails,
 ) -> AppResult<()> {
     let stamp = match StampCode::parse(code) {
-        Ok(code) => state.trace_cache.stamp(&state.db, code.as_str()).await?,
+        Ok(code) => state.trace_cache.stamp(code.as_str()).await?,
         Err(_) => None,
     };
     fake_reports::ActiveModel {
@@ -684,7 +684,7 @@ async fn report_fake(
     };
     // Show the origin again (without counting a scan) with the report's outcome.
     let origin = match &stamp_code {
-        Some(c) => match state.trace_cache.stamp(&state.db, c.as_str()).await? {
+        Some(c) => match state.trace_cache.stamp(c.as_str()).await? {
             Some(stamp) => state
                 .trace_cache
                 .origin(&state.db, &state.reference, stamp.batch_id)

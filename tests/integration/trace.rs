@@ -391,6 +391,45 @@ async fn a_void_reaches_every_app_server_even_one_that_kept_the_stamp_in_memory(
 }
 
 #[tokio::test]
+async fn concurrent_first_checks_of_many_packages_each_get_their_own_stamp() {
+    let Setup { app, owner, batch } = setup().await;
+    issue(&owner, batch, 40, false).await;
+    let stamps = stamps_of(&owner, batch).await;
+    // All at once, so that their stamps are read from the database together, with codes that
+    // no stamp has among them.
+    let checks = stamps
+        .iter()
+        .map(|s| {
+            (
+                s["code"].as_str().unwrap().to_owned(),
+                Some(s["serial"].as_i64().unwrap()),
+            )
+        })
+        .chain((0..8).map(|i| (format!("0123456789ABCD{i}0"), None)));
+    let answers = futures_util::future::join_all(checks.map(|(code, serial)| {
+        let (client, url) = (phone(&app), app.url(&format!("/s/{code}")));
+        async move { (code, serial, scan(&client, &url).await) }
+    }))
+    .await;
+    for (code, serial, (status, html)) in answers {
+        match serial {
+            Some(serial) => {
+                assert_eq!(status, StatusCode::OK, "{code}");
+                assert!(html.contains("Đây là lần kiểm tra đầu tiên"), "{code}");
+                assert!(
+                    html.contains(&format!("Mã tem: {code} · Số {serial}</p>")),
+                    "{code} is serial {serial}: {html}"
+                );
+            }
+            None => {
+                assert_eq!(status, StatusCode::NOT_FOUND, "{code}");
+                assert!(html.contains("Không tìm thấy mã"), "{code}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn the_scan_page_is_the_same_page_compressed_or_not() {
     let Setup { app, owner, batch } = setup().await;
     issue(&owner, batch, 2, false).await;

@@ -134,18 +134,33 @@ impl ClientHasher {
     }
 }
 
+/// The client class of programs that fetch pages on their own: crawlers, and the link previews
+/// of chat apps (Zalo, Messenger, WhatsApp, Telegram…) when someone shares a scan page.
+pub const BOT: &str = "bot";
+
 /// The kind of device, from its user agent.
 pub fn client_class(user_agent: &str) -> &'static str {
     let ua = user_agent.to_ascii_lowercase();
     if ua.is_empty() {
         "other"
     } else if [
-        "bot", "crawler", "spider", "curl", "wget", "python", "okhttp", "headless",
+        "bot",
+        "crawler",
+        "spider",
+        "curl",
+        "wget",
+        "python",
+        "okhttp",
+        "headless",
+        "facebookexternalhit",
+        "whatsapp",
+        "preview",
+        "embedly",
     ]
     .iter()
     .any(|b| ua.contains(b))
     {
-        "bot"
+        BOT
     } else if ["android", "iphone", "ipad", "mobile", "zalo"]
         .iter()
         .any(|m| ua.contains(m))
@@ -256,6 +271,22 @@ struct StampState {
 }
 
 impl StampState {
+    /// The verdict for a client that has not checked this stamp, without counting it.
+    fn verdict_for_someone_new(&self) -> Verdict {
+        match self.first_at {
+            Some(since) if self.flagged => Verdict::LikelyCopy {
+                other_checkers: self.distinct,
+                since,
+                provinces: self.provinces.len() as u32,
+            },
+            Some(since) if self.distinct > 0 => Verdict::GenuineCheckedBefore {
+                other_checkers: self.distinct,
+                since,
+            },
+            _ => Verdict::GenuineFirstCheck,
+        }
+    }
+
     /// Remembers a shared position; `true` when it lies far from one seen before.
     fn add_position(&mut self, position: (f64, f64)) -> bool {
         let far = self
@@ -352,6 +383,23 @@ impl ScanService {
         let now = Utc::now();
         let state = self.state_of(stamp.id, stamp.counters).await?;
         let mut state = state.lock().await;
+        if input.client_class == BOT {
+            // A link preview (someone shared the page in a chat) or a crawler, not a person
+            // holding the package: recorded, told what a new person would be told, but never
+            // counted as a checker, so the friend the link was sent to is not told that
+            // somebody else checked first.
+            let verdict = match stamp.void_reason {
+                Some(reason) => Verdict::Voided { reason },
+                None => state.verdict_for_someone_new(),
+            };
+            drop(state);
+            self.enqueue(PendingScan {
+                row: scan_row(Some(stamp), &stamp.code, now, &input, &verdict, false),
+                stamp_update: None,
+            })
+            .await;
+            return Ok(verdict);
+        }
         let verdict;
         let mut flag = None;
         if let Some(reason) = stamp.void_reason {
@@ -852,6 +900,15 @@ mod tests {
             "desktop"
         );
         assert_eq!(client_class("curl/8.5.0"), "bot");
+        for preview in [
+            "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+            "WhatsApp/2.23.20.0",
+            "TelegramBot (like TwitterBot)",
+            "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)",
+            "Mozilla/5.0 (Windows NT 6.1; WOW64) SkypeUriPreview Preview/0.5",
+        ] {
+            assert_eq!(client_class(preview), "bot", "{preview}");
+        }
         assert_eq!(client_class(""), "other");
     }
 

@@ -180,6 +180,59 @@ async fn the_first_scan_is_genuine_and_later_scans_say_how_often_the_code_was_ch
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
 #[tokio::test]
+async fn a_link_preview_of_a_shared_scan_page_is_recorded_but_not_counted_as_a_checker() {
+    let Setup { app, owner, batch } = setup().await;
+    issue(&owner, batch, 1, false).await;
+    let code = stamps_of(&owner, batch).await[0]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let url = app.url(&format!("/s/{code}"));
+    let buyer = phone(&app);
+    let (_, html) = scan(&buyer, &url).await;
+    assert!(html.contains("Đây là lần kiểm tra đầu tiên"));
+
+    // The buyer shares the page in a chat, whose server fetches it for the link preview.
+    let chat_preview = reqwest::Client::builder()
+        .user_agent("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)")
+        .build()
+        .unwrap();
+    let (status, html) = scan(&chat_preview, &url).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("đã được 1 người khác kiểm tra"), "{html}");
+
+    // The buyer again: still only their own check. A friend who opens the link: one other
+    // person checked before (the buyer), not two.
+    let (_, html) = scan(&buyer, &url).await;
+    assert!(html.contains("Chính điện thoại này đã kiểm tra"), "{html}");
+    let (_, html) = scan(&phone(&app), &url).await;
+    assert!(html.contains("đã được 1 người khác kiểm tra"), "{html}");
+
+    app.state.scans.flush().await;
+    let stamp = ocop_market::entities::stamps::Entity::find()
+        .filter(ocop_market::entities::stamps::Column::Code.eq(code.as_str()))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((stamp.scan_count, stamp.distinct_clients), (3, 2));
+    let classes: Vec<String> = ocop_market::entities::scans::Entity::find()
+        .filter(ocop_market::entities::scans::Column::StampId.eq(stamp.id))
+        .order_by_asc(ocop_market::entities::scans::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.client_class)
+        .collect();
+    assert_eq!(
+        classes,
+        ["mobile", "bot", "mobile", "mobile"],
+        "every scan is recorded"
+    );
+}
+
+#[tokio::test]
 async fn many_distinct_checkers_or_far_apart_places_flag_a_likely_copy() {
     let Setup { app, owner, batch } = setup().await;
     issue(&owner, batch, 2, false).await;

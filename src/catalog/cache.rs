@@ -1,6 +1,7 @@
 //! A short-lived cache of public product pages' data (product, cooperative, current
-//! certificate), by slug and by id. Product pages are the most read pages of the shop; without
-//! it each view costs two database round trips.
+//! certificate), by slug and by id, and of the home page's product counts per province.
+//! Product pages are the most read pages of the shop; without it each view costs two database
+//! round trips.
 //!
 //! Freshness: entries live [`TTL`]; and every successful write request clears this process's
 //! read caches (see `crate::clear_read_caches_after_writes`), so a change is seen at once on
@@ -46,11 +47,20 @@ impl ProductRecord {
     }
 }
 
+/// Public products per province code.
+pub type ProvinceCounts = Arc<Vec<(String, i64)>>;
+
 #[derive(Default)]
 pub struct ProductCache {
     by_slug: DashMap<String, (Instant, Arc<ProductRecord>)>,
     by_id: DashMap<i64, (Instant, Arc<ProductRecord>)>,
+    /// The home page's counts: a pass over the whole catalogue (about 8 ms at 100,000
+    /// products), so kept for [`COUNTS_TTL`].
+    province_counts: std::sync::Mutex<Option<(Instant, ProvinceCounts)>>,
 }
+
+/// How long the home page's counts per province are kept.
+pub const COUNTS_TTL: Duration = Duration::from_secs(10);
 
 impl ProductCache {
     /// A public product by slug.
@@ -95,8 +105,45 @@ impl ProductCache {
         map.insert(key, (Instant::now(), record));
     }
 
+    /// Public products per province. When the counts are due, the first request to ask
+    /// counts again and the others answer with the counts they have meanwhile.
+    pub async fn public_counts_by_province(
+        &self,
+        db: &impl ConnectionTrait,
+    ) -> AppResult<ProvinceCounts> {
+        let kept = {
+            let mut slot = self
+                .province_counts
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match slot.as_mut() {
+                Some((at, counts)) if at.elapsed() < COUNTS_TTL => return Ok(counts.clone()),
+                Some((at, counts)) => {
+                    *at = Instant::now();
+                    Some(counts.clone())
+                }
+                None => None,
+            }
+        };
+        let counts = match products::count_public_by_province(db).await {
+            Ok(counts) => Arc::new(counts),
+            // The counts already shown stay for another while rather than failing the page.
+            Err(err) => return kept.ok_or(err),
+        };
+        *self
+            .province_counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((Instant::now(), counts.clone()));
+        Ok(counts)
+    }
+
     pub fn clear(&self) {
         self.by_slug.clear();
         self.by_id.clear();
+        *self
+            .province_counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 }

@@ -99,10 +99,12 @@ async fn home(State(state): State<AppState>, ctx: PageContext) -> AppResult<Resp
     )
     .await?
     .items;
-    let mut provinces: Vec<(Province, i64)> = products::count_public_by_province(&state.db)
+    let mut provinces: Vec<(Province, i64)> = state
+        .product_cache
+        .public_counts_by_province(&state.db)
         .await?
-        .into_iter()
-        .filter_map(|(code, count)| state.reference.province(&code).map(|p| (p.clone(), count)))
+        .iter()
+        .filter_map(|(code, count)| state.reference.province(code).map(|p| (p.clone(), *count)))
         .collect();
     provinces.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
     render(&HomePage {

@@ -155,3 +155,36 @@ async fn pages_name_a_cached_site_icon_and_favicon_ico_leads_to_it() {
     assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
     assert_eq!(response.headers()["location"], icon.as_str());
 }
+
+#[tokio::test]
+async fn the_home_pages_counts_per_province_follow_publishing_at_once() {
+    use crate::support::{published_product, verified_cooperative};
+    let app = TestApp::spawn().await;
+    let home = || async {
+        app.client()
+            .get(app.url("/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert!(
+        !home().await.contains("/products?province="),
+        "no product yet"
+    );
+
+    let admin = app.admin().await;
+    let owner = app.user("owner@htx.vn").await;
+    let coop = verified_cooperative(&admin, &owner, "5300123456", "HTX Ong mật Gia Phú").await;
+    published_product(&owner, coop, "Mật ong bạc hà").await;
+    // The counts are kept a while, but a write on this server clears them.
+    let html = home().await;
+    assert!(
+        html.contains("/products?province=") && html.contains("(1)</span>"),
+        "{html}"
+    );
+    published_product(&owner, coop, "Mật ong hoa rừng").await;
+    assert!(home().await.contains("(2)</span>"));
+}

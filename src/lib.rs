@@ -240,9 +240,9 @@ pub fn app(state: AppState) -> Router {
 
 /// A successful write request (anything but GET/HEAD/OPTIONS) may have changed what the read
 /// caches hold: clear them, so that every writer sees its own change at once. Other app servers
-/// see it when their entries expire (about a second; voided stamps are watched for every
-/// second). It may also have enqueued products for search: wake the indexer now rather than at
-/// its next poll.
+/// see it when their entries expire (about a second; a void reaches the stamp caches of the
+/// others within a second, see `trace::origin`). It may also have enqueued products for search:
+/// wake the indexer now rather than at its next poll.
 async fn clear_read_caches_after_writes(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: axum::extract::Request,
@@ -257,9 +257,6 @@ async fn clear_read_caches_after_writes(
         state.product_cache.clear();
         state.trace_cache.forget_unknown();
         state.trace_cache.forget_all_origins();
-        if let Err(err) = state.trace_cache.catch_up_voids(&state.db).await {
-            tracing::warn!(error = %err, "checking for voided stamps failed");
-        }
         state.search.wake_indexer();
     }
     response

@@ -4,8 +4,8 @@
 //!
 //! - Stamps are cached by code for as long as the process runs (up to [`MAX_STAMPS`]): a
 //!   stamp's record only changes when it is voided, and voids are watched for
-//!   ([`TraceCache::catch_up_voids`]), at once after a write on this server and every second
-//!   for the others. A code no stamp has is remembered for [`TTL`]. The codes that concurrent
+//!   ([`TraceCache::catch_up_voids`]), at once by the server that voided them and every second
+//!   by the others. A code no stamp has is remembered for [`TTL`]. The codes that concurrent
 //!   scans miss are read together ([`StampLoader`]).
 //! - Origins are built from several tables and cached per batch for [`TTL`]; when one is due,
 //!   one request reloads it while the others keep answering with the current one, so a busy
@@ -199,10 +199,19 @@ impl TraceCache {
         self.pages.clear();
     }
 
+    /// Forgets the stamps voided lately (see [`Self::catch_up_voids`]): called by the server
+    /// that voided them, at once, and by the void watch every second. Should it fail, the next
+    /// round of the watch catches up.
+    pub async fn forget_voided(&self, db: &impl ConnectionTrait) {
+        if let Err(err) = self.catch_up_voids(db).await {
+            tracing::warn!(error = %err, "checking for voided stamps failed");
+        }
+    }
+
     /// Applies the voids made since the last call, here or on another app server: the voided
     /// stamps leave the cache, so their next scan reads them voided. One indexed query (over
     /// voided stamps only) when nothing was voided.
-    pub async fn catch_up_voids(&self, db: &impl ConnectionTrait) -> Result<(), sea_orm::DbErr> {
+    async fn catch_up_voids(&self, db: &impl ConnectionTrait) -> Result<(), sea_orm::DbErr> {
         let mut watch = self.voids.lock().await;
         let window = chrono::Duration::from_std(VOID_WINDOW).unwrap_or_default();
         let since = Utc::now() - window;
@@ -388,7 +397,7 @@ async fn stamps_with_codes(
         .await
 }
 
-/// Applies voids made on other app servers every second until the task is dropped.
+/// Applies voids made on other app servers every second until the task is aborted.
 pub fn spawn_void_watch(
     db: DatabaseConnection,
     cache: Arc<TraceCache>,
@@ -398,9 +407,7 @@ pub fn spawn_void_watch(
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
-            if let Err(err) = cache.catch_up_voids(&db).await {
-                tracing::warn!(error = %err, "checking for voided stamps failed");
-            }
+            cache.forget_voided(&db).await;
         }
     })
 }

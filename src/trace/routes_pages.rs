@@ -1116,6 +1116,7 @@ async fn void_submit(
     };
     match result {
         Ok(_) => {
+            state.trace_cache.forget_voided(&state.db).await;
             Ok(Redirect::to(&format!("/workspace/batches/{id}?notice=voided")).into_response())
         }
         Err(AppError::Validation(errors)) => {

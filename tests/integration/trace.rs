@@ -441,6 +441,27 @@ async fn a_void_reaches_every_app_server_even_one_that_kept_the_stamp_in_memory(
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
+
+    // Voided from the batch page's form: at once as well.
+    let second = app.url(&format!(
+        "/s/{}",
+        stamps_of(&owner, batch).await[1]["code"].as_str().unwrap()
+    ));
+    let (_, html) = scan(&phone(&app), &second).await;
+    assert!(!html.contains("Mã đã bị hủy"));
+    let response = owner
+        .form(
+            &format!("/workspace/batches/{batch}/stamps/void"),
+            &[
+                ("select", "serial"),
+                ("from", "2"),
+                ("reason", "misprinted"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, html) = scan(&phone(&app), &second).await;
+    assert!(html.contains("Mã đã bị hủy"), "{html}");
 }
 
 #[tokio::test]

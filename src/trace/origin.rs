@@ -15,10 +15,12 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
@@ -126,6 +128,8 @@ pub struct TraceCache {
     origins: DashMap<i64, (Instant, Arc<OriginView>)>,
     pages: DashMap<(i64, Lang), PageEntry>,
     voids: tokio::sync::Mutex<VoidWatch>,
+    /// Void groups applied so far.
+    voids_applied: AtomicU64,
 }
 
 /// A page skeleton (`None` when one could not be made) and the origin it was rendered from.
@@ -148,6 +152,7 @@ impl TraceCache {
             origins: DashMap::new(),
             pages: DashMap::new(),
             voids: tokio::sync::Mutex::default(),
+            voids_applied: AtomicU64::new(0),
         }
     }
 
@@ -161,6 +166,7 @@ impl TraceCache {
         {
             return Ok(None);
         }
+        let voids_before = self.voids_applied.load(Ordering::SeqCst);
         let found = self
             .loader
             .find(code)
@@ -171,11 +177,17 @@ impl TraceCache {
                 if self.stamps.len() >= MAX_STAMPS {
                     self.stamps.clear();
                 }
-                let cached = StampRecord {
-                    counters: None,
-                    ..stamp.clone()
-                };
-                self.stamps.insert(code.to_owned(), cached);
+                // A void applied while the row was being read may not be in what was read, and
+                // its codes were removed before this one was kept: keep it only if no void was
+                // applied meanwhile. The check holds the entry's lock, which the removal needs.
+                if let Entry::Vacant(slot) = self.stamps.entry(code.to_owned())
+                    && self.voids_applied.load(Ordering::SeqCst) == voids_before
+                {
+                    slot.insert(StampRecord {
+                        counters: None,
+                        ..stamp.clone()
+                    });
+                }
             }
             None => {
                 if self.unknown.len() >= MAX_UNKNOWN {
@@ -230,6 +242,8 @@ impl TraceCache {
             if watch.applied.get(&at) == Some(&count) {
                 continue;
             }
+            // Counted before the codes are removed: see `stamp`.
+            self.voids_applied.fetch_add(1, Ordering::SeqCst);
             if count > VOID_CODES_MAX {
                 self.stamps.clear();
             } else {

@@ -57,6 +57,8 @@ pub struct ProductCache {
     /// The home page's counts: a pass over the whole catalogue (about 8 ms at 100,000
     /// products), so kept for [`COUNTS_TTL`].
     province_counts: std::sync::Mutex<Option<(Instant, ProvinceCounts)>>,
+    /// Times [`ProductCache::clear`] ran: counts begun before a clear are not kept after it.
+    clears: std::sync::atomic::AtomicU64,
 }
 
 /// How long the home page's counts per province are kept.
@@ -111,6 +113,7 @@ impl ProductCache {
         &self,
         db: &impl ConnectionTrait,
     ) -> AppResult<ProvinceCounts> {
+        let clears_before = self.clears.load(std::sync::atomic::Ordering::SeqCst);
         let kept = {
             let mut slot = self
                 .province_counts
@@ -130,20 +133,26 @@ impl ProductCache {
             // The counts already shown stay for another while rather than failing the page.
             Err(err) => return kept.ok_or(err),
         };
-        *self
+        let mut slot = self
             .province_counts
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Some((Instant::now(), counts.clone()));
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A write cleared the counts while these were counted: they may predate it.
+        if self.clears.load(std::sync::atomic::Ordering::SeqCst) == clears_before {
+            *slot = Some((Instant::now(), counts.clone()));
+        }
         Ok(counts)
     }
 
     pub fn clear(&self) {
         self.by_slug.clear();
         self.by_id.clear();
-        *self
+        let mut counts = self
             .province_counts
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.clears
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        *counts = None;
     }
 }

@@ -157,20 +157,21 @@ fn push_stored(out: &mut Vec<u8>, data: &[u8]) {
     }
 }
 
-/// Whether a request's `Accept-Encoding` takes gzip (RFC 9110 §12.5.3): `gzip`, `x-gzip` or `*`
-/// with a weight above zero, unless gzip itself is refused with `q=0`.
-pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
-    let Some(header) = accept_encoding else {
-        return false;
-    };
+/// Whether a request's `Accept-Encoding` (all its header lines) takes gzip (RFC 9110
+/// §12.5.3): `gzip`, `x-gzip` or `*` with a weight above zero, unless gzip itself is refused with
+/// `q=0`. A weight that does not parse refuses its coding.
+pub fn accepts_gzip<'a>(accept_encoding: impl IntoIterator<Item = &'a str>) -> bool {
     let mut wildcard = false;
-    for item in header.split(',') {
+    for item in accept_encoding.into_iter().flat_map(|line| line.split(',')) {
         let mut fields = item.split(';');
         let coding = fields.next().unwrap_or_default().trim();
-        let weight = fields
-            .filter_map(|p| p.trim().strip_prefix("q=").or(p.trim().strip_prefix("Q=")))
-            .find_map(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
+        let weight = match fields.find_map(|p| {
+            let p = p.trim();
+            p.strip_prefix("q=").or(p.strip_prefix("Q="))
+        }) {
+            Some(q) => q.trim().parse::<f32>().unwrap_or(0.0),
+            None => 1.0,
+        };
         if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
             return weight > 0.0;
         }
@@ -257,16 +258,19 @@ mod tests {
 
     #[test]
     fn gzip_is_taken_as_rfc_9110_says() {
-        assert!(accepts_gzip(Some("gzip, deflate, br")));
-        assert!(accepts_gzip(Some("br;q=1.0, GZIP;q=0.5")));
-        assert!(accepts_gzip(Some("x-gzip")));
-        assert!(accepts_gzip(Some("*")));
-        assert!(!accepts_gzip(None));
-        assert!(!accepts_gzip(Some("")));
-        assert!(!accepts_gzip(Some("identity")));
-        assert!(!accepts_gzip(Some("br")));
-        assert!(!accepts_gzip(Some("gzip;q=0")));
-        assert!(!accepts_gzip(Some("gzip;q=0.000, *")));
-        assert!(!accepts_gzip(Some("*;q=0")));
+        let takes = |lines: &[&str]| accepts_gzip(lines.iter().copied());
+        assert!(takes(&["gzip, deflate, br"]));
+        assert!(takes(&["br;q=1.0, GZIP;q=0.5"]));
+        assert!(takes(&["x-gzip"]));
+        assert!(takes(&["*"]));
+        assert!(takes(&["br", "gzip"]), "a second header line");
+        assert!(!takes(&[]));
+        assert!(!takes(&[""]));
+        assert!(!takes(&["identity"]));
+        assert!(!takes(&["br"]));
+        assert!(!takes(&["gzip;q=0"]));
+        assert!(!takes(&["gzip;q=0.000, *"]));
+        assert!(!takes(&["*;q=0"]));
+        assert!(!takes(&["gzip;q=lots"]), "a weight that does not parse");
     }
 }

@@ -2,7 +2,7 @@
 //! certificate and trace timeline, and the caches that let the scan page answer without the
 //! database.
 //!
-//! - Stamps are cached by code for as long as the process runs (up to [`MAX_STAMPS`]): a
+//! - Stamps are cached by code for [`STAMP_TTL`] (ten minutes, up to [`MAX_STAMPS`]): a
 //!   stamp's record only changes when it is voided, and voids are watched for
 //!   ([`TraceCache::catch_up_voids`]), at once by the server that voided them and every second
 //!   by the others. A code no stamp has is remembered for [`TTL`]. The codes that concurrent
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, NaiveDate, Utc};
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Asterisk, Expr, Func};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
     QuerySelect,
@@ -43,6 +43,9 @@ use crate::reference::ReferenceData;
 /// server shows here after at most this long.
 pub const TTL: Duration = Duration::from_secs(15);
 const MAX_STAMPS: usize = 500_000;
+/// How long a stamp is kept before it is read again, should the void watch ever have missed
+/// a void (a watch down for longer than [`VOID_WINDOW`], clocks further apart than that).
+const STAMP_TTL: Duration = Duration::from_secs(600);
 const MAX_UNKNOWN: usize = 100_000;
 const MAX_ORIGINS: usize = 50_000;
 /// Skeletons are some 18 KB each: the busiest batches' pages, not every batch's.
@@ -123,7 +126,7 @@ pub struct OriginView {
 /// language.
 pub struct TraceCache {
     loader: StampLoader,
-    stamps: DashMap<String, StampRecord>,
+    stamps: DashMap<String, (Instant, StampRecord)>,
     unknown: DashMap<String, Instant>,
     origins: DashMap<i64, (Instant, Arc<OriginView>)>,
     pages: DashMap<(i64, Lang), PageEntry>,
@@ -158,8 +161,10 @@ impl TraceCache {
 
     /// The stamp with this (normalised) code, or `None` when no stamp has it.
     pub async fn stamp(&self, code: &str) -> AppResult<Option<StampRecord>> {
-        if let Some(stamp) = self.stamps.get(code) {
-            return Ok(Some(stamp.clone()));
+        if let Some(entry) = self.stamps.get(code)
+            && entry.0.elapsed() < STAMP_TTL
+        {
+            return Ok(Some(entry.1.clone()));
         }
         if let Some(seen) = self.unknown.get(code)
             && seen.elapsed() < TTL
@@ -180,13 +185,20 @@ impl TraceCache {
                 // A void applied while the row was being read may not be in what was read, and
                 // its codes were removed before this one was kept: keep it only if no void was
                 // applied meanwhile. The check holds the entry's lock, which the removal needs.
-                if let Entry::Vacant(slot) = self.stamps.entry(code.to_owned())
-                    && self.voids_applied.load(Ordering::SeqCst) == voids_before
-                {
-                    slot.insert(StampRecord {
-                        counters: None,
-                        ..stamp.clone()
-                    });
+                let cached = StampRecord {
+                    counters: None,
+                    ..stamp.clone()
+                };
+                match self.stamps.entry(code.to_owned()) {
+                    _ if self.voids_applied.load(Ordering::SeqCst) != voids_before => {}
+                    Entry::Vacant(slot) => {
+                        slot.insert((Instant::now(), cached));
+                    }
+                    // Due for a read again: this was it.
+                    Entry::Occupied(mut kept) if kept.get().0.elapsed() >= STAMP_TTL => {
+                        kept.insert((Instant::now(), cached));
+                    }
+                    Entry::Occupied(_) => {}
                 }
             }
             None => {
@@ -204,11 +216,10 @@ impl TraceCache {
         self.unknown.clear();
     }
 
-    /// Drops every cached origin (after a write: it may have changed one), and with them the
-    /// page skeletons rendered from them.
+    /// Drops every cached origin (after a write: it may have changed one). The page skeletons
+    /// rendered from them go out of use with them (see [`Self::page`]).
     pub fn forget_all_origins(&self) {
         self.origins.clear();
-        self.pages.clear();
     }
 
     /// Forgets the stamps voided lately (see [`Self::catch_up_voids`]): called by the server
@@ -230,7 +241,7 @@ impl TraceCache {
         let groups: Vec<(Option<DateTime<Utc>>, i64)> = stamps::Entity::find()
             .select_only()
             .column(stamps::Column::VoidedAt)
-            .column_as(stamps::Column::Id.count(), "stamps")
+            .column_as(Expr::from(Func::count(Expr::col(Asterisk))), "stamps")
             .filter(stamps::Column::VoidedAt.gt(since))
             .group_by(stamps::Column::VoidedAt)
             .into_tuple()
@@ -277,13 +288,20 @@ impl TraceCache {
         }
         // Due or absent. When due, the first request to get here claims the reload by
         // restarting the clock; the others answer with the view they have meanwhile.
-        if let Some(mut entry) = self.origins.get_mut(&batch_id) {
-            if entry.0.elapsed() < TTL {
-                return Ok(Some(entry.1.clone()));
+        let current = match self.origins.get_mut(&batch_id) {
+            Some(entry) if entry.0.elapsed() < TTL => return Ok(Some(entry.1.clone())),
+            Some(mut entry) => {
+                entry.0 = Instant::now();
+                Some(entry.1.clone())
             }
-            entry.0 = Instant::now();
-        }
-        let Some(view) = load_origin(db, reference, batch_id).await? else {
+            None => None,
+        };
+        let loaded = match load_origin(db, reference, batch_id).await {
+            Ok(loaded) => loaded,
+            // The view in use answers for another while rather than failing the scan.
+            Err(err) => return current.map(Some).ok_or(err),
+        };
+        let Some(view) = loaded else {
             self.origins.remove(&batch_id);
             return Ok(None);
         };

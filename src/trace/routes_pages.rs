@@ -410,8 +410,9 @@ async fn scan_response(
             let values = values.as_strs();
             let gzip = skeleton::accepts_gzip(
                 headers
-                    .get(header::ACCEPT_ENCODING)
-                    .and_then(|v| v.to_str().ok()),
+                    .get_all(header::ACCEPT_ENCODING)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
             );
             let mut response = if gzip {
                 ([(header::CONTENT_ENCODING, "gzip")], skeleton.gzip(&values)).into_response()

@@ -134,42 +134,33 @@ impl ClientHasher {
     }
 }
 
-/// The client class of programs that fetch pages on their own: crawlers, and the link previews
-/// of chat apps (Zalo, Messenger, WhatsApp, Telegram…) when someone shares a scan page.
+/// The client class of programs that fetch pages by themselves, with nobody holding the
+/// package: crawlers, and the link previews of chat apps when someone shares a scan page. Their
+/// scans are recorded but never count as a check (see [`ScanService::record`]).
 pub const BOT: &str = "bot";
 
-/// The kind of device, from its user agent.
+/// The kind of client, from its user agent: `mobile`, `desktop`, `app` (an HTTP library, as
+/// scanning apps use: counted like a phone), [`BOT`] or `other`.
 pub fn client_class(user_agent: &str) -> &'static str {
     let ua = user_agent.to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| ua.contains(w));
     if ua.is_empty() {
         "other"
-    } else if [
+    } else if has(&[
         "bot",
         "crawler",
         "spider",
-        "curl",
-        "wget",
-        "python",
-        "okhttp",
-        "headless",
         "facebookexternalhit",
         "whatsapp",
         "preview",
         "embedly",
-    ]
-    .iter()
-    .any(|b| ua.contains(b))
-    {
+    ]) {
         BOT
-    } else if ["android", "iphone", "ipad", "mobile", "zalo"]
-        .iter()
-        .any(|m| ua.contains(m))
-    {
+    } else if has(&["curl", "wget", "python", "okhttp", "headless"]) {
+        "app"
+    } else if has(&["android", "iphone", "ipad", "mobile", "zalo"]) {
         "mobile"
-    } else if ["windows", "macintosh", "linux", "cros"]
-        .iter()
-        .any(|d| ua.contains(d))
-    {
+    } else if has(&["windows", "macintosh", "linux", "cros"]) {
         "desktop"
     } else {
         "other"
@@ -557,6 +548,7 @@ impl ScanService {
             .column(scans::Column::ClientHash)
             .column_as(scans::Column::ScannedAt.min(), "first")
             .filter(scans::Column::StampId.eq(stamp_id))
+            .filter(scans::Column::ClientClass.ne(BOT))
             .group_by(scans::Column::ClientHash)
             .limit(REMEMBERED_CLIENTS as u64)
             .into_tuple()
@@ -567,6 +559,7 @@ impl ScanService {
             .column(scans::Column::ProvinceCode)
             .distinct()
             .filter(scans::Column::StampId.eq(stamp_id))
+            .filter(scans::Column::ClientClass.ne(BOT))
             .filter(scans::Column::ProvinceCode.is_not_null())
             .limit(REMEMBERED_PLACES as u64)
             .into_tuple()
@@ -578,6 +571,7 @@ impl ScanService {
             .column(scans::Column::Longitude)
             .distinct()
             .filter(scans::Column::StampId.eq(stamp_id))
+            .filter(scans::Column::ClientClass.ne(BOT))
             .filter(scans::Column::Latitude.is_not_null())
             .filter(scans::Column::Longitude.is_not_null())
             .limit(REMEMBERED_PLACES as u64)
@@ -648,16 +642,18 @@ async fn run_writer(
 ) {
     let mut buffer = Vec::with_capacity(BATCH);
     let mut last_commit = tokio::time::Instant::now();
+    let is_flush = |m: &Message| matches!(m, Message::Flush(_));
     loop {
         if receiver.recv_many(&mut buffer, BATCH).await == 0 {
             break;
         }
         let due = last_commit + GATHER;
-        while buffer.len() < BATCH && !buffer.iter().any(|m| matches!(m, Message::Flush(_))) {
-            let room = BATCH - buffer.len();
+        let mut flush = buffer.iter().any(is_flush);
+        while buffer.len() < BATCH && !flush {
+            let (seen, room) = (buffer.len(), BATCH - buffer.len());
             match tokio::time::timeout_at(due, receiver.recv_many(&mut buffer, room)).await {
                 Ok(0) | Err(_) => break,
-                Ok(_) => {}
+                Ok(_) => flush = buffer[seen..].iter().any(is_flush),
             }
         }
         last_commit = tokio::time::Instant::now();
@@ -899,7 +895,12 @@ mod tests {
             client_class("Mozilla/5.0 (Windows NT 10.0; Win64; x64)"),
             "desktop"
         );
-        assert_eq!(client_class("curl/8.5.0"), "bot");
+        assert_eq!(client_class("curl/8.5.0"), "app");
+        assert_eq!(
+            client_class("okhttp/4.12.0"),
+            "app",
+            "a scanning app counts"
+        );
         for preview in [
             "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
             "WhatsApp/2.23.20.0",

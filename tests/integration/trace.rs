@@ -197,16 +197,24 @@ async fn a_link_preview_of_a_shared_scan_page_is_recorded_but_not_counted_as_a_c
         .user_agent("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)")
         .build()
         .unwrap();
-    let (status, html) = scan(&chat_preview, &url).await;
+    let (status, html) = scan(&chat_preview, &format!("{url}?province=01")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("đã được 1 người khác kiểm tra"), "{html}");
+    // The same after the stamp's history is read back from the database (a restart, another
+    // app server): the preview's row is not a checker, nor is its province a place of purchase.
+    app.state.scans.flush().await;
+    app.state.scans.forget_states();
 
     // The buyer again: still only their own check. A friend who opens the link: one other
     // person checked before (the buyer), not two.
     let (_, html) = scan(&buyer, &url).await;
     assert!(html.contains("Chính điện thoại này đã kiểm tra"), "{html}");
-    let (_, html) = scan(&phone(&app), &url).await;
+    let (_, html) = scan(&phone(&app), &format!("{url}?province=15")).await;
     assert!(html.contains("đã được 1 người khác kiểm tra"), "{html}");
+    assert!(
+        !html.contains("Cảnh báo"),
+        "bought in one province only: {html}"
+    );
 
     app.state.scans.flush().await;
     let stamp = ocop_market::entities::stamps::Entity::find()

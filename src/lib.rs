@@ -325,7 +325,7 @@ pub async fn serve(
         .stripe
         .is_some()
         .then(|| payments::stripe::spawn_refund_sender(state.clone(), Duration::from_secs(60)));
-    let void_watch = trace::origin::spawn_void_watch(state.db.clone(), state.trace_cache.clone());
+    let void_watch = trace::origin::spawn_void_watch(state.trace_cache.clone());
     let scans = state.scans.clone();
     let search = state.search.clone();
     let router = app(state);

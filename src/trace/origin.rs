@@ -125,6 +125,7 @@ pub struct OriginView {
 /// The scan page's caches: stamps by code, origins by batch, page skeletons by batch and
 /// language.
 pub struct TraceCache {
+    db: DatabaseConnection,
     loader: StampLoader,
     stamps: DashMap<String, (Instant, StampRecord)>,
     unknown: DashMap<String, Instant>,
@@ -149,7 +150,8 @@ impl TraceCache {
     /// Empty caches, and the task that reads stamps for them (so: within a Tokio runtime).
     pub fn new(db: DatabaseConnection) -> Self {
         Self {
-            loader: StampLoader::start(db),
+            loader: StampLoader::start(db.clone()),
+            db,
             stamps: DashMap::new(),
             unknown: DashMap::new(),
             origins: DashMap::new(),
@@ -179,9 +181,7 @@ impl TraceCache {
             .map(|s| StampRecord::from_model(&s));
         match &found {
             Some(stamp) => {
-                if self.stamps.len() >= MAX_STAMPS {
-                    self.stamps.clear();
-                }
+                make_room(&self.stamps, MAX_STAMPS);
                 // A void applied while the row was being read may not be in what was read, and
                 // its codes were removed before this one was kept: keep it only if no void was
                 // applied meanwhile. The check holds the entry's lock, which the removal needs.
@@ -202,9 +202,7 @@ impl TraceCache {
                 }
             }
             None => {
-                if self.unknown.len() >= MAX_UNKNOWN {
-                    self.unknown.clear();
-                }
+                make_room(&self.unknown, MAX_UNKNOWN);
                 self.unknown.insert(code.to_owned(), Instant::now());
             }
         }
@@ -225,8 +223,8 @@ impl TraceCache {
     /// Forgets the stamps voided lately (see [`Self::catch_up_voids`]): called by the server
     /// that voided them, at once, and by the void watch every second. Should it fail, the next
     /// round of the watch catches up.
-    pub async fn forget_voided(&self, db: &impl ConnectionTrait) {
-        if let Err(err) = self.catch_up_voids(db).await {
+    pub async fn forget_voided(&self) {
+        if let Err(err) = self.catch_up_voids().await {
             tracing::warn!(error = %err, "checking for voided stamps failed");
         }
     }
@@ -234,7 +232,8 @@ impl TraceCache {
     /// Applies the voids made since the last call, here or on another app server: the voided
     /// stamps leave the cache, so their next scan reads them voided. One indexed query (over
     /// voided stamps only) when nothing was voided.
-    async fn catch_up_voids(&self, db: &impl ConnectionTrait) -> Result<(), sea_orm::DbErr> {
+    async fn catch_up_voids(&self) -> Result<(), DbErr> {
+        let db = &self.db;
         let mut watch = self.voids.lock().await;
         let window = chrono::Duration::from_std(VOID_WINDOW).unwrap_or_default();
         let since = Utc::now() - window;
@@ -277,7 +276,6 @@ impl TraceCache {
     /// The origin of a batch, or `None` when the batch (or its product) does not exist.
     pub async fn origin(
         &self,
-        db: &impl ConnectionTrait,
         reference: &ReferenceData,
         batch_id: i64,
     ) -> AppResult<Option<Arc<OriginView>>> {
@@ -296,7 +294,7 @@ impl TraceCache {
             }
             None => None,
         };
-        let loaded = match load_origin(db, reference, batch_id).await {
+        let loaded = match load_origin(&self.db, reference, batch_id).await {
             Ok(loaded) => loaded,
             // The view in use answers for another while rather than failing the scan.
             Err(err) => return current.map(Some).ok_or(err),
@@ -306,9 +304,7 @@ impl TraceCache {
             return Ok(None);
         };
         let view = Arc::new(view);
-        if self.origins.len() >= MAX_ORIGINS {
-            self.origins.clear();
-        }
+        make_room(&self.origins, MAX_ORIGINS);
         self.origins
             .insert(batch_id, (Instant::now(), view.clone()));
         Ok(Some(view))
@@ -329,9 +325,7 @@ impl TraceCache {
             return Ok(entry.1.clone());
         }
         let skeleton = render()?.map(Arc::new);
-        if self.pages.len() >= MAX_PAGES {
-            self.pages.clear();
-        }
+        make_room(&self.pages, MAX_PAGES);
         self.pages
             .insert((batch_id, lang), (origin.clone(), skeleton.clone()));
         Ok(skeleton)
@@ -429,17 +423,21 @@ async fn stamps_with_codes(
         .await
 }
 
+/// Bounds a cache's memory: a full map starts afresh, and its entries are read again.
+fn make_room<K: Eq + std::hash::Hash, V>(map: &DashMap<K, V>, most: usize) {
+    if map.len() >= most {
+        map.clear();
+    }
+}
+
 /// Applies voids made on other app servers every second until the task is aborted.
-pub fn spawn_void_watch(
-    db: DatabaseConnection,
-    cache: Arc<TraceCache>,
-) -> tokio::task::JoinHandle<()> {
+pub fn spawn_void_watch(cache: Arc<TraceCache>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_secs(1));
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
-            cache.forget_voided(&db).await;
+            cache.forget_voided().await;
         }
     })
 }

@@ -321,7 +321,7 @@ async fn void_stamps(
 ) -> AppResult<Json<VoidResult>> {
     let (batch, _, _) = batches::managed(&state.db, &user, id).await?;
     let voided = stamps::void(&state.db, &batch, &body.selection, &body.reason).await?;
-    state.trace_cache.forget_voided(&state.db).await;
+    state.trace_cache.forget_voided().await;
     Ok(Json(VoidResult { voided }))
 }
 

@@ -98,7 +98,27 @@ struct ScanPage<'a> {
     report_errors: FieldErrors,
 }
 
-impl ScanPage<'_> {
+impl<'a> ScanPage<'a> {
+    /// A scan page as nearly every scan shows it: no place of purchase or position given, no
+    /// report form errors.
+    fn new(
+        ctx: PageContext,
+        slots: ScanSlots,
+        origin: Option<Arc<OriginView>>,
+        provinces: &'a [Province],
+    ) -> Self {
+        Self {
+            ctx,
+            slots,
+            origin,
+            provinces,
+            reported_province: None,
+            shared_position: false,
+            scan_js_path: crate::http::assets::scan_js_path(),
+            report_errors: FieldErrors::default(),
+        }
+    }
+
     fn category(&self, origin: &OriginView) -> String {
         match self.ctx.lang {
             Lang::Vi => origin.category_vi.clone(),
@@ -227,6 +247,12 @@ impl VerdictWords {
                 .format("%d/%m/%Y")
                 .to_string()
         };
+        let checked = |key: &str, others: u32, since: &chrono::DateTime<chrono::Utc>| {
+            t.format(
+                key,
+                &[("count", &others.to_string()), ("date", &date(since))],
+            )
+        };
         let (class, title, text) = match verdict {
             Verdict::GenuineFirstCheck => (
                 "ok",
@@ -244,13 +270,7 @@ impl VerdictWords {
             } => (
                 "warn",
                 "scan.seen_title",
-                t.format(
-                    "scan.seen_text",
-                    &[
-                        ("count", &other_checkers.to_string()),
-                        ("date", &date(since)),
-                    ],
-                ),
+                checked("scan.seen_text", *other_checkers, since),
             ),
             Verdict::LikelyCopy {
                 other_checkers,
@@ -259,13 +279,7 @@ impl VerdictWords {
             } => (
                 "bad",
                 "scan.copy_title",
-                t.format(
-                    "scan.copy_text",
-                    &[
-                        ("count", &other_checkers.to_string()),
-                        ("date", &date(since)),
-                    ],
-                ),
+                checked("scan.copy_text", *other_checkers, since),
             ),
             Verdict::Voided { reason } => (
                 "bad",
@@ -361,7 +375,7 @@ pub(super) async fn judge(
     };
     let Some(origin) = state
         .trace_cache
-        .origin(&state.db, &state.reference, stamp.batch_id)
+        .origin(&state.reference, stamp.batch_id)
         .await?
     else {
         return Ok((Verdict::Unknown, None));
@@ -434,14 +448,14 @@ async fn scan_response(
                 StatusCode::NOT_FOUND
             };
             let page = ScanPage {
-                ctx,
-                slots: values.into_slots(),
-                origin: found.map(|(_, origin)| origin),
-                provinces: &state.reference.provinces,
                 reported_province,
                 shared_position,
-                scan_js_path: crate::http::assets::scan_js_path(),
-                report_errors: FieldErrors::default(),
+                ..ScanPage::new(
+                    ctx,
+                    values.into_slots(),
+                    found.map(|(_, origin)| origin),
+                    &state.reference.provinces,
+                )
             };
             render_with_status(status, &page)?
         }
@@ -462,16 +476,12 @@ fn scan_skeleton(
     origin: &Arc<OriginView>,
 ) -> AppResult<Option<Arc<Skeleton>>> {
     state.trace_cache.page(batch_id, ctx.lang, origin, || {
-        let page = ScanPage {
-            ctx: PageContext::anonymous(ctx.lang, String::new()),
-            slots: ScanSlots::markers(),
-            origin: Some(origin.clone()),
-            provinces: &state.reference.provinces,
-            reported_province: None,
-            shared_position: false,
-            scan_js_path: crate::http::assets::scan_js_path(),
-            report_errors: FieldErrors::default(),
-        };
+        let page = ScanPage::new(
+            PageContext::anonymous(ctx.lang, String::new()),
+            ScanSlots::markers(),
+            Some(origin.clone()),
+            &state.reference.provinces,
+        );
         let rendered = page.render().map_err(|e| {
             AppError::Internal(anyhow::anyhow!("rendering a scan page failed: {e}"))
         })?;
@@ -688,7 +698,7 @@ async fn report_fake(
         Some(c) => match state.trace_cache.stamp(c.as_str()).await? {
             Some(stamp) => state
                 .trace_cache
-                .origin(&state.db, &state.reference, stamp.batch_id)
+                .origin(&state.reference, stamp.batch_id)
                 .await?
                 .map(|o| (stamp.serial, o)),
             None => None,
@@ -714,14 +724,8 @@ async fn report_fake(
     render_with_status(
         status,
         &ScanPage {
-            ctx,
-            slots: values.into_slots(),
-            origin,
-            provinces: &state.reference.provinces,
-            shared_position: false,
-            scan_js_path: crate::http::assets::scan_js_path(),
-            reported_province: None,
             report_errors: errors,
+            ..ScanPage::new(ctx, values.into_slots(), origin, &state.reference.provinces)
         },
     )
 }
@@ -1117,7 +1121,7 @@ async fn void_submit(
     };
     match result {
         Ok(_) => {
-            state.trace_cache.forget_voided(&state.db).await;
+            state.trace_cache.forget_voided().await;
             Ok(Redirect::to(&format!("/workspace/batches/{id}?notice=voided")).into_response())
         }
         Err(AppError::Validation(errors)) => {
@@ -1245,16 +1249,7 @@ mod tests {
         origin: &Arc<OriginView>,
         reference: &'a ReferenceData,
     ) -> ScanPage<'a> {
-        ScanPage {
-            ctx,
-            slots,
-            origin: Some(origin.clone()),
-            provinces: &reference.provinces,
-            reported_province: None,
-            shared_position: false,
-            scan_js_path: crate::http::assets::scan_js_path(),
-            report_errors: FieldErrors::default(),
-        }
+        ScanPage::new(ctx, slots, Some(origin.clone()), &reference.provinces)
     }
 
     #[test]

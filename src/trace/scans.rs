@@ -262,19 +262,27 @@ struct StampState {
 }
 
 impl StampState {
-    /// The verdict for a client that has not checked this stamp, without counting it.
-    fn verdict_for_someone_new(&self) -> Verdict {
-        match self.first_at {
-            Some(since) if self.flagged => Verdict::LikelyCopy {
-                other_checkers: self.distinct,
+    /// The verdict of an active stamp for a client after `others` other people checked it,
+    /// who checked it first at `mine` (if ever).
+    fn verdict(&self, others: u32, mine: Option<DateTime<Utc>>) -> Verdict {
+        let Some(since) = self.first_at else {
+            return Verdict::GenuineFirstCheck;
+        };
+        if self.flagged {
+            Verdict::LikelyCopy {
+                other_checkers: others,
                 since,
                 provinces: self.provinces.len() as u32,
-            },
-            Some(since) if self.distinct > 0 => Verdict::GenuineCheckedBefore {
-                other_checkers: self.distinct,
+            }
+        } else if others > 0 {
+            Verdict::GenuineCheckedBefore {
+                other_checkers: others,
                 since,
-            },
-            _ => Verdict::GenuineFirstCheck,
+            }
+        } else if let Some(first_checked_at) = mine {
+            Verdict::GenuineCheckedByYou { first_checked_at }
+        } else {
+            Verdict::GenuineFirstCheck
         }
     }
 
@@ -381,7 +389,7 @@ impl ScanService {
             // somebody else checked first.
             let verdict = match stamp.void_reason {
                 Some(reason) => Verdict::Voided { reason },
-                None => state.verdict_for_someone_new(),
+                None => state.verdict(state.distinct, None),
             };
             drop(state);
             self.enqueue(PendingScan {
@@ -417,9 +425,8 @@ impl ScanService {
                     state.clients.push((input.client, now));
                 }
             }
-            let first_at = *state.first_at.get_or_insert(now);
-            let provinces = state.provinces.len() as u32;
-            let far_apart = provinces >= 2 || far_positions;
+            state.first_at.get_or_insert(now);
+            let far_apart = state.provinces.len() >= 2 || far_positions;
             if !state.flagged && (state.distinct as usize >= COPY_DISTINCT_CLIENTS || far_apart) {
                 state.flagged = true;
                 flag = Some(if far_apart {
@@ -428,24 +435,7 @@ impl ScanService {
                     "many_clients"
                 });
             }
-            verdict = if state.flagged {
-                Verdict::LikelyCopy {
-                    other_checkers: others,
-                    since: first_at,
-                    provinces,
-                }
-            } else if others > 0 {
-                Verdict::GenuineCheckedBefore {
-                    other_checkers: others,
-                    since: first_at,
-                }
-            } else if let Some(at) = mine {
-                Verdict::GenuineCheckedByYou {
-                    first_checked_at: at,
-                }
-            } else {
-                Verdict::GenuineFirstCheck
-            };
+            verdict = state.verdict(others, mine);
             let repeat = mine.is_some();
             let distinct = state.distinct;
             drop(state);

@@ -452,7 +452,9 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    for _ in 0..50 {
+    // Five seconds: a background task (indexer, refund sender) on a machine busy with the
+    // rest of the suite can take more than one.
+    for _ in 0..250 {
         if check().await {
             return;
         }

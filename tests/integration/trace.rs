@@ -65,6 +65,36 @@ async fn stamps_of(owner: &User, batch: i64) -> Vec<Value> {
     page["items"].as_array().unwrap().clone()
 }
 
+/// The code of the batch's first stamp.
+async fn first_code(owner: &User, batch: i64) -> String {
+    stamps_of(owner, batch).await[0]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The stamp row with this code, as stored.
+async fn stored_stamp(app: &TestApp, code: &str) -> ocop_market::entities::stamps::Model {
+    use ocop_market::entities::stamps;
+    stamps::Entity::find()
+        .filter(stamps::Column::Code.eq(code))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// The stamp's scan rows, in the order they were written.
+async fn stored_scans(app: &TestApp, stamp_id: i64) -> Vec<ocop_market::entities::scans::Model> {
+    use ocop_market::entities::scans;
+    scans::Entity::find()
+        .filter(scans::Column::StampId.eq(stamp_id))
+        .order_by_asc(scans::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap()
+}
+
 /// A phone: its own cookie jar, as a camera app's browser has, and its own model (all test
 /// phones share one network address).
 fn phone(_app: &TestApp) -> reqwest::Client {
@@ -139,21 +169,11 @@ async fn the_first_scan_is_genuine_and_later_scans_say_how_often_the_code_was_ch
 
     // Every scan is recorded once the queue is flushed.
     app.state.scans.flush().await;
-    let stamp = ocop_market::entities::stamps::Entity::find()
-        .filter(ocop_market::entities::stamps::Column::Code.eq(code.as_str()))
-        .one(app.db())
-        .await
-        .unwrap()
-        .unwrap();
+    let stamp = stored_stamp(&app, code.as_str()).await;
     assert_eq!(stamp.scan_count, 7);
     assert_eq!(stamp.distinct_clients, 6);
     // The rows read back through the entity, times and all, in the order of the checks.
-    let rows = ocop_market::entities::scans::Entity::find()
-        .filter(ocop_market::entities::scans::Column::StampId.eq(stamp.id))
-        .order_by_asc(ocop_market::entities::scans::Column::Id)
-        .all(app.db())
-        .await
-        .unwrap();
+    let rows = stored_scans(&app, stamp.id).await;
     let verdicts: Vec<&str> = rows.iter().map(|r| r.verdict.as_str()).collect();
     assert_eq!(
         verdicts,
@@ -183,10 +203,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder}
 async fn a_link_preview_of_a_shared_scan_page_is_recorded_but_not_counted_as_a_checker() {
     let Setup { app, owner, batch } = setup().await;
     issue(&owner, batch, 1, false).await;
-    let code = stamps_of(&owner, batch).await[0]["code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let code = first_code(&owner, batch).await;
     let url = app.url(&format!("/s/{code}"));
     let buyer = phone(&app);
     let (_, html) = scan(&buyer, &url).await;
@@ -217,19 +234,10 @@ async fn a_link_preview_of_a_shared_scan_page_is_recorded_but_not_counted_as_a_c
     );
 
     app.state.scans.flush().await;
-    let stamp = ocop_market::entities::stamps::Entity::find()
-        .filter(ocop_market::entities::stamps::Column::Code.eq(code.as_str()))
-        .one(app.db())
-        .await
-        .unwrap()
-        .unwrap();
+    let stamp = stored_stamp(&app, code.as_str()).await;
     assert_eq!((stamp.scan_count, stamp.distinct_clients), (3, 2));
-    let classes: Vec<String> = ocop_market::entities::scans::Entity::find()
-        .filter(ocop_market::entities::scans::Column::StampId.eq(stamp.id))
-        .order_by_asc(ocop_market::entities::scans::Column::Id)
-        .all(app.db())
+    let classes: Vec<String> = stored_scans(&app, stamp.id)
         .await
-        .unwrap()
         .into_iter()
         .map(|s| s.client_class)
         .collect();
@@ -325,19 +333,11 @@ async fn shared_positions_far_apart_flag_a_likely_copy_and_are_stored_rounded() 
     assert!(html.contains("Cảnh báo"), "800 km apart: two packages");
 
     app.state.scans.flush().await;
-    let stamp = ocop_market::entities::stamps::Entity::find()
-        .filter(ocop_market::entities::stamps::Column::Code.eq(code.as_str()))
-        .one(app.db())
-        .await
-        .unwrap()
-        .unwrap();
+    let stamp = stored_stamp(&app, code.as_str()).await;
     assert!(stamp.flagged);
     assert_eq!(stamp.flag_reason.as_deref(), Some("far_apart_places"));
-    let stored: Vec<(Option<f64>, Option<f64>)> = ocop_market::entities::scans::Entity::find()
-        .filter(ocop_market::entities::scans::Column::StampId.eq(stamp.id))
-        .all(app.db())
+    let stored: Vec<(Option<f64>, Option<f64>)> = stored_scans(&app, stamp.id)
         .await
-        .unwrap()
         .into_iter()
         .map(|s| (s.latitude, s.longitude))
         .collect();
@@ -412,10 +412,7 @@ async fn voided_unknown_and_malformed_codes_get_a_friendly_404_or_warning() {
 async fn a_void_reaches_every_app_server_even_one_that_kept_the_stamp_in_memory() {
     let Setup { app, owner, batch } = setup().await;
     issue(&owner, batch, 2, false).await;
-    let code = stamps_of(&owner, batch).await[0]["code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let code = first_code(&owner, batch).await;
     let other = app.another_server().await;
     let here = app.url(&format!("/s/{code}"));
     let there = other.url(&format!("/s/{code}"));
@@ -706,10 +703,7 @@ async fn the_scan_page_fits_one_tcp_window_on_a_realistic_page() {
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
     issue(&owner, batch, 1, false).await;
-    let code = stamps_of(&owner, batch).await[0]["code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let code = first_code(&owner, batch).await;
     let response = reqwest::Client::new()
         .get(app.url(&format!("/s/{code}")))
         .header("accept-encoding", "gzip")
@@ -901,12 +895,7 @@ async fn a_flood_from_one_client_is_cut_off_and_moves_no_verdict() {
         .await
         .unwrap();
     assert!(scans <= 11, "the flood did not fill the database: {scans}");
-    let stamp = ocop_market::entities::stamps::Entity::find()
-        .filter(ocop_market::entities::stamps::Column::Code.eq(stamps[0]["code"].as_str().unwrap()))
-        .one(app.db())
-        .await
-        .unwrap()
-        .unwrap();
+    let stamp = stored_stamp(&app, stamps[0]["code"].as_str().unwrap()).await;
     assert!(!stamp.flagged, "one client cannot get a stamp flagged");
     assert_eq!(stamp.distinct_clients, 1);
 }
@@ -915,10 +904,7 @@ async fn a_flood_from_one_client_is_cut_off_and_moves_no_verdict() {
 async fn a_consumer_reports_a_fake_and_the_cooperative_sees_it() {
     let Setup { app, owner, batch } = setup().await;
     issue(&owner, batch, 1, false).await;
-    let code = stamps_of(&owner, batch).await[0]["code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let code = first_code(&owner, batch).await;
     let consumer = phone(&app);
     let response = consumer
         .post(app.url(&format!("/s/{code}/report")))

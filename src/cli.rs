@@ -326,7 +326,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let user = accounts::create_admin(&state.db, &identifier, &password, &name)
                 .await
                 .map_err(|e| match e {
-                    crate::http::error::AppError::Validation(fields) => anyhow::anyhow!(
+                    crate::error::AppError::Validation(fields) => anyhow::anyhow!(
                         "{}",
                         fields
                             .iter()

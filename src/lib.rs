@@ -14,6 +14,7 @@ pub mod dashboard;
 pub mod db;
 pub mod domain;
 pub mod entities;
+pub mod error;
 pub mod health;
 pub mod http;
 pub mod i18n;
@@ -50,7 +51,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::catalog::cache::ProductCache;
 use crate::config::Config;
-use crate::http::error::AppError;
+use crate::error::AppError;
 use crate::http::rate_limit::RateLimits;
 use crate::i18n::{LANG_COOKIE, Lang};
 use crate::reference::ReferenceData;

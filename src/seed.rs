@@ -23,7 +23,7 @@ use crate::catalog::{CertificateStatus, CooperativeStatus, MemberRole, ProductSt
 use crate::domain::{Slug, fold_vietnamese};
 use crate::entities::batches as batches_entity;
 use crate::entities::{cooperative_members, cooperatives, ocop_certificates, products, users};
-use crate::http::error::AppError;
+use crate::error::AppError;
 use crate::reference::ReferenceData;
 use crate::trace::batches::{self, BatchInput};
 use crate::trace::events::{self, EventInput};

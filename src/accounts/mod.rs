@@ -17,7 +17,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 
 use crate::domain::{Email, FieldIssue, Phone, bounded_text};
 use crate::entities::users;
-use crate::http::error::{AppError, AppResult, FieldErrors, is_unique_violation};
+use crate::error::{AppError, AppResult, FieldErrors, is_unique_violation};
 
 pub use routes::{api_routes, page_routes};
 pub use session::{

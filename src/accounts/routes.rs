@@ -19,7 +19,7 @@ use super::{
 };
 use crate::AppState;
 use crate::config::Config;
-use crate::http::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::http::extract::{ApiJson, PageForm};
 use crate::http::page::{PageContext, local_redirect_target, render, render_with_status};
 use crate::http::rate_limit::ClientAddr;
@@ -210,8 +210,8 @@ pub struct RegisterResponse {
     request_body = RegisterRequest,
     responses(
         (status = 202, body = RegisterResponse, description = "Registration accepted; log in next"),
-        (status = 422, body = crate::http::error::Problem, description = "Invalid fields"),
-        (status = 429, body = crate::http::error::Problem, description = "Too many attempts"),
+        (status = 422, body = crate::error::Problem, description = "Invalid fields"),
+        (status = 429, body = crate::error::Problem, description = "Too many attempts"),
     ))]
 async fn api_register(
     State(state): State<AppState>,
@@ -258,8 +258,8 @@ pub struct MeView {
     request_body = LoginRequest,
     responses(
         (status = 200, body = LoginResponse),
-        (status = 401, body = crate::http::error::Problem, description = "Wrong identifier or password"),
-        (status = 429, body = crate::http::error::Problem, description = "Too many attempts"),
+        (status = 401, body = crate::error::Problem, description = "Wrong identifier or password"),
+        (status = 429, body = crate::error::Problem, description = "Too many attempts"),
     ))]
 async fn api_login(
     State(state): State<AppState>,
@@ -310,7 +310,7 @@ async fn api_logout(
 #[utoipa::path(get, path = "/me", tag = "accounts",
     responses(
         (status = 200, body = MeView),
-        (status = 401, body = crate::http::error::Problem),
+        (status = 401, body = crate::error::Problem),
     ))]
 async fn api_me(Authenticated(user): Authenticated) -> axum::Json<MeView> {
     axum::Json(MeView {

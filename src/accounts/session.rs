@@ -11,7 +11,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use crate::AppState;
 use crate::domain::token::{hash_token, new_token};
 use crate::entities::{sessions, users};
-use crate::http::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult};
 
 pub const SESSION_COOKIE: &str = "ocop_session";
 

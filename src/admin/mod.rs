@@ -16,7 +16,7 @@ use crate::catalog::products::refresh_listing_of_cooperative;
 use crate::catalog::{CertificateStatus, CooperativeStatus};
 use crate::domain::{FieldIssue, bounded_text};
 use crate::entities::{cooperatives, ocop_certificates};
-use crate::http::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors};
 
 pub use routes::{api_routes, page_routes};
 

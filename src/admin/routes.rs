@@ -21,7 +21,7 @@ use crate::catalog::views::{CertificateView, CooperativePrivateView};
 use crate::catalog::{CertificateStatus, CooperativeStatus};
 use crate::clock::today_in_vietnam;
 use crate::entities::{ocop_certificates, products};
-use crate::http::error::{AppError, AppResult, FieldErrors, Problem};
+use crate::error::{AppError, AppResult, FieldErrors, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, PageForm};
 use crate::http::page::{PageContext, render_with_status};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};

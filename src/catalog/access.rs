@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait, EntityTrait};
 use super::MemberRole;
 use crate::accounts::CurrentUser;
 use crate::entities::{cooperative_members, cooperatives, products};
-use crate::http::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult};
 
 /// A cooperative as one of its members sees it.
 #[derive(Debug, Clone)]

@@ -15,7 +15,7 @@ use sea_orm::ConnectionTrait;
 
 use super::{certificates, products};
 use crate::entities::{cooperatives, ocop_certificates, photos, products as product_rows};
-use crate::http::error::AppResult;
+use crate::error::AppResult;
 
 pub const TTL: Duration = Duration::from_secs(1);
 const MAX_ENTRIES: usize = 100_000;

@@ -14,7 +14,7 @@ use super::access::Membership;
 use super::{CertificateStatus, IssuingLevel};
 use crate::domain::{FieldIssue, Stars, bounded_text, optional_text};
 use crate::entities::{ocop_certificates, products};
-use crate::http::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors};
 
 /// A certificate as the API receives it.
 #[derive(Debug, Clone, Deserialize, ToSchema)]

@@ -16,7 +16,7 @@ use crate::domain::{
     CommuneCode, Email, FieldIssue, Phone, Slug, bounded_text, fold_vietnamese, optional_text,
 };
 use crate::entities::{cooperative_members, cooperatives, products};
-use crate::http::error::{AppError, AppResult, FieldErrors, is_unique_violation};
+use crate::error::{AppError, AppResult, FieldErrors, is_unique_violation};
 use crate::reference::ReferenceData;
 use sea_orm::sea_query::Expr;
 

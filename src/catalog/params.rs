@@ -7,7 +7,7 @@ use std::ops::RangeInclusive;
 use std::str::FromStr;
 
 use crate::domain::{FieldIssue, Money};
-use crate::http::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::reference::ReferenceData;
 
 /// A parameter's value with surrounding blanks removed; `None` when absent or blank (a form

@@ -19,7 +19,7 @@ use crate::domain::{FieldIssue, Gtin, Money, Slug, bounded_text, optional_text};
 use crate::entities::{
     batches, cart_items, cooperatives, ocop_certificates, order_items, products,
 };
-use crate::http::error::{AppError, AppResult, FieldErrors, is_unique_violation};
+use crate::error::{AppError, AppResult, FieldErrors, is_unique_violation};
 use crate::i18n::Lang;
 use crate::reference::ReferenceData;
 use crate::search::outbox::{enqueue_cooperative_products, enqueue_products};

@@ -19,7 +19,7 @@ use super::{ProductStatus, access};
 use crate::AppState;
 use crate::accounts::{Authenticated, Viewer};
 use crate::clock::today_in_vietnam;
-use crate::http::error::{AppError, AppResult, Problem};
+use crate::error::{AppError, AppResult, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::i18n::Lang;
 use crate::media::PhotoImage;

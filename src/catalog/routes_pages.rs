@@ -20,7 +20,7 @@ use super::{MemberRole, ProductStatus};
 use crate::AppState;
 use crate::accounts::Authenticated;
 use crate::clock::today_in_vietnam;
-use crate::http::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::http::extract::{ApiPath, ApiQuery, PageForm};
 use crate::http::page::{PageContext, render, render_form_error, render_with_status, urlencode};
 use crate::media::{PhotoImage, PhotoOwner};

@@ -4,7 +4,7 @@
 //! system's legacy code page and the Vietnamese place names come out garbled.
 
 use super::{Dashboard, Place};
-use crate::http::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult};
 use crate::i18n::Messages;
 
 /// The UTF-8 byte order mark.

@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::catalog::params::QueryChecker;
-use crate::http::error::AppResult;
+use crate::error::AppResult;
 use crate::reference::ReferenceData;
 
 pub use routes::{api_routes, page_routes};

@@ -23,7 +23,7 @@ use sea_orm::{
 use super::{CooperativeCounts, CopyCounts, OrderCounts, Window};
 use crate::catalog::CooperativeStatus;
 use crate::entities::{cooperatives, fake_reports, orders, products, scans, stamps};
-use crate::http::error::AppResult;
+use crate::error::AppResult;
 use crate::orders::OrderStatus;
 use crate::trace::analytics::{self, ScanScope, cooperatives_of_province};
 

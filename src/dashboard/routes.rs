@@ -20,7 +20,7 @@ use super::export::{self, Table};
 use super::{Dashboard, DashboardFilter, DashboardParams, Place, compute};
 use crate::AppState;
 use crate::accounts::Authenticated;
-use crate::http::error::{AppError, AppResult, FieldErrors, Problem};
+use crate::error::{AppError, AppResult, FieldErrors, Problem};
 use crate::http::extract::{ApiPath, ApiQuery};
 use crate::http::page::{PageContext, render_with_status};
 use crate::i18n::{Lang, Messages};

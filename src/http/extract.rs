@@ -8,8 +8,8 @@ use axum::http::header;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use super::error::{AppError, FieldErrors};
 use crate::domain::FieldIssue;
+use crate::error::{AppError, FieldErrors};
 
 /// A JSON body. Wrong content type → 415; syntax error → 400 `malformed_json`; a value of the
 /// wrong type or a missing field → 422 naming the field.

@@ -6,9 +6,9 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Response};
 
-use super::error::{AppError, FieldErrors};
 use crate::AppState;
 use crate::accounts::{CurrentUser, Viewer};
+use crate::error::{AppError, FieldErrors};
 use crate::i18n::{Lang, Messages, lang_of};
 
 #[derive(Debug, Clone)]

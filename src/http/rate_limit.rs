@@ -13,8 +13,8 @@ use axum::http::request::Parts;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use super::error::AppError;
 use crate::AppState;
+use crate::error::AppError;
 
 pub struct RateLimits {
     login_by_client: DefaultKeyedRateLimiter<IpAddr>,

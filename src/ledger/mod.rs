@@ -21,7 +21,7 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 
 use crate::entities::{ledger_entries, ledger_transactions};
-use crate::http::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult};
 
 /// A ledger account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

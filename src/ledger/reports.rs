@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use super::Account;
 use crate::entities::{ledger_entries, ledger_transactions, orders, payments};
-use crate::http::error::AppResult;
+use crate::error::AppResult;
 
 /// One account's balance (debits positive, credits negative).
 #[derive(Debug, Clone, Serialize, ToSchema, FromQueryResult, PartialEq, Eq)]

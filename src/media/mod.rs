@@ -29,7 +29,7 @@ use utoipa::ToSchema;
 use crate::accounts::CurrentUser;
 use crate::domain::FieldIssue;
 use crate::entities::{photos, products};
-use crate::http::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors};
 use processing::{PhotoLimits, ProcessedPhoto, Rejection};
 use store::PhotoStore;
 

@@ -22,7 +22,7 @@ use crate::AppState;
 use crate::accounts::Authenticated;
 use crate::catalog::access;
 use crate::entities::photos;
-use crate::http::error::{AppError, AppResult, FieldErrors, Problem};
+use crate::error::{AppError, AppResult, FieldErrors, Problem};
 use crate::http::extract::{ApiJson, ApiPath, PageForm};
 
 /// Largest request body of an upload: the largest photo plus the multipart framing.

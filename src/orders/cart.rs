@@ -20,7 +20,7 @@ use crate::catalog::products;
 use crate::domain::FieldIssue;
 use crate::domain::token::{hash_token, new_token};
 use crate::entities::{cart_items, carts, cooperatives, products as product_rows};
-use crate::http::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors};
 
 /// Name of the cookie that carries a visitor's cart token.
 pub const CART_COOKIE: &str = "ocop_cart";

@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::domain::token::{derived_token, hash_token, new_token};
 use crate::domain::{CROCKFORD, FieldIssue, Phone, bounded_text};
 use crate::entities::{order_events, order_items, orders, payments, products};
-use crate::http::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::reference::ReferenceData;
 
 /// Largest amount one checkout may come to: what a Vietnamese instant transfer carries.
@@ -215,7 +215,7 @@ pub async fn checkout(
     match create(db, config, cart.id, buyer, &request).await {
         // Two submissions of one key raced; the other one won.
         Err(AppError::Database(err))
-            if request.checkout_key.is_some() && crate::http::error::is_unique_violation(&err) =>
+            if request.checkout_key.is_some() && crate::error::is_unique_violation(&err) =>
         {
             let key = request.checkout_key.as_deref().unwrap_or_default();
             replay(db, config, key, buyer)

@@ -23,7 +23,7 @@ use super::checkout::release_stock;
 use super::{CancelledBy, OrderStatus, PaymentStatus};
 use crate::domain::{FieldIssue, bounded_text};
 use crate::entities::{order_events, orders, payments};
-use crate::http::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::payments::refunds;
 
 /// Who is acting on an order.

@@ -9,7 +9,7 @@ use crate::catalog::access;
 use crate::catalog::views::CooperativeRef;
 use crate::domain::token::hash_token;
 use crate::entities::{cooperatives, order_events, order_items, orders, payments};
-use crate::http::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult};
 use crate::reference::ReferenceData;
 
 /// How the viewer relates to an order.

@@ -23,7 +23,7 @@ use crate::AppState;
 use crate::accounts::{Authenticated, CurrentUser, Viewer};
 use crate::catalog::access;
 use crate::config::Config;
-use crate::http::error::{AppError, AppResult, FieldErrors, Problem};
+use crate::error::{AppError, AppResult, FieldErrors, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::ledger::reports::{self, StatementLine};
 

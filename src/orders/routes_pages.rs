@@ -23,7 +23,7 @@ use crate::AppState;
 use crate::accounts::{Authenticated, Viewer};
 use crate::catalog::access;
 use crate::domain::Money;
-use crate::http::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::http::extract::{ApiPath, ApiQuery, PageForm};
 use crate::http::page::{PageContext, render, render_form_error};
 use crate::ledger::reports;

@@ -16,7 +16,7 @@ use super::{signature, webhook};
 use crate::config::BankWebhookConfig;
 use crate::domain::CROCKFORD;
 use crate::entities::payments;
-use crate::http::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult};
 
 pub use super::signature::SignatureError;
 

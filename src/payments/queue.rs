@@ -16,7 +16,7 @@ use super::settle::Funds;
 use crate::accounts::CurrentUser;
 use crate::domain::{FieldIssue, bounded_text};
 use crate::entities::{cooperatives, payment_exceptions, payouts, refunds as refund_rows};
-use crate::http::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::ledger::{Account, Transaction, TransactionKind, reports};
 
 /// An open or resolved queue item.

@@ -15,7 +15,7 @@ use sea_orm::{
 use super::settle::Funds;
 use crate::catalog::status_enum;
 use crate::entities::{orders, payments, refunds};
-use crate::http::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult};
 use crate::ledger::{Account, Transaction, TransactionKind};
 
 status_enum! {

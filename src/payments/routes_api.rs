@@ -16,7 +16,7 @@ use super::queue::{
 use super::stripe::{self, StripeWebhookAnswer};
 use crate::AppState;
 use crate::accounts::Authenticated;
-use crate::http::error::{AppError, AppResult, Problem};
+use crate::error::{AppError, AppResult, Problem};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::ledger::reports::{self, AccountBalance, ReconciliationLine};
 

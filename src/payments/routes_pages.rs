@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::accounts::Authenticated;
 use crate::domain::{FieldIssue, Money};
 use crate::entities::cooperatives;
-use crate::http::error::{AppResult, FieldErrors};
+use crate::error::{AppResult, FieldErrors};
 use crate::http::extract::{ApiPath, PageForm};
 use crate::http::page::{PageContext, render_with_status};
 use crate::ledger::reports::{self, ReconciliationLine};

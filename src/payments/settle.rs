@@ -16,7 +16,7 @@ use sea_orm::{
 
 use super::refunds;
 use crate::entities::{order_items, orders, payment_exceptions, payments, products};
-use crate::http::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult};
 use crate::ledger::{Account, Transaction, TransactionKind};
 use crate::orders::lifecycle::{self, Actor};
 use crate::orders::{CancelledBy, OrderStatus, PaymentMethod, PaymentStatus, checkout};

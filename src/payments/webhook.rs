@@ -9,7 +9,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 
 use crate::entities::webhook_events;
-use crate::http::error::{AppResult, is_unique_violation};
+use crate::error::{AppResult, is_unique_violation};
 
 /// What the event is, as recorded.
 #[derive(Debug, Clone, Copy)]

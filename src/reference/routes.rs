@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::http::error::{AppError, AppResult, Problem};
+use crate::error::{AppError, AppResult, Problem};
 use crate::http::extract::ApiPath;
 
 pub fn api_routes() -> OpenApiRouter<AppState> {

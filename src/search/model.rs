@@ -339,3 +339,18 @@ pub(crate) fn escape_html_into(out: &mut String, text: &str) {
         }
     }
 }
+
+impl From<SearchError> for crate::error::AppError {
+    fn from(err: crate::search::model::SearchError) -> Self {
+        match err {
+            SearchError::InvalidQuery(message) => {
+                Self::bad_request("invalid_search_query", message)
+            }
+            SearchError::Backend(cause) => {
+                // The cause stays in the log; the client learns only that search is down.
+                tracing::error!(error = %cause, "search backend error");
+                Self::SearchUnavailable
+            }
+        }
+    }
+}

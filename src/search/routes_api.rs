@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::service::{self, SearchPageView, SearchParams};
 use crate::AppState;
 use crate::clock::today_in_vietnam;
-use crate::http::error::{AppResult, Problem};
+use crate::error::{AppResult, Problem};
 use crate::http::extract::ApiQuery;
 use crate::i18n::Lang;
 

@@ -16,7 +16,7 @@ use super::service::{
 use crate::AppState;
 use crate::clock::today_in_vietnam;
 use crate::entities::cooperatives;
-use crate::http::error::AppResult;
+use crate::error::AppResult;
 use crate::http::extract::ApiQuery;
 use crate::http::page::{PageContext, render, urlencode};
 use crate::reference::ReferenceData;

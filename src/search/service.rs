@@ -12,7 +12,7 @@ use super::model::{Facets, MAX_PER_PAGE, SearchQuery, SearchSort};
 use crate::catalog::params::QueryChecker;
 use crate::catalog::views::ProductSummary;
 use crate::entities::{cooperatives, products};
-use crate::http::error::AppResult;
+use crate::error::AppResult;
 use crate::i18n::Lang;
 use crate::reference::ReferenceData;
 
@@ -288,7 +288,7 @@ pub async fn suggestions(index: &LiveIndex, text: &str) -> AppResult<Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::error::AppError;
+    use crate::error::AppError;
 
     fn params(pairs: &[(&str, &str)]) -> SearchParams {
         let query = pairs

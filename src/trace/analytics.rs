@@ -13,7 +13,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::entities::{batches, cooperatives, fake_reports, products, scans, stamps};
-use crate::http::error::AppResult;
+use crate::error::AppResult;
 use crate::reference::ReferenceData;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -12,7 +12,7 @@ use crate::accounts::CurrentUser;
 use crate::catalog::access::{self, Membership};
 use crate::domain::{CommuneCode, FieldIssue, LotCode, bounded_text, optional_text};
 use crate::entities::{batches, products};
-use crate::http::error::{AppError, AppResult, FieldErrors, is_unique_violation};
+use crate::error::{AppError, AppResult, FieldErrors, is_unique_violation};
 use crate::http::extract::null_as_default;
 use crate::reference::ReferenceData;
 

@@ -14,7 +14,7 @@ use super::EventType;
 use crate::accounts::CurrentUser;
 use crate::domain::{CommuneCode, FieldIssue, LotCode, bounded_text, optional_text};
 use crate::entities::{batches, trace_event_inputs, trace_events};
-use crate::http::error::{AppResult, FieldErrors};
+use crate::error::{AppResult, FieldErrors};
 use crate::http::extract::null_as_default;
 use crate::reference::ReferenceData;
 
@@ -366,7 +366,7 @@ mod tests {
 
     #[test]
     fn a_transformation_needs_inputs() {
-        use crate::http::error::AppError;
+        use crate::error::AppError;
         let reference = ReferenceData::embedded();
         let input = EventInput {
             event_type: "transformation".into(),

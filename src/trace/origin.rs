@@ -34,7 +34,7 @@ use super::{StampStatus, VoidReason};
 use crate::catalog::certificates;
 use crate::catalog::views::{CertificateView, OcopBadge, PlaceView};
 use crate::entities::{batches, cooperatives, products, stamps};
-use crate::http::error::AppResult;
+use crate::error::AppResult;
 use crate::http::skeleton::Skeleton;
 use crate::i18n::Lang;
 use crate::reference::ReferenceData;

@@ -24,7 +24,7 @@ use crate::accounts::Authenticated;
 use crate::catalog::access;
 use crate::domain::{FieldIssue, StampCode};
 use crate::entities::{batches as batch_rows, products, stamps as stamp_rows};
-use crate::http::error::{AppError, AppResult, FieldErrors, Problem};
+use crate::error::{AppError, AppResult, FieldErrors, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::rate_limit::ClientAddr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};

@@ -28,7 +28,7 @@ use crate::catalog::access;
 use crate::catalog::views::CooperativeView;
 use crate::domain::{FieldIssue, Gtin, LotCode, StampCode, bounded_text, optional_text};
 use crate::entities::{batches as batch_rows, fake_reports, products, stamps as stamp_rows};
-use crate::http::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::http::extract::{ApiPath, PageForm};
 use crate::http::page::{PageContext, render, render_form_error, render_with_status};
 use crate::http::rate_limit::ClientAddr;

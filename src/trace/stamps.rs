@@ -14,7 +14,7 @@ use super::signing::StampSigner;
 use super::{StampStatus, VoidReason};
 use crate::domain::{FieldIssue, LotCode, StampCode};
 use crate::entities::{batches, stamps};
-use crate::http::error::{AppError, AppResult, FieldErrors, is_unique_violation};
+use crate::error::{AppError, AppResult, FieldErrors, is_unique_violation};
 
 /// Most stamps one request may issue.
 pub const MAX_ISSUE: u32 = 100_000;

@@ -773,9 +773,9 @@ async fn issuing_one_hundred_thousand_stamps_is_all_or_nothing() {
         false,
         |written| {
             if written >= 50_000 {
-                Err(ocop_market::http::error::AppError::Internal(
-                    anyhow::anyhow!("the disk filled up"),
-                ))
+                Err(ocop_market::error::AppError::Internal(anyhow::anyhow!(
+                    "the disk filled up"
+                )))
             } else {
                 Ok(())
             }

@@ -18,7 +18,7 @@ use stripe_core::refund::CreateRefund;
 use stripe_types::Currency;
 
 use crate::config::StripeConfig;
-use crate::http::error::AppError;
+use crate::error::AppError;
 
 /// Least time between two server-side checks of one payment's session (the payment page polls).
 const REFRESH_INTERVAL: Duration = Duration::from_secs(1);

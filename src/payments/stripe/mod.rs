@@ -41,7 +41,7 @@ use super::settle::{self, Funds, Receipt, Settlement};
 use super::webhook;
 use crate::AppState;
 use crate::entities::{cooperatives, order_items, payments, refunds as refund_rows};
-use crate::http::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult};
 use crate::orders::cart::{self, CartOwner};
 use crate::orders::checkout::CheckoutOutcome;
 use crate::orders::lifecycle::{self, Actor};

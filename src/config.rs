@@ -81,7 +81,26 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct MediaConfig {
     pub storage: MediaStorage,
-    pub limits: crate::media::processing::PhotoLimits,
+    pub limits: PhotoLimits,
+}
+
+/// What one upload may be.
+#[derive(Debug, Clone, Copy)]
+pub struct PhotoLimits {
+    /// Largest upload in bytes.
+    pub max_bytes: usize,
+    /// Largest picture in pixels (width × height), checked from the header before decoding:
+    /// the decompression-bomb guard. 50 megapixels admits every phone camera in common use.
+    pub max_pixels: u64,
+}
+
+impl Default for PhotoLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 20 * 1024 * 1024,
+            max_pixels: 50_000_000,
+        }
+    }
 }
 
 /// Where photo files are kept.
@@ -470,7 +489,7 @@ impl CommerceConfig {
 
 impl MediaConfig {
     fn from_env(env: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut limits = crate::media::processing::PhotoLimits::default();
+        let mut limits = PhotoLimits::default();
         if let Some(v) = env("OCOP_PHOTO_MAX_MEGAPIXELS") {
             let megapixels: u64 = parse_env("OCOP_PHOTO_MAX_MEGAPIXELS", &v)?;
             limits.max_pixels = megapixels.clamp(1, 200) * 1_000_000;

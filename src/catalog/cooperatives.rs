@@ -29,13 +29,13 @@ pub struct CooperativeInput {
     pub name: String,
     /// Official 5-digit code of the commune or ward.
     pub commune_code: String,
-    #[serde(deserialize_with = "crate::http::extract::null_as_default")]
+    #[serde(deserialize_with = "crate::domain::null_as_default")]
     pub address: String,
     /// Vietnamese mobile number.
     pub contact_phone: String,
-    #[serde(deserialize_with = "crate::http::extract::null_as_default")]
+    #[serde(deserialize_with = "crate::domain::null_as_default")]
     pub contact_email: String,
-    #[serde(deserialize_with = "crate::http::extract::null_as_default")]
+    #[serde(deserialize_with = "crate::domain::null_as_default")]
     pub description: String,
     /// NAPAS bank identification number (6 digits) of the VietQR account.
     pub bank_bin: String,

@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use image::{ImageFormat, Rgb, RgbImage};
 
-use super::processing::{PhotoLimits, process};
+use super::processing::process;
+use crate::config::PhotoLimits;
 
 pub fn run(megapixels: u32, runs: usize) -> anyhow::Result<()> {
     let pixels = f64::from(megapixels.clamp(1, 48)) * 1_000_000.0;

@@ -27,10 +27,11 @@ use tokio::sync::Semaphore;
 use utoipa::ToSchema;
 
 use crate::accounts::CurrentUser;
+use crate::config::PhotoLimits;
 use crate::domain::FieldIssue;
 use crate::entities::{photos, products};
 use crate::error::{AppError, AppResult, FieldErrors};
-use processing::{PhotoLimits, ProcessedPhoto, Rejection};
+use processing::{ProcessedPhoto, Rejection};
 use store::PhotoStore;
 
 pub use routes::{api_routes, page_routes};
@@ -514,20 +515,6 @@ pub async fn sweep(
         }
     }
     Ok(report)
-}
-
-/// A photo `user` may manage (a member of its cooperative); "not found" for anyone else.
-pub async fn managed_photo(
-    db: &impl ConnectionTrait,
-    user: &CurrentUser,
-    photo_id: i64,
-) -> AppResult<photos::Model> {
-    let photo = photos::Entity::find_by_id(photo_id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    crate::catalog::access::membership(db, user, photo.cooperative_id).await?;
-    Ok(photo)
 }
 
 /// The app's photo service, shared by the handlers.

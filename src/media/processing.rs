@@ -12,6 +12,7 @@ use image::codecs::jpeg::JpegEncoder;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage};
 use sha2::{Digest, Sha256};
 
+use crate::config::PhotoLimits;
 use crate::domain::FieldIssue;
 
 /// Changes whenever the output for the same upload changes (widths, quality, filter): the
@@ -32,25 +33,6 @@ pub const MIN_SIDE: u32 = 160;
 /// No side may be longer than this whatever the pixel count (a 1 × 1,000,000 strip is a
 /// decoding trap, not a photo).
 const MAX_SIDE: u32 = 16_384;
-
-/// What one upload may be.
-#[derive(Debug, Clone, Copy)]
-pub struct PhotoLimits {
-    /// Largest upload in bytes.
-    pub max_bytes: usize,
-    /// Largest picture in pixels (width × height), checked from the header before decoding:
-    /// the decompression-bomb guard. 50 megapixels admits every phone camera in common use.
-    pub max_pixels: u64,
-}
-
-impl Default for PhotoLimits {
-    fn default() -> Self {
-        Self {
-            max_bytes: 20 * 1024 * 1024,
-            max_pixels: 50_000_000,
-        }
-    }
-}
 
 /// Why an upload was refused; each says what the member can do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,15 +11,16 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, EntityTrait};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::processing::Rejection;
-use super::{PhotoImage, PhotoOwner, managed_photo, ordered, parse_widths, url_of};
+use super::{PhotoImage, PhotoOwner, ordered, parse_widths, url_of};
 use crate::AppState;
-use crate::accounts::Authenticated;
+use crate::accounts::{Authenticated, CurrentUser};
 use crate::catalog::access;
 use crate::entities::photos;
 use crate::error::{AppError, AppResult, FieldErrors, Problem};
@@ -351,4 +352,18 @@ async fn photo_file(
         bytes,
     )
         .into_response())
+}
+
+/// A photo `user` may manage (a member of its cooperative); "not found" for anyone else.
+pub async fn managed_photo(
+    db: &impl ConnectionTrait,
+    user: &CurrentUser,
+    photo_id: i64,
+) -> AppResult<photos::Model> {
+    let photo = photos::Entity::find_by_id(photo_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    access::membership(db, user, photo.cooperative_id).await?;
+    Ok(photo)
 }

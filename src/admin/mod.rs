@@ -15,7 +15,7 @@ use crate::catalog::certificates::refresh_product_rating;
 use crate::catalog::products::refresh_listing_of_cooperative;
 use crate::catalog::{CertificateStatus, CooperativeStatus};
 use crate::domain::{FieldIssue, bounded_text};
-use crate::entities::{cooperatives, ocop_certificates};
+use crate::entities::{cooperatives, ocop_certificates, products};
 use crate::error::{AppError, AppResult, FieldErrors};
 
 pub use routes::{api_routes, page_routes};
@@ -169,6 +169,33 @@ pub async fn certificates_in(
         .limit(limit)
         .all(db)
         .await?)
+}
+
+/// Certificates in `status` with the name of the product each is for, oldest first.
+pub async fn certificates_with_product_names(
+    db: &impl ConnectionTrait,
+    status: CertificateStatus,
+    limit: u64,
+) -> AppResult<Vec<(ocop_certificates::Model, String)>> {
+    let certificates = certificates_in(db, status, limit).await?;
+    let product_ids: Vec<i64> = certificates.iter().map(|c| c.product_id).collect();
+    let names: std::collections::HashMap<i64, String> = products::Entity::find()
+        .select_only()
+        .column(products::Column::Id)
+        .column(products::Column::Name)
+        .filter(products::Column::Id.is_in(product_ids))
+        .into_tuple()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(certificates
+        .into_iter()
+        .map(|c| {
+            let name = names.get(&c.product_id).cloned().unwrap_or_default();
+            (c, name)
+        })
+        .collect())
 }
 
 /// A decision name from a form or path that is not one of ours.

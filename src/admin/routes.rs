@@ -12,19 +12,17 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{
-    CooperativeDecision, certificates_in, cooperatives_in, decide_certificate, decide_cooperative,
-    unknown_decision,
+    CooperativeDecision, certificates_in, certificates_with_product_names, cooperatives_in,
+    decide_certificate, decide_cooperative, unknown_decision,
 };
 use crate::AppState;
 use crate::accounts::{Authenticated, CurrentUser};
 use crate::catalog::views::{CertificateView, CooperativePrivateView};
 use crate::catalog::{CertificateStatus, CooperativeStatus};
 use crate::clock::today_in_vietnam;
-use crate::entities::{ocop_certificates, products};
 use crate::error::{AppError, AppResult, FieldErrors, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, PageForm};
 use crate::http::page::{PageContext, render_with_status};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 pub fn page_routes() -> Router<AppState> {
     Router::new()
@@ -226,23 +224,13 @@ async fn render_admin(
     let pending = view(CooperativeStatus::Pending).await?;
     let verified = view(CooperativeStatus::Verified).await?;
     let suspended = view(CooperativeStatus::Suspended).await?;
-    let certs: Vec<ocop_certificates::Model> =
-        certificates_in(&state.db, CertificateStatus::Pending, 200).await?;
-    let product_ids: Vec<i64> = certs.iter().map(|c| c.product_id).collect();
-    let names = products::Entity::find()
-        .filter(products::Column::Id.is_in(product_ids))
-        .all(&state.db)
-        .await?;
     let today = today_in_vietnam();
-    let certificates = certs
+    let certificates = certificates_with_product_names(&state.db, CertificateStatus::Pending, 200)
+        .await?
         .iter()
-        .map(|c| CertificateRow {
+        .map(|(c, product_name)| CertificateRow {
             certificate: CertificateView::new(c, today),
-            product_name: names
-                .iter()
-                .find(|p| p.id == c.product_id)
-                .map(|p| p.name.clone())
-                .unwrap_or_default(),
+            product_name: product_name.clone(),
         })
         .collect();
     render_with_status(

@@ -410,6 +410,11 @@ pub async fn public_by_slug(
         .ok_or(AppError::NotFound)
 }
 
+/// Any cooperative by id, whatever its status (for administrators).
+pub async fn by_id(db: &impl ConnectionTrait, id: i64) -> AppResult<Option<cooperatives::Model>> {
+    Ok(cooperatives::Entity::find_by_id(id).one(db).await?)
+}
+
 /// A verified cooperative by id, for the public API.
 pub async fn public_by_id(db: &impl ConnectionTrait, id: i64) -> AppResult<cooperatives::Model> {
     cooperatives::Entity::find_by_id(id)

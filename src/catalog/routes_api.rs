@@ -22,8 +22,6 @@ use crate::clock::today_in_vietnam;
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::i18n::Lang;
-use crate::media::PhotoImage;
-use sea_orm::EntityTrait;
 
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -62,32 +60,6 @@ async fn list_products(
     Ok(Json(page))
 }
 
-/// Builds a product's detail view.
-pub(super) fn product_detail(
-    state: &AppState,
-    record: &super::cache::ProductRecord,
-    lang: Lang,
-) -> ProductDetail {
-    let today = today_in_vietnam();
-    let product = &record.product;
-    ProductDetail {
-        summary: ProductSummary::new(product, &record.cooperative, &state.reference, lang, today),
-        description: product.description.clone(),
-        gtin: product
-            .gtin
-            .as_deref()
-            .map(|g| g.strip_prefix('0').unwrap_or(g).to_owned()),
-        stock_quantity: product.stock_quantity,
-        photos: record.photos.iter().map(PhotoImage::of).collect(),
-        certificate: record
-            .certificate
-            .as_ref()
-            .map(|c| CertificateView::new(c, today)),
-        published_at: product.published_at,
-        updated_at: product.updated_at,
-    }
-}
-
 /// A product's detail view read fresh from the database (after a write).
 async fn fresh_detail(
     state: &AppState,
@@ -96,7 +68,7 @@ async fn fresh_detail(
     lang: Lang,
 ) -> AppResult<ProductDetail> {
     let record = super::cache::ProductRecord::load(&state.db, product, cooperative).await?;
-    Ok(product_detail(state, &record, lang))
+    Ok(ProductDetail::of(&record, &state.reference, lang))
 }
 
 /// A product: public ones for everyone; drafts and archived ones for their cooperative's
@@ -121,7 +93,7 @@ async fn get_product(
             return Err(AppError::NotFound);
         }
     }
-    Ok(Json(product_detail(&state, &record, lang)))
+    Ok(Json(ProductDetail::of(&record, &state.reference, lang)))
 }
 
 /// Replace a product's details (members of its cooperative).
@@ -299,9 +271,7 @@ async fn get_cooperative(
             .into_response());
         }
         if user.is_admin
-            && let Some(coop) = crate::entities::cooperatives::Entity::find_by_id(id)
-                .one(&state.db)
-                .await?
+            && let Some(coop) = cooperatives::by_id(&state.db, id).await?
         {
             return Ok(
                 Json(CooperativePrivateView::new(&coop, &state.reference, None)).into_response(),

@@ -517,6 +517,14 @@ pub async fn sweep(
     Ok(report)
 }
 
+/// A photo by id ("not found" if there is none). Who may manage it is the caller's check.
+pub async fn photo_by_id(db: &impl ConnectionTrait, photo_id: i64) -> AppResult<photos::Model> {
+    photos::Entity::find_by_id(photo_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
 /// The app's photo service, shared by the handlers.
 pub type SharedPhotos = Arc<PhotoService>;
 

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, EntityTrait};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -360,10 +360,7 @@ pub async fn managed_photo(
     user: &CurrentUser,
     photo_id: i64,
 ) -> AppResult<photos::Model> {
-    let photo = photos::Entity::find_by_id(photo_id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let photo = super::photo_by_id(db, photo_id).await?;
     access::membership(db, user, photo.cooperative_id).await?;
     Ok(photo)
 }

@@ -1,5 +1,5 @@
-//! The catalogue's HTML pages: the public shop and the cooperative workspace. Every page works
-//! without JavaScript; forms answer 422 with the errors beside the fields and keep the input.
+//! A cooperative's workspace: its details and members, its products (forms, status, photos,
+//! deletion) and OCOP certificates.
 
 use askama::Template;
 use axum::Router;
@@ -10,28 +10,23 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::access::{self, Membership};
-use super::certificates::{self, CertificateForm};
-use super::cooperatives::{self, CooperativeInput};
-use super::products::{self, ProductFilter, ProductForm, ProductListParams};
-use super::routes_api::product_detail;
-use super::views::{CertificateView, CooperativeView, Paged, ProductDetail, ProductSummary};
-use super::{MemberRole, ProductStatus};
 use crate::AppState;
 use crate::accounts::Authenticated;
+use crate::catalog::access::{self, Membership};
+use crate::catalog::certificates::{self, CertificateForm};
+use crate::catalog::cooperatives::{self, CooperativeInput};
+use crate::catalog::products::{self, ProductForm};
+use crate::catalog::views::{CertificateView, CooperativeView, ProductSummary};
+use crate::catalog::{MemberRole, ProductStatus};
 use crate::clock::today_in_vietnam;
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::http::extract::{ApiPath, ApiQuery, PageForm};
-use crate::http::page::{PageContext, render, render_form_error, render_with_status, urlencode};
+use crate::http::extract::{ApiPath, PageForm};
+use crate::http::page::{PageContext, render, render_form_error, render_with_status};
 use crate::media::{PhotoImage, PhotoOwner};
 use crate::reference::{Category, CategoryGroup, Commune, Province, ReferenceData};
 
-pub fn page_routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(home))
-        .route("/products", get(product_list))
-        .route("/products/{slug}", get(product_page))
-        .route("/cooperatives/{slug}", get(cooperative_page))
         .route("/workspace", get(workspace))
         .route(
             "/workspace/cooperatives/new",
@@ -72,184 +67,6 @@ pub fn page_routes() -> Router<AppState> {
             get(new_certificate_page).post(new_certificate_submit),
         )
 }
-
-// ---------------------------------------------------------------- public shop
-
-#[derive(Template)]
-#[template(path = "home.html")]
-struct HomePage {
-    ctx: PageContext,
-    newest: Vec<ProductSummary>,
-    provinces: Vec<(Province, i64)>,
-    groups: Vec<CategoryGroup>,
-}
-
-async fn home(State(state): State<AppState>, ctx: PageContext) -> AppResult<Response> {
-    let filter = ProductFilter {
-        page: 1,
-        per_page: 12,
-        ..Default::default()
-    };
-    let newest = products::list_public(
-        &state.db,
-        &state.reference,
-        &filter,
-        ctx.lang,
-        today_in_vietnam(),
-    )
-    .await?
-    .items;
-    let mut provinces: Vec<(Province, i64)> = state
-        .product_cache
-        .public_counts_by_province(&state.db)
-        .await?
-        .iter()
-        .filter_map(|(code, count)| state.reference.province(code).map(|p| (p.clone(), *count)))
-        .collect();
-    provinces.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
-    render(&HomePage {
-        ctx,
-        newest,
-        provinces,
-        groups: state.reference.groups.clone(),
-    })
-}
-
-#[derive(Template)]
-#[template(path = "products/list.html")]
-struct ProductListPage {
-    ctx: PageContext,
-    page: Paged<ProductSummary>,
-    filter: ProductFilter,
-    provinces: Vec<Province>,
-    groups: Vec<CategoryGroup>,
-    /// Query string of the current filters without `page`, for pagination links.
-    base_query: String,
-}
-
-impl ProductListPage {
-    fn page_href(&self, page: u64) -> String {
-        if self.base_query.is_empty() {
-            format!("/products?page={page}")
-        } else {
-            format!("/products?{}&page={page}", self.base_query)
-        }
-    }
-
-    fn selected(&self, value: &Option<String>, option: &str) -> bool {
-        value.as_deref() == Some(option)
-    }
-
-    fn min_price_text(&self) -> String {
-        self.filter
-            .min_price
-            .map(|v| v.to_string())
-            .unwrap_or_default()
-    }
-
-    fn max_price_text(&self) -> String {
-        self.filter
-            .max_price
-            .map(|v| v.to_string())
-            .unwrap_or_default()
-    }
-}
-
-fn filter_query(filter: &ProductFilter) -> String {
-    let mut parts = Vec::new();
-    if let Some(v) = &filter.province {
-        parts.push(format!("province={}", urlencode(v)));
-    }
-    if let Some(v) = &filter.commune {
-        parts.push(format!("commune={}", urlencode(v)));
-    }
-    if let Some(v) = &filter.category {
-        parts.push(format!("category={}", urlencode(v)));
-    }
-    if let Some(v) = filter.min_stars {
-        parts.push(format!("stars={v}"));
-    }
-    if let Some(v) = filter.min_price {
-        parts.push(format!("min_price={v}"));
-    }
-    if let Some(v) = filter.max_price {
-        parts.push(format!("max_price={v}"));
-    }
-    if filter.sort != Default::default() {
-        parts.push(format!("sort={}", filter.sort.as_str()));
-    }
-    parts.join("&")
-}
-
-async fn product_list(
-    State(state): State<AppState>,
-    ctx: PageContext,
-    ApiQuery(params): ApiQuery<ProductListParams>,
-) -> AppResult<Response> {
-    let filter = params.parse(&state.reference)?;
-    let page = products::list_public(
-        &state.db,
-        &state.reference,
-        &filter,
-        ctx.lang,
-        today_in_vietnam(),
-    )
-    .await?;
-    render(&ProductListPage {
-        ctx,
-        page,
-        base_query: filter_query(&filter),
-        filter,
-        provinces: state.reference.provinces.clone(),
-        groups: state.reference.groups.clone(),
-    })
-}
-
-#[derive(Template)]
-#[template(path = "products/show.html")]
-struct ProductPage {
-    ctx: PageContext,
-    product: ProductDetail,
-}
-
-async fn product_page(
-    State(state): State<AppState>,
-    ctx: PageContext,
-    ApiPath(slug): ApiPath<String>,
-) -> AppResult<Response> {
-    let record = state.product_cache.public_by_slug(&state.db, &slug).await?;
-    let product = product_detail(&state, &record, ctx.lang);
-    render(&ProductPage { ctx, product })
-}
-
-#[derive(Template)]
-#[template(path = "cooperatives/show.html")]
-struct CooperativePage {
-    ctx: PageContext,
-    cooperative: CooperativeView,
-    products: Vec<ProductSummary>,
-}
-
-async fn cooperative_page(
-    State(state): State<AppState>,
-    ctx: PageContext,
-    ApiPath(slug): ApiPath<String>,
-) -> AppResult<Response> {
-    let coop = cooperatives::public_by_slug(&state.db, &slug).await?;
-    let today = today_in_vietnam();
-    let products = products::public_of_cooperative(&state.db, coop.id, 500)
-        .await?
-        .iter()
-        .map(|p| ProductSummary::new(p, &coop, &state.reference, ctx.lang, today))
-        .collect();
-    render(&CooperativePage {
-        ctx,
-        cooperative: CooperativeView::new(&coop, &state.reference),
-        products,
-    })
-}
-
-// ---------------------------------------------------------------- workspace
 
 #[derive(Template)]
 #[template(path = "workspace/index.html")]

@@ -1,0 +1,196 @@
+//! Checkout, payment providers and the ledger: reservations, commission, the collecting
+//! account, bank notifications and Stripe.
+
+use std::time::Duration;
+
+use super::settings::Settings;
+use super::{ConfigError, Secret};
+
+/// Checkout, payment and ledger settings.
+#[derive(Debug, Clone)]
+pub struct CommerceConfig {
+    /// How long stock stays reserved for an unpaid checkout (`OCOP_RESERVATION_MINUTES`, 30).
+    pub reservation_ttl: Duration,
+    /// Platform commission on the goods of each order, in basis points
+    /// (`OCOP_COMMISSION_BPS`, 500 = 5 %); delivery fees carry no commission.
+    pub commission_bps: u32,
+    /// The platform's collecting account that VietQR codes pay into.
+    pub collecting_account: CollectingAccount,
+    /// How bank notifications look and are signed; `None` disables the bank webhook.
+    pub bank_webhook: Option<BankWebhookConfig>,
+    /// Stripe, when a secret key is configured.
+    pub stripe: Option<StripeConfig>,
+}
+
+/// A Vietnamese bank account (NAPAS BIN + number) that receives VietQR transfers.
+#[derive(Debug, Clone)]
+pub struct CollectingAccount {
+    /// `OCOP_COLLECT_BANK_BIN` (default 970436, Vietcombank).
+    pub bank_bin: String,
+    /// `OCOP_COLLECT_ACCOUNT_NUMBER`.
+    pub account_number: String,
+    /// `OCOP_COLLECT_ACCOUNT_NAME`, shown for manual transfers.
+    pub account_name: String,
+}
+
+/// Where the fields of a bank notification are, and how it is signed.
+///
+/// Vietnamese bank-notification services (SePay, Casso, a bank's own API) each post JSON of
+/// their own shape; the fields are located with JSON pointers (RFC 6901) so that one of them
+/// can be adopted by configuration. `OCOP_BANK_WEBHOOK_FORMAT` picks a preset (`generic`,
+/// `sepay`, `casso`) and `OCOP_BANK_WEBHOOK_*_POINTER` variables override single fields.
+#[derive(Debug, Clone)]
+pub struct BankWebhookConfig {
+    /// HMAC-SHA256 key shared with the notification service (`OCOP_BANK_WEBHOOK_SECRET`).
+    pub secret: Secret,
+    /// Pointer to an array of transactions when one notification carries several
+    /// (Casso's `/data`); `None` when the body is one transaction.
+    pub items_pointer: Option<String>,
+    pub transaction_id_pointer: String,
+    pub amount_pointer: String,
+    pub description_pointer: String,
+    /// Pointer to the direction field and the value meaning money in; outgoing transfers are
+    /// acknowledged and ignored.
+    pub direction: Option<(String, String)>,
+    /// Header carrying the signature: `sha256=<hex>`, bare hex or base64, or
+    /// `t=<unix>,v1=<hex>` (`OCOP_BANK_WEBHOOK_SIGNATURE_HEADER`, default `X-Signature`).
+    pub signature_header: String,
+    /// Header carrying the Unix timestamp that is signed as `"{timestamp}.{body}"`
+    /// (`OCOP_BANK_WEBHOOK_TIMESTAMP_HEADER`, default `X-Timestamp`; `none` to sign the body
+    /// alone, for services that send no timestamp).
+    pub timestamp_header: Option<String>,
+    /// Largest accepted age (and clock skew) of a signed timestamp.
+    pub tolerance: Duration,
+}
+
+/// Stripe settings; present only when `OCOP_STRIPE_SECRET_KEY` is set.
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    pub secret_key: Secret,
+    /// Webhook signing secrets, comma-separated in `OCOP_STRIPE_WEBHOOK_SECRETS`; several are
+    /// accepted at once while a secret is rotated.
+    pub webhook_secrets: Vec<Secret>,
+    /// API base, `https://api.stripe.com/` unless `OCOP_STRIPE_API_BASE` points elsewhere
+    /// (the tests' local stand-in). Always ends with `/`.
+    pub api_base: String,
+    /// How long one call to Stripe's API may take before it counts as failed
+    /// (`OCOP_STRIPE_TIMEOUT_SECONDS`, 10).
+    pub timeout: Duration,
+}
+
+impl CommerceConfig {
+    pub(super) fn load(settings: &Settings<'_>) -> Result<Self, ConfigError> {
+        let reservation_minutes: u64 = settings.parse_or("OCOP_RESERVATION_MINUTES", 30)?;
+        let commission_bps: u32 = settings.parse_or("OCOP_COMMISSION_BPS", 500)?;
+        if commission_bps > 10_000 {
+            return Err(ConfigError::Env {
+                name: "OCOP_COMMISSION_BPS",
+                reason: "at most 10000 (100 %)".into(),
+            });
+        }
+        let collecting_account = CollectingAccount {
+            bank_bin: settings.text_or("OCOP_COLLECT_BANK_BIN", "970436"),
+            account_number: settings.text_or("OCOP_COLLECT_ACCOUNT_NUMBER", "0011004455667"),
+            account_name: settings.text_or("OCOP_COLLECT_ACCOUNT_NAME", "CONG TY OCOP MARKET"),
+        };
+        let bank_webhook = match settings.secret("OCOP_BANK_WEBHOOK_SECRET") {
+            Some(secret) => Some(BankWebhookConfig::load(secret, settings)?),
+            None => None,
+        };
+        let stripe = match settings.secret("OCOP_STRIPE_SECRET_KEY") {
+            None => None,
+            Some(secret_key) => {
+                let timeout_seconds: u64 = settings.parse_or("OCOP_STRIPE_TIMEOUT_SECONDS", 10)?;
+                let mut api_base =
+                    settings.text_or("OCOP_STRIPE_API_BASE", "https://api.stripe.com/");
+                if !api_base.ends_with('/') {
+                    api_base.push('/');
+                }
+                Some(StripeConfig {
+                    secret_key,
+                    webhook_secrets: settings
+                        .list("OCOP_STRIPE_WEBHOOK_SECRETS")
+                        .into_iter()
+                        .map(Secret::new)
+                        .collect(),
+                    api_base,
+                    timeout: Duration::from_secs(timeout_seconds.max(1)),
+                })
+            }
+        };
+        Ok(Self {
+            reservation_ttl: Duration::from_secs(reservation_minutes.max(1) * 60),
+            commission_bps,
+            collecting_account,
+            bank_webhook,
+            stripe,
+        })
+    }
+}
+
+impl BankWebhookConfig {
+    /// The `generic` format: `{"transaction_id", "amount", "description"}`.
+    pub fn generic(secret: Secret) -> Self {
+        Self {
+            secret,
+            items_pointer: None,
+            transaction_id_pointer: "/transaction_id".into(),
+            amount_pointer: "/amount".into(),
+            description_pointer: "/description".into(),
+            direction: None,
+            signature_header: "X-Signature".into(),
+            timestamp_header: Some("X-Timestamp".into()),
+            tolerance: Duration::from_secs(300),
+        }
+    }
+
+    fn load(secret: Secret, settings: &Settings<'_>) -> Result<Self, ConfigError> {
+        let mut format = Self::generic(secret);
+        match settings.text("OCOP_BANK_WEBHOOK_FORMAT").as_deref() {
+            None | Some("generic") => {}
+            // SePay: {"id": 92704, "transferType": "in", "transferAmount": 2277000,
+            //         "content": "…", …}
+            Some("sepay") => {
+                format.transaction_id_pointer = "/id".into();
+                format.amount_pointer = "/transferAmount".into();
+                format.description_pointer = "/content".into();
+                format.direction = Some(("/transferType".into(), "in".into()));
+            }
+            // Casso: {"error": 0, "data": [{"tid": "…", "amount": 100000, "description": "…"}]}
+            Some("casso") => {
+                format.items_pointer = Some("/data".into());
+                format.transaction_id_pointer = "/tid".into();
+                format.amount_pointer = "/amount".into();
+                format.description_pointer = "/description".into();
+            }
+            Some(other) => {
+                return Err(ConfigError::Env {
+                    name: "OCOP_BANK_WEBHOOK_FORMAT",
+                    reason: format!("unknown format {other:?}; use generic, sepay or casso"),
+                });
+            }
+        }
+        if let Some(v) = settings.raw("OCOP_BANK_WEBHOOK_ITEMS_POINTER") {
+            format.items_pointer = Some(v).filter(|p| !p.is_empty());
+        }
+        if let Some(v) = settings.text("OCOP_BANK_WEBHOOK_TRANSACTION_ID_POINTER") {
+            format.transaction_id_pointer = v;
+        }
+        if let Some(v) = settings.text("OCOP_BANK_WEBHOOK_AMOUNT_POINTER") {
+            format.amount_pointer = v;
+        }
+        if let Some(v) = settings.text("OCOP_BANK_WEBHOOK_DESCRIPTION_POINTER") {
+            format.description_pointer = v;
+        }
+        if let Some(v) = settings.text("OCOP_BANK_WEBHOOK_SIGNATURE_HEADER") {
+            format.signature_header = v;
+        }
+        if let Some(v) = settings.raw("OCOP_BANK_WEBHOOK_TIMESTAMP_HEADER") {
+            format.timestamp_header = Some(v).filter(|h| h != "none" && !h.is_empty());
+        }
+        if let Some(seconds) = settings.parse_opt::<u64>("OCOP_BANK_WEBHOOK_TOLERANCE_SECONDS")? {
+            format.tolerance = Duration::from_secs(seconds);
+        }
+        Ok(format)
+    }
+}

@@ -1,0 +1,424 @@
+//! Configuration, loaded once at start-up from (in increasing precedence) built-in defaults,
+//! an optional `ocop-market.toml`, environment variables and command-line flags.
+//!
+//! Defaults serve the embedded mode: SQLite in `./data`, listening on 127.0.0.1:8080. In
+//! production mode (`OCOP_PRODUCTION=true`) start-up refuses a missing or weak secret and a
+//! non-HTTPS public URL.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+mod commerce;
+mod media;
+mod settings;
+
+pub use commerce::{BankWebhookConfig, CollectingAccount, CommerceConfig, StripeConfig};
+pub use media::{MediaConfig, MediaStorage, PhotoLimits, S3Storage};
+use settings::Settings;
+
+/// A secret value. Its `Debug` and `Display` never show the value, so it cannot leak into logs.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// The whole configuration of one app process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; a secret because it may hold a password.
+    pub database_url: Secret,
+    pub database_max_connections: u32,
+    /// Base URL used in links printed outside the site (stamps, e-mails, CLI output).
+    pub public_url: String,
+    pub production: bool,
+    /// Key for the keyed hashes the app derives (client fingerprints for rate limits and scans).
+    pub secret_key: Secret,
+    pub session_ttl: Duration,
+    /// Login attempts allowed per client address and per account each minute.
+    pub login_attempts_per_minute: u32,
+    /// Stamp scans (page or API) allowed per client address each minute.
+    pub scans_per_minute: u32,
+    /// Fake reports allowed per client address each hour.
+    pub reports_per_hour: u32,
+    /// Whether to take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Checkout, payments and the ledger.
+    pub commerce: CommerceConfig,
+    /// A Meilisearch server to search with instead of the embedded index (`MEILI_URL`).
+    pub meilisearch: Option<MeilisearchConfig>,
+    /// Longest wait of the search indexer between two looks at the outbox
+    /// (`OCOP_SEARCH_POLL_MS`, default 200): how soon other processes' writes are indexed.
+    pub search_poll_interval: Duration,
+    /// Outbox rows younger than this are not indexed yet (`OCOP_SEARCH_INDEXER_DELAY_MS`,
+    /// default 0). A test and operations knob: it holds indexing back deterministically
+    /// (crash-safety tests) or spreads load; in normal running leave it at 0.
+    pub search_indexer_delay: Duration,
+    /// Outbox rows the indexer handles per batch (`OCOP_SEARCH_BATCH_SIZE`, default 500).
+    pub search_batch_size: u64,
+    /// Product and batch photos: where they are stored and what an upload may be.
+    pub media: MediaConfig,
+    /// How long the province dashboard's figures are reused before being computed again
+    /// (`OCOP_DASHBOARD_CACHE_SECS`, default 60; 0 computes them on every request).
+    pub dashboard_cache_ttl: Duration,
+}
+
+/// Where the Meilisearch server is and how to talk to it.
+#[derive(Debug, Clone)]
+pub struct MeilisearchConfig {
+    /// Base URL, e.g. `http://127.0.0.1:7700` (`MEILI_URL`).
+    pub url: String,
+    /// API key with rights on the index (`MEILI_API_KEY`); none for a server without a
+    /// master key.
+    pub api_key: Option<Secret>,
+    /// Name (uid) of the products index (`MEILI_INDEX`, default `products`).
+    pub index: String,
+}
+
+/// The secret used when none is configured. Acceptable on a developer's machine; production
+/// mode refuses it.
+const DEVELOPMENT_SECRET: &str = "development-only-secret-do-not-use-in-production";
+
+/// Values given on the command line; they win over the file and the environment.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("{path} has settings this version does not know: {keys}")]
+    UnknownKeys { path: PathBuf, keys: String },
+    #[error("setting {name} is not valid: {reason}")]
+    Env { name: &'static str, reason: String },
+    #[error("production mode refuses this configuration: {0}")]
+    Production(String),
+}
+
+impl Config {
+    /// Loads the configuration from the file named by `OCOP_CONFIG` (or `./ocop-market.toml`
+    /// when present), the process environment and the command-line overrides.
+    pub fn load(overrides: Overrides) -> Result<Self, ConfigError> {
+        let explicit = std::env::var_os("OCOP_CONFIG").map(PathBuf::from);
+        let path = explicit
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("ocop-market.toml"));
+        let env = |name: &str| std::env::var(name).ok();
+        let mut settings = Settings::new(&env);
+        if explicit.is_some() || path.exists() {
+            settings = settings.with_file(&path)?;
+        }
+        Self::from_settings(&settings, overrides)
+    }
+
+    fn from_settings(settings: &Settings<'_>, overrides: Overrides) -> Result<Self, ConfigError> {
+        let listen = match overrides.listen {
+            Some(addr) => addr,
+            None => settings.parse_or("OCOP_LISTEN", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+        };
+        let data_dir = overrides
+            .data_dir
+            .or_else(|| settings.text("OCOP_DATA_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let database_url = settings
+            .secret("DATABASE_URL")
+            .unwrap_or_else(|| Secret::new(default_sqlite_url(&data_dir)));
+        let public_url = settings
+            .text("OCOP_PUBLIC_URL")
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let production = settings.flag_or("OCOP_PRODUCTION", false)?;
+        let secret_key = settings.secret("OCOP_SECRET_KEY");
+        let session_ttl_days: u64 = settings.parse_or("OCOP_SESSION_TTL_DAYS", 30)?;
+        let meilisearch = settings
+            .text("MEILI_URL")
+            .map(|url| url.trim_end_matches('/').to_owned())
+            .filter(|url| !url.is_empty())
+            .map(|url| MeilisearchConfig {
+                url,
+                api_key: settings.secret("MEILI_API_KEY"),
+                index: settings.text_or("MEILI_INDEX", "products"),
+            });
+        let search_poll_ms: u64 = settings.parse_or("OCOP_SEARCH_POLL_MS", 200)?;
+        let search_indexer_delay_ms: u64 = settings.parse_or("OCOP_SEARCH_INDEXER_DELAY_MS", 0)?;
+        let search_batch_size: u64 = settings.parse_or("OCOP_SEARCH_BATCH_SIZE", 500)?;
+        let dashboard_cache_secs: u64 = settings.parse_or("OCOP_DASHBOARD_CACHE_SECS", 60)?;
+        let config = Self {
+            listen,
+            data_dir,
+            database_url,
+            database_max_connections: settings.parse_or("OCOP_DATABASE_MAX_CONNECTIONS", 16)?,
+            public_url,
+            production,
+            secret_key: secret_key
+                .clone()
+                .unwrap_or_else(|| Secret::new(DEVELOPMENT_SECRET)),
+            session_ttl: Duration::from_secs(session_ttl_days.max(1) * 24 * 3600),
+            login_attempts_per_minute: settings
+                .parse_or("OCOP_LOGIN_ATTEMPTS_PER_MINUTE", 10u32)?
+                .max(1),
+            scans_per_minute: settings.parse_or("OCOP_SCANS_PER_MINUTE", 60u32)?.max(1),
+            reports_per_hour: settings.parse_or("OCOP_REPORTS_PER_HOUR", 20u32)?.max(1),
+            trust_forwarded_for: settings.flag_or("OCOP_TRUST_FORWARDED_FOR", false)?,
+            max_body_bytes: settings.parse_or("OCOP_MAX_BODY_BYTES", 2 * 1024 * 1024)?,
+            commerce: CommerceConfig::load(settings)?,
+            meilisearch,
+            search_poll_interval: Duration::from_millis(search_poll_ms.clamp(10, 60_000)),
+            search_indexer_delay: Duration::from_millis(search_indexer_delay_ms),
+            search_batch_size: search_batch_size.clamp(1, 10_000),
+            media: MediaConfig::load(settings)?,
+            dashboard_cache_ttl: Duration::from_secs(dashboard_cache_secs.min(3600)),
+        };
+        settings.refuse_unknown_file_keys()?;
+        if production {
+            check_production(&config.public_url, secret_key.as_ref())?;
+        }
+        Ok(config)
+    }
+
+    /// A configuration for tests and tools: defaults with the given database and data folder.
+    pub fn for_database(database_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
+        let nothing = |_: &str| None;
+        let mut config = Self::from_settings(&Settings::new(&nothing), Overrides::default())
+            .expect("the built-in defaults are valid");
+        config.database_url = Secret::new(database_url);
+        config.data_dir = data_dir.into();
+        config
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.expose().starts_with("sqlite:")
+    }
+
+    /// Session cookies are `Secure` unless the site is served over plain HTTP on a local
+    /// address (a developer's machine), where browsers would otherwise drop them.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// The database URL with any password replaced, for logs.
+    pub fn database_url_for_logs(&self) -> String {
+        redact_url_password(self.database_url.expose())
+    }
+}
+
+fn default_sqlite_url(data_dir: &Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("ocop-market.sqlite").display()
+    )
+}
+
+fn check_production(public_url: &str, secret_key: Option<&Secret>) -> Result<(), ConfigError> {
+    let Some(secret) = secret_key else {
+        return Err(ConfigError::Production(
+            "OCOP_SECRET_KEY is not set".to_owned(),
+        ));
+    };
+    let value = secret.expose();
+    let distinct = value
+        .chars()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    if value == DEVELOPMENT_SECRET || value.len() < 32 || distinct < 10 {
+        return Err(ConfigError::Production(
+            "OCOP_SECRET_KEY must be at least 32 random characters (try `openssl rand -hex 32`)"
+                .to_owned(),
+        ));
+    }
+    if !public_url.starts_with("https://") {
+        return Err(ConfigError::Production(
+            "OCOP_PUBLIC_URL must be an https:// URL".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let env = |name: &str| map.get(name).cloned();
+        Config::from_settings(&Settings::new(&env), Overrides::default())
+    }
+
+    #[test]
+    fn defaults_serve_the_embedded_mode() {
+        let config = load(&[]).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert!(config.is_sqlite());
+        assert!(
+            config
+                .database_url
+                .expose()
+                .contains("data/ocop-market.sqlite")
+        );
+        assert_eq!(config.public_url, "http://127.0.0.1:8080");
+        assert!(!config.secure_cookies());
+    }
+
+    #[test]
+    fn s3_storage_is_configured_from_the_environment() {
+        let config = load(&[
+            ("OCOP_S3_BUCKET", "anh-san-pham"),
+            ("OCOP_S3_ENDPOINT", "http://10.0.0.5:9000"),
+            ("AWS_ACCESS_KEY_ID", "key-id"),
+            ("AWS_SECRET_ACCESS_KEY", "very-secret"),
+        ])
+        .unwrap();
+        let MediaStorage::S3(s3) = &config.media.storage else {
+            panic!("S3 storage expected");
+        };
+        assert_eq!(s3.bucket, "anh-san-pham");
+        assert_eq!(s3.endpoint.as_deref(), Some("http://10.0.0.5:9000"));
+        assert!(!format!("{s3:?}").contains("very-secret"), "never printed");
+    }
+
+    #[test]
+    fn production_refuses_missing_and_weak_secrets() {
+        let https = ("OCOP_PUBLIC_URL", "https://ocop.example.vn");
+        assert!(load(&[("OCOP_PRODUCTION", "true"), https]).is_err());
+        assert!(
+            load(&[
+                ("OCOP_PRODUCTION", "true"),
+                https,
+                ("OCOP_SECRET_KEY", "short")
+            ])
+            .is_err()
+        );
+        assert!(
+            load(&[
+                ("OCOP_PRODUCTION", "true"),
+                https,
+                ("OCOP_SECRET_KEY", &"a".repeat(40))
+            ])
+            .is_err()
+        );
+        let strong = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        assert!(
+            load(&[
+                ("OCOP_PRODUCTION", "true"),
+                https,
+                ("OCOP_SECRET_KEY", strong)
+            ])
+            .is_ok()
+        );
+        assert!(
+            load(&[
+                ("OCOP_PRODUCTION", "true"),
+                ("OCOP_PUBLIC_URL", "http://ocop.example.vn"),
+                ("OCOP_SECRET_KEY", strong)
+            ])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn secrets_and_passwords_never_reach_debug_output() {
+        let config = load(&[
+            ("OCOP_SECRET_KEY", "super-secret-value"),
+            ("DATABASE_URL", "postgres://app:hunter2@db/ocop"),
+        ])
+        .unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("super-secret-value"));
+        assert!(!debug.contains("hunter2"));
+        assert_eq!(config.database_url_for_logs(), "postgres://app:***@db/ocop");
+    }
+
+    #[test]
+    fn meilisearch_is_used_only_when_its_url_is_set() {
+        let config = load(&[]).unwrap();
+        assert!(config.meilisearch.is_none());
+        assert_eq!(config.search_poll_interval, Duration::from_millis(200));
+        let config = load(&[
+            ("MEILI_URL", "http://127.0.0.1:7700/"),
+            ("MEILI_API_KEY", "masterKey"),
+        ])
+        .unwrap();
+        let meili = config.meilisearch.unwrap();
+        assert_eq!(meili.url, "http://127.0.0.1:7700");
+        assert_eq!(meili.index, "products");
+        assert!(!format!("{meili:?}").contains("masterKey"));
+        assert!(load(&[("OCOP_SEARCH_INDEXER_DELAY_MS", "soon")]).is_err());
+    }
+
+    #[test]
+    fn stripe_is_configured_only_with_a_key_and_its_secrets_never_print() {
+        assert!(load(&[]).unwrap().commerce.stripe.is_none());
+        let config = load(&[
+            ("OCOP_STRIPE_SECRET_KEY", "sk_test_very_secret"),
+            ("OCOP_STRIPE_WEBHOOK_SECRETS", "whsec_old, whsec_new,"),
+            ("OCOP_STRIPE_API_BASE", "http://127.0.0.1:9999"),
+        ])
+        .unwrap();
+        let stripe = config.commerce.stripe.as_ref().unwrap();
+        assert_eq!(stripe.webhook_secrets.len(), 2);
+        assert_eq!(stripe.webhook_secrets[1].expose(), "whsec_new");
+        assert_eq!(stripe.api_base, "http://127.0.0.1:9999/");
+        assert_eq!(stripe.timeout, Duration::from_secs(10));
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("sk_test_very_secret"));
+        assert!(!debug.contains("whsec_old"));
+    }
+
+    #[test]
+    fn a_bad_environment_value_is_named() {
+        let err = load(&[("OCOP_LISTEN", "not-an-address")]).unwrap_err();
+        assert!(err.to_string().contains("OCOP_LISTEN"));
+    }
+}

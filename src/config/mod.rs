@@ -61,8 +61,9 @@ pub struct Config {
     pub scans_per_minute: u32,
     /// Fake reports allowed per client address each hour.
     pub reports_per_hour: u32,
-    /// Whether to take the client address from `X-Forwarded-For` (only behind a trusted proxy).
-    pub trust_forwarded_for: bool,
+    /// The reverse proxies whose `X-Forwarded-For` entries are believed
+    /// (`OCOP_TRUSTED_PROXIES`, `OCOP_PROXY_HOPS`); none by default.
+    pub proxies: ProxySettings,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Checkout, payments and the ledger.
@@ -193,7 +194,7 @@ impl Config {
                 .max(1),
             scans_per_minute: settings.parse_or("OCOP_SCANS_PER_MINUTE", 60u32)?.max(1),
             reports_per_hour: settings.parse_or("OCOP_REPORTS_PER_HOUR", 20u32)?.max(1),
-            trust_forwarded_for: settings.flag_or("OCOP_TRUST_FORWARDED_FOR", false)?,
+            proxies: proxy_settings(settings)?,
             max_body_bytes: settings.parse_or("OCOP_MAX_BODY_BYTES", 2 * 1024 * 1024)?,
             commerce: CommerceConfig::load(settings)?,
             meilisearch,
@@ -234,6 +235,56 @@ impl Config {
     pub fn database_url_for_logs(&self) -> String {
         redact_url_password(self.database_url.expose())
     }
+}
+
+/// Which proxies in front of the app may tell it the client's address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxySettings {
+    /// Addresses and networks of our own reverse proxies.
+    pub trusted: Vec<ipnet::IpNet>,
+    /// The number of proxies in front of the app, when their addresses are not fixed (a cloud
+    /// load balancer): the client is this many entries from the right.
+    pub hops: Option<u8>,
+}
+
+impl ProxySettings {
+    /// Whether `X-Forwarded-For` is read at all.
+    pub fn enabled(&self) -> bool {
+        !self.trusted.is_empty() || self.hops.is_some()
+    }
+
+    pub fn trusts(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// `OCOP_TRUSTED_PROXIES` (addresses or networks, comma-separated) and `OCOP_PROXY_HOPS`.
+/// The older `OCOP_TRUST_FORWARDED_FOR=true` means one proxy in front of the app.
+fn proxy_settings(settings: &Settings<'_>) -> Result<ProxySettings, ConfigError> {
+    let trusted = settings
+        .list("OCOP_TRUSTED_PROXIES")
+        .iter()
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| ConfigError::Env {
+                    name: "OCOP_TRUSTED_PROXIES",
+                    reason: format!("{entry:?} is not an address or a network such as 10.0.0.0/8"),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut hops: Option<u8> = settings.parse_opt("OCOP_PROXY_HOPS")?;
+    if hops == Some(0) {
+        hops = None;
+    }
+    if hops.is_none()
+        && trusted.is_empty()
+        && settings.flag_or("OCOP_TRUST_FORWARDED_FOR", false)?
+    {
+        hops = Some(1);
+    }
+    Ok(ProxySettings { trusted, hops })
 }
 
 fn default_sqlite_url(data_dir: &Path) -> String {

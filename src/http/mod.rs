@@ -1,6 +1,7 @@
 //! Shared HTTP plumbing: errors, extractors, middleware, rate limits and page rendering.
 
 pub mod assets;
+pub mod client;
 pub mod error;
 pub mod extract;
 pub mod middleware;

@@ -5,6 +5,7 @@ use askama::Template;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Response};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 use crate::AppState;
 use crate::accounts::{CurrentUser, Viewer};
@@ -121,29 +122,39 @@ pub fn render_form_error<T: Template>(
     render_with_status(status, &page(errors))
 }
 
+/// Characters left as they are in a query value: RFC 3986's unreserved set, plus `/` (the
+/// values are mostly paths, which stay readable).
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
 /// Percent-encodes a value for a query string.
 pub fn urlencode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
 
 /// A redirect target from a `next` parameter, kept on this site: only local absolute paths
-/// are followed (never `//host` or a URL), so a link cannot send people elsewhere.
+/// are followed, so a link cannot send people elsewhere. The check is made on the value and on
+/// its percent-decoded form, because browsers drop TAB, CR and LF from URLs and read `\` as
+/// `/`: `/%09/evil.example`, `/\evil.example` and `/%2F%2Fevil.example` all lead off-site.
 pub fn local_redirect_target(next: Option<&str>) -> &str {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path
-        }
+        Some(path) if is_site_path(path) => path,
         _ => "/",
     }
+}
+
+fn is_site_path(path: &str) -> bool {
+    let decoded = percent_decode_str(path).decode_utf8_lossy();
+    [path, decoded.as_ref()].iter().all(|candidate| {
+        candidate.starts_with('/')
+            && !candidate.starts_with("//")
+            && !candidate.contains('\\')
+            && !candidate.chars().any(char::is_control)
+    })
 }
 
 #[cfg(test)]
@@ -160,5 +171,21 @@ mod tests {
         assert_eq!(local_redirect_target(Some("https://evil.example")), "/");
         assert_eq!(local_redirect_target(Some("/\\evil.example")), "/");
         assert_eq!(local_redirect_target(None), "/");
+        for off_site in [
+            "/%09/evil.example",
+            "/\t/evil.example",
+            "/%0d%0a/evil.example",
+            "/%2F%2Fevil.example",
+            "/%2f/evil.example",
+            "/%5Cevil.example",
+            "/\\evil.example",
+            "evil.example",
+        ] {
+            assert_eq!(local_redirect_target(Some(off_site)), "/", "{off_site:?}");
+        }
+        assert_eq!(
+            local_redirect_target(Some("/search?q=m%E1%BA%ADt%20ong")),
+            "/search?q=m%E1%BA%ADt%20ong"
+        );
     }
 }

@@ -28,7 +28,6 @@ pub mod seed;
 pub mod trace;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +44,7 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::csrf::CsrfLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -181,6 +181,7 @@ pub fn app(state: AppState) -> Router {
     let (api, openapi) = api_router();
     let openapi_json = Arc::new(openapi.to_json().unwrap_or_default());
     let max_body = state.config.max_body_bytes;
+    let timeouts = state.config.timeouts;
     Router::new()
         .merge(accounts::page_routes())
         .merge(catalog::page_routes())
@@ -225,6 +226,11 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(skip_api_errors_html))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(RequestBodyTimeoutLayer::new(timeouts.body))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeouts.request,
+        ))
         .layer(CsrfLayer::new())
         .layer(axum::middleware::from_fn(
             http::middleware::security_headers,
@@ -329,13 +335,9 @@ pub async fn serve(
     let void_watch = trace::origin::spawn_void_watch(state.trace_cache.clone());
     let scans = state.scans.clone();
     let search = state.search.clone();
+    let timeouts = state.config.timeouts;
     let router = app(state);
-    let result = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let result = http::server::serve(listener, router, timeouts, shutdown).await;
     upkeep.abort();
     expiry.abort();
     void_watch.abort();

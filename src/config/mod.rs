@@ -64,6 +64,10 @@ pub struct Config {
     /// The reverse proxies whose `X-Forwarded-For` entries are believed
     /// (`OCOP_TRUSTED_PROXIES`, `OCOP_PROXY_HOPS`); none by default.
     pub proxies: ProxySettings,
+    /// How long the server waits for headers, for each piece of a body and for a whole
+    /// request (`OCOP_HEADER_TIMEOUT_SECS` 15, `OCOP_BODY_TIMEOUT_SECS` 30,
+    /// `OCOP_REQUEST_TIMEOUT_SECS` 120).
+    pub timeouts: ServerTimeouts,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Checkout, payments and the ledger.
@@ -195,6 +199,11 @@ impl Config {
             scans_per_minute: settings.parse_or("OCOP_SCANS_PER_MINUTE", 60u32)?.max(1),
             reports_per_hour: settings.parse_or("OCOP_REPORTS_PER_HOUR", 20u32)?.max(1),
             proxies: proxy_settings(settings)?,
+            timeouts: ServerTimeouts {
+                headers: seconds(settings.parse_or("OCOP_HEADER_TIMEOUT_SECS", 15)?),
+                body: seconds(settings.parse_or("OCOP_BODY_TIMEOUT_SECS", 30)?),
+                request: seconds(settings.parse_or("OCOP_REQUEST_TIMEOUT_SECS", 120)?),
+            },
             max_body_bytes: settings.parse_or("OCOP_MAX_BODY_BYTES", 2 * 1024 * 1024)?,
             commerce: CommerceConfig::load(settings)?,
             meilisearch,
@@ -234,6 +243,27 @@ impl Config {
     /// The database URL with any password replaced, for logs.
     pub fn database_url_for_logs(&self) -> String {
         redact_url_password(self.database_url.expose())
+    }
+}
+
+/// How long the server waits for each part of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerTimeouts {
+    /// The request line and headers (and the idle time between requests of a connection).
+    pub headers: Duration,
+    /// The longest pause while a request body is sent.
+    pub body: Duration,
+    /// A whole request, from its headers to the end of the response's production.
+    pub request: Duration,
+}
+
+impl Default for ServerTimeouts {
+    fn default() -> Self {
+        Self {
+            headers: Duration::from_secs(15),
+            body: Duration::from_secs(30),
+            request: Duration::from_secs(120),
+        }
     }
 }
 
@@ -285,6 +315,11 @@ fn proxy_settings(settings: &Settings<'_>) -> Result<ProxySettings, ConfigError>
         hops = Some(1);
     }
     Ok(ProxySettings { trusted, hops })
+}
+
+/// A number of seconds from configuration, at least one.
+fn seconds(value: u64) -> Duration {
+    Duration::from_secs(value.max(1))
 }
 
 fn default_sqlite_url(data_dir: &Path) -> String {

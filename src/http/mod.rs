@@ -7,4 +7,5 @@ pub mod extract;
 pub mod middleware;
 pub mod page;
 pub mod rate_limit;
+pub mod server;
 pub mod skeleton;

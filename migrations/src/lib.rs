@@ -15,6 +15,7 @@ mod m20261122_000008_create_photos;
 mod m20261122_000009_add_dashboard_indexes;
 mod m20261122_000010_refund_attempts;
 mod m20261204_000011_index_voided_stamps;
+mod m20261205_000012_create_cooperative_invitations;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000009_add_dashboard_indexes::Migration),
             Box::new(m20261122_000010_refund_attempts::Migration),
             Box::new(m20261204_000011_index_voided_stamps::Migration),
+            Box::new(m20261205_000012_create_cooperative_invitations::Migration),
         ]
     }
 }

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::access::Membership;
 use super::{CooperativeStatus, MemberRole};
-use crate::accounts::{CurrentUser, Identifier, find_by_identifier};
+use crate::accounts::CurrentUser;
 use crate::domain::{
     CommuneCode, Email, FieldIssue, Phone, Slug, bounded_text, fold_vietnamese, optional_text,
 };
@@ -337,39 +337,6 @@ pub async fn update(
     }
     txn.commit().await?;
     Ok(updated)
-}
-
-/// Adds an existing account as staff of the cooperative (owner only).
-pub async fn add_staff(
-    db: &impl ConnectionTrait,
-    membership: &Membership,
-    identifier: &str,
-) -> AppResult<()> {
-    membership.require_owner()?;
-    let identifier =
-        Identifier::parse(identifier).map_err(|issue| FieldErrors::single("identifier", issue))?;
-    let user = find_by_identifier(db, &identifier).await?.ok_or_else(|| {
-        FieldErrors::single(
-            "identifier",
-            FieldIssue::new("unknown_account", "no account has this e-mail or number"),
-        )
-    })?;
-    if cooperative_members::Entity::find_by_id((membership.cooperative.id, user.id))
-        .one(db)
-        .await?
-        .is_some()
-    {
-        return Ok(());
-    }
-    cooperative_members::ActiveModel {
-        cooperative_id: Set(membership.cooperative.id),
-        user_id: Set(user.id),
-        role: Set(MemberRole::Staff.as_str().to_owned()),
-        created_at: Set(Utc::now()),
-    }
-    .insert(db)
-    .await?;
-    Ok(())
 }
 
 /// The cooperatives `user` belongs to, with their role.

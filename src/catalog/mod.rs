@@ -10,14 +10,23 @@ pub mod access;
 pub mod cache;
 pub mod certificates;
 pub mod cooperatives;
+pub mod invitations;
 pub mod params;
 pub mod products;
 mod routes_api;
+mod routes_members;
 mod routes_pages;
 pub mod views;
 
-pub use routes_api::api_routes;
-pub use routes_pages::page_routes;
+/// The catalogue's JSON API: products, cooperatives, certificates and staff invitations.
+pub fn api_routes() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    routes_api::api_routes().merge(routes_members::api_routes())
+}
+
+/// The catalogue's pages: the public shop, the workspace and invitation links.
+pub fn page_routes() -> axum::Router<crate::AppState> {
+    routes_pages::page_routes().merge(routes_members::page_routes())
+}
 
 /// Generates `enum` ↔ database string conversions for a status column.
 macro_rules! status_enum {

@@ -4,8 +4,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -33,7 +31,6 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_cooperative))
         .routes(routes!(get_cooperative, update_cooperative))
         .routes(routes!(list_cooperative_products, create_product))
-        .routes(routes!(add_member))
         .routes(routes!(my_cooperatives))
 }
 
@@ -364,33 +361,6 @@ async fn create_product(
     let product = products::create(&state.db, &membership, details).await?;
     let detail = fresh_detail(&state, product, membership.cooperative, lang).await?;
     Ok((StatusCode::CREATED, Json(detail)).into_response())
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct AddMemberRequest {
-    /// E-mail or mobile number of an existing account.
-    identifier: String,
-}
-
-/// Add an existing account as staff (the owner).
-#[utoipa::path(post, path = "/cooperatives/{id}/members", tag = "workspace",
-    params(("id" = i64, Path, description = "Cooperative id")),
-    request_body = AddMemberRequest,
-    responses(
-        (status = 204, description = "The account is a member"),
-        (status = 403, body = Problem),
-        (status = 404, body = Problem),
-        (status = 422, body = Problem),
-    ))]
-async fn add_member(
-    State(state): State<AppState>,
-    Authenticated(user): Authenticated,
-    ApiPath(id): ApiPath<i64>,
-    ApiJson(body): ApiJson<AddMemberRequest>,
-) -> AppResult<StatusCode> {
-    let membership = access::membership(&state.db, &user, id).await?;
-    cooperatives::add_staff(&state.db, &membership, &body.identifier).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The cooperatives the caller belongs to.

@@ -5,6 +5,7 @@ pub mod batches;
 pub mod cart_items;
 pub mod carts;
 pub mod communes;
+pub mod cooperative_invitations;
 pub mod cooperative_members;
 pub mod cooperatives;
 pub mod fake_reports;

@@ -47,6 +47,11 @@ impl RateLimits {
         refuse_until(self.reports_by_client.check_key(&client))
     }
 
+    /// Counts one attempt to accept a staff invitation (codes must not be guessable by trying).
+    pub fn check_invitation(&self, client: IpAddr) -> Result<(), AppError> {
+        refuse_until(self.login_by_client.check_key(&client))
+    }
+
     /// Counts one login (or registration) attempt; refuses it when over budget.
     pub fn check_login(&self, client: IpAddr, account: &str) -> Result<(), AppError> {
         let by_client = self.login_by_client.check_key(&client);

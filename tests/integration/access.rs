@@ -91,7 +91,7 @@ async fn the_owner_of_one_cooperative_cannot_read_or_change_another_cooperatives
         ),
         (
             Method::POST,
-            format!("/api/v1/cooperatives/{coop_b}/members"),
+            format!("/api/v1/cooperatives/{coop_b}/invitations"),
             json!({"identifier": "a@htx.vn"}),
         ),
     ];
@@ -174,7 +174,7 @@ async fn the_owner_of_one_cooperative_cannot_read_or_change_another_cooperatives
             vec![("name", "Chen vào")],
         ),
         (
-            format!("/workspace/cooperatives/{coop_b}/members"),
+            format!("/workspace/cooperatives/{coop_b}/invitations"),
             vec![("identifier", "a@htx.vn")],
         ),
     ] {
@@ -195,13 +195,20 @@ async fn staff_manage_products_but_only_the_owner_edits_the_cooperative() {
     let owner = app.user("owner@htx.vn").await;
     let staff = app.user("staff@htx.vn").await;
     let coop = verified_cooperative(&admin, &owner, "5300000001", "Hợp tác xã A").await;
-    let (status, _) = owner
+    let (status, invitation) = owner
         .post(
-            &format!("/api/v1/cooperatives/{coop}/members"),
+            &format!("/api/v1/cooperatives/{coop}/invitations"),
             json!({"identifier": "staff@htx.vn"}),
         )
         .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = staff
+        .post(
+            "/api/v1/invitations/accept",
+            json!({"code": invitation["code"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let (status, _) = staff
         .post(
             &format!("/api/v1/cooperatives/{coop}/products"),

@@ -5,6 +5,7 @@
 mod access;
 mod accounts;
 mod admin;
+mod attacker;
 mod catalog;
 mod checkout;
 mod dashboard;

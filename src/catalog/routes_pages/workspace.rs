@@ -15,10 +15,12 @@ use crate::accounts::Authenticated;
 use crate::catalog::access::{self, Membership};
 use crate::catalog::certificates::{self, CertificateForm};
 use crate::catalog::cooperatives::{self, CooperativeInput};
+use crate::catalog::invitations;
 use crate::catalog::products::{self, ProductForm};
 use crate::catalog::views::{CertificateView, CooperativeView, ProductSummary};
 use crate::catalog::{MemberRole, ProductStatus};
 use crate::clock::today_in_vietnam;
+use crate::entities::cooperative_invitations;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::http::extract::{ApiPath, PageForm};
 use crate::http::page::{PageContext, render, render_form_error, render_with_status};
@@ -38,8 +40,12 @@ pub(super) fn routes() -> Router<AppState> {
             get(edit_cooperative_page).post(edit_cooperative_submit),
         )
         .route(
-            "/workspace/cooperatives/{id}/members",
-            post(add_member_submit),
+            "/workspace/cooperatives/{id}/invitations",
+            post(invite_submit),
+        )
+        .route(
+            "/workspace/cooperatives/{id}/invitations/{invitation_id}/revoke",
+            post(revoke_invitation_submit),
         )
         .route(
             "/workspace/cooperatives/{id}/products/new",
@@ -205,6 +211,9 @@ struct CooperativeWorkspacePage {
     role: MemberRole,
     products: Vec<ProductSummary>,
     member_errors: FieldErrors,
+    /// Open invitations (owner only), and the one just made with its code and link.
+    invitations: Vec<cooperative_invitations::Model>,
+    new_invitation: Option<(String, String)>,
 }
 
 async fn render_cooperative_workspace(
@@ -212,8 +221,13 @@ async fn render_cooperative_workspace(
     ctx: PageContext,
     membership: Membership,
     member_errors: FieldErrors,
+    new_invitation: Option<(String, String)>,
     status: StatusCode,
 ) -> AppResult<Response> {
+    let invitations = match membership.role {
+        MemberRole::Owner => invitations::open_of(&state.db, membership.cooperative.id).await?,
+        MemberRole::Staff => Vec::new(),
+    };
     let today = today_in_vietnam();
     let products = products::of_cooperative(&state.db, &membership)
         .await?
@@ -237,6 +251,8 @@ async fn render_cooperative_workspace(
             role: membership.role,
             products,
             member_errors,
+            invitations,
+            new_invitation,
         },
     )
 }
@@ -253,6 +269,7 @@ async fn cooperative_workspace(
         ctx,
         membership,
         FieldErrors::default(),
+        None,
         StatusCode::OK,
     )
     .await
@@ -315,33 +332,57 @@ async fn edit_cooperative_submit(
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct MemberForm {
+struct InvitationForm {
     #[serde(default)]
     identifier: String,
 }
 
-async fn add_member_submit(
+/// Makes an invitation and shows the workspace again with its code and link (shown once).
+async fn invite_submit(
     State(state): State<AppState>,
     ctx: PageContext,
     Authenticated(user): Authenticated,
     ApiPath(id): ApiPath<i64>,
-    PageForm(form): PageForm<MemberForm>,
+    PageForm(form): PageForm<InvitationForm>,
 ) -> AppResult<Response> {
     let membership = access::membership(&state.db, &user, id).await?;
-    match cooperatives::add_staff(&state.db, &membership, &form.identifier).await {
-        Ok(()) => Ok(Redirect::to(&format!("/workspace/cooperatives/{id}")).into_response()),
-        Err(AppError::Validation(errors)) => {
+    match invitations::invite(
+        &state.db,
+        &membership,
+        &user,
+        Some(form.identifier.as_str()),
+    )
+    .await
+    {
+        Ok(created) => {
+            let link = format!("{}/invitations/{}", state.config.public_url, created.code);
             render_cooperative_workspace(
                 &state,
                 ctx,
                 membership,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
+                FieldErrors::default(),
+                Some((created.code, link)),
+                StatusCode::CREATED,
             )
             .await
         }
-        Err(other) => Err(other),
+        Err(err) => match err.into_form_errors() {
+            Ok((status, errors)) => {
+                render_cooperative_workspace(&state, ctx, membership, errors, None, status).await
+            }
+            Err(other) => Err(other),
+        },
     }
+}
+
+async fn revoke_invitation_submit(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath((id, invitation_id)): ApiPath<(i64, i64)>,
+) -> AppResult<Response> {
+    let membership = access::membership(&state.db, &user, id).await?;
+    invitations::revoke(&state.db, &membership, invitation_id).await?;
+    Ok(Redirect::to(&format!("/workspace/cooperatives/{id}")).into_response())
 }
 
 #[derive(Template)]

@@ -16,6 +16,7 @@ mod m20261122_000009_add_dashboard_indexes;
 mod m20261122_000010_refund_attempts;
 mod m20261204_000011_index_voided_stamps;
 mod m20261205_000012_create_cooperative_invitations;
+mod m20261205_000013_gtin_claims;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000010_refund_attempts::Migration),
             Box::new(m20261204_000011_index_voided_stamps::Migration),
             Box::new(m20261205_000012_create_cooperative_invitations::Migration),
+            Box::new(m20261205_000013_gtin_claims::Migration),
         ]
     }
 }

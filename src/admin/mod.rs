@@ -106,6 +106,9 @@ pub async fn decide_cooperative(
     let txn = crate::db::begin_write(db).await?;
     let updated = row.update(&txn).await?;
     refresh_listing_of_cooperative(&txn, updated.id, to).await?;
+    if to == CooperativeStatus::Verified {
+        crate::catalog::gtins::settle_cooperative(&txn, &updated).await?;
+    }
     txn.commit().await?;
     Ok(updated)
 }

@@ -17,9 +17,11 @@ use super::{
 };
 use crate::AppState;
 use crate::accounts::{Authenticated, CurrentUser};
+use crate::catalog::gtins::{self, GtinDispute};
 use crate::catalog::views::{CertificateView, CooperativePrivateView};
 use crate::catalog::{CertificateStatus, CooperativeStatus};
 use crate::clock::today_in_vietnam;
+use crate::domain::Gtin;
 use crate::error::{AppError, AppResult, FieldErrors, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, PageForm};
 use crate::http::page::{PageContext, render_with_status};
@@ -35,6 +37,7 @@ pub fn page_routes() -> Router<AppState> {
             "/admin/certificates/{id}/decision",
             post(decide_certificate_submit),
         )
+        .route("/admin/gtins/{gtin}/owner", post(award_gtin_submit))
 }
 
 pub fn api_routes() -> OpenApiRouter<AppState> {
@@ -43,6 +46,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_decide_cooperative))
         .routes(routes!(api_list_certificates))
         .routes(routes!(api_decide_certificate))
+        .routes(routes!(api_gtin_disputes))
+        .routes(routes!(api_award_gtin))
 }
 
 // ---------------------------------------------------------------- API
@@ -171,6 +176,65 @@ async fn api_decide_certificate(
     Ok(Json(CertificateView::new(&cert, today_in_vietnam())))
 }
 
+/// GTINs that verified cooperatives claim against each other, with the current owner of each
+/// (administrators).
+#[utoipa::path(get, path = "/admin/gtin-disputes", tag = "admin",
+    responses(
+        (status = 200, body = [GtinDispute]),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn api_gtin_disputes(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+) -> AppResult<Json<Vec<GtinDispute>>> {
+    require_admin(&user)?;
+    Ok(Json(gtins::disputes(&state.db).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AwardRequest {
+    /// The product (of a verified cooperative, claiming this GTIN) that gets it.
+    product_id: i64,
+}
+
+/// Give a disputed GTIN to one product: the current owner loses it if another, and every other
+/// claim is refused (administrators).
+#[utoipa::path(post, path = "/admin/gtins/{gtin}/owner", tag = "admin",
+    params(("gtin" = String, Path, description = "The GTIN (8, 12, 13 or 14 digits)")),
+    request_body = AwardRequest,
+    responses(
+        (status = 204, description = "The product owns the GTIN"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such claim"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "The product's cooperative is not verified"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn api_award_gtin(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(gtin): ApiPath<String>,
+    ApiJson(body): ApiJson<AwardRequest>,
+) -> AppResult<StatusCode> {
+    require_admin(&user)?;
+    let gtin = Gtin::parse(&gtin).map_err(|issue| FieldErrors::single("gtin", issue))?;
+    award_gtin(&state, &user, &gtin, body.product_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn award_gtin(
+    state: &AppState,
+    admin: &CurrentUser,
+    gtin: &Gtin,
+    product_id: i64,
+) -> AppResult<()> {
+    let txn = crate::db::begin_write(&state.db).await?;
+    gtins::award(&txn, admin, gtin, product_id).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 // ---------------------------------------------------------------- pages
 
 /// A pending certificate with the product it is for.
@@ -187,6 +251,7 @@ struct AdminPage {
     verified: Vec<CooperativePrivateView>,
     suspended: Vec<CooperativePrivateView>,
     certificates: Vec<CertificateRow>,
+    gtin_disputes: Vec<GtinDispute>,
     /// The item whose form had an error, and the error.
     error_target: String,
     errors: FieldErrors,
@@ -241,6 +306,7 @@ async fn render_admin(
             verified,
             suspended,
             certificates,
+            gtin_disputes: gtins::disputes(&state.db).await?,
             error_target,
             errors,
         },
@@ -300,4 +366,21 @@ async fn finish_decision(
             render_admin(state, ctx, target, errors, status).await
         }
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct AwardForm {
+    product_id: i64,
+}
+
+async fn award_gtin_submit(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(gtin): ApiPath<String>,
+    PageForm(form): PageForm<AwardForm>,
+) -> AppResult<Response> {
+    require_admin(&user)?;
+    let gtin = Gtin::parse(&gtin).map_err(|issue| FieldErrors::single("gtin", issue))?;
+    award_gtin(&state, &user, &gtin, form.product_id).await?;
+    Ok(Redirect::to("/admin#gtins").into_response())
 }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::access::Membership;
+use super::gtins;
 use super::params::QueryChecker;
 use super::views::{Paged, ProductSummary};
 use super::{CooperativeStatus, ProductStatus};
@@ -19,7 +20,7 @@ use crate::domain::{FieldIssue, Gtin, Money, Slug, bounded_text, optional_text};
 use crate::entities::{
     batches, cart_items, cooperatives, ocop_certificates, order_items, products,
 };
-use crate::error::{AppError, AppResult, FieldErrors, is_unique_violation};
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::i18n::Lang;
 use crate::reference::ReferenceData;
 use crate::search::outbox::{enqueue_cooperative_products, enqueue_products};
@@ -73,7 +74,7 @@ impl ProductForm {
             unit: model.unit.clone(),
             stock_quantity: model.stock_quantity.to_string(),
             gtin: model
-                .gtin
+                .gtin_claim
                 .as_deref()
                 .map(|g| g.strip_prefix('0').unwrap_or(g).to_owned())
                 .unwrap_or_default(),
@@ -236,7 +237,6 @@ pub async fn create(
     membership: &Membership,
     details: ProductDetails,
 ) -> AppResult<products::Model> {
-    ensure_gtin_free(db, details.gtin.as_ref(), None).await?;
     let slug = free_slug(db, &Slug::from_name(&details.name)).await?;
     let now = Utc::now();
     let coop = &membership.cooperative;
@@ -250,7 +250,6 @@ pub async fn create(
         price_vnd: Set(details.price.dong()),
         unit: Set(details.unit),
         stock_quantity: Set(details.stock_quantity),
-        gtin: Set(details.gtin.map(|g| g.as_gtin14().to_owned())),
         status: Set(ProductStatus::Draft.as_str().to_owned()),
         listed: Set(false),
         province_code: Set(coop.province_code.clone()),
@@ -263,7 +262,8 @@ pub async fn create(
         ..Default::default()
     };
     let txn = crate::db::begin_write(db).await?;
-    let product = row.insert(&txn).await.map_err(gtin_conflict)?;
+    let product = row.insert(&txn).await?;
+    let product = gtins::claim(&txn, product, details.gtin.as_ref(), coop).await?;
     enqueue_products(&txn, &[product.id]).await?;
     txn.commit().await?;
     Ok(product)
@@ -274,9 +274,9 @@ pub async fn create(
 pub async fn update(
     db: &(impl ConnectionTrait + TransactionTrait),
     product: products::Model,
+    cooperative: &cooperatives::Model,
     details: ProductDetails,
 ) -> AppResult<products::Model> {
-    ensure_gtin_free(db, details.gtin.as_ref(), Some(product.id)).await?;
     let mut row: products::ActiveModel = product.into();
     row.name = Set(details.name);
     row.short_name = Set(details.short_name);
@@ -285,10 +285,10 @@ pub async fn update(
     row.price_vnd = Set(details.price.dong());
     row.unit = Set(details.unit);
     row.stock_quantity = Set(details.stock_quantity);
-    row.gtin = Set(details.gtin.map(|g| g.as_gtin14().to_owned()));
     row.updated_at = Set(Utc::now());
     let txn = crate::db::begin_write(db).await?;
-    let product = row.update(&txn).await.map_err(gtin_conflict)?;
+    let product = row.update(&txn).await?;
+    let product = gtins::claim(&txn, product, details.gtin.as_ref(), cooperative).await?;
     enqueue_products(&txn, &[product.id]).await?;
     txn.commit().await?;
     Ok(product)
@@ -363,38 +363,6 @@ pub async fn set_status(
     enqueue_products(&txn, &[product.id]).await?;
     txn.commit().await?;
     Ok(product)
-}
-
-async fn ensure_gtin_free(
-    db: &impl ConnectionTrait,
-    gtin: Option<&Gtin>,
-    except: Option<i64>,
-) -> AppResult<()> {
-    let Some(gtin) = gtin else { return Ok(()) };
-    let mut query = products::Entity::find().filter(products::Column::Gtin.eq(gtin.as_gtin14()));
-    if let Some(id) = except {
-        query = query.filter(products::Column::Id.ne(id));
-    }
-    if query.one(db).await?.is_some() {
-        return Err(gtin_taken());
-    }
-    Ok(())
-}
-
-fn gtin_taken() -> AppError {
-    AppError::conflict(
-        "gtin_taken",
-        "gtin",
-        "another product already has this GTIN",
-    )
-}
-
-fn gtin_conflict(err: sea_orm::DbErr) -> AppError {
-    if is_unique_violation(&err) {
-        gtin_taken()
-    } else {
-        err.into()
-    }
 }
 
 /// `base`, or `base-2`, `base-3`… whichever is free among product slugs.

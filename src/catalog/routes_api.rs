@@ -112,7 +112,7 @@ async fn update_product(
 ) -> AppResult<Json<ProductDetail>> {
     let (product, membership) = access::managed_product(&state.db, &user, id).await?;
     let details = body.parse(&state.reference)?;
-    let product = products::update(&state.db, product, details).await?;
+    let product = products::update(&state.db, product, &membership.cooperative, details).await?;
     Ok(Json(
         fresh_detail(&state, product, membership.cooperative, lang).await?,
     ))

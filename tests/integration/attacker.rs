@@ -210,3 +210,119 @@ async fn a_forged_forwarded_for_does_not_buy_a_new_budget() {
         .unwrap();
     assert_ne!(response.status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+// ---------------------------------------------------------------- GTIN squatting
+
+fn product_with_gtin(name: &str, gtin: &str) -> Value {
+    let mut body = crate::support::product_body(name);
+    body["gtin"] = json!(gtin);
+    body
+}
+
+/// A stranger's unverified cooperative types a real brand's GTIN first: it blocks nobody, and
+/// the brand's verified cooperative still gets it.
+#[tokio::test]
+async fn a_pending_cooperatives_gtin_claim_blocks_nobody() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let squatter = app.user("squatter@example.vn").await;
+    let owner = app.user("owner@htx.vn").await;
+    let (status, pending) = squatter
+        .post(
+            "/api/v1/cooperatives",
+            crate::support::cooperative_body("5300000099", "Hợp tác xã Gia Phú Mới"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let pending = pending["id"].as_i64().unwrap();
+    let gtin = "8934567890120";
+    let (status, squatted) = squatter
+        .post(
+            &format!("/api/v1/cooperatives/{pending}/products"),
+            product_with_gtin("Mật ong giả", gtin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{squatted}");
+    assert!(squatted["gtin"].is_null(), "a pending claim owns nothing");
+
+    let coop = verified_cooperative(&admin, &owner, "5300000001", "Hợp tác xã A").await;
+    let (status, real) = owner
+        .post(
+            &format!("/api/v1/cooperatives/{coop}/products"),
+            product_with_gtin("Mật ong bạc hà", gtin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "not blocked: {real}");
+    assert_eq!(real["gtin"], gtin);
+
+    // Verifying the squatter later does not take the GTIN away: it waits for an administrator.
+    let (status, _) = admin
+        .post(
+            &format!("/api/v1/admin/cooperatives/{pending}/decision"),
+            json!({"decision": "verify"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, real_again) = owner.get(&format!("/api/v1/products/{}", real["id"])).await;
+    assert_eq!(real_again["gtin"], gtin);
+    let (_, disputes) = admin.get("/api/v1/admin/gtin-disputes").await;
+    assert_eq!(disputes[0]["gtin"], "08934567890120");
+    assert_eq!(disputes[0]["owner"]["product_id"], real["id"]);
+}
+
+/// Two verified cooperatives on one GTIN: not first-come, but the administrators' decision.
+#[tokio::test]
+async fn a_second_verified_claim_waits_for_the_administrators() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let first = app.user("first@htx.vn").await;
+    let second = app.user("second@htx.vn").await;
+    let coop_1 = verified_cooperative(&admin, &first, "5300000001", "Hợp tác xã A").await;
+    let coop_2 = verified_cooperative(&admin, &second, "5300000002", "Hợp tác xã B").await;
+    let gtin = "8934567890120";
+    let (_, one) = first
+        .post(
+            &format!("/api/v1/cooperatives/{coop_1}/products"),
+            product_with_gtin("Chè Shan tuyết", gtin),
+        )
+        .await;
+    let (status, two) = second
+        .post(
+            &format!("/api/v1/cooperatives/{coop_2}/products"),
+            product_with_gtin("Chè Shan tuyết cổ thụ", gtin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "not a 409: {two}");
+    assert!(two["gtin"].is_null());
+    assert_eq!(one["gtin"], gtin);
+
+    let (status, disputes) = admin.get("/api/v1/admin/gtin-disputes").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(disputes.as_array().unwrap().len(), 1);
+    assert_eq!(disputes[0]["claims"][0]["product_id"], two["id"]);
+    let (status, _) = second.get("/api/v1/admin/gtin-disputes").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, _) = admin
+        .post(
+            &format!("/api/v1/admin/gtins/{gtin}/owner"),
+            json!({"product_id": two["id"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, one) = first.get(&format!("/api/v1/products/{}", one["id"])).await;
+    let (_, two) = second.get(&format!("/api/v1/products/{}", two["id"])).await;
+    assert!(one["gtin"].is_null());
+    assert_eq!(two["gtin"], gtin);
+    let (_, disputes) = admin.get("/api/v1/admin/gtin-disputes").await;
+    assert_eq!(disputes, json!([]));
+
+    // One cooperative cannot give one GTIN to two of its own products.
+    let (status, _) = second
+        .post(
+            &format!("/api/v1/cooperatives/{coop_2}/products"),
+            product_with_gtin("Chè khác", gtin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}

@@ -19,6 +19,8 @@ const EXPECTED: &[&str] = &[
     "GET /api/v1/admin/cooperatives",
     "GET /api/v1/admin/dashboard",
     "POST /api/v1/admin/cooperatives/{id}/decision",
+    "GET /api/v1/admin/gtin-disputes",
+    "POST /api/v1/admin/gtins/{gtin}/owner",
     "POST /api/v1/auth/login",
     "POST /api/v1/auth/logout",
     "POST /api/v1/auth/register",

@@ -398,6 +398,8 @@ struct ProductFormPage {
     /// The product's photos in display order: id and image.
     photos: Vec<(i64, PhotoImage)>,
     form: ProductForm,
+    /// Where the product's GTIN claim stands (`owned`, `pending`, `disputed`, `refused`).
+    gtin_status: Option<String>,
     groups: Vec<CategoryGroup>,
     errors: FieldErrors,
 }
@@ -423,6 +425,7 @@ async fn new_product_page(
         batches: Vec::new(),
         photos: Vec::new(),
         form: ProductForm::default(),
+        gtin_status: None,
         groups: state.reference.groups.clone(),
         errors: FieldErrors::default(),
     })
@@ -452,6 +455,7 @@ async fn new_product_submit(
             batches: Vec::new(),
             photos: Vec::new(),
             form,
+            gtin_status: None,
             groups: state.reference.groups.clone(),
             errors,
         }),
@@ -496,6 +500,7 @@ async fn product_form_page(
         cooperative: CooperativeView::new(&membership.cooperative, &state.reference),
         certificates,
         form,
+        gtin_status: product.gtin_status.clone(),
         groups: state.reference.groups.clone(),
         errors,
     })
@@ -531,7 +536,9 @@ async fn edit_product_submit(
 ) -> AppResult<Response> {
     let (product, membership) = access::managed_product(&state.db, &user, id).await?;
     let result = match form.parse(&state.reference) {
-        Ok(details) => products::update(&state.db, product.clone(), details).await,
+        Ok(details) => {
+            products::update(&state.db, product.clone(), &membership.cooperative, details).await
+        }
         Err(e) => Err(e),
     };
     match result {

@@ -103,9 +103,7 @@ async fn register_submit(
         }
         Err(other) => return Err(other),
     };
-    state
-        .limits
-        .check_login(client, account.identifier.as_str())?;
+    state.limits.check_registration(client)?;
     let identifier = account.identifier.as_str().to_owned();
     register(&state.db, account).await?;
     // The same answer whether the account is new or existed already.
@@ -159,7 +157,7 @@ async fn login_submit(
     jar: CookieJar,
     PageForm(form): PageForm<LoginForm>,
 ) -> AppResult<Response> {
-    state.limits.check_login(client, form.identifier.trim())?;
+    state.limits.check_login(client, &form.identifier)?;
     let next = local_redirect_target(form.next.as_deref()).to_owned();
     match authenticate(&state.db, &form.identifier, &form.password).await? {
         Some(user) => {
@@ -219,9 +217,7 @@ async fn api_register(
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> AppResult<Response> {
     let account = NewAccount::parse(&body.identifier, &body.password, &body.display_name)?;
-    state
-        .limits
-        .check_login(client, account.identifier.as_str())?;
+    state.limits.check_registration(client)?;
     register(&state.db, account).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -267,7 +263,7 @@ async fn api_login(
     jar: CookieJar,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> AppResult<Response> {
-    state.limits.check_login(client, body.identifier.trim())?;
+    state.limits.check_login(client, &body.identifier)?;
     let Some(user) = authenticate(&state.db, &body.identifier, &body.password).await? else {
         return Err(AppError::Unauthenticated);
     };

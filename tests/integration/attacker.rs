@@ -326,3 +326,108 @@ async fn a_second_verified_claim_waits_for_the_administrators() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
 }
+
+// ---------------------------------------------------------------- login budgets
+
+/// Behind a trusted proxy on 127.0.0.1, requests carrying `X-Forwarded-For: {address}` come
+/// from that address.
+async fn spawn_behind_proxy(login_attempts_per_minute: u32) -> TestApp {
+    TestApp::spawn_with(move |config| {
+        config.proxies.trusted = vec!["127.0.0.1/32".parse().unwrap()];
+        config.login_attempts_per_minute = login_attempts_per_minute;
+    })
+    .await
+}
+
+async fn login_from(app: &TestApp, address: &str, identifier: &str, password: &str) -> StatusCode {
+    app.client()
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", address)
+        .json(&json!({"identifier": identifier, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Guessing a password from several addresses, spelling the phone a different way each time,
+/// still spends one budget: the account's.
+#[tokio::test]
+async fn one_phone_spelt_many_ways_has_one_login_budget() {
+    // Four attempts a minute; the victim's own login below spends one.
+    let app = spawn_behind_proxy(4).await;
+    let _victim = app.user("0912345678").await;
+    let spellings = [
+        "0912 345 678",
+        "0912.345.678",
+        "+84912345678",
+        "84912345678",
+    ];
+    let mut statuses = Vec::new();
+    for (i, spelling) in spellings.iter().enumerate() {
+        statuses.push(
+            login_from(
+                &app,
+                &format!("14.160.{i}.7"),
+                spelling,
+                "doan-sai-mat-khau",
+            )
+            .await,
+        );
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS
+        ],
+        "the fourth guess, however spelt, is over the account's budget"
+    );
+}
+
+/// Registration attempts that name the victim's phone cost the victim nothing: the victim can
+/// still log in.
+#[tokio::test]
+async fn registration_attempts_cannot_lock_a_victim_out() {
+    let app = spawn_behind_proxy(3).await;
+    let victim = "0912345678";
+    let _ = app.user(victim).await;
+    let attacker = app.client();
+    let mut refused = false;
+    for _ in 0..8 {
+        let status = attacker
+            .post(app.url("/api/v1/auth/register"))
+            .header("x-forwarded-for", "203.0.113.50")
+            .json(
+                &json!({"identifier": victim, "password": "mat-khau-bat-ky", "display_name": "X"}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .status();
+        refused |= status == StatusCode::TOO_MANY_REQUESTS;
+    }
+    assert!(refused, "the attacker's own registrations are limited");
+    assert_eq!(
+        login_from(&app, "113.161.10.25", victim, crate::support::PASSWORD).await,
+        StatusCode::OK,
+        "the victim still logs in"
+    );
+}
+
+/// Every address of one IPv6 /64 is one client.
+#[tokio::test]
+async fn an_ipv6_client_cannot_rotate_addresses_inside_its_64() {
+    let app = spawn_behind_proxy(3).await;
+    let _ = app.user("an@htx.vn").await;
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let address = format!("2402:800:6310:1a2b::{:x}", 0x100 + i);
+        // A different account each time, so only the client budget can refuse.
+        statuses
+            .push(login_from(&app, &address, &format!("khach{i}@htx.vn"), "sai-mat-khau").await);
+    }
+    assert_eq!(statuses[3], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+}

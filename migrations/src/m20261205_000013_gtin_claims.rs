@@ -6,6 +6,7 @@
 //! - `disputed`: a verified cooperative claims a GTIN another verified cooperative owns; an
 //!   administrator decides;
 //! - `refused`: an administrator gave the GTIN to another product.
+//!
 //! Existing rows: a verified cooperative's GTIN stays owned; any other becomes a pending claim.
 
 use sea_orm_migration::{prelude::*, schema::*};

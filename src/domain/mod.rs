@@ -57,6 +57,17 @@ impl CommuneCode {
     }
 }
 
+/// Deserialises `null` as the type's default, so that API clients may send `null` for an
+/// optional text field.
+pub fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + serde::Deserialize<'de>,
+{
+    use serde::Deserialize;
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,15 +78,4 @@ mod tests {
         assert!(CommuneCode::parse("2923").is_err());
         assert!(CommuneCode::parse("0292a").is_err());
     }
-}
-
-/// Deserialises `null` as the type's default, so that API clients may send `null` for an
-/// optional text field.
-pub fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Default + serde::Deserialize<'de>,
-{
-    use serde::Deserialize;
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }

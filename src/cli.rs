@@ -51,6 +51,14 @@ enum Command {
     /// Photo storage upkeep.
     #[command(subcommand)]
     Media(MediaCommand),
+    /// Write a consistent copy of the SQLite database to FILE while the server keeps serving
+    /// (SQLite's `VACUUM INTO`: one read transaction, so the copy is of one moment). For
+    /// PostgreSQL use `pg_dump` (see the deployment notes).
+    Backup {
+        /// The copy to write; it must not exist yet.
+        #[arg(value_name = "FILE")]
+        to: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -171,7 +179,6 @@ enum AdminCommand {
 
 /// Runs the command line and maps failures to an exit code.
 pub fn main() -> ExitCode {
-    init_tracing();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -192,22 +199,29 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+/// Logs to standard output: text (colours only on a terminal, so that files stay greppable),
+/// or one JSON object per line for log shippers.
+fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("OCOP_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,tower_http=warn"));
-    // Colours only on a terminal: logs written to files stay greppable.
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .try_init();
+        .with_target(false);
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .try_init()
+    };
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
     // Offline verification must work on an inspector's laptop with nothing but the key file.
     if let Command::Stamps(StampsCommand::Verify { url, keys }) = &command {
+        init_tracing(false);
         return verify_stamp(url, keys);
     }
     let listen = match &command {
@@ -218,6 +232,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         listen,
         data_dir: cli.data_dir,
     })?;
+    init_tracing(config.log_json);
     match command {
         Command::Serve(args) => serve(config, args.demo).await,
         Command::Migrate => {
@@ -227,6 +242,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Reindex => reindex(config).await,
+        Command::Backup { to } => {
+            let db = crate::db::connect(&config).await?;
+            let started = std::time::Instant::now();
+            let bytes = crate::db::backup_sqlite(&db, &to).await?;
+            println!(
+                "wrote {} ({:.1} MB) in {:.1} s",
+                to.display(),
+                bytes as f64 / 1e6,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
         Command::Seed(SeedCommand::Demo) => {
             let state = AppState::build_offline(config).await?;
             seed_demo(&state).await

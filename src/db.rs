@@ -70,3 +70,26 @@ pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, 
     })
     .await
 }
+
+/// Writes a consistent copy of a SQLite database to `to` (which must not exist) while others
+/// keep reading and writing: `VACUUM INTO` copies the database as one read transaction sees it.
+/// Returns the size of the copy. PostgreSQL is refused: `pg_dump` is its backup tool.
+pub async fn backup_sqlite(db: &DatabaseConnection, to: &std::path::Path) -> anyhow::Result<u64> {
+    if db.get_database_backend() != sea_orm::DbBackend::Sqlite {
+        anyhow::bail!(
+            "backup copies a SQLite database; for PostgreSQL use pg_dump \
+             (e.g. `pg_dump --format=custom --file=ocop.dump \"$DATABASE_URL\"`)"
+        );
+    }
+    if to.exists() {
+        anyhow::bail!("{} exists already; choose a new file", to.display());
+    }
+    let target = to
+        .to_str()
+        .context("the backup path must be valid UTF-8")?
+        .replace('\'', "''");
+    db.execute_unprepared(&format!("VACUUM INTO '{target}'"))
+        .await
+        .with_context(|| format!("copying the database to {} failed", to.display()))?;
+    Ok(std::fs::metadata(to)?.len())
+}

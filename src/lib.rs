@@ -20,6 +20,7 @@ pub mod http;
 pub mod i18n;
 pub mod ledger;
 pub mod media;
+pub mod metrics;
 pub mod orders;
 pub mod payments;
 pub mod reference;
@@ -207,6 +208,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/lang/{code}", get(switch_language))
         .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics::serve_metrics))
         .route("/readyz", get(health::readyz))
         .route(http::assets::js_path(), get(http::assets::serve_js))
         .route(
@@ -220,6 +222,7 @@ pub fn app(state: AppState) -> Router {
         .route(http::assets::icon_path(), get(http::assets::serve_icon))
         .route("/favicon.ico", get(http::assets::favicon))
         .fallback(|| async { AppError::NoRoute })
+        .layer(axum::middleware::from_fn(metrics::record_requests))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             clear_read_caches_after_writes,
@@ -316,6 +319,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    metrics::install();
     let upkeep = tokio::spawn(upkeep(state.clone()));
     let expiry = orders::lifecycle::spawn_expiry_sweeper(state.db.clone(), Duration::from_secs(15));
     let indexer = indexer::spawn(

@@ -68,6 +68,11 @@ pub struct Config {
     /// request (`OCOP_HEADER_TIMEOUT_SECS` 15, `OCOP_BODY_TIMEOUT_SECS` 30,
     /// `OCOP_REQUEST_TIMEOUT_SECS` 120).
     pub timeouts: ServerTimeouts,
+    /// Bearer token that `GET /metrics` requires (`OCOP_METRICS_TOKEN`). Without one the
+    /// endpoint is open, except in production mode where it is off.
+    pub metrics_token: Option<Secret>,
+    /// Log lines as JSON objects for log shippers (`OCOP_LOG_FORMAT=json`) or as text.
+    pub log_json: bool,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Checkout, payments and the ledger.
@@ -199,6 +204,17 @@ impl Config {
             scans_per_minute: settings.parse_or("OCOP_SCANS_PER_MINUTE", 60u32)?.max(1),
             reports_per_hour: settings.parse_or("OCOP_REPORTS_PER_HOUR", 20u32)?.max(1),
             proxies: proxy_settings(settings)?,
+            metrics_token: settings.secret("OCOP_METRICS_TOKEN"),
+            log_json: match settings.text("OCOP_LOG_FORMAT").as_deref() {
+                None | Some("text") => false,
+                Some("json") => true,
+                Some(other) => {
+                    return Err(ConfigError::Env {
+                        name: "OCOP_LOG_FORMAT",
+                        reason: format!("{other:?}: use text or json"),
+                    });
+                }
+            },
             timeouts: ServerTimeouts {
                 headers: seconds(settings.parse_or("OCOP_HEADER_TIMEOUT_SECS", 15)?),
                 body: seconds(settings.parse_or("OCOP_BODY_TIMEOUT_SECS", 30)?),

@@ -11,6 +11,7 @@ mod checkout;
 mod dashboard;
 mod fake_stripe;
 mod openapi;
+mod operations;
 mod pages;
 mod photos;
 mod search;

@@ -4,7 +4,7 @@
 //! ([`queue`]) and payouts to cooperatives.
 
 pub mod bank;
-pub mod queue;
+pub mod desk;
 pub mod refunds;
 mod routes_api;
 mod routes_pages;

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
-use super::queue::{
+use super::desk::{
     self, ExceptionView, ManualConfirmation, PayoutRequest, RefundView, ResolveRequest,
 };
 use crate::AppState;
@@ -146,8 +146,8 @@ async fn render_desk(
     forms: Forms,
     status: StatusCode,
 ) -> AppResult<Response> {
-    let exceptions = queue::open_exceptions(&state.db).await?;
-    let refunds = queue::open_refund_views(&state.db).await?;
+    let exceptions = desk::open_exceptions(&state.db).await?;
+    let refunds = desk::open_refund_views(&state.db).await?;
     let balances = reports::balances(&state.db).await?;
     let owed_ids: Vec<(i64, i64)> = balances
         .iter()
@@ -244,7 +244,7 @@ async fn resolve_submit(
         returned_with_bank_reference: Some(form.returned_with_bank_reference)
             .filter(|r| !r.trim().is_empty()),
     };
-    let result = queue::resolve(&state.db, &user, id, request)
+    let result = desk::resolve(&state.db, &user, id, request)
         .await
         .map(|_| ());
     answer(&state, ctx, result, "resolved", "queue", |errors| {
@@ -261,7 +261,7 @@ async fn confirm_submit(
 ) -> AppResult<Response> {
     user.require_admin()?;
     let result = match parse_amount(&form.amount) {
-        Ok(amount_vnd) => queue::confirm_by_hand(
+        Ok(amount_vnd) => desk::confirm_by_hand(
             &state.db,
             &user,
             ManualConfirmation {
@@ -291,7 +291,7 @@ async fn refund_submit(
     PageForm(form): PageForm<RefundForm>,
 ) -> AppResult<Response> {
     user.require_admin()?;
-    let result = queue::complete_bank_refund(&state.db, id, &form.bank_reference)
+    let result = desk::complete_bank_refund(&state.db, id, &form.bank_reference)
         .await
         .map(|_| ());
     answer(&state, ctx, result, "refunded", "refunds", |errors| {
@@ -307,7 +307,7 @@ async fn retry_submit(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
     user.require_admin()?;
-    let result = queue::retry_card_refund(&state.db, id).await.map(|_| ());
+    let result = desk::retry_card_refund(&state.db, id).await.map(|_| ());
     if result.is_ok() {
         super::stripe::send_refunds_soon(&state);
     }
@@ -334,7 +334,7 @@ async fn payout_submit(
     );
     let amount_vnd = errors.take("amount_vnd", parse_amount(&form.amount));
     let result = match (cooperative_id, amount_vnd) {
-        (Some(cooperative_id), Some(amount_vnd)) if errors.is_empty() => queue::record_payout(
+        (Some(cooperative_id), Some(amount_vnd)) if errors.is_empty() => desk::record_payout(
             &state.db,
             &user,
             PayoutRequest {

@@ -704,7 +704,7 @@ async fn try_submit_pending_refunds(db: &DatabaseConnection, api: &StripeApi) ->
             }
             Err(RefundError::Refused(reason)) => {
                 // Final for this key: it waits for an administrator, who may send it again
-                // under a new key (see `queue::retry_card_refund`) once the cause is fixed.
+                // under a new key (see `desk::retry_card_refund`) once the cause is fixed.
                 refund_rows::Entity::update_many()
                     .col_expr(
                         refund_rows::Column::Status,

@@ -1,6 +1,11 @@
-//! The administrator's side of payments: the queue of money that did not match (under- and
-//! over-payments, unknown references, second payments), transfers confirmed by hand, refunds
-//! to send by bank transfer, and payouts to cooperatives.
+//! The administrator's money desk (`/admin/payments`): the exceptions queue of money that did
+//! not match (under- and over-payments, unknown references, second payments), transfers
+//! confirmed by hand, refunds to send by bank transfer or send to Stripe again, what each
+//! cooperative is owed and the payouts that settle it.
+//!
+//! Invariants: a queue item is resolved once, and money sent back leaves suspense in the
+//! ledger in the same transaction; a payout never exceeds what the ledger says the
+//! cooperative is owed.
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};

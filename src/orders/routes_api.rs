@@ -14,10 +14,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::cart::{self, CART_COOKIE, CartOwner};
-use super::checkout::{self, CheckoutOutcome, CheckoutRequest};
+use super::checkout::{self, CheckoutRequest};
 use super::lifecycle::{self, Actor, Shipment};
 use super::queries::{self, OrderRole};
-use super::views::{CartView, CheckoutView, OrderView, PaymentView};
+use super::views::{CartView, OrderView};
 use super::{CancelledBy, OrderStatus};
 use crate::AppState;
 use crate::accounts::{Authenticated, CurrentUser, Viewer};
@@ -26,6 +26,7 @@ use crate::config::Config;
 use crate::error::{AppError, AppResult, FieldErrors, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::ledger::reports::{self, StatementLine};
+use crate::payments::views::{CheckoutView, PaymentView, checkout_view};
 
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -169,23 +170,6 @@ async fn remove_from_cart(
         cart::remove_line(&state.db, cart_row.id, product_id).await?;
     }
     Ok(Json(cart_view(&state, &owner).await?))
-}
-
-/// The checkout view of a finished checkout.
-pub(crate) async fn checkout_view(
-    state: &AppState,
-    outcome: &CheckoutOutcome,
-    redirect_url: Option<String>,
-) -> AppResult<CheckoutView> {
-    Ok(CheckoutView {
-        payment: PaymentView::new(&outcome.payment, &state.config.commerce.collecting_account),
-        orders: queries::views(&state.db, &state.reference, &outcome.orders).await?,
-        payment_url: format!(
-            "{}/payments/{}?token={}",
-            state.config.public_url, outcome.payment.reference, outcome.access_token
-        ),
-        redirect_url,
-    })
 }
 
 /// Check out the cart: one payment, one order per cooperative, stock reserved until the

@@ -15,10 +15,8 @@ use super::cart::{self, CartOwner};
 use super::checkout::{self, CheckoutRequest};
 use super::lifecycle::{self, Actor, Shipment};
 use super::queries::{self, OrderRole};
-use super::routes_api::{
-    cancel_as, cart_cookie, cart_owner, cart_view, checkout_view, seller_order,
-};
-use super::views::{CartView, CheckoutView, OrderView, PaymentView};
+use super::routes_api::{cancel_as, cart_cookie, cart_owner, cart_view, seller_order};
+use super::views::{CartView, OrderView};
 use crate::AppState;
 use crate::accounts::{Authenticated, Viewer};
 use crate::catalog::access;
@@ -27,6 +25,7 @@ use crate::error::{AppError, AppResult, FieldErrors};
 use crate::http::extract::{ApiPath, ApiQuery, PageForm};
 use crate::http::page::{PageContext, render, render_form_error};
 use crate::ledger::reports;
+use crate::payments::views::{CheckoutView, PaymentView, checkout_view};
 use crate::payments::vietqr;
 use crate::reference::{Commune, Province};
 use crate::trace::qr::{self, EcLevel};

@@ -12,6 +12,7 @@ pub mod settle;
 pub mod signature;
 pub mod stripe;
 pub mod vietqr;
+pub mod views;
 pub mod webhook;
 
 pub use routes_api::api_routes;

@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod queries;
 mod routes_api;
 mod routes_pages;
+pub mod stock;
 pub mod views;
 
 pub use routes_api::api_routes;

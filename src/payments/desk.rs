@@ -15,9 +15,9 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::Funds;
 use super::bank::{self, Transfer, TransferOutcome};
 use super::refunds;
-use super::settle::Funds;
 use crate::accounts::CurrentUser;
 use crate::domain::{FieldIssue, bounded_text};
 use crate::entities::{cooperatives, payment_exceptions, payouts, refunds as refund_rows};

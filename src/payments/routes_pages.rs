@@ -9,16 +9,14 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::desk::{
-    self, ExceptionView, ManualConfirmation, PayoutRequest, RefundView, ResolveRequest,
+    self, ExceptionView, ManualConfirmation, OwedView, PayoutRequest, RefundView, ResolveRequest,
 };
 use crate::AppState;
 use crate::accounts::Authenticated;
 use crate::domain::{FieldIssue, Money};
-use crate::entities::cooperatives;
 use crate::error::{AppResult, FieldErrors};
 use crate::http::extract::{ApiPath, PageForm};
 use crate::http::page::{PageContext, render_with_status};
@@ -37,21 +35,13 @@ pub fn page_routes() -> Router<AppState> {
         .route("/admin/payments/payouts", post(payout_submit))
 }
 
-/// What a cooperative is owed, for the payout list.
-struct Owed {
-    cooperative_id: i64,
-    name: String,
-    bank: String,
-    owed: Money,
-}
-
 #[derive(Template)]
 #[template(path = "admin/payments.html")]
 struct DeskPage {
     ctx: PageContext,
     exceptions: Vec<ExceptionView>,
     refunds: Vec<RefundView>,
-    owed: Vec<Owed>,
+    owed: Vec<OwedView>,
     reconciliation: Vec<ReconciliationLine>,
     /// Transactions whose entries do not sum to zero; always empty unless something is broken.
     unbalanced: Vec<i64>,
@@ -148,39 +138,7 @@ async fn render_desk(
 ) -> AppResult<Response> {
     let exceptions = desk::open_exceptions(&state.db).await?;
     let refunds = desk::open_refund_views(&state.db).await?;
-    let balances = reports::balances(&state.db).await?;
-    let owed_ids: Vec<(i64, i64)> = balances
-        .iter()
-        .filter_map(|b| {
-            let id = b.account.strip_prefix("cooperative:")?.parse().ok()?;
-            // The platform's debt to a cooperative is a credit balance.
-            Some((id, -b.balance_vnd)).filter(|(_, owed)| *owed != 0)
-        })
-        .collect();
-    let coops = cooperatives::Entity::find()
-        .filter(cooperatives::Column::Id.is_in(owed_ids.iter().map(|(id, _)| *id)))
-        .all(&state.db)
-        .await?;
-    let owed = owed_ids
-        .into_iter()
-        .filter_map(|(id, owed)| {
-            let coop = coops.iter().find(|c| c.id == id)?;
-            Some(Owed {
-                cooperative_id: id,
-                name: coop.name.clone(),
-                bank: format!(
-                    "{} · {} · {}",
-                    match super::vietqr::bank_short_name(&coop.bank_bin) {
-                        "" => coop.bank_bin.as_str(),
-                        known => known,
-                    },
-                    coop.bank_account_number,
-                    coop.bank_account_holder
-                ),
-                owed: Money::from_dong(owed),
-            })
-        })
-        .collect();
+    let owed = desk::owed_cooperatives(&state.db).await?;
     let page = DeskPage {
         ctx,
         exceptions,

@@ -6,6 +6,12 @@
 //! event, so a payment is settled exactly once and never half: the payment, its orders, their
 //! history and the ledger commit together or not at all. Amounts are the provider's figures,
 //! checked against the payment; the shopper's browser is never trusted with one.
+//!
+//! This is the seam between providers and orders: a provider hands over a [`Receipt`];
+//! settlement keeps the payment row, the ledger and the administrator's queue, and moves the
+//! orders through [`crate::orders::lifecycle`] (paid, or expired when the reservation is due)
+//! and their stock through [`crate::orders::stock`] (a late payment reviving an expired
+//! checkout).
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;

@@ -2,6 +2,10 @@
 //! sum to zero; balances are sums of entries, never stored counters, so they cannot drift from
 //! the history that explains them.
 //!
+//! The ledger is a leaf: it knows accounts and transactions, not orders or providers.
+//! [`crate::payments`] posts to it in the same database transaction as the change it records;
+//! [`reports`] reads it.
+//!
 //! Sign convention: a positive amount is a debit, a negative one a credit. Asset accounts
 //! (the money the platform holds) have positive balances; what the platform owes (to
 //! cooperatives, to shoppers awaiting a refund, unmatched money) has negative ones.

@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -17,6 +19,7 @@ use sea_orm::{
 use super::{MAX_CART_LINES, MAX_QUANTITY_PER_LINE};
 use crate::accounts::CurrentUser;
 use crate::catalog::products;
+use crate::config::Config;
 use crate::domain::FieldIssue;
 use crate::domain::token::{hash_token, new_token};
 use crate::entities::{cart_items, carts, cooperatives, products as product_rows};
@@ -24,6 +27,25 @@ use crate::error::{AppError, AppResult, FieldErrors};
 
 /// Name of the cookie that carries a visitor's cart token.
 pub const CART_COOKIE: &str = "ocop_cart";
+
+/// The cart cookie for a new visitor cart.
+pub fn cart_cookie(config: &Config, token: String) -> Cookie<'static> {
+    Cookie::build((CART_COOKIE, token))
+        .path("/")
+        .http_only(true)
+        .secure(config.secure_cookies())
+        .same_site(SameSite::Lax)
+        .max_age(cookie::time::Duration::days(30))
+        .build()
+}
+
+/// The cart owner of a request: the logged-in user and the visitor's cart cookie.
+pub fn cart_owner(viewer: &Option<CurrentUser>, jar: &CookieJar) -> CartOwner {
+    CartOwner::new(
+        viewer.as_ref(),
+        jar.get(CART_COOKIE).map(|c| c.value().to_owned()),
+    )
+}
 
 /// Who a cart belongs to: the logged-in user, and/or the visitor's cart token.
 #[derive(Debug, Clone, Default)]

@@ -1,30 +1,28 @@
 //! Checkout: one payment for the whole cart, one order per cooperative, and the stock taken in
-//! the same database transaction.
-//!
-//! Stock is taken with one conditional update per product
-//! (`stock_quantity = stock_quantity - q WHERE stock_quantity >= q AND listed`), in product id
-//! order. PostgreSQL re-checks the condition after waiting for a concurrent buyer's row lock,
-//! and SQLite runs one writer at a time, so racing buyers can never take more than there is,
-//! and the fixed order keeps two checkouts from deadlocking. On SQLite the transaction starts
+//! the same database transaction ([`super::stock`]). On SQLite the transaction starts
 //! `IMMEDIATE` ([`crate::db::begin_write`]), so a checkout waits its turn for the write lock
 //! instead of failing when another commits between its reads and its writes.
+//!
+//! The checkout's payment row is the reservation: it carries the reference to pay, the page
+//! token and the expiry. This module creates it; [`super::lifecycle`] ends it unpaid (cancelled
+//! or expired); [`crate::payments::settle`] marks it paid.
 
 use chrono::Utc;
-use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, ExprTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::cart::{self, CartOwner, CooperativeGroup};
-use super::{OrderStatus, PaymentMethod, PaymentStatus};
+use super::lifecycle::{self, Actor};
+use super::stock;
+use super::{CancelledBy, OrderStatus, PaymentMethod, PaymentStatus};
 use crate::accounts::CurrentUser;
 use crate::config::Config;
 use crate::domain::token::{derived_token, hash_token, new_token};
 use crate::domain::{CROCKFORD, FieldIssue, Phone, bounded_text};
-use crate::entities::{order_events, order_items, orders, payments, products};
+use crate::entities::{order_events, order_items, orders, payments};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::reference::ReferenceData;
 
@@ -262,7 +260,7 @@ async fn create(
 
     let groups = cart::priced_groups(&txn, cart_id).await?;
     check_groups(&groups)?;
-    reserve_stock(&txn, &groups).await?;
+    stock::reserve_stock(&txn, &groups).await?;
 
     let mut created = Vec::with_capacity(groups.len());
     let mut amount = 0i64;
@@ -366,93 +364,48 @@ fn check_groups(groups: &[CooperativeGroup]) -> AppResult<()> {
     Ok(())
 }
 
-/// Takes each line's quantity from stock, or fails naming the first product without enough.
-/// Search learns of the new stock through the outbox, in the same transaction.
-async fn reserve_stock(db: &impl ConnectionTrait, groups: &[CooperativeGroup]) -> AppResult<()> {
-    let mut lines: Vec<_> = groups.iter().flat_map(|g| &g.lines).collect();
-    lines.sort_by_key(|l| l.product.id);
-    let ids: Vec<i64> = lines.iter().map(|l| l.product.id).collect();
-    crate::search::outbox::enqueue_products(db, &ids).await?;
-    for line in lines {
-        if !take_units(db, line.product.id, line.quantity, true).await? {
-            return Err(AppError::conflict(
-                "out_of_stock",
-                "quantity",
-                format!(
-                    "not enough {} in stock for {} {}",
-                    line.product.name, line.quantity, line.product.unit
-                ),
-            ));
-        }
+/// Cancels a card checkout whose payment could not be started (the provider failed): the
+/// stock returns at once and the products go back into the shopper's cart, so nothing is lost
+/// and they can try again.
+pub async fn abandon(
+    db: &DatabaseConnection,
+    outcome: &CheckoutOutcome,
+    owner: &CartOwner,
+) -> AppResult<()> {
+    let txn = crate::db::begin_write(db).await?;
+    let cancelled = lifecycle::cancel_unpaid_payment(
+        &txn,
+        outcome.payment.id,
+        PaymentStatus::Cancelled,
+        CancelledBy::PaymentProvider,
+        Some("the card payment could not be started".into()),
+        Actor {
+            user_id: outcome.payment.buyer_user_id,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    if !cancelled {
+        return Ok(());
     }
-    Ok(())
-}
-
-/// Takes `quantity` units of a product when there are that many (and, with `only_listed`,
-/// when it is for sale): one conditional update, so racing buyers cannot oversell. `false`
-/// when nothing was taken.
-async fn take_units(
-    db: &impl ConnectionTrait,
-    product_id: i64,
-    quantity: i64,
-    only_listed: bool,
-) -> AppResult<bool> {
-    let mut update = products::Entity::update_many()
-        .col_expr(
-            products::Column::StockQuantity,
-            Expr::col(products::Column::StockQuantity).sub(quantity),
-        )
-        .filter(products::Column::Id.eq(product_id))
-        .filter(products::Column::StockQuantity.gte(quantity));
-    if only_listed {
-        update = update.filter(products::Column::Listed.eq(true));
-    }
-    Ok(update.exec(db).await?.rows_affected == 1)
-}
-
-/// The items of `order_ids` in product id order (the order stock rows are locked in, so
-/// two transactions never deadlock), with search told that their stock changes.
-async fn stock_lines_of(
-    db: &impl ConnectionTrait,
-    order_ids: &[i64],
-) -> AppResult<Vec<order_items::Model>> {
+    let Some(cart_row) = cart::find(db, owner).await? else {
+        return Ok(());
+    };
+    let order_ids: Vec<i64> = outcome.orders.iter().map(|o| o.id).collect();
     let items = order_items::Entity::find()
-        .filter(order_items::Column::OrderId.is_in(order_ids.to_vec()))
-        .order_by_asc(order_items::Column::ProductId)
+        .filter(order_items::Column::OrderId.is_in(order_ids))
+        .order_by_asc(order_items::Column::Id)
         .all(db)
         .await?;
-    let ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
-    crate::search::outbox::enqueue_products(db, &ids).await?;
-    Ok(items)
-}
-
-/// Hands stock back (cancellation, expiry).
-pub async fn release_stock(db: &impl ConnectionTrait, order_ids: &[i64]) -> AppResult<()> {
-    for item in stock_lines_of(db, order_ids).await? {
-        products::Entity::update_many()
-            .col_expr(
-                products::Column::StockQuantity,
-                Expr::col(products::Column::StockQuantity).add(item.quantity),
-            )
-            .filter(products::Column::Id.eq(item.product_id))
-            .exec(db)
-            .await?;
-    }
-    Ok(())
-}
-
-/// Takes stock again for the orders of a payment that arrived after its reservation expired.
-/// Returns `false`, taking nothing, when any product no longer has enough.
-pub async fn retake_stock(db: &DatabaseTransaction, order_ids: &[i64]) -> AppResult<bool> {
-    let savepoint = db.begin().await?;
-    for item in stock_lines_of(&savepoint, order_ids).await? {
-        if !take_units(&savepoint, item.product_id, item.quantity, false).await? {
-            savepoint.rollback().await?;
-            return Ok(false);
+    for item in items {
+        // A product that stopped being for sale meanwhile simply stays out of the cart.
+        if let Err(err) =
+            cart::add_line(db, cart_row.id, item.product_id, item.quantity, false).await
+        {
+            tracing::info!(product_id = item.product_id, error = %err, "not put back in the cart");
         }
     }
-    savepoint.commit().await?;
-    Ok(true)
+    Ok(())
 }
 
 /// The payment page token of a checkout made with `key`: derived from the key and the

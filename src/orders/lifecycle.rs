@@ -10,21 +10,21 @@
 //!
 //! Every transition is one conditional update (`… WHERE status IN (allowed)`): of two racing
 //! requests exactly one applies, the other gets `409 invalid_transition`. A paid order that is
-//! cancelled hands its stock back and owes the shopper a refund ([`crate::payments::refunds`]).
+//! cancelled hands its stock back; the refund it owes is opened by the caller in the same
+//! transaction ([`crate::payments::cancellation`]): order state knows nothing of money.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use super::checkout::release_stock;
+use super::stock::release_stock;
 use super::{CancelledBy, OrderStatus, PaymentStatus};
 use crate::domain::{FieldIssue, bounded_text};
-use crate::entities::{order_events, orders, payments};
+use crate::entities::{order_events, order_items, orders, payments, products};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::payments::refunds;
 
 /// Who is acting on an order.
 #[derive(Debug, Clone, Copy)]
@@ -219,28 +219,46 @@ pub fn parse_reason(reason: &str, required: bool) -> AppResult<Option<String>> {
         .map_err(|issue| FieldErrors::single("reason", issue))
 }
 
-/// Cancels an order. Before payment, the whole checkout is cancelled (its payment covers all
-/// its orders) and the stock returns. After payment the order is cancelled, its stock returns
-/// and a refund is opened. `allowed` says from which states this actor may cancel.
+/// What [`cancel`] did.
+#[derive(Debug, Clone)]
+pub enum Cancellation {
+    /// The order was not paid: its whole checkout was cancelled; no money is owed.
+    Unpaid(orders::Model),
+    /// A paid order was cancelled and its stock returned: its total is owed back to the
+    /// shopper (the caller opens the refund in the same transaction).
+    Paid(orders::Model),
+}
+
+impl Cancellation {
+    /// The order as it is now.
+    pub fn into_order(self) -> orders::Model {
+        match self {
+            Self::Unpaid(order) | Self::Paid(order) => order,
+        }
+    }
+}
+
+/// Cancels an order in the caller's transaction. Before payment, the whole checkout is
+/// cancelled (its payment covers all its orders) and the stock returns. After payment the
+/// order is cancelled and its stock returns; what is owed back is the caller's to record
+/// ([`crate::payments::cancellation`]). `allowed` says from which states this actor may cancel.
 pub async fn cancel(
-    db: &DatabaseConnection,
+    txn: &DatabaseTransaction,
     order_id: i64,
     allowed: &[OrderStatus],
     by: CancelledBy,
     reason: Option<String>,
     actor: Actor,
-) -> AppResult<orders::Model> {
-    let txn = crate::db::begin_write(db).await?;
+) -> AppResult<Cancellation> {
     let before = orders::Entity::find_by_id(order_id)
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or(AppError::NotFound)?;
     if before.status == OrderStatus::PendingPayment.as_str()
         && allowed.contains(&OrderStatus::PendingPayment)
     {
         let payment = before.payment_id;
-        if !cancel_unpaid_payment(&txn, payment, PaymentStatus::Cancelled, by, reason, actor)
-            .await?
+        if !cancel_unpaid_payment(txn, payment, PaymentStatus::Cancelled, by, reason, actor).await?
         {
             return Err(AppError::conflict(
                 "invalid_transition",
@@ -249,11 +267,10 @@ pub async fn cancel(
             ));
         }
         let order = orders::Entity::find_by_id(order_id)
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or(AppError::NotFound)?;
-        txn.commit().await?;
-        return Ok(order);
+        return Ok(Cancellation::Unpaid(order));
     }
     let paid_states: Vec<OrderStatus> = allowed
         .iter()
@@ -264,19 +281,94 @@ pub async fn cancel(
         .col_expr(orders::Column::CancelledBy, Expr::value(by.as_str()))
         .col_expr(orders::Column::CancelReason, Expr::value(reason.clone()));
     let order = transition(
-        &txn,
+        txn,
         order_id,
         &paid_states,
         OrderStatus::Cancelled,
         actor,
-        reason.clone(),
+        reason,
         update,
     )
     .await?;
-    release_stock(&txn, &[order.id]).await?;
-    refunds::open_for_order(&txn, &order, reason.as_deref().unwrap_or(by.as_str())).await?;
-    txn.commit().await?;
-    Ok(order)
+    release_stock(txn, &[order.id]).await?;
+    Ok(Cancellation::Paid(order))
+}
+
+/// Marks the orders of a payment paid at `at`: those in `from` (of cancelled ones, only those
+/// its expiry cancelled: a late payment revives them), with their history, and counts the
+/// units sold. The payment itself is the caller's ([`crate::payments::settle`]).
+pub async fn mark_paid(
+    db: &impl ConnectionTrait,
+    payment_id: i64,
+    from: &[OrderStatus],
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    let mut order_query = orders::Entity::find()
+        .filter(orders::Column::PaymentId.eq(payment_id))
+        .filter(orders::Column::Status.is_in(from.iter().map(|s| s.as_str())));
+    if from.contains(&OrderStatus::Cancelled) {
+        order_query =
+            order_query.filter(orders::Column::CancelledBy.eq(CancelledBy::Expiry.as_str()));
+    }
+    let paid_orders = order_query.order_by_asc(orders::Column::Id).all(db).await?;
+    let ids: Vec<i64> = paid_orders.iter().map(|o| o.id).collect();
+    orders::Entity::update_many()
+        .col_expr(
+            orders::Column::Status,
+            Expr::value(OrderStatus::Paid.as_str()),
+        )
+        .col_expr(orders::Column::PaidAt, Expr::value(at))
+        .col_expr(
+            orders::Column::CancelledBy,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            orders::Column::CancelReason,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(orders::Column::UpdatedAt, Expr::value(at))
+        .filter(orders::Column::Id.is_in(ids.clone()))
+        .exec(db)
+        .await?;
+    for id in &ids {
+        record_event(db, *id, OrderStatus::Paid, Actor { user_id: None }, None).await?;
+    }
+    count_units_sold(db, &ids).await
+}
+
+/// Adds the orders' quantities to each product's units sold (search ranks by it).
+async fn count_units_sold(db: &impl ConnectionTrait, order_ids: &[i64]) -> AppResult<()> {
+    let items = order_items::Entity::find()
+        .filter(order_items::Column::OrderId.is_in(order_ids.to_vec()))
+        .order_by_asc(order_items::Column::ProductId)
+        .all(db)
+        .await?;
+    for item in &items {
+        products::Entity::update_many()
+            .col_expr(
+                products::Column::SoldCount,
+                Expr::col(products::Column::SoldCount).add(item.quantity),
+            )
+            .filter(products::Column::Id.eq(item.product_id))
+            .exec(db)
+            .await?;
+    }
+    let ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
+    crate::search::outbox::enqueue_products(db, &ids).await?;
+    Ok(())
+}
+
+/// Orders of a payment that were cancelled by its expiry (candidates for revival).
+pub async fn expired_order_ids(db: &impl ConnectionTrait, payment_id: i64) -> AppResult<Vec<i64>> {
+    Ok(orders::Entity::find()
+        .select_only()
+        .column(orders::Column::Id)
+        .filter(orders::Column::PaymentId.eq(payment_id))
+        .filter(orders::Column::Status.eq(OrderStatus::Cancelled.as_str()))
+        .filter(orders::Column::CancelledBy.eq(CancelledBy::Expiry.as_str()))
+        .into_tuple()
+        .all(db)
+        .await?)
 }
 
 /// The shopper gives up an unpaid checkout (from its payment page, logged in or not): the

@@ -1,11 +1,19 @@
-//! Carts, checkout and orders.
+//! Carts, checkout, stock and the order state machine.
 //!
 //! A checkout turns a cart into one payment for the whole cart and one order per cooperative,
-//! and takes the stock in the same database transaction ([`checkout`]). Orders then move
-//! through a small state machine ([`lifecycle`]); every transition is a conditional update
-//! ("from these states only"), so two racing requests cannot both apply, and each is
+//! and takes the stock in the same database transaction ([`checkout`], [`stock`]). Orders then
+//! move through a small state machine ([`lifecycle`]); every transition is a conditional
+//! update ("from these states only"), so two racing requests cannot both apply, and each is
 //! recorded in the order's history. Unpaid checkouts expire and hand their stock back
 //! ([`lifecycle::expire_due`]).
+//!
+//! Invariants: stock is never negative ([`stock`]); of two racing transitions of an order
+//! exactly one applies ([`lifecycle::transition`]).
+//!
+//! Orders know nothing of money. The checkout's payment row is the reservation (reference,
+//! page token, expiry): it is created here and ended here while unpaid. Money received,
+//! refunds and the ledger belong to [`crate::payments`], which sits above this module and
+//! applies them to orders ([`crate::payments::settle`], [`crate::payments::cancellation`]).
 
 pub mod cart;
 pub mod checkout;
@@ -13,6 +21,7 @@ pub mod lifecycle;
 pub mod queries;
 mod routes_api;
 mod routes_pages;
+pub mod stock;
 pub mod views;
 
 pub use routes_api::api_routes;

@@ -1,9 +1,12 @@
-//! Reading orders and payments, and who may read them: the buyer, members of the selling
-//! cooperative and administrators. Anyone else gets "not found", as for other private data.
+//! Reading carts, orders and payments for display, and who may read them: the buyer, members
+//! of the selling cooperative and administrators. Anyone else gets "not found", as for other
+//! private data.
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::views::OrderView;
+use super::cart::{self, CartOwner};
+use super::views::{CartView, OrderView};
+use crate::AppState;
 use crate::accounts::CurrentUser;
 use crate::catalog::access;
 use crate::catalog::views::CooperativeRef;
@@ -43,6 +46,18 @@ pub async fn order_for(
     Err(AppError::NotFound)
 }
 
+/// The order's seller, or 404 (403 is not used: it would reveal the order exists).
+pub async fn seller_order(
+    db: &impl ConnectionTrait,
+    user: &CurrentUser,
+    id: i64,
+) -> AppResult<orders::Model> {
+    match order_for(db, user, id).await? {
+        (order, OrderRole::Seller) => Ok(order),
+        (_, OrderRole::Buyer | OrderRole::Administrator) => Err(AppError::Forbidden),
+    }
+}
+
 /// A payment by reference, for its buyer, an administrator, or whoever holds its page token.
 pub async fn payment_for(
     db: &impl ConnectionTrait,
@@ -62,6 +77,14 @@ pub async fn payment_for(
     } else {
         Err(AppError::NotFound)
     }
+}
+
+/// A payment by id, read again after a change (the caller already checked access).
+pub async fn payment_by_id(db: &impl ConnectionTrait, id: i64) -> AppResult<payments::Model> {
+    payments::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 /// Full views of `orders` (items, history, cooperative, payment reference), in their order.
@@ -139,6 +162,21 @@ pub async fn views(
             )
         })
         .collect())
+}
+
+/// The cart of `owner` as shown, read fresh (prices, stock, availability), with the payment
+/// methods the checkout accepts.
+pub async fn cart_view(state: &AppState, owner: &CartOwner) -> AppResult<CartView> {
+    let groups = match cart::find(&state.db, owner).await? {
+        Some(cart) => cart::priced_groups(&state.db, cart.id).await?,
+        None => Vec::new(),
+    };
+    let mut view = CartView::new(&groups);
+    if state.stripe.is_some() {
+        view.payment_methods
+            .push(super::PaymentMethod::Stripe.as_str().to_owned());
+    }
+    Ok(view)
 }
 
 /// The orders of a payment.

@@ -6,26 +6,25 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
-use axum_extra::extract::cookie::{Cookie, SameSite};
-use sea_orm::EntityTrait;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::cart::{self, CART_COOKIE, CartOwner};
-use super::checkout::{self, CheckoutOutcome, CheckoutRequest};
+use super::OrderStatus;
+use super::cart::{self, CartOwner, cart_cookie, cart_owner};
+use super::checkout::{self, CheckoutRequest};
 use super::lifecycle::{self, Actor, Shipment};
-use super::queries::{self, OrderRole};
-use super::views::{CartView, CheckoutView, OrderView, PaymentView};
-use super::{CancelledBy, OrderStatus};
+use super::queries::{self, OrderRole, cart_view, seller_order};
+use super::views::{CartView, OrderView};
 use crate::AppState;
-use crate::accounts::{Authenticated, CurrentUser, Viewer};
+use crate::accounts::{Authenticated, Viewer};
 use crate::catalog::access;
-use crate::config::Config;
 use crate::error::{AppError, AppResult, FieldErrors, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::ledger::reports::{self, StatementLine};
+use crate::payments::cancellation::cancel_as;
+use crate::payments::views::{CheckoutView, PaymentView, checkout_view};
 
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -44,37 +43,6 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(complete_order))
         .routes(routes!(cooperative_orders))
         .routes(routes!(cooperative_statement))
-}
-
-/// The cart cookie for a new visitor cart.
-pub(crate) fn cart_cookie(config: &Config, token: String) -> Cookie<'static> {
-    Cookie::build((CART_COOKIE, token))
-        .path("/")
-        .http_only(true)
-        .secure(config.secure_cookies())
-        .same_site(SameSite::Lax)
-        .max_age(cookie::time::Duration::days(30))
-        .build()
-}
-
-pub(crate) fn cart_owner(viewer: &Option<CurrentUser>, jar: &CookieJar) -> CartOwner {
-    CartOwner::new(
-        viewer.as_ref(),
-        jar.get(CART_COOKIE).map(|c| c.value().to_owned()),
-    )
-}
-
-pub(crate) async fn cart_view(state: &AppState, owner: &CartOwner) -> AppResult<CartView> {
-    let groups = match cart::find(&state.db, owner).await? {
-        Some(cart) => cart::priced_groups(&state.db, cart.id).await?,
-        None => Vec::new(),
-    };
-    let mut view = CartView::new(&groups);
-    if state.stripe.is_some() {
-        view.payment_methods
-            .push(super::PaymentMethod::Stripe.as_str().to_owned());
-    }
-    Ok(view)
 }
 
 /// The shopper's cart, read fresh (prices, stock, availability).
@@ -169,23 +137,6 @@ async fn remove_from_cart(
         cart::remove_line(&state.db, cart_row.id, product_id).await?;
     }
     Ok(Json(cart_view(&state, &owner).await?))
-}
-
-/// The checkout view of a finished checkout.
-pub(crate) async fn checkout_view(
-    state: &AppState,
-    outcome: &CheckoutOutcome,
-    redirect_url: Option<String>,
-) -> AppResult<CheckoutView> {
-    Ok(CheckoutView {
-        payment: PaymentView::new(&outcome.payment, &state.config.commerce.collecting_account),
-        orders: queries::views(&state.db, &state.reference, &outcome.orders).await?,
-        payment_url: format!(
-            "{}/payments/{}?token={}",
-            state.config.public_url, outcome.payment.reference, outcome.access_token
-        ),
-        redirect_url,
-    })
 }
 
 /// Check out the cart: one payment, one order per cooperative, stock reserved until the
@@ -284,10 +235,7 @@ async fn cancel_payment(
     };
     lifecycle::cancel_checkout(&state.db, &payment, actor).await?;
     // Read again for the new status; access was checked above.
-    let payment = crate::entities::payments::Entity::find_by_id(payment.id)
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let payment = queries::payment_by_id(&state.db, payment.id).await?;
     Ok(Json(payment_view(&state, &payment).await?))
 }
 
@@ -351,77 +299,6 @@ async fn cancel_order(
     Ok(Json(one_view(&state, &order).await?))
 }
 
-/// Cancels as whoever the user is to the order.
-pub(crate) async fn cancel_as(
-    state: &AppState,
-    user: &CurrentUser,
-    id: i64,
-    reason: &str,
-) -> AppResult<crate::entities::orders::Model> {
-    let (_, role) = queries::order_for(&state.db, user, id).await?;
-    let actor = Actor {
-        user_id: Some(user.id),
-    };
-    let order = match role {
-        OrderRole::Buyer => {
-            let reason = lifecycle::parse_reason(reason, false)?;
-            lifecycle::cancel(
-                &state.db,
-                id,
-                &[OrderStatus::PendingPayment, OrderStatus::Paid],
-                CancelledBy::Shopper,
-                reason,
-                actor,
-            )
-            .await?
-        }
-        OrderRole::Seller => {
-            let reason =
-                lifecycle::parse_reason(reason, true)?.ok_or_else(lifecycle::reason_required)?;
-            lifecycle::cancel(
-                &state.db,
-                id,
-                &[OrderStatus::Paid, OrderStatus::Accepted],
-                CancelledBy::Cooperative,
-                Some(reason),
-                actor,
-            )
-            .await?
-        }
-        OrderRole::Administrator => {
-            let reason =
-                lifecycle::parse_reason(reason, true)?.ok_or_else(lifecycle::reason_required)?;
-            lifecycle::cancel(
-                &state.db,
-                id,
-                &[
-                    OrderStatus::PendingPayment,
-                    OrderStatus::Paid,
-                    OrderStatus::Accepted,
-                ],
-                CancelledBy::Administrator,
-                Some(reason),
-                actor,
-            )
-            .await?
-        }
-    };
-    crate::payments::stripe::send_refunds_soon(state);
-    Ok(order)
-}
-
-/// The order's seller, or 404 (403 is not used: it would reveal the order exists).
-pub(crate) async fn seller_order(
-    state: &AppState,
-    user: &CurrentUser,
-    id: i64,
-) -> AppResult<crate::entities::orders::Model> {
-    match queries::order_for(&state.db, user, id).await? {
-        (order, OrderRole::Seller) => Ok(order),
-        (_, OrderRole::Buyer | OrderRole::Administrator) => Err(AppError::Forbidden),
-    }
-}
-
 /// The cooperative accepts a paid order.
 #[utoipa::path(post, path = "/orders/{id}/accept", tag = "workspace",
     params(("id" = i64, Path, description = "Order id")),
@@ -431,7 +308,7 @@ async fn accept_order(
     Authenticated(user): Authenticated,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<OrderView>> {
-    seller_order(&state, &user, id).await?;
+    seller_order(&state.db, &user, id).await?;
     let order = lifecycle::accept(
         &state.db,
         id,
@@ -462,7 +339,7 @@ async fn ship_order(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<ShipRequest>,
 ) -> AppResult<Json<OrderView>> {
-    seller_order(&state, &user, id).await?;
+    seller_order(&state.db, &user, id).await?;
     let shipment = Shipment::parse(&body.carrier, &body.tracking_number)?;
     let order = lifecycle::ship(
         &state.db,
@@ -485,7 +362,7 @@ async fn deliver_order(
     Authenticated(user): Authenticated,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<OrderView>> {
-    seller_order(&state, &user, id).await?;
+    seller_order(&state.db, &user, id).await?;
     let order = lifecycle::deliver(
         &state.db,
         id,

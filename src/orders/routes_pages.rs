@@ -11,14 +11,11 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use super::OrderStatus;
-use super::cart::{self, CartOwner};
+use super::cart::{self, CartOwner, cart_cookie, cart_owner};
 use super::checkout::{self, CheckoutRequest};
 use super::lifecycle::{self, Actor, Shipment};
-use super::queries::{self, OrderRole};
-use super::routes_api::{
-    cancel_as, cart_cookie, cart_owner, cart_view, checkout_view, seller_order,
-};
-use super::views::{CartView, CheckoutView, OrderView, PaymentView};
+use super::queries::{self, OrderRole, cart_view, seller_order};
+use super::views::{CartView, OrderView};
 use crate::AppState;
 use crate::accounts::{Authenticated, Viewer};
 use crate::catalog::access;
@@ -27,7 +24,9 @@ use crate::error::{AppError, AppResult, FieldErrors};
 use crate::http::extract::{ApiPath, ApiQuery, PageForm};
 use crate::http::page::{PageContext, render, render_form_error};
 use crate::ledger::reports;
+use crate::payments::cancellation::cancel_as;
 use crate::payments::vietqr;
+use crate::payments::views::{CheckoutView, PaymentView, checkout_view};
 use crate::reference::{Commune, Province};
 use crate::trace::qr::{self, EcLevel};
 
@@ -548,7 +547,7 @@ async fn cooperative_order_action(
     ApiPath((id, action)): ApiPath<(i64, String)>,
     PageForm(form): PageForm<OrderActionForm>,
 ) -> AppResult<Response> {
-    let order = seller_order(&state, &user, id).await?;
+    let order = seller_order(&state.db, &user, id).await?;
     let actor = Actor {
         user_id: Some(user.id),
     };

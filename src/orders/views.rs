@@ -1,4 +1,5 @@
-//! What the cart, checkout and order endpoints and pages show.
+//! What the cart and order endpoints and pages show (a checkout's payment view is
+//! [`crate::payments::views`]).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -6,10 +7,8 @@ use utoipa::ToSchema;
 
 use super::cart::CooperativeGroup;
 use crate::catalog::views::{CooperativeRef, PlaceView};
-use crate::config::CollectingAccount;
 use crate::domain::Money;
-use crate::entities::{order_events, order_items, orders, payments};
-use crate::payments::vietqr::VietQr;
+use crate::entities::{order_events, order_items, orders};
 use crate::reference::ReferenceData;
 
 /// One cart line.
@@ -106,71 +105,6 @@ impl CartView {
             total_display: Money::from_dong(total).to_string(),
             groups,
             payment_methods: vec![super::PaymentMethod::VietQr.as_str().to_owned()],
-        }
-    }
-}
-
-/// How to pay a VietQR payment by hand, and the code to scan.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct BankTransferView {
-    pub bank_bin: String,
-    pub account_number: String,
-    pub account_name: String,
-    pub amount_vnd: i64,
-    /// Put exactly this in the transfer's description.
-    pub reference: String,
-    /// The EMVCo/VietQR payload the QR code encodes.
-    pub vietqr_payload: String,
-}
-
-/// A checkout's payment.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct PaymentView {
-    pub reference: String,
-    pub method: String,
-    /// `pending`, `paid`, `expired` or `cancelled`.
-    pub status: String,
-    pub amount_vnd: i64,
-    pub amount_display: String,
-    pub received_vnd: i64,
-    pub expires_at: DateTime<Utc>,
-    pub paid_at: Option<DateTime<Utc>>,
-    /// Present for a pending VietQR payment.
-    pub bank_transfer: Option<BankTransferView>,
-}
-
-impl PaymentView {
-    pub fn new(payment: &payments::Model, account: &CollectingAccount) -> Self {
-        let bank_transfer = (payment.method == super::PaymentMethod::VietQr.as_str()
-            && payment.status == super::PaymentStatus::Pending.as_str())
-        .then(|| {
-            let payload = VietQr {
-                bank_bin: account.bank_bin.clone(),
-                account_number: account.account_number.clone(),
-                amount: Some(Money::from_dong(payment.amount_vnd)),
-                purpose: Some(payment.reference.clone()),
-            }
-            .payload()
-            .unwrap_or_default();
-            BankTransferView {
-                bank_bin: account.bank_bin.clone(),
-                account_number: account.account_number.clone(),
-                account_name: account.account_name.clone(),
-                amount_vnd: payment.amount_vnd,
-                reference: payment.reference.clone(),
-                vietqr_payload: payload,
-            }
-        });
-        Self {
-            reference: payment.reference.clone(),
-            method: payment.method.clone(),
-            status: payment.status.clone(),
-            amount_vnd: payment.amount_vnd,
-            amount_display: Money::from_dong(payment.amount_vnd).to_string(),
-            received_vnd: payment.received_vnd,
-            expires_at: payment.expires_at,
-            paid_at: payment.paid_at,
-            bank_transfer,
         }
     }
 }
@@ -279,15 +213,4 @@ impl OrderView {
                 .collect(),
         }
     }
-}
-
-/// A finished checkout: the payment to make and the orders it covers.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CheckoutView {
-    pub payment: PaymentView,
-    pub orders: Vec<OrderView>,
-    /// The payment page (carries a secret token: anyone with the link sees the checkout).
-    pub payment_url: String,
-    /// Where to send the shopper to pay by card (Stripe Checkout), when paying by card.
-    pub redirect_url: Option<String>,
 }

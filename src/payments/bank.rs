@@ -11,7 +11,8 @@
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde_json::Value;
 
-use super::settle::{self, Funds, Receipt};
+use super::Funds;
+use super::settle::{self, Receipt};
 use super::{signature, webhook};
 use crate::config::BankWebhookConfig;
 use crate::domain::CROCKFORD;

@@ -1,10 +1,33 @@
-//! Cashless payment: VietQR codes for bank transfers ([`vietqr`]), bank notifications that
-//! confirm them ([`bank`]), Stripe ([`stripe`]), settling received money against a checkout
-//! ([`settle`]), refunds ([`refunds`]), the administrator's queue of money that did not match
-//! ([`queue`]) and payouts to cooperatives.
+//! Money: what arrives for a checkout, what is owed back, and what the administrator does with
+//! money that did not match.
+//!
+//! `payments` sits above [`crate::orders`]: carts, checkout, stock and the order state machine
+//! know nothing of money, and money events are applied to orders from here, in the same
+//! database transaction as the ledger entries they make. The seams:
+//!
+//! - **Money received.** A provider confirms it ([`bank`] for VietQR transfers, [`stripe`] for
+//!   cards; another gateway is one more provider), builds a [`settle::Receipt`] and calls
+//!   [`settle::settle`] (or [`settle::unmatched`]). Settlement marks the payment paid and its
+//!   orders with it ([`crate::orders::lifecycle::mark_paid`]) and books the ledger; money that
+//!   does not fit goes to the administrator's queue, money for a checkout that ended opens a
+//!   refund.
+//! - **Money refunded.** A provider confirms a refund left ([`refunds::complete`]) or came
+//!   back ([`refunds::fail`]).
+//! - **Order cancelled.** [`cancellation`] cancels the order
+//!   ([`crate::orders::lifecycle::cancel`]) and, when it was paid, opens its refund.
+//!
+//! Also here: exactly-once recording of provider events ([`webhook`]), the VietQR EMVCo encoder
+//! (a leaf, [`vietqr`]), the payment page's views ([`views`]) and the administrator's money
+//! desk ([`desk`]: the exceptions queue, refunds to send, payouts to cooperatives).
+//!
+//! Invariants: a payment is credited once (each provider event is recorded under a unique key
+//! in the transaction that settles it, and money already recorded on the payment or in the
+//! queue is not settled again); a paid order is never cancelled without its refund; every
+//! ledger transaction balances ([`crate::ledger`]).
 
 pub mod bank;
-pub mod queue;
+pub mod cancellation;
+pub mod desk;
 pub mod refunds;
 mod routes_api;
 mod routes_pages;
@@ -12,7 +35,38 @@ pub mod settle;
 pub mod signature;
 pub mod stripe;
 pub mod vietqr;
+pub mod views;
 pub mod webhook;
 
 pub use routes_api::api_routes;
 pub use routes_pages::page_routes;
+
+use crate::ledger::Account;
+use crate::orders::PaymentMethod;
+
+/// Where received money sits (a ledger cash account).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Funds {
+    /// The platform's collecting bank account (VietQR transfers).
+    Bank,
+    /// The platform's Stripe balance.
+    Stripe,
+}
+
+impl Funds {
+    pub fn account(self) -> Account {
+        match self {
+            Self::Bank => Account::BankCash,
+            Self::Stripe => Account::StripeCash,
+        }
+    }
+
+    /// The funds a payment method collects into.
+    pub fn of_method(method: &str) -> Self {
+        if method == PaymentMethod::Stripe.as_str() {
+            Self::Stripe
+        } else {
+            Self::Bank
+        }
+    }
+}

@@ -12,7 +12,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
-use super::settle::Funds;
+use super::Funds;
 use crate::catalog::status_enum;
 use crate::entities::{orders, payments, refunds};
 use crate::error::{AppError, AppResult};

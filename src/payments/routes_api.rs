@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::bank::{self, TransferOutcome};
-use super::queue::{
+use super::desk::{
     self, ExceptionView, ManualConfirmation, PayoutRequest, PayoutView, RefundView, ResolveRequest,
 };
 use super::stripe::{self, StripeWebhookAnswer};
@@ -113,7 +113,7 @@ async fn list_exceptions(
     Authenticated(user): Authenticated,
 ) -> AppResult<Json<Vec<ExceptionView>>> {
     user.require_admin()?;
-    Ok(Json(queue::open_exceptions(&state.db).await?))
+    Ok(Json(desk::open_exceptions(&state.db).await?))
 }
 
 /// Close a queue item, saying what was done (and the bank reference if the money was sent
@@ -129,7 +129,7 @@ async fn resolve_exception(
     ApiJson(body): ApiJson<ResolveRequest>,
 ) -> AppResult<Json<ExceptionView>> {
     user.require_admin()?;
-    Ok(Json(queue::resolve(&state.db, &user, id, body).await?))
+    Ok(Json(desk::resolve(&state.db, &user, id, body).await?))
 }
 
 /// Confirm a transfer by hand from the bank statement (same matching as a notification; the
@@ -143,7 +143,7 @@ async fn confirm_transfer(
     ApiJson(body): ApiJson<ManualConfirmation>,
 ) -> AppResult<Json<TransferOutcome>> {
     user.require_admin()?;
-    Ok(Json(queue::confirm_by_hand(&state.db, &user, body).await?))
+    Ok(Json(desk::confirm_by_hand(&state.db, &user, body).await?))
 }
 
 /// Refunds not yet completed.
@@ -154,7 +154,7 @@ async fn list_refunds(
     Authenticated(user): Authenticated,
 ) -> AppResult<Json<Vec<RefundView>>> {
     user.require_admin()?;
-    Ok(Json(queue::open_refund_views(&state.db).await?))
+    Ok(Json(desk::open_refund_views(&state.db).await?))
 }
 
 /// Send a card refund that Stripe refused once more, under a new idempotency key.
@@ -167,7 +167,7 @@ async fn retry_refund(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<RefundView>> {
     user.require_admin()?;
-    let view = queue::retry_card_refund(&state.db, id).await?;
+    let view = desk::retry_card_refund(&state.db, id).await?;
     stripe::send_refunds_soon(&state);
     Ok(Json(view))
 }
@@ -192,7 +192,7 @@ async fn complete_refund(
 ) -> AppResult<Json<RefundView>> {
     user.require_admin()?;
     Ok(Json(
-        queue::complete_bank_refund(&state.db, id, &body.bank_reference).await?,
+        desk::complete_bank_refund(&state.db, id, &body.bank_reference).await?,
     ))
 }
 
@@ -206,7 +206,7 @@ async fn record_payout(
     ApiJson(body): ApiJson<PayoutRequest>,
 ) -> AppResult<Json<PayoutView>> {
     user.require_admin()?;
-    Ok(Json(queue::record_payout(&state.db, &user, body).await?))
+    Ok(Json(desk::record_payout(&state.db, &user, body).await?))
 }
 
 /// Ledger balances per account, and whether every transaction balances.

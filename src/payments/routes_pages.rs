@@ -9,16 +9,14 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
-use super::queue::{
-    self, ExceptionView, ManualConfirmation, PayoutRequest, RefundView, ResolveRequest,
+use super::desk::{
+    self, ExceptionView, ManualConfirmation, OwedView, PayoutRequest, RefundView, ResolveRequest,
 };
 use crate::AppState;
 use crate::accounts::Authenticated;
 use crate::domain::{FieldIssue, Money};
-use crate::entities::cooperatives;
 use crate::error::{AppResult, FieldErrors};
 use crate::http::extract::{ApiPath, PageForm};
 use crate::http::page::{PageContext, render_with_status};
@@ -37,21 +35,13 @@ pub fn page_routes() -> Router<AppState> {
         .route("/admin/payments/payouts", post(payout_submit))
 }
 
-/// What a cooperative is owed, for the payout list.
-struct Owed {
-    cooperative_id: i64,
-    name: String,
-    bank: String,
-    owed: Money,
-}
-
 #[derive(Template)]
 #[template(path = "admin/payments.html")]
 struct DeskPage {
     ctx: PageContext,
     exceptions: Vec<ExceptionView>,
     refunds: Vec<RefundView>,
-    owed: Vec<Owed>,
+    owed: Vec<OwedView>,
     reconciliation: Vec<ReconciliationLine>,
     /// Transactions whose entries do not sum to zero; always empty unless something is broken.
     unbalanced: Vec<i64>,
@@ -146,41 +136,9 @@ async fn render_desk(
     forms: Forms,
     status: StatusCode,
 ) -> AppResult<Response> {
-    let exceptions = queue::open_exceptions(&state.db).await?;
-    let refunds = queue::open_refund_views(&state.db).await?;
-    let balances = reports::balances(&state.db).await?;
-    let owed_ids: Vec<(i64, i64)> = balances
-        .iter()
-        .filter_map(|b| {
-            let id = b.account.strip_prefix("cooperative:")?.parse().ok()?;
-            // The platform's debt to a cooperative is a credit balance.
-            Some((id, -b.balance_vnd)).filter(|(_, owed)| *owed != 0)
-        })
-        .collect();
-    let coops = cooperatives::Entity::find()
-        .filter(cooperatives::Column::Id.is_in(owed_ids.iter().map(|(id, _)| *id)))
-        .all(&state.db)
-        .await?;
-    let owed = owed_ids
-        .into_iter()
-        .filter_map(|(id, owed)| {
-            let coop = coops.iter().find(|c| c.id == id)?;
-            Some(Owed {
-                cooperative_id: id,
-                name: coop.name.clone(),
-                bank: format!(
-                    "{} · {} · {}",
-                    match super::vietqr::bank_short_name(&coop.bank_bin) {
-                        "" => coop.bank_bin.as_str(),
-                        known => known,
-                    },
-                    coop.bank_account_number,
-                    coop.bank_account_holder
-                ),
-                owed: Money::from_dong(owed),
-            })
-        })
-        .collect();
+    let exceptions = desk::open_exceptions(&state.db).await?;
+    let refunds = desk::open_refund_views(&state.db).await?;
+    let owed = desk::owed_cooperatives(&state.db).await?;
     let page = DeskPage {
         ctx,
         exceptions,
@@ -244,7 +202,7 @@ async fn resolve_submit(
         returned_with_bank_reference: Some(form.returned_with_bank_reference)
             .filter(|r| !r.trim().is_empty()),
     };
-    let result = queue::resolve(&state.db, &user, id, request)
+    let result = desk::resolve(&state.db, &user, id, request)
         .await
         .map(|_| ());
     answer(&state, ctx, result, "resolved", "queue", |errors| {
@@ -261,7 +219,7 @@ async fn confirm_submit(
 ) -> AppResult<Response> {
     user.require_admin()?;
     let result = match parse_amount(&form.amount) {
-        Ok(amount_vnd) => queue::confirm_by_hand(
+        Ok(amount_vnd) => desk::confirm_by_hand(
             &state.db,
             &user,
             ManualConfirmation {
@@ -291,7 +249,7 @@ async fn refund_submit(
     PageForm(form): PageForm<RefundForm>,
 ) -> AppResult<Response> {
     user.require_admin()?;
-    let result = queue::complete_bank_refund(&state.db, id, &form.bank_reference)
+    let result = desk::complete_bank_refund(&state.db, id, &form.bank_reference)
         .await
         .map(|_| ());
     answer(&state, ctx, result, "refunded", "refunds", |errors| {
@@ -307,7 +265,7 @@ async fn retry_submit(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
     user.require_admin()?;
-    let result = queue::retry_card_refund(&state.db, id).await.map(|_| ());
+    let result = desk::retry_card_refund(&state.db, id).await.map(|_| ());
     if result.is_ok() {
         super::stripe::send_refunds_soon(&state);
     }
@@ -334,7 +292,7 @@ async fn payout_submit(
     );
     let amount_vnd = errors.take("amount_vnd", parse_amount(&form.amount));
     let result = match (cooperative_id, amount_vnd) {
-        (Some(cooperative_id), Some(amount_vnd)) if errors.is_empty() => queue::record_payout(
+        (Some(cooperative_id), Some(amount_vnd)) if errors.is_empty() => desk::record_payout(
             &state.db,
             &user,
             PayoutRequest {

@@ -6,6 +6,12 @@
 //! event, so a payment is settled exactly once and never half: the payment, its orders, their
 //! history and the ledger commit together or not at all. Amounts are the provider's figures,
 //! checked against the payment; the shopper's browser is never trusted with one.
+//!
+//! This is the seam between providers and orders: a provider hands over a [`Receipt`];
+//! settlement keeps the payment row, the ledger and the administrator's queue, and moves the
+//! orders through [`crate::orders::lifecycle`] (paid, or expired when the reservation is due)
+//! and their stock through [`crate::orders::stock`] (a late payment reviving an expired
+//! checkout).
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
@@ -14,39 +20,12 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use super::refunds;
-use crate::entities::{order_items, orders, payment_exceptions, payments, products};
+use super::{Funds, refunds};
+use crate::entities::{orders, payment_exceptions, payments};
 use crate::error::{AppError, AppResult};
 use crate::ledger::{Account, Transaction, TransactionKind};
 use crate::orders::lifecycle::{self, Actor};
-use crate::orders::{CancelledBy, OrderStatus, PaymentMethod, PaymentStatus, checkout};
-
-/// Where received money sits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Funds {
-    /// The platform's collecting bank account (VietQR transfers).
-    Bank,
-    /// The platform's Stripe balance.
-    Stripe,
-}
-
-impl Funds {
-    pub fn account(self) -> Account {
-        match self {
-            Self::Bank => Account::BankCash,
-            Self::Stripe => Account::StripeCash,
-        }
-    }
-
-    /// The funds a payment method collects into.
-    pub fn of_method(method: &str) -> Self {
-        if method == PaymentMethod::Stripe.as_str() {
-            Self::Stripe
-        } else {
-            Self::Bank
-        }
-    }
-}
+use crate::orders::{CancelledBy, OrderStatus, PaymentStatus, stock};
 
 /// Money a provider reports as received.
 #[derive(Debug, Clone)]
@@ -167,8 +146,8 @@ pub async fn settle(
             book_payment(txn, &payment, receipt).await
         }
         Some(PaymentStatus::Expired) if receipt.amount_vnd >= payment.amount_vnd => {
-            let order_ids = expired_order_ids(txn, payment.id).await?;
-            if !order_ids.is_empty() && checkout::retake_stock(txn, &order_ids).await? {
+            let order_ids = lifecycle::expired_order_ids(txn, payment.id).await?;
+            if !order_ids.is_empty() && stock::retake_stock(txn, &order_ids).await? {
                 mark_paid(txn, &payment, receipt, &[OrderStatus::Cancelled]).await?;
                 book_payment(txn, &payment, receipt).await?;
                 Ok(Settlement::RevivedAfterExpiry)
@@ -249,7 +228,7 @@ async fn add_received(
     Ok(())
 }
 
-/// Marks the payment and its orders (those in `order_from`) paid, counts the units sold.
+/// Marks the payment paid, then its orders (those in `order_from`: [`lifecycle::mark_paid`]).
 async fn mark_paid(
     txn: &DatabaseTransaction,
     payment: &payments::Model,
@@ -275,62 +254,7 @@ async fn mark_paid(
         .filter(payments::Column::Id.eq(payment.id))
         .exec(txn)
         .await?;
-    let mut order_query = orders::Entity::find()
-        .filter(orders::Column::PaymentId.eq(payment.id))
-        .filter(orders::Column::Status.is_in(order_from.iter().map(|s| s.as_str())));
-    if order_from.contains(&OrderStatus::Cancelled) {
-        order_query =
-            order_query.filter(orders::Column::CancelledBy.eq(CancelledBy::Expiry.as_str()));
-    }
-    let paid_orders = order_query
-        .order_by_asc(orders::Column::Id)
-        .all(txn)
-        .await?;
-    let ids: Vec<i64> = paid_orders.iter().map(|o| o.id).collect();
-    orders::Entity::update_many()
-        .col_expr(
-            orders::Column::Status,
-            Expr::value(OrderStatus::Paid.as_str()),
-        )
-        .col_expr(orders::Column::PaidAt, Expr::value(now))
-        .col_expr(
-            orders::Column::CancelledBy,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            orders::Column::CancelReason,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(orders::Column::UpdatedAt, Expr::value(now))
-        .filter(orders::Column::Id.is_in(ids.clone()))
-        .exec(txn)
-        .await?;
-    for id in &ids {
-        lifecycle::record_event(txn, *id, OrderStatus::Paid, Actor { user_id: None }, None).await?;
-    }
-    count_units_sold(txn, &ids).await
-}
-
-/// Adds the orders' quantities to each product's units sold (search ranks by it).
-async fn count_units_sold(txn: &impl ConnectionTrait, order_ids: &[i64]) -> AppResult<()> {
-    let items = order_items::Entity::find()
-        .filter(order_items::Column::OrderId.is_in(order_ids.to_vec()))
-        .order_by_asc(order_items::Column::ProductId)
-        .all(txn)
-        .await?;
-    for item in &items {
-        products::Entity::update_many()
-            .col_expr(
-                products::Column::SoldCount,
-                Expr::col(products::Column::SoldCount).add(item.quantity),
-            )
-            .filter(products::Column::Id.eq(item.product_id))
-            .exec(txn)
-            .await?;
-    }
-    let ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
-    crate::search::outbox::enqueue_products(txn, &ids).await?;
-    Ok(())
+    lifecycle::mark_paid(txn, payment.id, order_from, now).await
 }
 
 /// The ledger transaction of a payment received: cash in; each order's total less commission
@@ -367,19 +291,6 @@ async fn book_payment(
         return Ok(Settlement::Overpaid);
     }
     Ok(Settlement::Paid)
-}
-
-/// Orders of a payment that were cancelled by its expiry (candidates for revival).
-async fn expired_order_ids(txn: &impl ConnectionTrait, payment_id: i64) -> AppResult<Vec<i64>> {
-    Ok(orders::Entity::find()
-        .select_only()
-        .column(orders::Column::Id)
-        .filter(orders::Column::PaymentId.eq(payment_id))
-        .filter(orders::Column::Status.eq(OrderStatus::Cancelled.as_str()))
-        .filter(orders::Column::CancelledBy.eq(CancelledBy::Expiry.as_str()))
-        .into_tuple()
-        .all(txn)
-        .await?)
 }
 
 /// Money for a checkout that can no longer be fulfilled: all of it is owed back.

@@ -36,16 +36,16 @@ use utoipa::ToSchema;
 
 use self::api::{NewSession, SessionLine};
 pub use self::api::{RefundError, StripeApi};
+use super::Funds;
 use super::refunds::{self, RefundStatus};
-use super::settle::{self, Funds, Receipt, Settlement};
+use super::settle::{self, Receipt, Settlement};
 use super::webhook;
 use crate::AppState;
-use crate::entities::{cooperatives, order_items, payments, refunds as refund_rows};
+use crate::entities::{cooperatives, payments, refunds as refund_rows};
 use crate::error::{AppError, AppResult};
-use crate::orders::cart::{self, CartOwner};
-use crate::orders::checkout::CheckoutOutcome;
-use crate::orders::lifecycle::{self, Actor};
-use crate::orders::{CancelledBy, PaymentMethod, PaymentStatus};
+use crate::orders::cart::CartOwner;
+use crate::orders::checkout::{self, CheckoutOutcome};
+use crate::orders::{PaymentMethod, PaymentStatus};
 
 /// Stripe refuses a Checkout Session that expires sooner than 30 minutes after its creation;
 /// a little more leaves room for the call itself.
@@ -99,7 +99,7 @@ pub async fn start_if_card(
             Ok(session.url)
         }
         Err(err @ (AppError::ProviderUnavailable(_) | AppError::ProviderFailed(_))) => {
-            abandon_checkout(&state.db, outcome, owner).await?;
+            checkout::abandon(&state.db, outcome, owner).await?;
             Err(err)
         }
         Err(other) => Err(other),
@@ -153,49 +153,6 @@ async fn new_session(state: &AppState, outcome: &CheckoutOutcome) -> AppResult<N
             payment.access_token_hash.get(..16).unwrap_or_default()
         ),
     })
-}
-
-/// Cancels a card checkout whose session could not be made: the stock returns at once and the
-/// products go back into the shopper's cart, so nothing is lost and they can try again.
-async fn abandon_checkout(
-    db: &DatabaseConnection,
-    outcome: &CheckoutOutcome,
-    owner: &CartOwner,
-) -> AppResult<()> {
-    let txn = crate::db::begin_write(db).await?;
-    let cancelled = lifecycle::cancel_unpaid_payment(
-        &txn,
-        outcome.payment.id,
-        PaymentStatus::Cancelled,
-        CancelledBy::PaymentProvider,
-        Some("the card payment could not be started".into()),
-        Actor {
-            user_id: outcome.payment.buyer_user_id,
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    if !cancelled {
-        return Ok(());
-    }
-    let Some(cart_row) = cart::find(db, owner).await? else {
-        return Ok(());
-    };
-    let order_ids: Vec<i64> = outcome.orders.iter().map(|o| o.id).collect();
-    let items = order_items::Entity::find()
-        .filter(order_items::Column::OrderId.is_in(order_ids))
-        .order_by_asc(order_items::Column::Id)
-        .all(db)
-        .await?;
-    for item in items {
-        // A product that stopped being for sale meanwhile simply stays out of the cart.
-        if let Err(err) =
-            cart::add_line(db, cart_row.id, item.product_id, item.quantity, false).await
-        {
-            tracing::info!(product_id = item.product_id, error = %err, "not put back in the cart");
-        }
-    }
-    Ok(())
 }
 
 /// When the shopper's browser asks for a pending card payment, asks Stripe (server to server)
@@ -704,7 +661,7 @@ async fn try_submit_pending_refunds(db: &DatabaseConnection, api: &StripeApi) ->
             }
             Err(RefundError::Refused(reason)) => {
                 // Final for this key: it waits for an administrator, who may send it again
-                // under a new key (see `queue::retry_card_refund`) once the cause is fixed.
+                // under a new key (see `desk::retry_card_refund`) once the cause is fixed.
                 refund_rows::Entity::update_many()
                     .col_expr(
                         refund_rows::Column::Status,

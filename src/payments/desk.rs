@@ -1,20 +1,26 @@
-//! The administrator's side of payments: the queue of money that did not match (under- and
-//! over-payments, unknown references, second payments), transfers confirmed by hand, refunds
-//! to send by bank transfer, and payouts to cooperatives.
+//! The administrator's money desk (`/admin/payments`): the exceptions queue of money that did
+//! not match (under- and over-payments, unknown references, second payments), transfers
+//! confirmed by hand, refunds to send by bank transfer or send to Stripe again, what each
+//! cooperative is owed and the payouts that settle it.
+//!
+//! Invariants: a queue item is resolved once, and money sent back leaves suspense in the
+//! ledger in the same transaction; a payout never exceeds what the ledger says the
+//! cooperative is owed.
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::Funds;
 use super::bank::{self, Transfer, TransferOutcome};
 use super::refunds;
-use super::settle::Funds;
 use crate::accounts::CurrentUser;
-use crate::domain::{FieldIssue, bounded_text};
+use crate::domain::{FieldIssue, Money, bounded_text};
 use crate::entities::{cooperatives, payment_exceptions, payouts, refunds as refund_rows};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::ledger::{Account, Transaction, TransactionKind, reports};
@@ -154,10 +160,7 @@ pub async fn resolve(
 
 /// Where a queue item's money was received: its payment's method, or for money matching no
 /// payment, the provider whose event reported it.
-async fn funds_of(
-    db: &impl sea_orm::ConnectionTrait,
-    item: &payment_exceptions::Model,
-) -> AppResult<Funds> {
+async fn funds_of(db: &impl ConnectionTrait, item: &payment_exceptions::Model) -> AppResult<Funds> {
     if let Some(payment_id) = item.payment_id
         && let Some(payment) = crate::entities::payments::Entity::find_by_id(payment_id)
             .one(db)
@@ -386,6 +389,54 @@ pub async fn complete_bank_refund(
         .ok_or(AppError::NotFound)?;
     txn.commit().await?;
     Ok(refund.into())
+}
+
+/// What the platform owes a cooperative, and where to send it, for the payout list.
+#[derive(Debug, Clone)]
+pub struct OwedView {
+    pub cooperative_id: i64,
+    pub name: String,
+    /// Bank, account number and holder.
+    pub bank: String,
+    pub owed: Money,
+}
+
+/// The cooperatives the platform owes (a ledger balance other than zero), with their bank
+/// accounts.
+pub async fn owed_cooperatives(db: &impl ConnectionTrait) -> AppResult<Vec<OwedView>> {
+    let balances = reports::balances(db).await?;
+    let owed_ids: Vec<(i64, i64)> = balances
+        .iter()
+        .filter_map(|b| {
+            let id = b.account.strip_prefix("cooperative:")?.parse().ok()?;
+            // The platform's debt to a cooperative is a credit balance.
+            Some((id, -b.balance_vnd)).filter(|(_, owed)| *owed != 0)
+        })
+        .collect();
+    let coops = cooperatives::Entity::find()
+        .filter(cooperatives::Column::Id.is_in(owed_ids.iter().map(|(id, _)| *id)))
+        .all(db)
+        .await?;
+    Ok(owed_ids
+        .into_iter()
+        .filter_map(|(id, owed)| {
+            let coop = coops.iter().find(|c| c.id == id)?;
+            Some(OwedView {
+                cooperative_id: id,
+                name: coop.name.clone(),
+                bank: format!(
+                    "{} · {} · {}",
+                    match super::vietqr::bank_short_name(&coop.bank_bin) {
+                        "" => coop.bank_bin.as_str(),
+                        known => known,
+                    },
+                    coop.bank_account_number,
+                    coop.bank_account_holder
+                ),
+                owed: Money::from_dong(owed),
+            })
+        })
+        .collect())
 }
 
 /// A payout to record.

@@ -10,6 +10,7 @@ pub mod access;
 pub mod cache;
 pub mod certificates;
 pub mod cooperatives;
+pub mod outbox;
 pub mod params;
 pub mod products;
 mod routes_api;

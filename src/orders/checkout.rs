@@ -372,7 +372,7 @@ async fn reserve_stock(db: &impl ConnectionTrait, groups: &[CooperativeGroup]) -
     let mut lines: Vec<_> = groups.iter().flat_map(|g| &g.lines).collect();
     lines.sort_by_key(|l| l.product.id);
     let ids: Vec<i64> = lines.iter().map(|l| l.product.id).collect();
-    crate::search::outbox::enqueue_products(db, &ids).await?;
+    crate::catalog::outbox::enqueue_products(db, &ids).await?;
     for line in lines {
         if !take_units(db, line.product.id, line.quantity, true).await? {
             return Err(AppError::conflict(
@@ -422,7 +422,7 @@ async fn stock_lines_of(
         .all(db)
         .await?;
     let ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
-    crate::search::outbox::enqueue_products(db, &ids).await?;
+    crate::catalog::outbox::enqueue_products(db, &ids).await?;
     Ok(items)
 }
 

@@ -329,7 +329,7 @@ async fn count_units_sold(txn: &impl ConnectionTrait, order_ids: &[i64]) -> AppR
             .await?;
     }
     let ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
-    crate::search::outbox::enqueue_products(txn, &ids).await?;
+    crate::catalog::outbox::enqueue_products(txn, &ids).await?;
     Ok(())
 }
 

@@ -4,12 +4,14 @@
 //! ([`conformance`]).
 //!
 //! Search stays true to the database through a transactional outbox: every write that changes
-//! what search shows enqueues its products ([`outbox::enqueue_products`]) in its own
-//! transaction, and the [`indexer`] drains the outbox into the live index ([`live`]).
+//! what search shows enqueues its products ([`crate::catalog::outbox::enqueue_products`]) in
+//! its own transaction, and the [`indexer`] drains the outbox ([`outbox`] is its reading side)
+//! into the live index ([`live`]), through [`apply`].
 //! `ocop-market reindex` rebuilds the index from the database and swaps it in while the app
 //! keeps serving. Shoppers reach it through [`service`] (shared by the `/search` page and
 //! `GET /api/v1/search`).
 
+pub mod apply;
 pub mod conformance;
 pub mod documents;
 pub mod embedded;

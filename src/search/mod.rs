@@ -1,7 +1,8 @@
 //! Catalogue search: one [`model::SearchIndex`] trait with two backends — the embedded tantivy
 //! index ([`embedded`], the default, kept on disk in generations: [`generations`]) and a
 //! Meilisearch client ([`meili`], when `MEILI_URL` is set) — that pass one conformance suite
-//! ([`conformance`]).
+//! (`conformance`: test code, compiled for the library's tests and with the `conformance`
+//! feature, which the integration tests turn on).
 //!
 //! Search stays true to the database through a transactional outbox: every write that changes
 //! what search shows enqueues its products ([`crate::catalog::outbox::enqueue_products`]) in
@@ -12,6 +13,7 @@
 //! `GET /api/v1/search`).
 
 pub mod apply;
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod documents;
 pub mod embedded;

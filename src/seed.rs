@@ -610,7 +610,7 @@ pub async fn synthetic(
         products::Entity::insert_many(batch).exec(&txn).await?;
     }
     let coop_ids: Vec<i64> = (0..coop_count).map(|i| first_coop_id + i as i64).collect();
-    crate::search::outbox::enqueue_cooperative_products(&txn, &coop_ids).await?;
+    crate::catalog::outbox::enqueue_cooperative_products(&txn, &coop_ids).await?;
     // Cooperatives were given explicit ids; PostgreSQL's sequence must move past them or the
     // next cooperative created through the app would collide.
     if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {

@@ -232,7 +232,7 @@ pub async fn refresh_product_rating(db: &impl ConnectionTrait, product_id: i64) 
         row.ocop_stars = Set(stars);
         row.ocop_expires_on = Set(expires);
         row.update(db).await?;
-        crate::search::outbox::enqueue_products(db, &[product_id]).await?;
+        super::outbox::enqueue_products(db, &[product_id]).await?;
     }
     Ok(())
 }

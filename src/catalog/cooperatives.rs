@@ -333,7 +333,7 @@ pub async fn update(
     // products above, and a changed commune always sends a verified cooperative back to it
     // (an unverified one has nothing listed), so only a rename is left to tell search.
     if !back_to_review && current.name != updated.name {
-        crate::search::outbox::enqueue_cooperative_products(&txn, &[updated.id]).await?;
+        super::outbox::enqueue_cooperative_products(&txn, &[updated.id]).await?;
     }
     txn.commit().await?;
     Ok(updated)

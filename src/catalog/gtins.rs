@@ -24,7 +24,7 @@ use crate::accounts::CurrentUser;
 use crate::domain::Gtin;
 use crate::entities::{cooperatives, products};
 use crate::error::{AppError, AppResult};
-use crate::search::outbox::enqueue_products;
+use crate::catalog::outbox::enqueue_products;
 
 crate::catalog::status_enum! {
     /// Where a product's GTIN claim stands.

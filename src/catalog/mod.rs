@@ -12,6 +12,7 @@ pub mod certificates;
 pub mod cooperatives;
 pub mod gtins;
 pub mod invitations;
+pub mod outbox;
 pub mod params;
 pub mod products;
 mod routes_api;

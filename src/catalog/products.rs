@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::access::Membership;
 use super::gtins;
+use super::outbox::{enqueue_cooperative_products, enqueue_products};
 use super::params::QueryChecker;
 use super::views::{Paged, ProductSummary};
 use super::{CooperativeStatus, ProductStatus};
@@ -23,7 +24,6 @@ use crate::entities::{
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::i18n::Lang;
 use crate::reference::ReferenceData;
-use crate::search::outbox::{enqueue_cooperative_products, enqueue_products};
 
 /// Most units a product may have in stock; more is a typo.
 pub const MAX_STOCK: i64 = 1_000_000_000;

@@ -354,7 +354,7 @@ async fn count_units_sold(db: &impl ConnectionTrait, order_ids: &[i64]) -> AppRe
             .await?;
     }
     let ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
-    crate::search::outbox::enqueue_products(db, &ids).await?;
+    crate::catalog::outbox::enqueue_products(db, &ids).await?;
     Ok(())
 }
 

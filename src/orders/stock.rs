@@ -27,7 +27,7 @@ pub async fn reserve_stock(
     let mut lines: Vec<_> = groups.iter().flat_map(|g| &g.lines).collect();
     lines.sort_by_key(|l| l.product.id);
     let ids: Vec<i64> = lines.iter().map(|l| l.product.id).collect();
-    crate::search::outbox::enqueue_products(db, &ids).await?;
+    crate::catalog::outbox::enqueue_products(db, &ids).await?;
     for line in lines {
         if !take_units(db, line.product.id, line.quantity, true).await? {
             return Err(AppError::conflict(
@@ -77,7 +77,7 @@ async fn stock_lines_of(
         .all(db)
         .await?;
     let ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
-    crate::search::outbox::enqueue_products(db, &ids).await?;
+    crate::catalog::outbox::enqueue_products(db, &ids).await?;
     Ok(items)
 }
 

@@ -41,26 +41,6 @@ const REPLAYED_MARKER: &str = "replayed";
 const BUILDING_PREFIX: &str = "building-";
 /// Products read from the database per page during a rebuild.
 const REBUILD_PAGE: u64 = 2_000;
-/// How far before the rebuild's start the replay reaches back by time, on PostgreSQL, to catch
-/// a transaction that took its outbox id before the rebuild started and committed after it
-/// (ids come from a sequence, so they are not in commit order). A write transaction open longer
-/// than this could be missed by a rebuild; the app's last milliseconds. SQLite needs no margin:
-/// its single writer takes ids in commit order, so every row committed after the mark has a
-/// higher id.
-pub const REPLAY_MARGIN: Duration = Duration::from_secs(30);
-
-/// Where a rebuild's replay by time starts: `None` on SQLite (ids suffice), the rebuild's
-/// start minus [`REPLAY_MARGIN`] on PostgreSQL.
-pub fn replay_window_start(
-    db: &impl ConnectionTrait,
-    started: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
-    (db.get_database_backend() == sea_orm::DbBackend::Postgres).then(|| {
-        started
-            - chrono::Duration::from_std(REPLAY_MARGIN).unwrap_or_else(|_| chrono::Duration::zero())
-    })
-}
-
 /// The content of `CURRENT`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenerationPointer {
@@ -69,7 +49,7 @@ pub struct GenerationPointer {
     /// Highest outbox id when the rebuild started: rows above it are replayed.
     pub replay_after_id: i64,
     /// On PostgreSQL, rows enqueued at or after this time are replayed too (rebuild start
-    /// minus [`REPLAY_MARGIN`]).
+    /// minus [`outbox::REPLAY_MARGIN`]).
     pub replay_since: Option<DateTime<Utc>>,
     /// Number of documents the rebuild wrote.
     pub documents: u64,
@@ -155,7 +135,7 @@ impl GenerationStore {
         };
         let dir = self.dir(&generation);
         std::fs::rename(&building, &dir)?;
-        let replay_since = replay_window_start(db, started);
+        let replay_since = outbox::replay_window_start(db, started);
         let pointer = GenerationPointer {
             generation,
             replay_after_id,

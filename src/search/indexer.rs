@@ -1,6 +1,6 @@
 //! The indexer: a background task that drains the search outbox into the live index.
 //!
-//! It runs in every app server ([`crate::serve`] starts it). Each round it
+//! It runs in every app server (the server starts it beside the HTTP listener). Each round it
 //! 1. swaps in a rebuilt generation if `ocop-market reindex` wrote a new pointer (embedded
 //!    backend; see [`super::generations`]),
 //! 2. claims due outbox rows in batches, reads the products' current state, upserts the listed
@@ -20,8 +20,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::documents;
-use super::generations::GenerationPointer;
+use super::apply;
 use super::live::{Backend, LiveIndex};
 use super::model::SearchIndex;
 use super::outbox;
@@ -212,42 +211,9 @@ async fn apply_rows(
     let mut product_ids: Vec<i64> = rows.iter().map(|r| r.product_id).collect();
     product_ids.sort_unstable();
     product_ids.dedup();
-    apply_products(db, reference, index, &product_ids).await?;
+    apply::apply_products(db, reference, index, &product_ids).await?;
     index.refresh().await?;
     Ok(())
-}
-
-/// Brings the documents of `product_ids` in `index` up to date with the database.
-async fn apply_products(
-    db: &impl ConnectionTrait,
-    reference: &ReferenceData,
-    index: &dyn SearchIndex,
-    product_ids: &[i64],
-) -> anyhow::Result<()> {
-    let changes = documents::changes_for(db, reference, product_ids).await?;
-    if !changes.upserts.is_empty() {
-        index.upsert(changes.upserts).await?;
-    }
-    if !changes.deletes.is_empty() {
-        index.delete(changes.deletes).await?;
-    }
-    Ok(())
-}
-
-/// Applies to a freshly rebuilt index every change written since its rebuild began.
-pub async fn replay(
-    db: &impl ConnectionTrait,
-    reference: &ReferenceData,
-    index: &dyn SearchIndex,
-    pointer: &GenerationPointer,
-) -> anyhow::Result<usize> {
-    let product_ids =
-        outbox::products_changed_since(db, pointer.replay_after_id, pointer.replay_since).await?;
-    for chunk in product_ids.chunks(500) {
-        apply_products(db, reference, index, chunk).await?;
-    }
-    index.refresh().await?;
-    Ok(product_ids.len())
 }
 
 /// If `CURRENT` names another generation than the live one: open it, replay, switch, and
@@ -267,7 +233,14 @@ async fn swap_in_new_generation(
         return Ok(());
     }
     let index = store.open(&pointer.generation)?;
-    let replayed = replay(db, reference, &index, &pointer).await?;
+    let replayed = apply::replay(
+        db,
+        reference,
+        &index,
+        pointer.replay_after_id,
+        pointer.replay_since,
+    )
+    .await?;
     store.mark_replayed(&pointer.generation)?;
     live.replace(Arc::new(index), Some(pointer.generation.clone()));
     tracing::info!(

@@ -1,6 +1,7 @@
 //! The search index the app uses right now: the embedded index of the live generation, or a
-//! Meilisearch client. Held in [`crate::AppState`]; the indexer swaps the embedded index when a
-//! rebuilt generation is swapped in, and searches in flight keep the index they started with.
+//! Meilisearch client. Held in the app's state (`AppState::search`); the indexer swaps the
+//! embedded index when a rebuilt generation is swapped in, and searches in flight keep the
+//! index they started with.
 
 use std::sync::{Arc, RwLock};
 
@@ -84,7 +85,14 @@ impl LiveIndex {
         };
         if !store.is_replayed(&pointer.generation) {
             // A rebuild swapped in while no server ran, or a server stopped mid-replay.
-            super::indexer::replay(db, reference, &index, &pointer).await?;
+            super::apply::replay(
+                db,
+                reference,
+                &index,
+                pointer.replay_after_id,
+                pointer.replay_since,
+            )
+            .await?;
             store.mark_replayed(&pointer.generation)?;
         }
         store.remove_other_generations(&pointer.generation);

@@ -2,8 +2,8 @@
 //! the results it gets back, and the [`SearchIndex`] trait every backend implements
 //! (the embedded tantivy index in [`super::embedded`], later a Meilisearch client).
 //!
-//! The contract below is what [`super::conformance`] checks; a backend that passes the suite
-//! can replace another without the pages noticing.
+//! The contract below is what the conformance suite (`search::conformance`) checks; a backend
+//! that passes the suite can replace another without the pages noticing.
 //!
 //! # Query semantics (the contract)
 //!

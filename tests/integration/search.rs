@@ -502,7 +502,7 @@ async fn reindex_swaps_in_a_new_index_while_queries_run_and_keeps_changes_made_m
                 .exec(&txn)
                 .await
                 .unwrap();
-            ocop_market::search::outbox::enqueue_products(&txn, &[renamed as i64])
+            ocop_market::catalog::outbox::enqueue_products(&txn, &[renamed as i64])
                 .await
                 .unwrap();
             txn.commit().await.unwrap();
@@ -586,7 +586,7 @@ async fn on_postgresql_two_indexers_claim_different_outbox_rows() {
         return;
     }
     let txn = app.db().begin().await.unwrap();
-    ocop_market::search::outbox::enqueue_products(&txn, &(1..=10).collect::<Vec<i64>>())
+    ocop_market::catalog::outbox::enqueue_products(&txn, &(1..=10).collect::<Vec<i64>>())
         .await
         .unwrap();
     txn.commit().await.unwrap();
@@ -612,13 +612,14 @@ async fn on_postgresql_two_indexers_claim_different_outbox_rows() {
 
 #[tokio::test]
 async fn failed_outbox_rows_are_retried_later_with_a_growing_wait_and_their_error() {
+    use ocop_market::catalog::outbox::enqueue_products;
     use ocop_market::entities::search_outbox;
     use ocop_market::search::outbox;
     let database = TestDatabase::create().await;
     let config = Config::for_database(database.url(), database.data_dir());
     let db = ocop_market::db::connect(&config).await.unwrap();
     ocop_market::db::migrate(&db).await.unwrap();
-    outbox::enqueue_products(&db, &[1, 2, 3]).await.unwrap();
+    enqueue_products(&db, &[1, 2, 3]).await.unwrap();
     let now = chrono::Utc::now();
     let rows = outbox::claim_due(&db, 10, now).await.unwrap();
     assert_eq!(rows.len(), 3);

@@ -17,14 +17,17 @@
 //! Every write task is awaited and its final status checked: `wait_for_completion` returns
 //! `Ok` for a task that failed.
 //!
+//! This module knows the server and the contract only; rebuilding the index from the
+//! database ([`MeiliIndex::rebuild`]) lives in [`rebuild`], above the documents and the outbox.
+//!
 //! Not exercised against a live server in this repository's CI (none is available there): run
 //! the conformance suite with `MEILI_URL` set (see the README).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::{NaiveDate, Utc};
-use meilisearch_sdk::client::{Client, SwapIndexes};
+use chrono::NaiveDate;
+use meilisearch_sdk::client::Client;
 use meilisearch_sdk::indexes::Index;
 use meilisearch_sdk::search::{
     SearchQuery as MeiliQuery, SearchResults as MeiliResults, Selectors,
@@ -32,7 +35,6 @@ use meilisearch_sdk::search::{
 use meilisearch_sdk::settings::{MinWordSizeForTypos, Settings, TypoToleranceSettings};
 use meilisearch_sdk::task_info::TaskInfo;
 use meilisearch_sdk::tasks::Task;
-use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 
 use super::model::{
@@ -41,7 +43,8 @@ use super::model::{
     price_range_index,
 };
 use crate::config::MeilisearchConfig;
-use crate::reference::ReferenceData;
+
+mod rebuild;
 
 /// How long a document or delete task may take before it counts as failed.
 const TASK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -252,45 +255,6 @@ impl MeiliIndex {
     pub async fn delete_index(&self) -> Result<(), SearchError> {
         let task = self.client.delete_index(&self.uid).await.map_err(backend)?;
         self.finish(task, TASK_TIMEOUT).await
-    }
-
-    /// Rebuilds the index from the database: fills a fresh `{uid}_rebuild` index, swaps it
-    /// with the live one atomically (Meilisearch's swap), drops the old one, then replays the
-    /// changes written while it was being filled. Searches never see a partial index.
-    pub async fn rebuild(
-        &self,
-        config: &MeilisearchConfig,
-        db: &impl ConnectionTrait,
-        reference: &ReferenceData,
-    ) -> anyhow::Result<u64> {
-        let started = Utc::now();
-        let replay_after_id = super::outbox::high_water_mark(db).await?;
-        let staging = Self::connect_to(config, &format!("{}_rebuild", self.uid)).await?;
-        let task = staging
-            .index()
-            .delete_all_documents()
-            .await
-            .map_err(backend)?;
-        staging.finish(task, TASK_TIMEOUT).await?;
-        let count = super::documents::fill(db, reference, &staging, 5_000).await?;
-        let task = self
-            .client
-            .swap_indexes([&SwapIndexes {
-                indexes: (self.uid.clone(), staging.uid.clone()),
-                rename: None,
-            }])
-            .await
-            .map_err(backend)?;
-        self.finish(task, TASK_TIMEOUT).await?;
-        staging.delete_index().await?;
-        let pointer = super::generations::GenerationPointer {
-            generation: self.uid.clone(),
-            replay_after_id,
-            replay_since: super::generations::replay_window_start(db, started),
-            documents: count,
-        };
-        super::indexer::replay(db, reference, self, &pointer).await?;
-        Ok(count)
     }
 
     fn filter(query: &SearchQuery, skip: Skip) -> Vec<String> {

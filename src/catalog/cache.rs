@@ -13,9 +13,14 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 use sea_orm::ConnectionTrait;
 
+use super::views::{CertificateView, ProductDetail, ProductSummary};
 use super::{certificates, products};
+use crate::clock::today_in_vietnam;
 use crate::entities::{cooperatives, ocop_certificates, photos, products as product_rows};
 use crate::error::AppResult;
+use crate::i18n::Lang;
+use crate::media::PhotoImage;
+use crate::reference::ReferenceData;
 
 pub const TTL: Duration = Duration::from_secs(1);
 const MAX_ENTRIES: usize = 100_000;
@@ -154,5 +159,30 @@ impl ProductCache {
         self.clears
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         *counts = None;
+    }
+}
+
+impl ProductRecord {
+    /// The product's detail view.
+    pub fn detail(&self, reference: &ReferenceData, lang: Lang) -> ProductDetail {
+        let record = self;
+        let today = today_in_vietnam();
+        let product = &record.product;
+        ProductDetail {
+            summary: ProductSummary::new(product, &record.cooperative, reference, lang, today),
+            description: product.description.clone(),
+            gtin: product
+                .gtin
+                .as_deref()
+                .map(|g| g.strip_prefix('0').unwrap_or(g).to_owned()),
+            stock_quantity: product.stock_quantity,
+            photos: record.photos.iter().map(PhotoImage::of).collect(),
+            certificate: record
+                .certificate
+                .as_ref()
+                .map(|c| CertificateView::new(c, today)),
+            published_at: product.published_at,
+            updated_at: product.updated_at,
+        }
     }
 }

@@ -21,10 +21,10 @@ use utoipa::ToSchema;
 
 use super::CooperativeStatus;
 use crate::accounts::CurrentUser;
+use crate::catalog::outbox::enqueue_products;
 use crate::domain::Gtin;
 use crate::entities::{cooperatives, products};
 use crate::error::{AppError, AppResult};
-use crate::catalog::outbox::enqueue_products;
 
 crate::catalog::status_enum! {
     /// Where a product's GTIN claim stands.

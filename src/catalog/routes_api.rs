@@ -65,7 +65,7 @@ async fn fresh_detail(
     lang: Lang,
 ) -> AppResult<ProductDetail> {
     let record = super::cache::ProductRecord::load(&state.db, product, cooperative).await?;
-    Ok(ProductDetail::of(&record, &state.reference, lang))
+    Ok(record.detail(&state.reference, lang))
 }
 
 /// A product: public ones for everyone; drafts and archived ones for their cooperative's
@@ -90,7 +90,7 @@ async fn get_product(
             return Err(AppError::NotFound);
         }
     }
-    Ok(Json(ProductDetail::of(&record, &state.reference, lang)))
+    Ok(Json(record.detail(&state.reference, lang)))
 }
 
 /// Replace a product's details (members of its cooperative).

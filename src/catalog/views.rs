@@ -5,9 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::cache::ProductRecord;
 use super::{CertificateStatus, CooperativeStatus, MemberRole, ProductStatus};
-use crate::clock::today_in_vietnam;
 use crate::domain::Money;
 use crate::entities::{cooperatives, ocop_certificates, products};
 use crate::i18n::Lang;
@@ -149,30 +147,6 @@ pub struct ProductDetail {
     pub certificate: Option<CertificateView>,
     pub published_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
-}
-
-impl ProductDetail {
-    /// A product's detail view from its cached (or freshly loaded) record.
-    pub fn of(record: &ProductRecord, reference: &ReferenceData, lang: Lang) -> Self {
-        let today = today_in_vietnam();
-        let product = &record.product;
-        Self {
-            summary: ProductSummary::new(product, &record.cooperative, reference, lang, today),
-            description: product.description.clone(),
-            gtin: product
-                .gtin
-                .as_deref()
-                .map(|g| g.strip_prefix('0').unwrap_or(g).to_owned()),
-            stock_quantity: product.stock_quantity,
-            photos: record.photos.iter().map(PhotoImage::of).collect(),
-            certificate: record
-                .certificate
-                .as_ref()
-                .map(|c| CertificateView::new(c, today)),
-            published_at: product.published_at,
-            updated_at: product.updated_at,
-        }
-    }
 }
 
 /// An OCOP certificate.

@@ -167,7 +167,7 @@ async fn product_page(
     ApiPath(slug): ApiPath<String>,
 ) -> AppResult<Response> {
     let record = state.product_cache.public_by_slug(&state.db, &slug).await?;
-    let product = ProductDetail::of(&record, &state.reference, ctx.lang);
+    let product = record.detail(&state.reference, ctx.lang);
     render(&ProductPage { ctx, product })
 }
 

@@ -246,6 +246,6 @@ mod tests {
     #[test]
     fn codes_are_read_the_way_people_type_them() {
         assert_eq!(normalise("abcde-fghjk"), "ABCDEFGHJK");
-        assert_eq!(normalise("0OIL1 2345"), "0011112345");
+        assert_eq!(normalise("0OIL1 2345"), "001112345");
     }
 }

@@ -22,6 +22,7 @@ pub mod ledger;
 pub mod media;
 pub mod orders;
 pub mod payments;
+pub mod qr;
 pub mod reference;
 pub mod search;
 pub mod seed;

@@ -28,8 +28,8 @@ use crate::http::extract::{ApiPath, ApiQuery, PageForm};
 use crate::http::page::{PageContext, render, render_form_error};
 use crate::ledger::reports;
 use crate::payments::vietqr;
+use crate::qr::{self, EcLevel};
 use crate::reference::{Commune, Province};
-use crate::trace::qr::{self, EcLevel};
 
 pub fn page_routes() -> Router<AppState> {
     Router::new()

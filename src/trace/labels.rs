@@ -15,7 +15,7 @@ use krilla::text::{Font, GlyphId, KrillaGlyph};
 use thiserror::Error;
 use unicode_normalization::UnicodeNormalization;
 
-use super::qr::{EcLevel, QUIET_ZONE, QrError, QrMatrix};
+use crate::qr::{EcLevel, QUIET_ZONE, QrError, QrMatrix};
 
 const REGULAR_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const BOLD_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");

@@ -13,7 +13,6 @@ pub mod epcis;
 pub mod events;
 pub mod labels;
 pub mod origin;
-pub mod qr;
 mod routes_api;
 mod routes_pages;
 pub mod scans;

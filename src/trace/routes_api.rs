@@ -15,7 +15,6 @@ use super::batches::{self, BatchInput};
 use super::epcis::{self, InputClass};
 use super::events::{self, EventInput, EventView};
 use super::labels::{self, Label, SheetLayout};
-use super::qr::{self, EcLevel, QrMatrix};
 use super::routes_pages::{FakeReportForm, judge, store_fake_report};
 use super::scans::{ScanInput, Verdict, client_class};
 use super::stamps::{self, IssueRequest, IssuedRoll, VoidRequest};
@@ -27,6 +26,7 @@ use crate::entities::{batches as batch_rows, products, stamps as stamp_rows};
 use crate::error::{AppError, AppResult, FieldErrors, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::rate_limit::ClientAddr;
+use crate::qr::{self, EcLevel, QrMatrix};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 pub fn api_routes() -> OpenApiRouter<AppState> {

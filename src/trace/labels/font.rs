@@ -1,6 +1,8 @@
 //! The two embedded DejaVu Sans faces, and fitting label text to a width with them.
 
 use krilla::text::{Font, GlyphId, KrillaGlyph};
+use skrifa::instance::{LocationRef, Size};
+use skrifa::{FontRef, MetadataProvider};
 use unicode_normalization::UnicodeNormalization;
 
 use super::LabelError;
@@ -59,13 +61,14 @@ pub(super) struct Face {
     units_per_em: f32,
     /// Glyph for every Basic Multilingual Plane code point; 0 (.notdef) when missing.
     glyphs: Vec<u16>,
-    advances: Vec<u16>,
+    /// Advance width of every glyph, in font units.
+    advances: Vec<f32>,
 }
 
 impl Face {
     fn load(data: &'static [u8], name: &'static str) -> Result<Self, LabelError> {
         let font = Font::new(data.into(), 0).ok_or(LabelError::Font(name))?;
-        let (units_per_em, glyphs, advances) = parse_metrics(data).ok_or(LabelError::Font(name))?;
+        let (units_per_em, glyphs, advances) = read_metrics(data).ok_or(LabelError::Font(name))?;
         Ok(Self {
             font,
             units_per_em,
@@ -90,13 +93,7 @@ impl Face {
     /// Advance of one character, in ems.
     fn advance(&self, c: char) -> f32 {
         let glyph = usize::from(self.glyph(c));
-        let units = self
-            .advances
-            .get(glyph)
-            .or(self.advances.last())
-            .copied()
-            .unwrap_or(0);
-        f32::from(units) / self.units_per_em
+        self.advances.get(glyph).copied().unwrap_or(0.0) / self.units_per_em
     }
 
     /// The glyphs of `text`, one per character, each with its own advance.
@@ -197,88 +194,35 @@ impl Face {
     }
 }
 
-/// Reads units per em, the BMP character-to-glyph map (cmap format 4) and the advance widths
-/// (hmtx) of a TrueType font; `None` if a table is missing or malformed.
-fn parse_metrics(data: &[u8]) -> Option<(f32, Vec<u16>, Vec<u16>)> {
-    let head = table(data, b"head")?;
-    let units_per_em = f32::from(be_u16(head, 18)?);
+/// Reads units per em, the glyph of every Basic Multilingual Plane code point and the advance
+/// width of every glyph, with skrifa; `None` if the font cannot be read.
+///
+/// Only the BMP is mapped: every letter a label prints is in it, and a character beyond it
+/// prints as .notdef, as it always has.
+fn read_metrics(data: &[u8]) -> Option<(f32, Vec<u16>, Vec<f32>)> {
+    let font = FontRef::new(data).ok()?;
+    let units_per_em = f32::from(
+        font.metrics(Size::unscaled(), LocationRef::default())
+            .units_per_em,
+    );
     if units_per_em <= 0.0 {
         return None;
     }
-
-    let hhea = table(data, b"hhea")?;
-    let metric_count = usize::from(be_u16(hhea, 34)?);
-    let hmtx = table(data, b"hmtx")?;
-    let advances = (0..metric_count)
-        .map(|i| be_u16(hmtx, 4 * i))
-        .collect::<Option<Vec<u16>>>()?;
+    let metrics = font.glyph_metrics(Size::unscaled(), LocationRef::default());
+    let advances = (0..metrics.glyph_count())
+        .map(|glyph| metrics.advance_width(skrifa::GlyphId::new(glyph)))
+        .collect::<Option<Vec<f32>>>()?;
     if advances.is_empty() {
         return None;
     }
-
-    let cmap = table(data, b"cmap")?;
-    let mut subtable = None;
-    for i in 0..usize::from(be_u16(cmap, 2)?) {
-        let record = 4 + 8 * i;
-        let platform = be_u16(cmap, record)?;
-        let encoding = be_u16(cmap, record + 2)?;
-        let offset = usize::try_from(be_u32(cmap, record + 4)?).ok()?;
-        let unicode = (platform == 3 && encoding == 1) || platform == 0;
-        if unicode && be_u16(cmap, offset)? == 4 {
-            subtable = cmap.get(offset..);
-            if platform == 3 {
-                break;
-            }
-        }
-    }
-    let sub = subtable?;
-    let segments = usize::from(be_u16(sub, 6)? / 2);
-    let ends = 14;
-    let starts = ends + 2 * segments + 2;
-    let deltas = starts + 2 * segments;
-    let range_offsets = deltas + 2 * segments;
-    let mut glyphs = vec![0u16; 0x1_0000];
-    for s in 0..segments {
-        let end = be_u16(sub, ends + 2 * s)?;
-        let start = be_u16(sub, starts + 2 * s)?;
-        let delta = be_u16(sub, deltas + 2 * s)?;
-        let range_offset_at = range_offsets + 2 * s;
-        let range_offset = usize::from(be_u16(sub, range_offset_at)?);
-        for c in start..=end.min(0xFFFE) {
-            let glyph = if range_offset == 0 {
-                c.wrapping_add(delta)
-            } else {
-                let at = range_offset_at + range_offset + 2 * usize::from(c - start);
-                match be_u16(sub, at)? {
-                    0 => 0,
-                    g => g.wrapping_add(delta),
-                }
-            };
-            glyphs[usize::from(c)] = glyph;
-        }
-    }
+    let charmap = font.charmap();
+    let glyphs = (0..=0xFFFF_u32)
+        .map(|c| {
+            charmap
+                .map(c)
+                .and_then(|glyph| u16::try_from(glyph.to_u32()).ok())
+                .unwrap_or(0)
+        })
+        .collect();
     Some((units_per_em, glyphs, advances))
-}
-
-/// The bytes of the table tagged `tag` in a TrueType font.
-fn table<'a>(data: &'a [u8], tag: &[u8; 4]) -> Option<&'a [u8]> {
-    for i in 0..usize::from(be_u16(data, 4)?) {
-        let record = 12 + 16 * i;
-        if data.get(record..record + 4)? == tag {
-            let offset = usize::try_from(be_u32(data, record + 8)?).ok()?;
-            let length = usize::try_from(be_u32(data, record + 12)?).ok()?;
-            return data.get(offset..offset.checked_add(length)?);
-        }
-    }
-    None
-}
-
-fn be_u16(data: &[u8], at: usize) -> Option<u16> {
-    let bytes = data.get(at..at.checked_add(2)?)?;
-    Some(u16::from_be_bytes(bytes.try_into().ok()?))
-}
-
-fn be_u32(data: &[u8], at: usize) -> Option<u32> {
-    let bytes = data.get(at..at.checked_add(4)?)?;
-    Some(u32::from_be_bytes(bytes.try_into().ok()?))
 }

@@ -11,6 +11,8 @@ pub mod analytics;
 pub mod batches;
 pub mod epcis;
 pub mod events;
+pub mod exports;
+pub mod fake_reports;
 pub mod labels;
 pub mod origin;
 mod routes_api;
@@ -18,6 +20,7 @@ mod routes_pages;
 pub mod scans;
 pub mod signing;
 pub mod stamps;
+pub mod verdict;
 
 pub use routes_api::api_routes;
 pub use routes_pages::page_routes;

@@ -12,22 +12,22 @@ use utoipa_axum::routes;
 
 use super::analytics::{ScanAnalytics, scan_analytics};
 use super::batches::{self, BatchInput};
-use super::epcis::{self, InputClass};
+use super::epcis;
 use super::events::{self, EventInput, EventView};
-use super::labels::{self, Label, SheetLayout};
-use super::routes_pages::{FakeReportForm, judge, store_fake_report};
-use super::scans::{ScanInput, Verdict, client_class};
+use super::exports::{self, CsvParams, LabelParams};
+use super::fake_reports::{self, FakeReportForm};
+use super::scans::Verdict;
 use super::stamps::{self, IssueRequest, IssuedRoll, VoidRequest};
+use super::verdict;
 use crate::AppState;
 use crate::accounts::Authenticated;
 use crate::catalog::access;
 use crate::domain::{FieldIssue, StampCode};
-use crate::entities::{batches as batch_rows, products, stamps as stamp_rows};
+use crate::entities::batches as batch_rows;
 use crate::error::{AppError, AppResult, FieldErrors, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::rate_limit::ClientAddr;
 use crate::qr::{self, EcLevel, QrMatrix};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -185,29 +185,7 @@ async fn export_epcis(
 ) -> AppResult<Response> {
     let (batch, product, _) = batches::managed(&state.db, &user, id).await?;
     let events = events::of_batch(&state.db, &state.reference, batch.id).await?;
-    let input_ids: Vec<i64> = events
-        .iter()
-        .flat_map(|e| e.input_batch_ids.iter().copied())
-        .collect();
-    let mut inputs = Vec::new();
-    if !input_ids.is_empty() {
-        let input_batches = batch_rows::Entity::find()
-            .filter(batch_rows::Column::Id.is_in(input_ids))
-            .all(&state.db)
-            .await?;
-        for input in input_batches {
-            if let Some(input_product) = products::Entity::find_by_id(input.product_id)
-                .one(&state.db)
-                .await?
-            {
-                inputs.push(InputClass {
-                    batch_id: input.id,
-                    class_uri: epcis::class_uri(&state.config.public_url, &input_product, &input),
-                    quantity: input.quantity,
-                });
-            }
-        }
-    }
+    let inputs = epcis::input_classes(&state.db, &state.config.public_url, &events).await?;
     let document = epcis::document(&state.config.public_url, &product, &batch, &events, &inputs);
     Ok((
         [(header::CONTENT_TYPE, "application/ld+json")],
@@ -325,38 +303,6 @@ async fn void_stamps(
     Ok(Json(VoidResult { voided }))
 }
 
-/// Label sheet options, as query parameters.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct LabelParams {
-    /// Only this roll (default: every active stamp).
-    roll: Option<i32>,
-    columns: Option<u32>,
-    rows: Option<u32>,
-    label_width_mm: Option<f32>,
-    label_height_mm: Option<f32>,
-    margin_top_mm: Option<f32>,
-    margin_left_mm: Option<f32>,
-    gap_x_mm: Option<f32>,
-    gap_y_mm: Option<f32>,
-}
-
-impl LabelParams {
-    fn layout(&self) -> SheetLayout {
-        let d = SheetLayout::default();
-        SheetLayout {
-            columns: self.columns.unwrap_or(d.columns),
-            rows: self.rows.unwrap_or(d.rows),
-            label_width_mm: self.label_width_mm.unwrap_or(d.label_width_mm),
-            label_height_mm: self.label_height_mm.unwrap_or(d.label_height_mm),
-            margin_top_mm: self.margin_top_mm.unwrap_or(d.margin_top_mm),
-            margin_left_mm: self.margin_left_mm.unwrap_or(d.margin_left_mm),
-            gap_x_mm: self.gap_x_mm.unwrap_or(d.gap_x_mm),
-            gap_y_mm: self.gap_y_mm.unwrap_or(d.gap_y_mm),
-        }
-    }
-}
-
 /// Renders a batch's label sheet PDF.
 pub(super) async fn labels_pdf(
     State(state): State<AppState>,
@@ -365,41 +311,23 @@ pub(super) async fn labels_pdf(
     ApiQuery(params): ApiQuery<LabelParams>,
 ) -> AppResult<Response> {
     let (batch, product, _) = batches::managed(&state.db, &user, id).await?;
-    let layout = params.layout();
-    layout
-        .validate()
-        .map_err(|e| AppError::bad_request("invalid_layout", e.to_string()))?;
-    let rows = stamps::all_active_of_batch(&state.db, batch.id, params.roll).await?;
-    if rows.is_empty() {
-        return Err(AppError::bad_request(
-            "no_stamps",
-            "this batch has no active stamps to print",
-        ));
-    }
-    let stars = crate::catalog::views::OcopBadge::of(&product, crate::clock::today_in_vietnam())
-        .map(|b| u8::try_from(b.stars).unwrap_or(3));
-    let labels: Vec<Label> = rows
-        .iter()
-        .map(|s| Label {
-            url: stamps::qr_url(&state.config.public_url, s, &batch.lot_code),
-            short_name: product.short_name.clone(),
-            lot: batch.lot_code.clone(),
-            serial: u64::try_from(s.serial).unwrap_or(0),
-            stars,
-        })
-        .collect();
-    let pdf = tokio::task::spawn_blocking(move || {
-        labels::render_sheet(&labels, &layout, "Quét để xác thực nguồn gốc")
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.into()))?
-    .map_err(|e| AppError::Internal(anyhow::anyhow!("label sheet: {e}")))?;
+    let pdf = exports::label_sheet(
+        &state.db,
+        &state.config.public_url,
+        &batch,
+        &product,
+        &params,
+    )
+    .await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/pdf".to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"tem-{}.pdf\"", batch.lot_code),
+                format!(
+                    "attachment; filename=\"{}\"",
+                    exports::file_name(&batch, "pdf")
+                ),
             ),
         ],
         pdf,
@@ -420,12 +348,6 @@ async fn api_labels_pdf(
     labels_pdf(state, user, id, params).await
 }
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct CsvParams {
-    roll: Option<i32>,
-}
-
 /// Renders a batch's print-shop CSV.
 pub(super) async fn stamps_csv(
     State(state): State<AppState>,
@@ -434,40 +356,28 @@ pub(super) async fn stamps_csv(
     ApiQuery(params): ApiQuery<CsvParams>,
 ) -> AppResult<Response> {
     let (batch, product, _) = batches::managed(&state.db, &user, id).await?;
-    let rows = stamps::all_active_of_batch(&state.db, batch.id, params.roll).await?;
-    let mut csv = String::from("serial,code,lot,roll,product,qr_url\r\n");
-    for s in &rows {
-        csv.push_str(&format!(
-            "{},{},{},{},{},{}\r\n",
-            s.serial,
-            s.code,
-            batch.lot_code,
-            s.roll,
-            csv_field(&product.short_name),
-            stamps::qr_url(&state.config.public_url, s, &batch.lot_code)
-        ));
-    }
+    let csv = exports::stamps_csv(
+        &state.db,
+        &state.config.public_url,
+        &batch,
+        &product,
+        &params,
+    )
+    .await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"tem-{}.csv\"", batch.lot_code),
+                format!(
+                    "attachment; filename=\"{}\"",
+                    exports::file_name(&batch, "csv")
+                ),
             ),
         ],
         csv,
     )
         .into_response())
-}
-
-/// Quotes a CSV field, and defuses spreadsheet formulas.
-fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    format!("\"{}\"", value.replace('"', "\"\""))
 }
 
 /// A batch's stamps as CSV for a print shop.
@@ -505,9 +415,7 @@ async fn stamp_qr(
     ApiQuery(params): ApiQuery<QrParams>,
 ) -> AppResult<Response> {
     let code = StampCode::parse(&code).map_err(|_| AppError::NotFound)?;
-    let stamp = stamp_rows::Entity::find()
-        .filter(stamp_rows::Column::Code.eq(code.as_str()))
-        .one(&state.db)
+    let stamp = stamps::by_code(&state.db, &code)
         .await?
         .ok_or(AppError::NotFound)?;
     let (batch, _, _) = batches::managed(&state.db, &user, stamp.batch_id).await?;
@@ -639,29 +547,24 @@ async fn public_scan(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let client_key = match query
-        .client_id
-        .as_deref()
-        .filter(|c| (8..=64).contains(&c.len()))
-    {
-        Some(id) => state.hasher.of_cookie(id),
-        None => state.hasher.of_network(client, user_agent),
-    };
-    let input = ScanInput {
-        client: client_key,
-        client_class: client_class(user_agent),
-        province_code: query
-            .province
-            .filter(|c| state.reference.province(c).is_some()),
-        position: query
-            .lat
-            .zip(query.lon)
-            .filter(|(a, b)| a.is_finite() && b.is_finite() && a.abs() <= 90.0 && b.abs() <= 180.0)
-            .map(|(a, b)| ((a * 100.0).round() / 100.0, (b * 100.0).round() / 100.0)),
-    };
+    let mut input = verdict::identify_app_client(
+        &state.hasher,
+        query.client_id.as_deref(),
+        client,
+        user_agent,
+    );
+    verdict::add_place(
+        &state.reference,
+        &mut input,
+        query.province.as_deref(),
+        query.lat,
+        query.lon,
+    );
     let parsed = StampCode::parse(&code).ok();
     let (verdict, found) = match &parsed {
-        Some(c) => judge(&state, c, input).await?,
+        Some(c) => {
+            verdict::judge(&state.trace_cache, &state.reference, &state.scans, c, input).await?
+        }
         None => (Verdict::Unknown, None),
     };
     let status = if found.is_some() {
@@ -713,12 +616,21 @@ async fn public_report(
         note: body.note,
         province: body.province,
     }
-    .parse(&state)?;
+    .parse(&state.reference)?;
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let code: String = code.chars().take(40).collect();
-    store_fake_report(&state, &code, client, user_agent, details).await?;
+    fake_reports::store(
+        &state.db,
+        &state.trace_cache,
+        &state.hasher,
+        &code,
+        client,
+        user_agent,
+        details,
+    )
+    .await?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -17,17 +17,19 @@ use serde::Deserialize;
 use super::analytics::{ScanAnalytics, scan_analytics};
 use super::batches::{self, BatchInput};
 use super::events::{self, EventInput, EventView};
-use super::origin::{OriginView, StampRecord};
-use super::scans::{ScanInput, StampFacts, Verdict, client_class};
-use super::signing::{KeyRing, SignedParts};
+use super::fake_reports::{self, FakeReportForm};
+use super::origin::OriginView;
+use super::scans::{ScanInput, Verdict};
+use super::signing::SignedParts;
 use super::stamps::{self, RollSummary, VoidSelection};
+use super::verdict::{self, PageClient};
 use super::{EventType, VoidReason};
 use crate::AppState;
 use crate::accounts::Authenticated;
 use crate::catalog::access;
 use crate::catalog::views::CooperativeView;
-use crate::domain::{FieldIssue, Gtin, LotCode, StampCode, bounded_text, optional_text};
-use crate::entities::{batches as batch_rows, fake_reports, products, stamps as stamp_rows};
+use crate::domain::{FieldIssue, StampCode};
+use crate::entities::batches as batch_rows;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::http::extract::{ApiPath, PageForm};
 use crate::http::page::{PageContext, render, render_form_error, render_with_status};
@@ -35,7 +37,6 @@ use crate::http::rate_limit::ClientAddr;
 use crate::http::skeleton::{self, Skeleton};
 use crate::i18n::{Lang, Messages};
 use crate::reference::Province;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 pub const CLIENT_COOKIE: &str = "ocop_client";
 
@@ -303,13 +304,14 @@ impl VerdictWords {
     }
 }
 
-/// Who is scanning: the key from the client cookie, or, for a client seen for the first time,
-/// from its network, user agent and languages (then set as its cookie).
+/// Who is scanning (see [`verdict::identify_page_client`]) and what they chose to share; a
+/// client seen for the first time is given its cookie.
 fn scan_client(
     state: &AppState,
     jar: CookieJar,
     headers: &HeaderMap,
     client: std::net::IpAddr,
+    params: &ScanParams,
 ) -> (CookieJar, ScanInput) {
     let header_text = |name| {
         headers
@@ -317,78 +319,37 @@ fn scan_client(
             .and_then(|v: &HeaderValue| v.to_str().ok())
             .unwrap_or("")
     };
-    let user_agent = header_text(header::USER_AGENT);
-    let known = jar
-        .get(CLIENT_COOKIE)
-        .and_then(|c| state.hasher.from_cookie(c.value()));
-    let (jar, key) = match known {
-        Some(key) => (jar, key),
-        None => {
-            let fingerprint = format!("{user_agent}\n{}", header_text(header::ACCEPT_LANGUAGE));
-            let key = state.hasher.of_network(client, &fingerprint);
-            let cookie = Cookie::build((CLIENT_COOKIE, state.hasher.cookie_for(key)))
+    let PageClient {
+        mut input,
+        new_cookie,
+    } = verdict::identify_page_client(
+        &state.hasher,
+        jar.get(CLIENT_COOKIE).map(|c| c.value()),
+        client,
+        header_text(header::USER_AGENT),
+        header_text(header::ACCEPT_LANGUAGE),
+    );
+    let jar = match new_cookie {
+        Some(value) => jar.add(
+            Cookie::build((CLIENT_COOKIE, value))
                 .path("/")
                 .http_only(true)
                 .secure(state.config.secure_cookies())
                 .same_site(SameSite::Lax)
                 .max_age(cookie::time::Duration::days(730))
-                .build();
-            (jar.add(cookie), key)
-        }
+                .build(),
+        ),
+        None => jar,
     };
-    (
-        jar,
-        ScanInput {
-            client: key,
-            client_class: client_class(user_agent),
-            province_code: None,
-            position: None,
-        },
-    )
-}
-
-fn apply_params(state: &AppState, input: &mut ScanInput, params: &ScanParams) {
-    input.province_code = params
-        .province
-        .as_deref()
-        .filter(|c| state.reference.province(c).is_some())
-        .map(str::to_owned);
-    let coordinate = |v: &Option<String>, limit: f64| {
-        v.as_deref()
-            .and_then(|t| t.parse::<f64>().ok())
-            .filter(|x| x.is_finite() && x.abs() <= limit)
-            // About a kilometre: enough to tell provinces apart, not enough to find a house.
-            .map(|x| (x * 100.0).round() / 100.0)
-    };
-    input.position = coordinate(&params.lat, 90.0).zip(coordinate(&params.lon, 180.0));
-}
-
-/// Judges one scan: the verdict, the origin and the stamp, or `None` for an unknown code.
-pub(super) async fn judge(
-    state: &AppState,
-    code: &StampCode,
-    input: ScanInput,
-) -> AppResult<(Verdict, Option<(StampRecord, Arc<OriginView>)>)> {
-    let Some(stamp) = state.trace_cache.stamp(code.as_str()).await? else {
-        state.scans.record_unknown(code.as_str(), input).await;
-        return Ok((Verdict::Unknown, None));
-    };
-    let Some(origin) = state
-        .trace_cache
-        .origin(&state.reference, stamp.batch_id)
-        .await?
-    else {
-        return Ok((Verdict::Unknown, None));
-    };
-    let facts = StampFacts {
-        id: stamp.id,
-        cooperative_id: stamp.cooperative_id,
-        code: stamp.code.clone(),
-        void_reason: stamp.void_reason,
-        counters: stamp.counters,
-    };
-    let verdict = state.scans.record(&facts, input).await?;
-    Ok((verdict, Some((stamp, origin))))
+    let coordinate = |v: &Option<String>| v.as_deref().and_then(|t| t.parse::<f64>().ok());
+    verdict::add_place(
+        &state.reference,
+        &mut input,
+        params.province.as_deref(),
+        coordinate(&params.lat),
+        coordinate(&params.lon),
+    );
+    (jar, input)
 }
 
 async fn scan_response(
@@ -401,12 +362,20 @@ async fn scan_response(
     params: &ScanParams,
 ) -> AppResult<Response> {
     state.limits.check_scan(client)?;
-    let (jar, mut input) = scan_client(state, jar, headers, client);
-    apply_params(state, &mut input, params);
+    let (jar, input) = scan_client(state, jar, headers, client, params);
     let reported_province = input.province_code.clone();
     let shared_position = input.position.is_some();
     let (verdict, found) = match &code {
-        Some(code) => judge(state, code, input).await?,
+        Some(code) => {
+            verdict::judge(
+                &state.trace_cache,
+                &state.reference,
+                &state.scans,
+                code,
+                input,
+            )
+            .await?
+        }
         None => (Verdict::Unknown, None),
     };
     let code = code.map(|c| c.as_str().to_owned()).unwrap_or_default();
@@ -515,27 +484,14 @@ async fn scan_signed(
     ApiPath((code, lot, serial, signature)): ApiPath<(String, String, String, String)>,
     Query(params): Query<ScanParams>,
 ) -> AppResult<Response> {
-    let ring = KeyRing::single(&state.signer);
     let parts = SignedParts {
         code: &code,
         lot: &lot,
         serial: &serial,
         signature: &signature,
     };
-    // Keys of earlier secrets are in the database; the current one verifies nearly every stamp.
-    let verified = match ring.verify(&parts) {
-        Ok(v) => Some(v),
-        Err(_) => {
-            let keys =
-                super::signing::published_keys(&state.db, &state.signer, &state.config.public_url)
-                    .await?;
-            KeyRing::from_published(&keys)
-                .ok()
-                .and_then(|r| r.verify(&parts).ok())
-        }
-    };
-    // A URL whose signature does not check out is not ours, whatever code it carries.
-    let code = verified.map(|v| v.code);
+    let code =
+        verdict::resolve_signed(&state.db, &state.signer, &state.config.public_url, &parts).await?;
     scan_response(&state, ctx, jar, &headers, client, code, &params).await
 }
 
@@ -548,126 +504,8 @@ async fn scan_digital_link(
     ApiPath((gtin, lot, serial)): ApiPath<(String, String, String)>,
     Query(params): Query<ScanParams>,
 ) -> AppResult<Response> {
-    let code = resolve_digital_link(&state, &gtin, &lot, &serial).await?;
+    let code = verdict::resolve_digital_link(&state.db, &gtin, &lot, &serial).await?;
     scan_response(&state, ctx, jar, &headers, client, code, &params).await
-}
-
-/// The stamp a GS1 Digital Link names, if any. A GTIN with a wrong check digit names nothing.
-async fn resolve_digital_link(
-    state: &AppState,
-    gtin: &str,
-    lot: &str,
-    serial: &str,
-) -> AppResult<Option<StampCode>> {
-    let (Ok(gtin), Ok(lot), Ok(serial)) = (
-        Gtin::parse(gtin),
-        LotCode::parse(lot),
-        serial.parse::<i64>(),
-    ) else {
-        return Ok(None);
-    };
-    let Some(product) = products::Entity::find()
-        .filter(products::Column::Gtin.eq(gtin.as_gtin14()))
-        .one(&state.db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let Some(batch) = batch_rows::Entity::find()
-        .filter(batch_rows::Column::ProductId.eq(product.id))
-        .filter(batch_rows::Column::LotCode.eq(lot.as_str()))
-        .one(&state.db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(stamp_rows::Entity::find()
-        .filter(stamp_rows::Column::BatchId.eq(batch.id))
-        .filter(stamp_rows::Column::Serial.eq(serial))
-        .one(&state.db)
-        .await?
-        .and_then(|s| StampCode::parse(&s.code).ok()))
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct FakeReportForm {
-    #[serde(default)]
-    pub place_of_purchase: String,
-    #[serde(default)]
-    pub seller: String,
-    #[serde(default)]
-    pub note: String,
-    #[serde(default)]
-    pub province: String,
-}
-
-/// A validated fake report.
-pub struct FakeReportDetails {
-    pub place_of_purchase: String,
-    pub seller: String,
-    pub note: String,
-    pub province_code: Option<String>,
-}
-
-impl FakeReportForm {
-    pub fn parse(&self, state: &AppState) -> AppResult<FakeReportDetails> {
-        let mut errors = FieldErrors::default();
-        let place = errors.take(
-            "place_of_purchase",
-            bounded_text(&self.place_of_purchase, 2, 200),
-        );
-        let seller = errors.take("seller", optional_text(&self.seller, 200));
-        let note = errors.take("note", optional_text(&self.note, 2000));
-        let province = errors.take(
-            "province",
-            match self.province.trim() {
-                "" => Ok(None),
-                code if state.reference.province(code).is_some() => Ok(Some(code.to_owned())),
-                _ => Err(FieldIssue::new(
-                    "unknown_province",
-                    "no province has this code",
-                )),
-            },
-        );
-        match (place, seller, note, province) {
-            (Some(place), Some(seller), Some(note), Some(province_code)) => Ok(FakeReportDetails {
-                place_of_purchase: place,
-                seller: seller.unwrap_or_default(),
-                note: note.unwrap_or_default(),
-                province_code,
-            }),
-            _ => Err(errors.into_error()),
-        }
-    }
-}
-
-/// Stores a report of a suspected fake (the code may be unknown: that is the point).
-pub(super) async fn store_fake_report(
-    state: &AppState,
-    code: &str,
-    client: std::net::IpAddr,
-    user_agent: &str,
-    details: FakeReportDetails,
-) -> AppResult<()> {
-    let stamp = match StampCode::parse(code) {
-        Ok(code) => state.trace_cache.stamp(code.as_str()).await?,
-        Err(_) => None,
-    };
-    fake_reports::ActiveModel {
-        stamp_id: Set(stamp.as_ref().map(|s| s.id)),
-        cooperative_id: Set(stamp.as_ref().map(|s| s.cooperative_id)),
-        code: Set(code.chars().take(32).collect()),
-        place_of_purchase: Set(details.place_of_purchase),
-        seller: Set(details.seller),
-        note: Set(details.note),
-        province_code: Set(details.province_code),
-        client_hash: Set(state.hasher.of_network(client, user_agent).hex()),
-        created_at: Set(chrono::Utc::now()),
-        ..Default::default()
-    }
-    .insert(&state.db)
-    .await?;
-    Ok(())
 }
 
 async fn report_fake(
@@ -683,11 +521,20 @@ async fn report_fake(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let parsed = form.parse(&state);
+    let parsed = form.parse(&state.reference);
     let stamp_code = StampCode::parse(&code).ok();
     let (sent, errors) = match parsed {
         Ok(details) => {
-            store_fake_report(&state, &code, client, user_agent, details).await?;
+            fake_reports::store(
+                &state.db,
+                &state.trace_cache,
+                &state.hasher,
+                &code,
+                client,
+                user_agent,
+                details,
+            )
+            .await?;
             (true, FieldErrors::default())
         }
         Err(AppError::Validation(errors)) => (false, errors),
@@ -695,14 +542,7 @@ async fn report_fake(
     };
     // Show the origin again (without counting a scan) with the report's outcome.
     let origin = match &stamp_code {
-        Some(c) => match state.trace_cache.stamp(c.as_str()).await? {
-            Some(stamp) => state
-                .trace_cache
-                .origin(&state.reference, stamp.batch_id)
-                .await?
-                .map(|o| (stamp.serial, o)),
-            None => None,
-        },
+        Some(c) => verdict::origin_without_scan(&state.trace_cache, &state.reference, c).await?,
         None => None,
     };
     let status = if sent {

@@ -15,15 +15,13 @@ pub mod exports;
 pub mod fake_reports;
 pub mod labels;
 pub mod origin;
-mod routes_api;
-mod routes_pages;
+mod routes;
 pub mod scans;
 pub mod signing;
 pub mod stamps;
 pub mod verdict;
 
-pub use routes_api::api_routes;
-pub use routes_pages::page_routes;
+pub use routes::{api_routes, page_routes};
 
 /// Generates `enum` ↔ database string conversions.
 macro_rules! text_enum {

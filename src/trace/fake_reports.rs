@@ -14,6 +14,7 @@ use crate::entities::fake_reports;
 use crate::error::{AppResult, FieldErrors};
 use crate::reference::ReferenceData;
 
+/// A fake report as the scan page's form sends it (the API's request is turned into one).
 #[derive(Debug, Default, Deserialize)]
 pub struct FakeReportForm {
     #[serde(default)]

@@ -6,6 +6,10 @@
 //! - `{PUBLIC_URL}/s/{CODE}/{LOT}/{SERIAL}/{SIGNATURE}` for stamps signed for offline checks;
 //! - `{PUBLIC_URL}/01/{GTIN14}/10/{LOT}/21/{SERIAL}`, the GS1 Digital Link form, when the
 //!   product has a GTIN.
+//!
+//! A scan goes through [`verdict`]: the stamp its URL names, who is scanning, and the judgement
+//! by [`scans`] (per-stamp state, then the batch writer) with the stamp and origin from the
+//! [`origin`] caches. The pages and the API (`routes`) call these services and never each other.
 
 pub mod analytics;
 pub mod batches;

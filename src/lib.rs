@@ -23,6 +23,7 @@ pub mod media;
 pub mod metrics;
 pub mod orders;
 pub mod payments;
+pub mod qr;
 pub mod reference;
 pub mod search;
 pub mod seed;

@@ -27,8 +27,8 @@ use crate::ledger::reports;
 use crate::payments::cancellation::cancel_as;
 use crate::payments::vietqr;
 use crate::payments::views::{CheckoutView, PaymentView, checkout_view};
+use crate::qr::{self, EcLevel};
 use crate::reference::{Commune, Province};
-use crate::trace::qr::{self, EcLevel};
 
 pub fn page_routes() -> Router<AppState> {
     Router::new()

@@ -312,9 +312,8 @@ mod tests {
     #[test]
     fn a_payment_code_image_decodes_back_to_its_payload() {
         let payload = parse(VECTORS[1]).map(|_| VECTORS[1]).unwrap();
-        let matrix =
-            crate::trace::qr::QrMatrix::encode(payload, crate::trace::qr::EcLevel::M).unwrap();
-        let png = crate::trace::qr::render_png(&matrix, 400).unwrap();
+        let matrix = crate::qr::QrMatrix::encode(payload, crate::qr::EcLevel::M).unwrap();
+        let png = crate::qr::render_png(&matrix, 400).unwrap();
         let image = image::load_from_memory(&png).unwrap().to_luma8();
         let mut prepared = rqrr::PreparedImage::prepare(image);
         let grids = prepared.detect_grids();

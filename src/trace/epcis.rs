@@ -7,12 +7,16 @@
 //! (the cooperatives have no GLNs). Harvest, production and best-before dates travel as CBV
 //! master data (`cbvmda:`) of the commissioning event.
 
+use std::collections::HashMap;
+
 use chrono::{SecondsFormat, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::{Map, Value, json};
 
 use super::EventType;
 use super::events::EventView;
 use crate::entities::{batches, products};
+use crate::error::AppResult;
 
 pub const EPCIS_CONTEXT: &str = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld";
 
@@ -48,6 +52,46 @@ pub struct InputClass {
     pub batch_id: i64,
     pub class_uri: String,
     pub quantity: i64,
+}
+
+/// The input batches of `events` (a batch's transformations) as classes, in the order the
+/// database lists them; an input whose product is gone is left out. Two queries however many
+/// inputs: the batches, then their products.
+pub async fn input_classes(
+    db: &impl ConnectionTrait,
+    public_url: &str,
+    events: &[EventView],
+) -> AppResult<Vec<InputClass>> {
+    let input_ids: Vec<i64> = events
+        .iter()
+        .flat_map(|e| e.input_batch_ids.iter().copied())
+        .collect();
+    if input_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let input_batches = batches::Entity::find()
+        .filter(batches::Column::Id.is_in(input_ids))
+        .all(db)
+        .await?;
+    let product_ids: Vec<i64> = input_batches.iter().map(|b| b.product_id).collect();
+    let input_products: HashMap<i64, products::Model> = products::Entity::find()
+        .filter(products::Column::Id.is_in(product_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    Ok(input_batches
+        .iter()
+        .filter_map(|input| {
+            let product = input_products.get(&input.product_id)?;
+            Some(InputClass {
+                batch_id: input.id,
+                class_uri: class_uri(public_url, product, input),
+                quantity: input.quantity,
+            })
+        })
+        .collect())
 }
 
 /// Builds the EPCIS document of one batch.

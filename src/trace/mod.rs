@@ -6,22 +6,26 @@
 //! - `{PUBLIC_URL}/s/{CODE}/{LOT}/{SERIAL}/{SIGNATURE}` for stamps signed for offline checks;
 //! - `{PUBLIC_URL}/01/{GTIN14}/10/{LOT}/21/{SERIAL}`, the GS1 Digital Link form, when the
 //!   product has a GTIN.
+//!
+//! A scan goes through [`verdict`]: the stamp its URL names, who is scanning, and the judgement
+//! by [`scans`] (per-stamp state, then the batch writer) with the stamp and origin from the
+//! [`origin`] caches. The pages and the API (`routes`) call these services and never each other.
 
 pub mod analytics;
 pub mod batches;
 pub mod epcis;
 pub mod events;
+pub mod exports;
+pub mod fake_reports;
 pub mod labels;
 pub mod origin;
-pub mod qr;
-mod routes_api;
-mod routes_pages;
+mod routes;
 pub mod scans;
 pub mod signing;
 pub mod stamps;
+pub mod verdict;
 
-pub use routes_api::api_routes;
-pub use routes_pages::page_routes;
+pub use routes::{api_routes, page_routes};
 
 /// Generates `enum` ↔ database string conversions.
 macro_rules! text_enum {

@@ -297,6 +297,17 @@ pub async fn rolls_of(db: &impl ConnectionTrait, batch_id: i64) -> AppResult<Vec
         .collect())
 }
 
+/// The stamp with this code, if any.
+pub async fn by_code(
+    db: &impl ConnectionTrait,
+    code: &StampCode,
+) -> AppResult<Option<stamps::Model>> {
+    Ok(stamps::Entity::find()
+        .filter(stamps::Column::Code.eq(code.as_str()))
+        .one(db)
+        .await?)
+}
+
 /// The first `limit` active stamps of a batch, by serial (sample links on the batch page).
 pub async fn first_active(
     db: &impl ConnectionTrait,

@@ -672,9 +672,7 @@ async fn a_signed_stamp_verifies_offline_and_a_tampered_one_does_not() {
         "HTTPS://TRUYXUAT.OCOP.LAOCAI.GOV.VN/S/{}/{}/{}/{signature}",
         "0123456789ABCDEF", "MO-2025-11-GIAPHU-01", 100_000
     );
-    let matrix =
-        ocop_market::trace::qr::QrMatrix::encode(&longest, ocop_market::trace::qr::EcLevel::M)
-            .unwrap();
+    let matrix = ocop_market::qr::QrMatrix::encode(&longest, ocop_market::qr::EcLevel::M).unwrap();
     assert!(
         matrix.version() <= 10,
         "version {} for {} characters",

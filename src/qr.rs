@@ -1,4 +1,8 @@
-//! QR codes for stamp URLs: encoding to a module matrix, and rendering it as SVG or PNG.
+//! QR codes: encoding text to a module matrix, and rendering it as SVG or PNG.
+//!
+//! A leaf module, used by trace (stamp QR codes and label sheets) and orders (the VietQR
+//! transfer code). Segmenting is tuned for stamp URLs, whose path is upper case (see
+//! [`QrMatrix::encode`]), but any text encodes.
 
 use std::fmt::Write as _;
 

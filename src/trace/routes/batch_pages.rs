@@ -1,0 +1,473 @@
+//! The cooperative's workspace pages of a batch: recording it, its page with the forms for
+//! events, photos, issuing and voiding stamps, and the label and CSV downloads it links to.
+
+use askama::Template;
+use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::accounts::Authenticated;
+use crate::catalog::access;
+use crate::catalog::views::CooperativeView;
+use crate::domain::FieldIssue;
+use crate::entities::batches as batch_rows;
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::http::extract::{ApiPath, ApiQuery, PageForm};
+use crate::http::page::{PageContext, render, render_form_error, render_with_status};
+use crate::trace::batches::{self, BatchInput};
+use crate::trace::events::{self, EventInput, EventView};
+use crate::trace::exports::{self, CsvParams, LabelParams};
+use crate::trace::stamps::{self, RollSummary, VoidSelection};
+use crate::trace::{EventType, VoidReason};
+
+#[derive(Template)]
+#[template(path = "workspace/batch_form.html")]
+struct BatchFormPage {
+    ctx: PageContext,
+    product_id: i64,
+    product_name: String,
+    form: BatchInput,
+    errors: FieldErrors,
+}
+
+pub(super) async fn new_batch_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    let (product, _) = access::managed_product(&state.db, &user, id).await?;
+    render(&BatchFormPage {
+        ctx,
+        product_id: product.id,
+        product_name: product.name,
+        form: BatchInput {
+            quantity_unit: "hộp".into(),
+            ..Default::default()
+        },
+        errors: FieldErrors::default(),
+    })
+}
+
+pub(super) async fn new_batch_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(form): PageForm<BatchInput>,
+) -> AppResult<Response> {
+    let (product, membership) = access::managed_product(&state.db, &user, id).await?;
+    let result = match form.parse(&state.reference) {
+        Ok(details) => batches::create(&state.db, &user, &membership, &product, details).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(batch) => Ok(Redirect::to(&format!("/workspace/batches/{}", batch.id)).into_response()),
+        Err(err) => render_form_error(err, |errors| BatchFormPage {
+            ctx,
+            product_id: product.id,
+            product_name: product.name,
+            form,
+            errors,
+        }),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "workspace/batch.html")]
+struct BatchPage {
+    ctx: PageContext,
+    cooperative: CooperativeView,
+    product_id: i64,
+    product_name: String,
+    batch: batch_rows::Model,
+    place: String,
+    events: Vec<EventView>,
+    rolls: Vec<RollSummary>,
+    sample_links: Vec<(i64, String)>,
+    event_form: EventInput,
+    event_errors: FieldErrors,
+    stamp_errors: FieldErrors,
+    /// The batch's photos in display order: id and image.
+    photos: Vec<(i64, crate::media::PhotoImage)>,
+    photo_errors: FieldErrors,
+    notice: Option<String>,
+}
+
+impl BatchPage {
+    fn event_types(&self) -> &'static [EventType] {
+        EventType::ALL
+    }
+
+    fn void_reasons(&self) -> &'static [VoidReason] {
+        VoidReason::ALL
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct BatchPageParams {
+    notice: Option<String>,
+}
+
+/// The forms of the batch page as they should be shown again.
+#[derive(Default)]
+struct BatchForms {
+    event_form: EventInput,
+    event_errors: FieldErrors,
+    stamp_errors: FieldErrors,
+    photo_errors: FieldErrors,
+    notice: Option<String>,
+}
+
+async fn render_batch_page(
+    state: &AppState,
+    ctx: PageContext,
+    batch_id: i64,
+    user: &crate::accounts::CurrentUser,
+    forms: BatchForms,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let BatchForms {
+        event_form,
+        event_errors,
+        stamp_errors,
+        photo_errors,
+        notice,
+    } = forms;
+    let (batch, product, membership) = batches::managed(&state.db, user, batch_id).await?;
+    let events = events::of_batch(&state.db, &state.reference, batch.id).await?;
+    let rolls = stamps::rolls_of(&state.db, batch.id).await?;
+    let photos = crate::media::ordered(&state.db, crate::media::PhotoOwner::Batch(batch.id))
+        .await?
+        .iter()
+        .map(|p| (p.id, crate::media::PhotoImage::of(p)))
+        .collect();
+    let sample_links = stamps::first_active(&state.db, batch.id, 3)
+        .await?
+        .iter()
+        .map(|s| {
+            (
+                s.serial,
+                stamps::link_url(&state.config.public_url, &s.code),
+            )
+        })
+        .collect();
+    render_with_status(
+        status,
+        &BatchPage {
+            ctx,
+            cooperative: CooperativeView::new(&membership.cooperative, &state.reference),
+            product_id: product.id,
+            product_name: product.name,
+            place: state.reference.place_name(&batch.origin_commune_code),
+            batch,
+            events,
+            rolls,
+            sample_links,
+            event_form,
+            event_errors,
+            stamp_errors,
+            photos,
+            photo_errors,
+            notice,
+        },
+    )
+}
+
+/// Adds a batch photo from the batch page's upload form; a refused file shows its reason
+/// beside the file field.
+pub(super) async fn batch_photo_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> AppResult<Response> {
+    let (batch, _, membership) = batches::managed(&state.db, &user, id).await?;
+    let added = crate::media::routes::receive(
+        &state,
+        &user,
+        membership.cooperative.id,
+        crate::media::PhotoOwner::Batch(batch.id),
+        multipart,
+    )
+    .await
+    .map(|_| ());
+    match added {
+        Ok(()) => Ok(Redirect::to(&format!("/workspace/batches/{id}#photos")).into_response()),
+        Err(err) => {
+            let (status, errors) = err.into_form_errors()?;
+            render_batch_page(
+                &state,
+                ctx,
+                id,
+                &user,
+                BatchForms {
+                    photo_errors: errors,
+                    ..BatchForms::default()
+                },
+                status,
+            )
+            .await
+        }
+    }
+}
+
+pub(super) async fn batch_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    Query(params): Query<BatchPageParams>,
+) -> AppResult<Response> {
+    let notice = params
+        .notice
+        .filter(|n| ["issued", "voided", "event"].contains(&n.as_str()));
+    render_batch_page(
+        &state,
+        ctx,
+        id,
+        &user,
+        BatchForms {
+            // Most events are recorded as they happen: the form starts at the current minute
+            // in Vietnam, so a helper on a phone need not type a date and time.
+            event_form: EventInput {
+                event_type: "commissioning".into(),
+                occurred_at: crate::clock::to_vietnam_time(chrono::Utc::now())
+                    .format("%Y-%m-%dT%H:%M")
+                    .to_string(),
+                utc_offset: "+07:00".into(),
+                ..Default::default()
+            },
+            notice,
+            ..Default::default()
+        },
+        StatusCode::OK,
+    )
+    .await
+}
+
+pub(super) async fn event_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(form): PageForm<EventInput>,
+) -> AppResult<Response> {
+    let (batch, _, _) = batches::managed(&state.db, &user, id).await?;
+    let result = match form.parse(&state.reference) {
+        Ok(details) => events::record(&state.db, &user, &batch, details)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => {
+            Ok(Redirect::to(&format!("/workspace/batches/{id}?notice=event")).into_response())
+        }
+        Err(AppError::Validation(errors)) => {
+            render_batch_page(
+                &state,
+                ctx,
+                id,
+                &user,
+                BatchForms {
+                    event_form: form,
+                    event_errors: errors,
+                    stamp_errors: FieldErrors::default(),
+                    photo_errors: FieldErrors::default(),
+                    notice: None,
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct IssueForm {
+    #[serde(default)]
+    count: String,
+    #[serde(default)]
+    signed: Option<String>,
+}
+
+pub(super) async fn issue_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(form): PageForm<IssueForm>,
+) -> AppResult<Response> {
+    let (batch, _, _) = batches::managed(&state.db, &user, id).await?;
+    let count = form
+        .count
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| FieldIssue::new("invalid_stamp_count", "1 to 100,000 stamps"))
+        .and_then(stamps::parse_count);
+    match count {
+        Ok(count) => {
+            stamps::issue(
+                &state.db,
+                &state.signer,
+                &batch,
+                count,
+                form.signed.is_some(),
+                |_| Ok(()),
+            )
+            .await?;
+            Ok(Redirect::to(&format!("/workspace/batches/{id}?notice=issued")).into_response())
+        }
+        Err(issue) => {
+            let mut errors = FieldErrors::default();
+            errors.add("count", issue);
+            render_batch_page(
+                &state,
+                ctx,
+                id,
+                &user,
+                BatchForms {
+                    event_form: EventInput::default(),
+                    event_errors: FieldErrors::default(),
+                    stamp_errors: errors,
+                    photo_errors: FieldErrors::default(),
+                    notice: None,
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct VoidForm {
+    #[serde(default)]
+    select: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    roll: String,
+    #[serde(default)]
+    reason: String,
+}
+
+impl VoidForm {
+    fn selection(&self) -> Result<VoidSelection, (&'static str, FieldIssue)> {
+        let number = |field: &'static str, text: &str| {
+            text.trim().parse::<i64>().ok().filter(|n| *n > 0).ok_or((
+                field,
+                FieldIssue::new("invalid_serial", "a serial number from 1"),
+            ))
+        };
+        match self.select.as_str() {
+            "serial" => Ok(VoidSelection::Serial {
+                serial: number("from", &self.from)?,
+            }),
+            "range" => Ok(VoidSelection::Range {
+                from: number("from", &self.from)?,
+                to: number("to", &self.to)?,
+            }),
+            "roll" => Ok(VoidSelection::Roll {
+                roll: i32::try_from(number("roll", &self.roll)?)
+                    .map_err(|_| ("roll", FieldIssue::new("invalid_roll", "a roll number")))?,
+            }),
+            _ => Err((
+                "select",
+                FieldIssue::new("invalid_selection", "one stamp, a range or a roll"),
+            )),
+        }
+    }
+}
+
+pub(super) async fn void_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(form): PageForm<VoidForm>,
+) -> AppResult<Response> {
+    let (batch, _, _) = batches::managed(&state.db, &user, id).await?;
+    let result = match form.selection() {
+        Ok(selection) => stamps::void(&state.db, &batch, &selection, &form.reason).await,
+        Err((field, issue)) => Err(FieldErrors::single(field, issue)),
+    };
+    match result {
+        Ok(_) => {
+            state.trace_cache.forget_voided().await;
+            Ok(Redirect::to(&format!("/workspace/batches/{id}?notice=voided")).into_response())
+        }
+        Err(AppError::Validation(errors)) => {
+            render_batch_page(
+                &state,
+                ctx,
+                id,
+                &user,
+                BatchForms {
+                    event_form: EventInput::default(),
+                    event_errors: FieldErrors::default(),
+                    stamp_errors: errors,
+                    photo_errors: FieldErrors::default(),
+                    notice: None,
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Renders a batch's label sheet PDF (the batch page's download).
+pub(super) async fn labels_pdf(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(params): ApiQuery<LabelParams>,
+) -> AppResult<Response> {
+    let (batch, product, _) = batches::managed(&state.db, &user, id).await?;
+    let pdf = exports::label_sheet(
+        &state.db,
+        &state.config.public_url,
+        &batch,
+        &product,
+        &params,
+    )
+    .await?;
+    Ok(super::attachment(
+        "application/pdf",
+        &exports::file_name(&batch, "pdf"),
+        pdf,
+    ))
+}
+
+/// Renders a batch's print-shop CSV (the batch page's download).
+pub(super) async fn stamps_csv(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(params): ApiQuery<CsvParams>,
+) -> AppResult<Response> {
+    let (batch, product, _) = batches::managed(&state.db, &user, id).await?;
+    let csv = exports::stamps_csv(
+        &state.db,
+        &state.config.public_url,
+        &batch,
+        &product,
+        &params,
+    )
+    .await?;
+    Ok(super::attachment(
+        "text/csv; charset=utf-8",
+        &exports::file_name(&batch, "csv"),
+        csv,
+    ))
+}

@@ -1,0 +1,284 @@
+//! The public scan page a stamp's QR opens, in its three URL forms (plain, signed, GS1 Digital
+//! Link), the fake report sent from it, and the published stamp keys. The verdict comes from
+//! [`verdict`]; the page's rendering is in `scan_view`.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use serde::Deserialize;
+
+use super::scan_view::{ScanPage, ScanValues, scan_skeleton};
+use crate::AppState;
+use crate::domain::StampCode;
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::http::extract::{ApiPath, PageForm};
+use crate::http::page::{PageContext, render_with_status};
+use crate::http::rate_limit::ClientAddr;
+use crate::http::skeleton;
+use crate::trace::fake_reports::{self, FakeReportForm};
+use crate::trace::scans::{ScanInput, Verdict};
+use crate::trace::signing::SignedParts;
+use crate::trace::verdict::{self, PageClient};
+
+pub const CLIENT_COOKIE: &str = "ocop_client";
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ScanParams {
+    /// Province where the person bought the package (opt-in).
+    province: Option<String>,
+    lat: Option<String>,
+    lon: Option<String>,
+}
+
+/// Who is scanning (see [`verdict::identify_page_client`]) and what they chose to share; a
+/// client seen for the first time is given its cookie.
+fn scan_client(
+    state: &AppState,
+    jar: CookieJar,
+    headers: &HeaderMap,
+    client: std::net::IpAddr,
+    params: &ScanParams,
+) -> (CookieJar, ScanInput) {
+    let header_text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let PageClient {
+        mut input,
+        new_cookie,
+    } = verdict::identify_page_client(
+        &state.hasher,
+        jar.get(CLIENT_COOKIE).map(|c| c.value()),
+        client,
+        header_text(header::USER_AGENT),
+        header_text(header::ACCEPT_LANGUAGE),
+    );
+    let jar = match new_cookie {
+        Some(value) => jar.add(
+            Cookie::build((CLIENT_COOKIE, value))
+                .path("/")
+                .http_only(true)
+                .secure(state.config.secure_cookies())
+                .same_site(SameSite::Lax)
+                .max_age(cookie::time::Duration::days(730))
+                .build(),
+        ),
+        None => jar,
+    };
+    let coordinate = |v: &Option<String>| v.as_deref().and_then(|t| t.parse::<f64>().ok());
+    verdict::add_place(
+        &state.reference,
+        &mut input,
+        params.province.as_deref(),
+        coordinate(&params.lat),
+        coordinate(&params.lon),
+    );
+    (jar, input)
+}
+
+async fn scan_response(
+    state: &AppState,
+    ctx: PageContext,
+    jar: CookieJar,
+    headers: &HeaderMap,
+    client: std::net::IpAddr,
+    code: Option<StampCode>,
+    params: &ScanParams,
+) -> AppResult<Response> {
+    state.limits.check_scan(client)?;
+    let (jar, input) = scan_client(state, jar, headers, client, params);
+    let reported_province = input.province_code.clone();
+    let shared_position = input.position.is_some();
+    let (verdict, found) = match &code {
+        Some(code) => {
+            verdict::judge(
+                &state.trace_cache,
+                &state.reference,
+                &state.scans,
+                code,
+                input,
+            )
+            .await?
+        }
+        None => (Verdict::Unknown, None),
+    };
+    let code = code.map(|c| c.as_str().to_owned()).unwrap_or_default();
+    let serial = found.as_ref().map_or(0, |(stamp, _)| stamp.serial);
+    let values = ScanValues::new(&ctx, &verdict, &code, serial, false)?;
+    // A plain check of a known code by a visitor who is not logged in: nearly every scan, and
+    // the same page for all but the values.
+    let plain = ctx.user.is_none() && reported_province.is_none() && !shared_position;
+    let skeleton = match &found {
+        Some((stamp, origin)) if plain => scan_skeleton(state, &ctx, stamp.batch_id, origin)?,
+        _ => None,
+    };
+    let mut response = match skeleton {
+        Some(skeleton) => {
+            let values = values.as_strs();
+            let gzip = skeleton::accepts_gzip(
+                headers
+                    .get_all(header::ACCEPT_ENCODING)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+            );
+            let mut response = if gzip {
+                ([(header::CONTENT_ENCODING, "gzip")], skeleton.gzip(&values)).into_response()
+            } else {
+                skeleton.text(&values).into_response()
+            };
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+            response
+        }
+        None => {
+            let status = if found.is_some() {
+                StatusCode::OK
+            } else {
+                StatusCode::NOT_FOUND
+            };
+            let page = ScanPage {
+                reported_province,
+                shared_position,
+                ..ScanPage::new(
+                    ctx,
+                    values.into_slots(),
+                    found.map(|(_, origin)| origin),
+                    &state.reference.provinces,
+                )
+            };
+            render_with_status(status, &page)?
+        }
+    };
+    // A verdict depends on the history: never cache it.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok((jar, response).into_response())
+}
+
+pub(super) async fn scan_plain(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    ClientAddr(client): ClientAddr,
+    jar: CookieJar,
+    headers: HeaderMap,
+    ApiPath(code): ApiPath<String>,
+    Query(params): Query<ScanParams>,
+) -> AppResult<Response> {
+    let code = StampCode::parse(&code).ok();
+    scan_response(&state, ctx, jar, &headers, client, code, &params).await
+}
+
+pub(super) async fn scan_signed(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    ClientAddr(client): ClientAddr,
+    jar: CookieJar,
+    headers: HeaderMap,
+    ApiPath((code, lot, serial, signature)): ApiPath<(String, String, String, String)>,
+    Query(params): Query<ScanParams>,
+) -> AppResult<Response> {
+    let parts = SignedParts {
+        code: &code,
+        lot: &lot,
+        serial: &serial,
+        signature: &signature,
+    };
+    let code =
+        verdict::resolve_signed(&state.db, &state.signer, &state.config.public_url, &parts).await?;
+    scan_response(&state, ctx, jar, &headers, client, code, &params).await
+}
+
+pub(super) async fn scan_digital_link(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    ClientAddr(client): ClientAddr,
+    jar: CookieJar,
+    headers: HeaderMap,
+    ApiPath((gtin, lot, serial)): ApiPath<(String, String, String)>,
+    Query(params): Query<ScanParams>,
+) -> AppResult<Response> {
+    let code = verdict::resolve_digital_link(&state.db, &gtin, &lot, &serial).await?;
+    scan_response(&state, ctx, jar, &headers, client, code, &params).await
+}
+
+pub(super) async fn report_fake(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    ApiPath(code): ApiPath<String>,
+    PageForm(form): PageForm<FakeReportForm>,
+) -> AppResult<Response> {
+    state.limits.check_report(client)?;
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let parsed = form.parse(&state.reference);
+    let stamp_code = StampCode::parse(&code).ok();
+    let (sent, errors) = match parsed {
+        Ok(details) => {
+            fake_reports::store(
+                &state.db,
+                &state.trace_cache,
+                &state.hasher,
+                &code,
+                client,
+                user_agent,
+                details,
+            )
+            .await?;
+            (true, FieldErrors::default())
+        }
+        Err(AppError::Validation(errors)) => (false, errors),
+        Err(other) => return Err(other),
+    };
+    // Show the origin again (without counting a scan) with the report's outcome.
+    let origin = match &stamp_code {
+        Some(c) => verdict::origin_without_scan(&state.trace_cache, &state.reference, c).await?,
+        None => None,
+    };
+    let status = if sent {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let (serial, origin) = match origin {
+        Some((serial, origin)) => (serial, Some(origin)),
+        None => (0, None),
+    };
+    let verdict = if origin.is_some() {
+        Verdict::GenuineFirstCheck
+    } else {
+        Verdict::Unknown
+    };
+    let code = stamp_code.map(|c| c.as_str().to_owned()).unwrap_or(code);
+    let values = ScanValues::new(&ctx, &verdict, &code, serial, sent)?;
+    render_with_status(
+        status,
+        &ScanPage {
+            report_errors: errors,
+            ..ScanPage::new(ctx, values.into_slots(), origin, &state.reference.provinces)
+        },
+    )
+}
+
+pub(super) async fn published_keys(State(state): State<AppState>) -> AppResult<Response> {
+    let keys =
+        crate::trace::signing::published_keys(&state.db, &state.signer, &state.config.public_url)
+            .await?;
+    Ok((
+        [(header::CACHE_CONTROL, "public, max-age=3600")],
+        axum::Json(keys),
+    )
+        .into_response())
+}

@@ -20,9 +20,9 @@ use super::{
 use crate::AppState;
 use crate::config::Config;
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::http::client::ClientAddr;
 use crate::http::extract::{ApiJson, PageForm};
 use crate::http::page::{PageContext, local_redirect_target, render, render_with_status};
-use crate::http::rate_limit::ClientAddr;
 
 pub fn page_routes() -> Router<AppState> {
     Router::new()

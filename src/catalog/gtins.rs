@@ -26,7 +26,7 @@ use crate::domain::Gtin;
 use crate::entities::{cooperatives, products};
 use crate::error::{AppError, AppResult};
 
-crate::catalog::status_enum! {
+crate::domain::text_enum! {
     /// Where a product's GTIN claim stands.
     GtinStatus {
         Owned => "owned",

@@ -30,29 +30,9 @@ pub fn page_routes() -> axum::Router<crate::AppState> {
     routes_pages::page_routes().merge(routes_members::page_routes())
 }
 
-/// Generates `enum` ↔ database string conversions for a status column.
-macro_rules! status_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+use crate::domain::text_enum;
 
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $text),+ }
-            }
-
-            pub fn parse(text: &str) -> Option<Self> {
-                match text { $($text => Some(Self::$variant),)+ _ => None }
-            }
-        }
-    };
-}
-
-pub(crate) use status_enum;
-
-status_enum! {
+text_enum! {
     /// Where a cooperative stands with the province.
     CooperativeStatus {
         Pending => "pending",
@@ -62,7 +42,7 @@ status_enum! {
     }
 }
 
-status_enum! {
+text_enum! {
     /// A product's life: drafts and archived products are seen only by the cooperative.
     ProductStatus {
         Draft => "draft",
@@ -71,7 +51,7 @@ status_enum! {
     }
 }
 
-status_enum! {
+text_enum! {
     /// Whether the province has checked a recorded OCOP certificate.
     CertificateStatus {
         Pending => "pending",
@@ -80,7 +60,7 @@ status_enum! {
     }
 }
 
-status_enum! {
+text_enum! {
     /// Which authority issued an OCOP certificate.
     IssuingLevel {
         District => "district",
@@ -89,7 +69,7 @@ status_enum! {
     }
 }
 
-status_enum! {
+text_enum! {
     /// A member's role in a cooperative.
     MemberRole {
         Owner => "owner",

@@ -17,6 +17,31 @@ pub use stamp_code::{CROCKFORD, LotCode, StampCode};
 pub use stars::Stars;
 pub use text::{Email, Slug, bounded_text, fold_vietnamese, optional_text};
 
+/// Generates an `enum` stored as text: its database string (`as_str`, `parse`), every variant
+/// (`ALL`), and serde/OpenAPI as snake_case. One macro for every status and kind column.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some(Self::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+pub(crate) use text_enum;
+
 /// Why a single input value was refused. `code` is stable and machine-readable (it keys the
 /// message catalogue); `message` is a plain English explanation for API clients and logs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -159,6 +159,3 @@ where
             .map_err(|_: PathRejection| AppError::NotFound)
     }
 }
-
-/// Kept here for the handlers that name it; the helper itself is a domain concern.
-pub use crate::domain::null_as_default;

@@ -25,8 +25,6 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use crate::accounts::Identifier;
 use crate::error::AppError;
 
-pub use super::client::ClientAddr;
-
 /// Keys one budget tracks before it falls back to wider keys.
 const MAX_KEYS: usize = 100_000;
 /// Buckets that identifiers share once a budget tracks [`MAX_KEYS`] of them.

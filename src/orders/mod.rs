@@ -27,9 +27,9 @@ pub mod views;
 pub use routes_api::api_routes;
 pub use routes_pages::page_routes;
 
-use crate::catalog::status_enum;
+use crate::domain::text_enum;
 
-status_enum! {
+text_enum! {
     /// Where an order stands.
     OrderStatus {
         PendingPayment => "pending_payment",
@@ -42,7 +42,7 @@ status_enum! {
     }
 }
 
-status_enum! {
+text_enum! {
     /// Where a checkout's payment stands.
     PaymentStatus {
         Pending => "pending",
@@ -52,7 +52,7 @@ status_enum! {
     }
 }
 
-status_enum! {
+text_enum! {
     /// How a shopper pays.
     PaymentMethod {
         VietQr => "vietqr",
@@ -60,7 +60,7 @@ status_enum! {
     }
 }
 
-status_enum! {
+text_enum! {
     /// Who cancelled an order (`payment_provider`: the card payment could not be started).
     CancelledBy {
         Shopper => "shopper",

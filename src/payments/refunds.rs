@@ -13,12 +13,12 @@ use sea_orm::{
 };
 
 use super::Funds;
-use crate::catalog::status_enum;
+use crate::domain::text_enum;
 use crate::entities::{orders, payments, refunds};
 use crate::error::{AppError, AppResult};
 use crate::ledger::{Account, Transaction, TransactionKind};
 
-status_enum! {
+text_enum! {
     /// Where a refund stands.
     ///
     /// `pending`: owed, not yet sent to the provider (or to be transferred by hand);

@@ -10,10 +10,10 @@ use utoipa::ToSchema;
 
 use crate::accounts::CurrentUser;
 use crate::catalog::access::{self, Membership};
+use crate::domain::null_as_default;
 use crate::domain::{CommuneCode, FieldIssue, LotCode, bounded_text, optional_text};
 use crate::entities::{batches, products};
 use crate::error::{AppError, AppResult, FieldErrors, is_unique_violation};
-use crate::http::extract::null_as_default;
 use crate::reference::ReferenceData;
 
 /// A batch as a form or the API sends it; every field as typed.

@@ -12,10 +12,10 @@ use utoipa::ToSchema;
 
 use super::EventType;
 use crate::accounts::CurrentUser;
+use crate::domain::null_as_default;
 use crate::domain::{CommuneCode, FieldIssue, LotCode, bounded_text, optional_text};
 use crate::entities::{batches, trace_event_inputs, trace_events};
 use crate::error::{AppResult, FieldErrors};
-use crate::http::extract::null_as_default;
 use crate::reference::ReferenceData;
 
 use super::batches::optional_coordinate;

@@ -47,6 +47,9 @@ pub enum AppError {
     /// The search backend failed or cannot be reached (503; retrying later may work).
     #[error("search is unavailable at the moment")]
     SearchUnavailable,
+    /// A part of the platform (Redis, say) did not answer: 503, worth retrying in a moment.
+    #[error("{0}")]
+    ServiceUnavailable(&'static str),
     /// A payment provider did not answer (in time): 503, worth retrying later.
     #[error("{0}")]
     ProviderUnavailable(String),
@@ -152,7 +155,9 @@ impl AppError {
             Self::SearchUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::ProviderUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ProviderUnavailable(_) | Self::ServiceUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::ProviderFailed(_) => StatusCode::BAD_GATEWAY,
             Self::Database(err) => match classify_db_error(err) {
                 Some(DbConstraint::Unique) => StatusCode::CONFLICT,
@@ -177,6 +182,7 @@ impl AppError {
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::RateLimited { .. } => "rate_limited",
             Self::ProviderUnavailable(_) => "payment_provider_unavailable",
+            Self::ServiceUnavailable(_) => "service_unavailable",
             Self::ProviderFailed(_) => "payment_provider_error",
             Self::Database(err) => match classify_db_error(err) {
                 Some(DbConstraint::Unique) => "conflict",

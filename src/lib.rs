@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod admin;
 pub mod bench;
 pub mod catalog;
+pub mod changes;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -27,6 +28,7 @@ pub mod qr;
 pub mod reference;
 pub mod search;
 pub mod seed;
+pub mod shared;
 pub mod trace;
 
 use std::future::Future;
@@ -88,6 +90,10 @@ pub struct AppState {
     pub photos: Arc<media::PhotoService>,
     /// Recently computed figures of the province dashboard.
     pub dashboard: Arc<dashboard::DashboardCache>,
+    /// Redis shared with the other app servers, when configured (`OCOP_REDIS_URL`).
+    pub shared: Option<Arc<shared::Shared>>,
+    /// Tells the read caches (here and on the other app servers) what a write changed.
+    pub changes: Arc<changes::ChangeFeed>,
 }
 
 impl AppState {
@@ -96,6 +102,12 @@ impl AppState {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let mut state = Self::build_offline(config).await?;
         state.search = Arc::new(LiveIndex::open(&state.config, &state.db, &state.reference).await?);
+        state.changes = Arc::new(changes::ChangeFeed::new(
+            state.product_cache.clone(),
+            state.trace_cache.clone(),
+            state.search.clone(),
+            state.shared.clone(),
+        ));
         Ok(state)
     }
 
@@ -117,20 +129,34 @@ impl AppState {
             media::store::PhotoStore::open(&config.media, &config.data_dir)?,
             config.media.limits,
         ));
+        let shared = match &config.redis {
+            Some(redis) => Some(shared::Shared::connect(redis).await?),
+            None => None,
+        };
+        let product_cache = Arc::new(ProductCache::default());
+        let trace_cache = Arc::new(TraceCache::new(db.clone()));
+        let search = Arc::new(LiveIndex::detached());
         Ok(Self {
+            changes: Arc::new(changes::ChangeFeed::new(
+                product_cache.clone(),
+                trace_cache.clone(),
+                search.clone(),
+                shared.clone(),
+            )),
             photos,
-            search: Arc::new(LiveIndex::detached()),
+            search,
             stripe,
             dashboard: Arc::new(dashboard::DashboardCache::new(config.dashboard_cache_ttl)),
-            scans: ScanService::start(db.clone()),
-            trace_cache: Arc::new(TraceCache::new(db.clone())),
+            scans: ScanService::start(db.clone(), shared.clone()),
+            trace_cache,
             db,
-            limits: Arc::new(RateLimits::new(&config)),
+            limits: Arc::new(RateLimits::new(&config, shared.clone())),
             hasher: ClientHasher::new(config.secret_key.clone()),
             config: Arc::new(config),
             reference,
             signer,
-            product_cache: Arc::new(ProductCache::default()),
+            product_cache,
+            shared,
         })
     }
 }
@@ -224,10 +250,6 @@ pub fn app(state: AppState) -> Router {
         .route("/favicon.ico", get(http::assets::favicon))
         .fallback(|| async { AppError::NoRoute })
         .layer(axum::middleware::from_fn(metrics::record_requests))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            clear_read_caches_after_writes,
-        ))
         .layer(axum::middleware::from_fn(skip_api_errors_html))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestBodyTimeoutLayer::new(timeouts.body))
@@ -247,30 +269,6 @@ pub fn app(state: AppState) -> Router {
         }))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-}
-
-/// A successful write request (anything but GET/HEAD/OPTIONS) may have changed what the read
-/// caches hold: clear them, so that every writer sees its own change at once. Other app servers
-/// see it when their entries expire (about a second; a void reaches the stamp caches of the
-/// others within a second, see `trace::origin`). It may also have enqueued products for search:
-/// wake the indexer now rather than at its next poll.
-async fn clear_read_caches_after_writes(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let writes = !matches!(
-        *request.method(),
-        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
-    );
-    let response = next.run(request).await;
-    if writes && (response.status().is_success() || response.status().is_redirection()) {
-        state.product_cache.clear();
-        state.trace_cache.forget_unknown();
-        state.trace_cache.forget_all_origins();
-        state.search.wake_indexer();
-    }
-    response
 }
 
 /// HTML error pages for everything but the API.
@@ -338,6 +336,7 @@ pub async fn serve(
         .is_some()
         .then(|| payments::stripe::spawn_refund_sender(state.clone(), Duration::from_secs(60)));
     let void_watch = trace::origin::spawn_void_watch(state.trace_cache.clone());
+    let change_watch = changes::spawn_watch(state.changes.clone());
     let scans = state.scans.clone();
     let search = state.search.clone();
     let timeouts = state.config.timeouts;
@@ -346,6 +345,7 @@ pub async fn serve(
     upkeep.abort();
     expiry.abort();
     void_watch.abort();
+    change_watch.abort();
     if let Some(refunds) = refunds {
         refunds.abort();
     }

@@ -110,9 +110,10 @@ pub async fn serve_metrics(
 /// Figures read at scrape time rather than counted as they happen.
 async fn read_gauges(state: &AppState) {
     let (judged, written) = state.scans.counts();
+    metrics::gauge!("redis_in_use").set(if state.shared.is_some() { 1.0 } else { 0.0 });
     metrics::gauge!("scans_judged").set(judged as f64);
     metrics::gauge!("scans_written").set(written as f64);
-    metrics::gauge!("scan_writer_backlog").set(judged.saturating_sub(written) as f64);
+    metrics::gauge!("scan_writer_backlog").set(state.scans.backlog().await as f64);
     if let Ok((pending, oldest_secs)) = outbox_lag(&state.db).await {
         metrics::gauge!("search_outbox_pending").set(pending as f64);
         metrics::gauge!("search_outbox_oldest_seconds").set(oldest_secs);

@@ -17,6 +17,7 @@ mod m20261122_000010_refund_attempts;
 mod m20261204_000011_index_voided_stamps;
 mod m20261205_000012_create_cooperative_invitations;
 mod m20261205_000013_gtin_claims;
+mod m20261205_000014_stamp_trust;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000011_index_voided_stamps::Migration),
             Box::new(m20261205_000012_create_cooperative_invitations::Migration),
             Box::new(m20261205_000013_gtin_claims::Migration),
+            Box::new(m20261205_000014_stamp_trust::Migration),
         ]
     }
 }

@@ -103,7 +103,7 @@ async fn register_submit(
         }
         Err(other) => return Err(other),
     };
-    state.limits.check_registration(client)?;
+    state.limits.check_registration(client).await?;
     let identifier = account.identifier.as_str().to_owned();
     register(&state.db, account).await?;
     // The same answer whether the account is new or existed already.
@@ -157,7 +157,7 @@ async fn login_submit(
     jar: CookieJar,
     PageForm(form): PageForm<LoginForm>,
 ) -> AppResult<Response> {
-    state.limits.check_login(client, &form.identifier)?;
+    state.limits.check_login(client, &form.identifier).await?;
     let next = local_redirect_target(form.next.as_deref()).to_owned();
     match authenticate(&state.db, &form.identifier, &form.password).await? {
         Some(user) => {
@@ -217,7 +217,7 @@ async fn api_register(
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> AppResult<Response> {
     let account = NewAccount::parse(&body.identifier, &body.password, &body.display_name)?;
-    state.limits.check_registration(client)?;
+    state.limits.check_registration(client).await?;
     register(&state.db, account).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -263,7 +263,7 @@ async fn api_login(
     jar: CookieJar,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> AppResult<Response> {
-    state.limits.check_login(client, &body.identifier)?;
+    state.limits.check_login(client, &body.identifier).await?;
     let Some(user) = authenticate(&state.db, &body.identifier, &body.password).await? else {
         return Err(AppError::Unauthenticated);
     };

@@ -20,6 +20,7 @@ use crate::accounts::{Authenticated, CurrentUser};
 use crate::catalog::gtins::{self, GtinDispute};
 use crate::catalog::views::{CertificateView, CooperativePrivateView};
 use crate::catalog::{CertificateStatus, CooperativeStatus};
+use crate::changes::Change;
 use crate::clock::today_in_vietnam;
 use crate::domain::Gtin;
 use crate::error::{AppError, AppResult, FieldErrors, Problem};
@@ -115,6 +116,7 @@ async fn api_decide_cooperative(
     require_admin(&user)?;
     let decision = CooperativeDecision::parse(&body.decision).ok_or_else(unknown_decision)?;
     let coop = decide_cooperative(&state.db, &user, id, decision, &body.reason).await?;
+    state.changes.publish(&[Change::Cooperative(coop.id)]).await;
     Ok(Json(CooperativePrivateView::new(
         &coop,
         &state.reference,
@@ -173,6 +175,10 @@ async fn api_decide_certificate(
     require_admin(&user)?;
     let verify = certificate_decision(&body.decision)?;
     let cert = decide_certificate(&state.db, &user, id, verify, &body.reason).await?;
+    state
+        .changes
+        .publish(&[Change::Product(cert.product_id)])
+        .await;
     Ok(Json(CertificateView::new(&cert, today_in_vietnam())))
 }
 
@@ -230,8 +236,10 @@ async fn award_gtin(
     product_id: i64,
 ) -> AppResult<()> {
     let txn = crate::db::begin_write(&state.db).await?;
-    gtins::award(&txn, admin, gtin, product_id).await?;
+    let changed = gtins::award(&txn, admin, gtin, product_id).await?;
     txn.commit().await?;
+    let changes: Vec<Change> = changed.into_iter().map(Change::Product).collect();
+    state.changes.publish(&changes).await;
     Ok(())
 }
 
@@ -329,9 +337,15 @@ async fn decide_cooperative_submit(
     PageForm(form): PageForm<DecisionForm>,
 ) -> AppResult<Response> {
     let result = match CooperativeDecision::parse(&form.decision) {
-        Some(decision) => decide_cooperative(&state.db, &user, id, decision, &form.reason)
-            .await
-            .map(|_| ()),
+        Some(decision) => {
+            match decide_cooperative(&state.db, &user, id, decision, &form.reason).await {
+                Ok(coop) => {
+                    state.changes.publish(&[Change::Cooperative(coop.id)]).await;
+                    Ok(())
+                }
+                Err(err) => Err(err),
+            }
+        }
         None => Err(unknown_decision()),
     };
     finish_decision(&state, ctx, format!("coop-{id}"), result).await
@@ -345,9 +359,16 @@ async fn decide_certificate_submit(
     PageForm(form): PageForm<DecisionForm>,
 ) -> AppResult<Response> {
     let result = match certificate_decision(&form.decision) {
-        Ok(verify) => decide_certificate(&state.db, &user, id, verify, &form.reason)
-            .await
-            .map(|_| ()),
+        Ok(verify) => match decide_certificate(&state.db, &user, id, verify, &form.reason).await {
+            Ok(cert) => {
+                state
+                    .changes
+                    .publish(&[Change::Product(cert.product_id)])
+                    .await;
+                Ok(())
+            }
+            Err(err) => Err(err),
+        },
         Err(e) => Err(e),
     };
     finish_decision(&state, ctx, format!("cert-{id}"), result).await

@@ -23,6 +23,32 @@ impl Membership {
     }
 }
 
+/// Refuses what only a verified cooperative may do (issue and print stamps): until the
+/// province verifies a cooperative, nothing it prints may read as vouched for.
+pub fn require_verified(cooperative: &cooperatives::Model) -> AppResult<()> {
+    if cooperative.status == super::CooperativeStatus::Verified.as_str() {
+        Ok(())
+    } else {
+        Err(AppError::Conflict {
+            code: "cooperative_not_verified",
+            field: None,
+            message: "stamps can be issued and printed after the province verifies your \
+                      cooperative (and not while it is suspended)"
+                .into(),
+        })
+    }
+}
+
+/// Reads the cooperative `cooperative_id` and refuses unless it is verified (see
+/// [`require_verified`]).
+pub async fn require_verified_id(db: &impl ConnectionTrait, cooperative_id: i64) -> AppResult<()> {
+    let cooperative = cooperatives::Entity::find_by_id(cooperative_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    require_verified(&cooperative)
+}
+
 /// The cooperative `cooperative_id` if `user` is one of its members; "not found" otherwise,
 /// whether or not it exists.
 pub async fn membership(

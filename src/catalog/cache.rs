@@ -3,9 +3,10 @@
 //! Product pages are the most read pages of the shop; without it each view costs two database
 //! round trips.
 //!
-//! Freshness: entries live [`TTL`]; and every successful write request clears this process's
-//! read caches (see `crate::clear_read_caches_after_writes`), so a change is seen at once on
-//! the server that made it and within [`TTL`] on the others.
+//! Freshness: entries live [`TTL`]; a write that changes a product or a cooperative forgets
+//! their entries (through `crate::changes`, on every app server when they share Redis), so a
+//! change is seen at once, and nothing else is forgotten. A read that began before a forget
+//! does not keep what it read (it may predate the change).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,7 +63,7 @@ pub struct ProductCache {
     /// The home page's counts: a pass over the whole catalogue (about 8 ms at 100,000
     /// products), so kept for [`COUNTS_TTL`].
     province_counts: std::sync::Mutex<Option<(Instant, ProvinceCounts)>>,
-    /// Times [`ProductCache::clear`] ran: counts begun before a clear are not kept after it.
+    /// Times entries were forgotten: what a read began before a forget is not kept after it.
     clears: std::sync::atomic::AtomicU64,
 }
 
@@ -81,9 +82,15 @@ impl ProductCache {
         {
             return Ok(entry.1.clone());
         }
+        let clears_before = self.clears.load(std::sync::atomic::Ordering::SeqCst);
         let (product, cooperative) = products::public_by_slug(db, slug).await?;
         let record = Arc::new(ProductRecord::load(db, product, cooperative).await?);
-        self.keep(&self.by_slug, slug.to_owned(), record.clone());
+        self.keep(
+            &self.by_slug,
+            slug.to_owned(),
+            record.clone(),
+            clears_before,
+        );
         Ok(record)
     }
 
@@ -94,22 +101,51 @@ impl ProductCache {
         {
             return Ok(entry.1.clone());
         }
+        let clears_before = self.clears.load(std::sync::atomic::Ordering::SeqCst);
         let (product, cooperative) = products::by_id_with_cooperative(db, id).await?;
         let record = Arc::new(ProductRecord::load(db, product, cooperative).await?);
-        self.keep(&self.by_id, id, record.clone());
+        self.keep(&self.by_id, id, record.clone(), clears_before);
         Ok(record)
     }
 
-    fn keep<K: std::hash::Hash + Eq>(
+    fn keep<K: std::hash::Hash + Eq + Clone>(
         &self,
         map: &DashMap<K, (Instant, Arc<ProductRecord>)>,
         key: K,
         record: Arc<ProductRecord>,
+        clears_before: u64,
     ) {
         if map.len() > MAX_ENTRIES {
             map.clear();
         }
-        map.insert(key, (Instant::now(), record));
+        map.insert(key.clone(), (Instant::now(), record));
+        // Something was forgotten while this was read: it may predate the change. Checked
+        // after the insert, so that a forget running meanwhile either removes it or is seen.
+        if self.clears.load(std::sync::atomic::Ordering::SeqCst) != clears_before {
+            map.remove(&key);
+        }
+    }
+
+    /// Forgets one product (edited, published, archived, deleted, its photos or certificate
+    /// changed) and the home page's counts.
+    pub fn forget_product(&self, product_id: i64) {
+        self.forget_where(|record| record.product.id == product_id);
+    }
+
+    /// Forgets every product of a cooperative (renamed, moved, verified, suspended).
+    pub fn forget_cooperative(&self, cooperative_id: i64) {
+        self.forget_where(|record| record.cooperative.id == cooperative_id);
+    }
+
+    fn forget_where(&self, matches: impl Fn(&ProductRecord) -> bool) {
+        self.clears
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.by_slug.retain(|_, (_, record)| !matches(record));
+        self.by_id.retain(|_, (_, record)| !matches(record));
+        *self
+            .province_counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
     /// Public products per province. When the counts are due, the first request to ask

@@ -198,13 +198,13 @@ fn claim_view(product: &products::Model, coop: Option<&cooperatives::Model>) -> 
 }
 
 /// An administrator gives `gtin` to `product_id` (which must claim it): the current owner, if
-/// another, loses it, and every other claim is refused.
+/// another, loses it, and every other claim is refused. Answers the products changed.
 pub async fn award(
     db: &impl ConnectionTrait,
     admin: &CurrentUser,
     gtin: &Gtin,
     product_id: i64,
-) -> AppResult<()> {
+) -> AppResult<Vec<i64>> {
     admin.require_admin()?;
     let gtin = gtin.as_gtin14();
     let winner = products::Entity::find_by_id(product_id)
@@ -238,9 +238,12 @@ pub async fn award(
         .filter(products::Column::Id.is_in(losers.clone()))
         .exec(db)
         .await?;
+    let winner_id = winner.id;
     set_status(db, winner, Some(gtin.to_owned()), Some(GtinStatus::Owned)).await?;
     enqueue_products(db, &losers).await?;
-    Ok(())
+    let mut changed = losers;
+    changed.push(winner_id);
+    Ok(changed)
 }
 
 fn gtin_taken() -> AppError {

@@ -16,6 +16,7 @@ use super::views::{
 use super::{ProductStatus, access};
 use crate::AppState;
 use crate::accounts::{Authenticated, Viewer};
+use crate::changes::Change;
 use crate::clock::today_in_vietnam;
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
@@ -79,6 +80,7 @@ async fn get_product(
     Viewer(viewer): Viewer,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<ProductDetail>> {
+    state.changes.catch_up().await;
     let record = state.product_cache.by_id(&state.db, id).await?;
     if !products::is_public(&record.product, &record.cooperative) {
         let allowed = match &viewer {
@@ -113,6 +115,7 @@ async fn update_product(
     let (product, membership) = access::managed_product(&state.db, &user, id).await?;
     let details = body.parse(&state.reference)?;
     let product = products::update(&state.db, product, &membership.cooperative, details).await?;
+    state.changes.publish(&[Change::Product(product.id)]).await;
     Ok(Json(
         fresh_detail(&state, product, membership.cooperative, lang).await?,
     ))
@@ -130,6 +133,7 @@ async fn delete_product(
 ) -> AppResult<axum::http::StatusCode> {
     let (product, _) = access::managed_product(&state.db, &user, id).await?;
     products::delete(&state.db, &state.photos, product).await?;
+    state.changes.publish(&[Change::Product(id)]).await;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
@@ -142,6 +146,7 @@ async fn change_status(
 ) -> AppResult<Json<ProductDetail>> {
     let (product, membership) = access::managed_product(&state.db, user, id).await?;
     let product = products::set_status(&state.db, product, status).await?;
+    state.changes.publish(&[Change::Product(product.id)]).await;
     Ok(Json(
         fresh_detail(state, product, membership.cooperative, lang).await?,
     ))
@@ -299,6 +304,7 @@ async fn update_cooperative(
     let membership = access::membership(&state.db, &user, id).await?;
     let details = body.parse(&state.reference)?;
     let coop = cooperatives::update(&state.db, &membership, details).await?;
+    state.changes.publish(&[Change::Cooperative(coop.id)]).await;
     Ok(Json(CooperativePrivateView::new(
         &coop,
         &state.reference,

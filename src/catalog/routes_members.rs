@@ -199,7 +199,7 @@ async fn accept_invitation(
     client: ClientAddr,
     ApiJson(body): ApiJson<AcceptRequest>,
 ) -> AppResult<Json<CooperativePrivateView>> {
-    state.limits.check_invitation(client.0)?;
+    state.limits.check_invitation(client.0).await?;
     let cooperative = invitations::accept(&state.db, &user, &body.code).await?;
     let membership = access::membership(&state.db, &user, cooperative.id).await?;
     Ok(Json(CooperativePrivateView::new(
@@ -256,7 +256,7 @@ async fn accept_invitation_submit(
     Path(code): Path<String>,
     PageForm(_form): PageForm<AcceptForm>,
 ) -> AppResult<Response> {
-    state.limits.check_invitation(client.0)?;
+    state.limits.check_invitation(client.0).await?;
     let cooperative = invitations::accept(&state.db, &user, &code).await?;
     Ok(Redirect::to(&format!("/workspace/cooperatives/{}", cooperative.id)).into_response())
 }

@@ -68,6 +68,9 @@ pub struct Config {
     /// request (`OCOP_HEADER_TIMEOUT_SECS` 15, `OCOP_BODY_TIMEOUT_SECS` 30,
     /// `OCOP_REQUEST_TIMEOUT_SECS` 120).
     pub timeouts: ServerTimeouts,
+    /// Redis shared by several app servers (`OCOP_REDIS_URL`); `None`: one server keeps scan
+    /// state, limits and caches in its process.
+    pub redis: Option<RedisConfig>,
     /// Bearer token that `GET /metrics` requires (`OCOP_METRICS_TOKEN`). Without one the
     /// endpoint is open, except in production mode where it is off.
     pub metrics_token: Option<Secret>,
@@ -204,6 +207,21 @@ impl Config {
             scans_per_minute: settings.parse_or("OCOP_SCANS_PER_MINUTE", 60u32)?.max(1),
             reports_per_hour: settings.parse_or("OCOP_REPORTS_PER_HOUR", 20u32)?.max(1),
             proxies: proxy_settings(settings)?,
+            redis: match settings.secret("OCOP_REDIS_URL") {
+                None => None,
+                Some(url) => Some(RedisConfig {
+                    url,
+                    pool_size: settings.parse_or("OCOP_REDIS_POOL", 4usize)?.clamp(1, 64),
+                    timeout: Duration::from_millis(
+                        settings.parse_or("OCOP_REDIS_TIMEOUT_MS", 1000u64)?.max(10),
+                    ),
+                    claim_idle: Duration::from_millis(
+                        settings
+                            .parse_or("OCOP_SCAN_CLAIM_IDLE_MS", 30_000u64)?
+                            .max(100),
+                    ),
+                }),
+            },
             metrics_token: settings.secret("OCOP_METRICS_TOKEN"),
             log_json: match settings.text("OCOP_LOG_FORMAT").as_deref() {
                 None | Some("text") => false,
@@ -280,6 +298,28 @@ impl Default for ServerTimeouts {
             body: Duration::from_secs(30),
             request: Duration::from_secs(120),
         }
+    }
+}
+
+/// Where the shared Redis is and how the app uses it.
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    /// `redis://[user:password@]host:port[/db]` or `rediss://…` (a secret: it may hold a
+    /// password).
+    pub url: Secret,
+    /// Multiplexed connections per app server (`OCOP_REDIS_POOL`, 4).
+    pub pool_size: usize,
+    /// Longest wait for one command or a connection (`OCOP_REDIS_TIMEOUT_MS`, 1000).
+    pub timeout: Duration,
+    /// How long a scan read by an app server may wait unwritten before another server takes it
+    /// over (`OCOP_SCAN_CLAIM_IDLE_MS`, 30000): the server is presumed dead.
+    pub claim_idle: Duration,
+}
+
+impl RedisConfig {
+    /// The URL with any password replaced, for logs.
+    pub fn url_for_logs(&self) -> String {
+        redact_url_password(self.url.expose())
     }
 }
 

@@ -27,6 +27,7 @@ pub mod refunds;
 pub mod scans;
 pub mod search_outbox;
 pub mod sessions;
+pub mod stamp_flag_reviews;
 pub mod stamp_signing_keys;
 pub mod stamps;
 pub mod trace_event_inputs;

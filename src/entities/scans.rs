@@ -19,6 +19,8 @@ pub struct Model {
     pub latitude: Option<f64>,
     #[sea_orm(column_type = "Double", nullable)]
     pub longitude: Option<f64>,
+    pub network_hash: Option<String>,
+    pub stream_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -23,6 +23,9 @@ pub struct Model {
     pub last_scanned_at: Option<DateTimeUtc>,
     pub flagged: bool,
     pub flag_reason: Option<String>,
+    pub flagged_at: Option<DateTimeUtc>,
+    pub flag_cleared_at: Option<DateTimeUtc>,
+    pub flag_confirmed: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -49,6 +49,11 @@ impl IntoResponse for AppError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let AppError::ServiceUnavailable(_) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(5u64));
+        }
         if let Self::ProviderUnavailable(_) = self {
             response
                 .headers_mut()

@@ -12,18 +12,24 @@
 //! most [`MAX_KEYS`] keys; when full, idle keys are dropped, and if it is still full new keys
 //! share the budget of a wider block (IPv4 /24, IPv6 /48) or of one of a fixed set of buckets.
 //!
-//! Limits are per app process; with several app servers they are shared through Redis
-//! (`OCOP_REDIS_URL`, see the deployment notes).
+//! With several app servers the budgets live in Redis (`OCOP_REDIS_URL`): one atomic script per
+//! check (GCRA, the algorithm `governor` uses), keyed the same way, so N servers give one budget,
+//! not N. Should Redis not answer, the check falls back to this process's budget rather than
+//! letting everything through or refusing everyone.
 
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroU32;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::accounts::Identifier;
 use crate::error::AppError;
+use crate::shared::Shared;
 
 /// Keys one budget tracks before it falls back to wider keys.
 const MAX_KEYS: usize = 100_000;
@@ -127,6 +133,41 @@ impl<K: Hash + Eq + Clone> Budget<K> {
     }
 }
 
+/// A budget's allowance: `count` per `period`.
+#[derive(Debug, Clone, Copy)]
+struct Allowance {
+    name: &'static str,
+    count: u32,
+    period: Duration,
+}
+
+impl Allowance {
+    fn quota(self) -> Quota {
+        let count = NonZeroU32::new(self.count).unwrap_or(NonZeroU32::MIN);
+        Quota::with_period(self.period / count.get())
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(count)
+    }
+}
+
+/// GCRA in Redis: the key holds the theoretical arrival time (ms) of the next request; a
+/// request is allowed when it would not be more than `period` early. Answers 0 when allowed,
+/// else the milliseconds to wait. Time is Redis's own, so app servers' clocks do not matter.
+const GCRA: &str = r"
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local period = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+if new_tat - now > period then
+  return new_tat - period - now
+end
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now) + 1)
+return 0
+";
+
 pub struct RateLimits {
     login_by_client: Budget<ClientKey>,
     login_by_account: Budget<String>,
@@ -134,65 +175,142 @@ pub struct RateLimits {
     invitation_by_client: Budget<ClientKey>,
     scans_by_client: Budget<ClientKey>,
     reports_by_client: Budget<ClientKey>,
+    allowances: [Allowance; 6],
+    shared: Option<(Arc<Shared>, redis::Script)>,
+    /// Keys budgets in Redis without showing identifiers or addresses.
+    salt: crate::config::Secret,
 }
 
 impl RateLimits {
-    pub fn new(config: &crate::config::Config) -> Self {
-        let nonzero = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
-        let login = Quota::per_minute(nonzero(config.login_attempts_per_minute));
+    pub fn new(config: &crate::config::Config, shared: Option<Arc<Shared>>) -> Self {
+        let minute = Duration::from_secs(60);
+        let login = |name| Allowance {
+            name,
+            count: config.login_attempts_per_minute,
+            period: minute,
+        };
+        let allowances = [
+            login("login"),
+            login("login-account"),
+            login("registration"),
+            login("invitation"),
+            Allowance {
+                name: "scan",
+                count: config.scans_per_minute,
+                period: minute,
+            },
+            Allowance {
+                name: "report",
+                count: config.reports_per_hour,
+                period: Duration::from_secs(3600),
+            },
+        ];
         Self {
-            login_by_client: Budget::new(login),
-            login_by_account: Budget::new(login),
-            registration_by_client: Budget::new(login),
-            invitation_by_client: Budget::new(login),
-            scans_by_client: Budget::new(Quota::per_minute(nonzero(config.scans_per_minute))),
-            reports_by_client: Budget::new(Quota::per_hour(nonzero(config.reports_per_hour))),
+            login_by_client: Budget::new(allowances[0].quota()),
+            login_by_account: Budget::new(allowances[1].quota()),
+            registration_by_client: Budget::new(allowances[2].quota()),
+            invitation_by_client: Budget::new(allowances[3].quota()),
+            scans_by_client: Budget::new(allowances[4].quota()),
+            reports_by_client: Budget::new(allowances[5].quota()),
+            allowances,
+            shared: shared.map(|s| (s, redis::Script::new(GCRA))),
+            salt: config.secret_key.clone(),
         }
     }
 
     /// Counts one stamp scan of a client; refuses it when over budget, so that a flood from
     /// one client can neither fill the database nor move any stamp's verdict.
-    pub fn check_scan(&self, client: IpAddr) -> Result<(), AppError> {
-        self.scans_by_client
-            .check(ClientKey::of(client), ClientKey::wider, ClientKey::EVERYONE)
+    pub async fn check_scan(&self, client: IpAddr) -> Result<(), AppError> {
+        let key = ClientKey::of(client);
+        match self.shared_check(4, &format!("{key:?}")).await {
+            Some(outcome) => outcome,
+            None => self
+                .scans_by_client
+                .check(key, ClientKey::wider, ClientKey::EVERYONE),
+        }
     }
 
     /// Counts one fake report of a client.
-    pub fn check_report(&self, client: IpAddr) -> Result<(), AppError> {
-        self.reports_by_client
-            .check(ClientKey::of(client), ClientKey::wider, ClientKey::EVERYONE)
+    pub async fn check_report(&self, client: IpAddr) -> Result<(), AppError> {
+        let key = ClientKey::of(client);
+        match self.shared_check(5, &format!("{key:?}")).await {
+            Some(outcome) => outcome,
+            None => self
+                .reports_by_client
+                .check(key, ClientKey::wider, ClientKey::EVERYONE),
+        }
     }
 
     /// Counts one attempt to accept a staff invitation (codes must not be guessable by trying).
-    pub fn check_invitation(&self, client: IpAddr) -> Result<(), AppError> {
-        self.invitation_by_client.check(
-            ClientKey::of(client),
-            ClientKey::wider,
-            ClientKey::EVERYONE,
-        )
+    pub async fn check_invitation(&self, client: IpAddr) -> Result<(), AppError> {
+        let key = ClientKey::of(client);
+        match self.shared_check(3, &format!("{key:?}")).await {
+            Some(outcome) => outcome,
+            None => self
+                .invitation_by_client
+                .check(key, ClientKey::wider, ClientKey::EVERYONE),
+        }
     }
 
     /// Counts one login attempt, against the client and against the account it names.
-    pub fn check_login(&self, client: IpAddr, identifier: &str) -> Result<(), AppError> {
-        let by_client = self.login_by_client.check(
-            ClientKey::of(client),
-            ClientKey::wider,
-            ClientKey::EVERYONE,
-        );
-        let by_account =
-            self.login_by_account
-                .check(identifier_key(identifier), overflow_bucket, String::new());
+    pub async fn check_login(&self, client: IpAddr, identifier: &str) -> Result<(), AppError> {
+        let client_key = ClientKey::of(client);
+        let account_key = identifier_key(identifier);
+        let by_client = match self.shared_check(0, &format!("{client_key:?}")).await {
+            Some(outcome) => outcome,
+            None => self
+                .login_by_client
+                .check(client_key, ClientKey::wider, ClientKey::EVERYONE),
+        };
+        let by_account = match self.shared_check(1, &account_key).await {
+            Some(outcome) => outcome,
+            None => self
+                .login_by_account
+                .check(account_key, overflow_bucket, String::new()),
+        };
         by_client.and(by_account)
     }
 
     /// Counts one registration attempt, against the client only: whatever identifier it names,
     /// it costs that account's owner nothing.
-    pub fn check_registration(&self, client: IpAddr) -> Result<(), AppError> {
-        self.registration_by_client.check(
-            ClientKey::of(client),
-            ClientKey::wider,
-            ClientKey::EVERYONE,
-        )
+    pub async fn check_registration(&self, client: IpAddr) -> Result<(), AppError> {
+        let key = ClientKey::of(client);
+        match self.shared_check(2, &format!("{key:?}")).await {
+            Some(outcome) => outcome,
+            None => self
+                .registration_by_client
+                .check(key, ClientKey::wider, ClientKey::EVERYONE),
+        }
+    }
+
+    /// The check in Redis, or `None` without Redis or when it does not answer (then the local
+    /// budget decides).
+    async fn shared_check(&self, budget: usize, key: &str) -> Option<Result<(), AppError>> {
+        let (shared, script) = self.shared.as_ref()?;
+        let allowance = self.allowances[budget];
+        let interval_ms =
+            (allowance.period.as_millis() / u128::from(allowance.count.max(1))).max(1) as u64;
+        let mut connection = shared.connection();
+        let waited: redis::RedisResult<i64> = script
+            .key(format!(
+                "ocop:rl:{}:{}",
+                allowance.name,
+                crate::domain::token::derived_token(self.salt.expose(), "rate-limit", key)
+            ))
+            .arg(interval_ms)
+            .arg(allowance.period.as_millis() as u64)
+            .invoke_async(&mut connection)
+            .await;
+        match waited {
+            Ok(0) => Some(Ok(())),
+            Ok(wait_ms) => Some(Err(AppError::RateLimited {
+                retry_after_secs: (wait_ms as u64).div_ceil(1000).max(1),
+            })),
+            Err(err) => {
+                tracing::warn!(error = %err, "the shared rate limit did not answer; using this server's");
+                None
+            }
+        }
     }
 
     /// Drops the state of keys that are back to a full budget; called periodically.

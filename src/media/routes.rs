@@ -92,10 +92,21 @@ pub async fn receive(
 ) -> AppResult<photos::Model> {
     let _receiving = state.photos.admit().await?;
     let upload = read_upload(multipart, state.photos.limits().max_bytes).await?;
-    state
+    let photo = state
         .photos
         .add(&state.db, user, cooperative_id, owner, upload)
-        .await
+        .await?;
+    state.changes.publish(&[change_of(owner)]).await;
+    Ok(photo)
+}
+
+/// What a change to the photos of `owner` changes in the caches (a product's photos show on
+/// its page and, the cover, on its scan pages).
+pub fn change_of(owner: PhotoOwner) -> crate::changes::Change {
+    match owner {
+        PhotoOwner::Product(id) => crate::changes::Change::Product(id),
+        PhotoOwner::Batch(id) => crate::changes::Change::Batch(id),
+    }
 }
 
 fn upload_error(err: &axum::extract::multipart::MultipartError, max_bytes: usize) -> AppError {
@@ -217,6 +228,10 @@ async fn reorder_product_photos(
         .photos
         .reorder(&state.db, PhotoOwner::Product(id), &order.photo_ids)
         .await?;
+    state
+        .changes
+        .publish(&[change_of(PhotoOwner::Product(id))])
+        .await;
     Ok(Json(photos.iter().map(PhotoDetail::of).collect()))
 }
 
@@ -267,7 +282,9 @@ async fn delete_photo(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<StatusCode> {
     let photo = managed_photo(&state.db, &user, id).await?;
+    let owner = photo_owner_change(&photo);
     state.photos.delete(&state.db, photo).await?;
+    state.changes.publish(&owner).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -287,6 +304,15 @@ async fn photo_list(state: &AppState, owner: PhotoOwner) -> AppResult<Json<Vec<P
 #[serde(default)]
 struct MoveForm {
     direction: String,
+}
+
+/// What changing `photo` changes in the caches.
+fn photo_owner_change(photo: &photos::Model) -> Vec<crate::changes::Change> {
+    match (photo.product_id, photo.batch_id) {
+        (_, Some(batch)) => vec![crate::changes::Change::Batch(batch)],
+        (Some(product), None) => vec![crate::changes::Change::Product(product)],
+        (None, None) => Vec::new(),
+    }
 }
 
 /// Where the workspace shows a photo's owner.
@@ -316,6 +342,7 @@ async fn move_submit(
         }
     };
     state.photos.move_photo(&state.db, &photo, up).await?;
+    state.changes.publish(&photo_owner_change(&photo)).await;
     Ok(Redirect::to(&owner_page(&photo)).into_response())
 }
 
@@ -326,7 +353,9 @@ async fn delete_submit(
 ) -> AppResult<Response> {
     let photo = managed_photo(&state.db, &user, id).await?;
     let back = owner_page(&photo);
+    let owner = photo_owner_change(&photo);
     state.photos.delete(&state.db, photo).await?;
+    state.changes.publish(&owner).await;
     Ok(Redirect::to(&back).into_response())
 }
 

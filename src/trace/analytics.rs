@@ -29,15 +29,20 @@ pub struct ProvinceCount {
     pub scans: i64,
 }
 
+/// A stamp flagged as a likely copy, for review. Never its code: the list is read by the
+/// province too, and a code is secret until its package is opened.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FlaggedStamp {
-    pub code: String,
+    pub stamp_id: i64,
     pub serial: i64,
     pub lot_code: String,
     pub product_name: String,
     pub scan_count: i64,
     pub distinct_clients: i32,
     pub flag_reason: Option<String>,
+    pub flagged_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Reviewed and confirmed as a copy.
+    pub confirmed: bool,
     pub last_scanned_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -180,7 +185,11 @@ pub async fn scan_analytics(
     }
     let stamps_issued = stamp_query.clone().count(db).await?;
     let flagged_rows = stamp_query
-        .filter(stamps::Column::Flagged.eq(true))
+        .filter(
+            Condition::any()
+                .add(stamps::Column::Flagged.eq(true))
+                .add(stamps::Column::FlagConfirmed.eq(true)),
+        )
         .order_by_desc(stamps::Column::LastScannedAt)
         .limit(100)
         .all(db)
@@ -201,13 +210,15 @@ pub async fn scan_analytics(
             let batch = batch_rows.iter().find(|b| b.id == s.batch_id);
             let product = batch.and_then(|b| product_rows.iter().find(|p| p.id == b.product_id));
             FlaggedStamp {
-                code: s.code.clone(),
+                stamp_id: s.id,
                 serial: s.serial,
                 lot_code: batch.map(|b| b.lot_code.clone()).unwrap_or_default(),
                 product_name: product.map(|p| p.name.clone()).unwrap_or_default(),
                 scan_count: s.scan_count,
                 distinct_clients: s.distinct_clients,
                 flag_reason: s.flag_reason.clone(),
+                flagged_at: s.flagged_at,
+                confirmed: s.flag_confirmed,
                 last_scanned_at: s.last_scanned_at,
             }
         })

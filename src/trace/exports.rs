@@ -55,6 +55,7 @@ pub async fn label_sheet(
     product: &products::Model,
     params: &LabelParams,
 ) -> AppResult<Vec<u8>> {
+    crate::catalog::access::require_verified_id(db, batch.cooperative_id).await?;
     let layout = params.layout();
     layout
         .validate()
@@ -99,6 +100,7 @@ pub async fn stamps_csv(
     product: &products::Model,
     params: &CsvParams,
 ) -> AppResult<String> {
+    crate::catalog::access::require_verified_id(db, batch.cooperative_id).await?;
     let rows = stamps::all_active_of_batch(db, batch.id, params.roll).await?;
     let mut csv = String::from("serial,code,lot,roll,product,qr_url\r\n");
     for s in &rows {

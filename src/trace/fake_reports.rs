@@ -12,6 +12,7 @@ use super::scans::ClientHasher;
 use crate::domain::{FieldIssue, StampCode, bounded_text, optional_text};
 use crate::entities::fake_reports;
 use crate::error::{AppResult, FieldErrors};
+use crate::http::client::Network;
 use crate::reference::ReferenceData;
 
 /// A fake report as the scan page's form sends it (the API's request is turned into one).
@@ -74,7 +75,6 @@ pub async fn store(
     hasher: &ClientHasher,
     code: &str,
     client: IpAddr,
-    user_agent: &str,
     details: FakeReportDetails,
 ) -> AppResult<()> {
     let stamp = match StampCode::parse(code) {
@@ -89,7 +89,7 @@ pub async fn store(
         seller: Set(details.seller),
         note: Set(details.note),
         province_code: Set(details.province_code),
-        client_hash: Set(hasher.of_network(client, user_agent).hex()),
+        client_hash: Set(hasher.network(Network::of(client)).hex()),
         created_at: Set(chrono::Utc::now()),
         ..Default::default()
     }

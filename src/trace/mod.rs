@@ -17,6 +17,7 @@ pub mod epcis;
 pub mod events;
 pub mod exports;
 pub mod fake_reports;
+pub mod flags;
 pub mod labels;
 pub mod origin;
 mod routes;

@@ -29,10 +29,11 @@ use sea_orm::{
 use tokio::sync::{mpsc, oneshot};
 
 use super::events::{self, EventView};
-use super::scans::ScanCounters;
+use super::scans::{NotVouchedReason, ScanCounters};
 use super::{StampStatus, VoidReason};
 use crate::catalog::certificates;
 use crate::catalog::views::{CertificateView, OcopBadge, PlaceView};
+use crate::catalog::{CooperativeStatus, ProductStatus};
 use crate::entities::{batches, cooperatives, products, stamps};
 use crate::error::AppResult;
 use crate::http::skeleton::Skeleton;
@@ -97,6 +98,10 @@ impl StampRecord {
 #[derive(Debug, Clone)]
 pub struct OriginView {
     pub product_id: i64,
+    pub cooperative_id: i64,
+    /// Why the province does not vouch for this batch's stamps now, if it does not: the
+    /// cooperative is not verified or is suspended, or the product is off sale.
+    pub not_vouched: Option<NotVouchedReason>,
     pub product_name: String,
     pub product_slug: String,
     pub product_is_public: bool,
@@ -134,6 +139,8 @@ pub struct TraceCache {
     voids: tokio::sync::Mutex<VoidWatch>,
     /// Void groups applied so far.
     voids_applied: AtomicU64,
+    /// Times origins were forgotten: an origin read before a forget is not kept after it.
+    origin_forgets: AtomicU64,
 }
 
 /// A page skeleton (`None` when one could not be made) and the origin it was rendered from.
@@ -158,6 +165,7 @@ impl TraceCache {
             pages: DashMap::new(),
             voids: tokio::sync::Mutex::default(),
             voids_applied: AtomicU64::new(0),
+            origin_forgets: AtomicU64::new(0),
         }
     }
 
@@ -209,15 +217,43 @@ impl TraceCache {
         Ok(found)
     }
 
-    /// Forgets the codes found to be unknown (after a write: they may just have been issued).
+    /// Forgets the codes found to be unknown (stamps were issued: one may be among them).
     pub fn forget_unknown(&self) {
         self.unknown.clear();
     }
 
-    /// Drops every cached origin (after a write: it may have changed one). The page skeletons
-    /// rendered from them go out of use with them (see [`Self::page`]).
-    pub fn forget_all_origins(&self) {
-        self.origins.clear();
+    /// Forgets every cached stamp, unknown code and origin.
+    pub fn forget_everything(&self) {
+        self.voids_applied.fetch_add(1, Ordering::SeqCst);
+        self.stamps.clear();
+        self.unknown.clear();
+        self.forget_origins_where(|_, _| true);
+    }
+
+    /// Forgets the origin of one batch (its details or trace events changed).
+    pub fn forget_origin(&self, batch_id: i64) {
+        self.forget_origins_where(|batch, _| batch == batch_id);
+    }
+
+    /// Forgets the origins of a product's batches (the product changed: its name, status,
+    /// photo, certificate).
+    pub fn forget_origins_of_product(&self, product_id: i64) {
+        self.forget_origins_where(|_, origin| origin.product_id == product_id);
+    }
+
+    /// Forgets the origins of a cooperative's batches (renamed, verified, suspended).
+    pub fn forget_origins_of_cooperative(&self, cooperative_id: i64) {
+        self.forget_origins_where(|_, origin| origin.cooperative_id == cooperative_id);
+    }
+
+    /// Drops cached origins; the page skeletons rendered from them go out of use with them
+    /// (see [`Self::page`]).
+    fn forget_origins_where(&self, matches: impl Fn(i64, &OriginView) -> bool) {
+        self.origin_forgets.fetch_add(1, Ordering::SeqCst);
+        self.origins
+            .retain(|batch, (_, origin)| !matches(*batch, origin));
+        self.pages
+            .retain(|(batch, _), (origin, _)| !matches(*batch, origin));
     }
 
     /// Forgets the stamps voided lately (see [`Self::catch_up_voids`]): called by the server
@@ -294,6 +330,7 @@ impl TraceCache {
             }
             None => None,
         };
+        let forgets_before = self.origin_forgets.load(Ordering::SeqCst);
         let loaded = match load_origin(&self.db, reference, batch_id).await {
             Ok(loaded) => loaded,
             // The view in use answers for another while rather than failing the scan.
@@ -307,6 +344,10 @@ impl TraceCache {
         make_room(&self.origins, MAX_ORIGINS);
         self.origins
             .insert(batch_id, (Instant::now(), view.clone()));
+        // Forgotten while it was read: it may predate the change (see the product cache).
+        if self.origin_forgets.load(Ordering::SeqCst) != forgets_before {
+            self.origins.remove(&batch_id);
+        }
         Ok(Some(view))
     }
 
@@ -462,8 +503,16 @@ async fn load_origin(
         .await?
         .map(|c| CertificateView::new(&c, today));
     let category = reference.category(&product.category_code);
+    let not_vouched = match CooperativeStatus::parse(&coop.status) {
+        Some(CooperativeStatus::Verified) => (product.status != ProductStatus::Published.as_str())
+            .then_some(NotVouchedReason::ProductWithdrawn),
+        Some(CooperativeStatus::Suspended) => Some(NotVouchedReason::CooperativeSuspended),
+        _ => Some(NotVouchedReason::CooperativeNotVerified),
+    };
     Ok(Some(OriginView {
         product_id: product.id,
+        cooperative_id: coop.id,
+        not_vouched,
         product_is_public: crate::catalog::products::is_public(&product, &coop),
         photo: crate::media::PhotoImage::cover_of(&product),
         badge: OcopBadge::of(&product, today),

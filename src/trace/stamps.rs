@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use super::signing::StampSigner;
 use super::{StampStatus, VoidReason};
+use crate::catalog::access;
 use crate::domain::{FieldIssue, LotCode, StampCode};
 use crate::entities::{batches, stamps};
 use crate::error::{AppError, AppResult, FieldErrors, is_unique_violation};
@@ -48,7 +49,8 @@ pub fn parse_count(count: i64) -> Result<u32, FieldIssue> {
         .ok_or_else(|| FieldIssue::new("invalid_stamp_count", "1 to 100,000 stamps"))
 }
 
-/// Issues `count` new stamps for `batch` in one transaction. `after_chunk` is called after each
+/// Issues `count` new stamps for `batch` in one transaction, if its cooperative is verified
+/// (409 `cooperative_not_verified` otherwise). `after_chunk` is called after each
 /// chunk of rows is written (with the number written so far); an error from it, like any other,
 /// rolls the whole issue back. Production passes a no-op; tests use it to fail midway.
 pub async fn issue(
@@ -62,6 +64,8 @@ pub async fn issue(
     let lot = LotCode::parse(&batch.lot_code)
         .map_err(|_| AppError::Internal(anyhow::anyhow!("stored lot code is not valid")))?;
     let txn = crate::db::begin_write(db).await?;
+    // Read in the issuing transaction: a suspension committed before it is seen.
+    access::require_verified_id(&txn, batch.cooperative_id).await?;
     let (last_serial, last_roll): (Option<i64>, Option<i32>) = stamps::Entity::find()
         .select_only()
         .column_as(stamps::Column::Serial.max(), "last_serial")
@@ -104,6 +108,9 @@ pub async fn issue(
             last_scanned_at: Set(None),
             flagged: Set(false),
             flag_reason: Set(None),
+            flagged_at: Set(None),
+            flag_cleared_at: Set(None),
+            flag_confirmed: Set(false),
         });
         if rows.len() == CHUNK || i + 1 == i64::from(count) {
             written += rows.len();

@@ -19,6 +19,7 @@ use super::signing::{KeyRing, SignedParts, StampSigner};
 use crate::domain::{Gtin, LotCode, StampCode};
 use crate::entities::{batches, products, stamps};
 use crate::error::AppResult;
+use crate::http::client::Network;
 use crate::reference::ReferenceData;
 
 /// A scan page's client: the scan as far as the client goes (no place yet), and the value of
@@ -28,32 +29,31 @@ pub struct PageClient {
     pub new_cookie: Option<String>,
 }
 
-/// Who is scanning the page: the key from the client cookie, or, for a client seen for the first
-/// time, from its network, user agent and languages (then to be set as its cookie).
+/// Who is scanning the page: the key from the client cookie, or, for a client seen for the
+/// first time (or whose cookie is not ours), a new random key to set as its cookie. The network
+/// goes with it (see [`ScanService`] for why both count); the user agent only classes the client.
 pub fn identify_page_client(
     hasher: &ClientHasher,
     cookie: Option<&str>,
     client: IpAddr,
     user_agent: &str,
-    accept_language: &str,
 ) -> PageClient {
-    let known = cookie.and_then(|c| hasher.from_cookie(c));
-    let (key, new_cookie) = match known {
+    let (key, new_cookie) = match cookie.and_then(|c| hasher.from_cookie(c)) {
         Some(key) => (key, None),
         None => {
-            let fingerprint = format!("{user_agent}\n{accept_language}");
-            let key = hasher.of_network(client, &fingerprint);
+            let key = hasher.new_client();
             (key, Some(hasher.cookie_for(key)))
         }
     };
     PageClient {
-        input: unplaced(key, user_agent),
+        input: unplaced(hasher, key, client, user_agent),
         new_cookie,
     }
 }
 
 /// Who is scanning through the API: the app installation by its own stable id (8 to 64
-/// characters), else the network and user agent. The scan has no place yet.
+/// characters) if it sends one, else a new client. The id is not trusted for counting: a checker
+/// is also its network, so an app inventing ids on one network is one checker.
 pub fn identify_app_client(
     hasher: &ClientHasher,
     client_id: Option<&str>,
@@ -62,14 +62,15 @@ pub fn identify_app_client(
 ) -> ScanInput {
     let key = match client_id.filter(|c| (8..=64).contains(&c.len())) {
         Some(id) => hasher.of_cookie(id),
-        None => hasher.of_network(client, user_agent),
+        None => hasher.new_client(),
     };
-    unplaced(key, user_agent)
+    unplaced(hasher, key, client, user_agent)
 }
 
-fn unplaced(client: ClientKey, user_agent: &str) -> ScanInput {
+fn unplaced(hasher: &ClientHasher, client: ClientKey, ip: IpAddr, user_agent: &str) -> ScanInput {
     ScanInput {
         client,
+        network: hasher.network(Network::of(ip)),
         client_class: client_class(user_agent),
         province_code: None,
         position: None,
@@ -105,7 +106,7 @@ pub async fn judge(
     input: ScanInput,
 ) -> AppResult<(Verdict, Option<(StampRecord, Arc<OriginView>)>)> {
     let Some(stamp) = cache.stamp(code.as_str()).await? else {
-        scans.record_unknown(code.as_str(), input).await;
+        scans.record_unknown(code.as_str(), input).await?;
         return Ok((Verdict::Unknown, None));
     };
     let Some(origin) = cache.origin(reference, stamp.batch_id).await? else {
@@ -116,6 +117,7 @@ pub async fn judge(
         cooperative_id: stamp.cooperative_id,
         code: stamp.code.clone(),
         void_reason: stamp.void_reason,
+        not_vouched: origin.not_vouched,
         counters: stamp.counters,
     };
     let verdict = scans.record(&facts, input).await?;
@@ -160,19 +162,38 @@ pub async fn resolve_signed(
     Ok(verified.map(|v| v.code))
 }
 
-/// The stamp a GS1 Digital Link names, if any. A GTIN with a wrong check digit names nothing.
+/// The stamp a GS1 Digital Link names.
+#[derive(Debug, Clone)]
+pub struct LinkedStamp {
+    pub code: StampCode,
+    /// Whether the link itself carries the code (the serial *is* the stamp's random code), so
+    /// that showing it tells the visitor nothing they did not hold. Links made with the short
+    /// printed number instead (`…/21/42`, the form of early labels) never show the code: GTIN
+    /// and lot are public, so walking numbers must not reveal unsold codes.
+    pub code_in_link: bool,
+}
+
+/// The stamp a GS1 Digital Link `/01/{gtin}/10/{lot}/21/{serial}` names, if any. The serial is
+/// the stamp's code (AI 21 takes up to 20 alphanumerics), or, on early labels, its printed
+/// number. Only a GTIN owned by a product reaches anything (GTINs go only to verified
+/// cooperatives, see `catalog::gtins`); a wrong check digit, another lot or another product's
+/// code names nothing.
 pub async fn resolve_digital_link(
     db: &impl ConnectionTrait,
     gtin: &str,
     lot: &str,
     serial: &str,
-) -> AppResult<Option<StampCode>> {
-    let (Ok(gtin), Ok(lot), Ok(serial)) = (
-        Gtin::parse(gtin),
-        LotCode::parse(lot),
-        serial.parse::<i64>(),
-    ) else {
+) -> AppResult<Option<LinkedStamp>> {
+    let (Ok(gtin), Ok(lot)) = (Gtin::parse(gtin), LotCode::parse(lot)) else {
         return Ok(None);
+    };
+    let by_code = StampCode::parse(serial).ok();
+    let by_number = match by_code {
+        Some(_) => None,
+        None => match serial.parse::<i64>() {
+            Ok(number) if serial.len() <= 12 => Some(number),
+            _ => return Ok(None),
+        },
     };
     let Some(product) = products::Entity::find()
         .filter(products::Column::Gtin.eq(gtin.as_gtin14()))
@@ -189,10 +210,18 @@ pub async fn resolve_digital_link(
     else {
         return Ok(None);
     };
-    Ok(stamps::Entity::find()
-        .filter(stamps::Column::BatchId.eq(batch.id))
-        .filter(stamps::Column::Serial.eq(serial))
+    let stamp = stamps::Entity::find().filter(stamps::Column::BatchId.eq(batch.id));
+    let stamp = match (&by_code, by_number) {
+        (Some(code), _) => stamp.filter(stamps::Column::Code.eq(code.as_str())),
+        (None, Some(number)) => stamp.filter(stamps::Column::Serial.eq(number)),
+        (None, None) => return Ok(None),
+    };
+    Ok(stamp
         .one(db)
         .await?
-        .and_then(|s| StampCode::parse(&s.code).ok()))
+        .and_then(|s| StampCode::parse(&s.code).ok())
+        .map(|code| LinkedStamp {
+            code,
+            code_in_link: by_code.is_some(),
+        }))
 }

@@ -3,6 +3,7 @@
 //! defence it names is missing.
 
 use reqwest::StatusCode;
+use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 
 use crate::support::{TestApp, verified_cooperative};
@@ -430,4 +431,546 @@ async fn an_ipv6_client_cannot_rotate_addresses_inside_its_64() {
             .push(login_from(&app, &address, &format!("khach{i}@htx.vn"), "sai-mat-khau").await);
     }
     assert_eq!(statuses[3], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+}
+
+// ---------------------------------------------------------------- stamps
+
+/// An app behind a trusted proxy on 127.0.0.1: test phones come from networks of their own.
+async fn stamp_app() -> TestApp {
+    TestApp::spawn_with(|config| {
+        config.proxies.trusted = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await
+}
+
+/// A phone on its own network, with its own cookie jar (and an optional user agent).
+fn phone_at(address: &str, user_agent: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-forwarded-for", address.parse().unwrap());
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .user_agent(user_agent)
+        .build()
+        .unwrap()
+}
+
+const ANDROID: &str = "Mozilla/5.0 (Linux; Android 12; SM-A135F) Mobile Safari/537.36";
+
+async fn page(client: &reqwest::Client, url: &str) -> (StatusCode, String) {
+    let response = client.get(url).send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+/// A verified cooperative's published product with a GTIN, a batch and `count` stamps: the
+/// owner, the cooperative and product ids, and the codes.
+struct Stamped {
+    owner: crate::support::User,
+    admin: crate::support::User,
+    coop: i64,
+    product: i64,
+    codes: Vec<String>,
+}
+
+async fn stamped(app: &TestApp, count: i64) -> Stamped {
+    let admin = app.admin().await;
+    let owner = app.user("owner@htx.vn").await;
+    let coop = verified_cooperative(&admin, &owner, "5300000001", "Hợp tác xã Ong mật").await;
+    let (_, product) = owner
+        .post(
+            &format!("/api/v1/cooperatives/{coop}/products"),
+            product_with_gtin("Mật ong bạc hà", "8934567890120"),
+        )
+        .await;
+    let product = product["id"].as_i64().unwrap();
+    owner
+        .post(&format!("/api/v1/products/{product}/publish"), json!({}))
+        .await;
+    let (status, batch) = owner
+        .post(
+            &format!("/api/v1/products/{product}/batches"),
+            json!({"lot_code": "MO-01", "quantity": "100", "quantity_unit": "chai"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    let batch = batch["id"].as_i64().unwrap();
+    let (status, roll) = owner
+        .post(
+            &format!("/api/v1/batches/{batch}/stamps"),
+            json!({"count": count}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{roll}");
+    let (_, stamps) = owner
+        .get(&format!("/api/v1/batches/{batch}/stamps?per_page=1000"))
+        .await;
+    let codes = stamps["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["code"].as_str().unwrap().to_owned())
+        .collect();
+    Stamped {
+        owner,
+        admin,
+        coop,
+        product,
+        codes,
+    }
+}
+
+/// A stranger registers a look-alike cooperative: until the province verifies it, it can
+/// neither issue nor print stamps, over the API or the pages.
+#[tokio::test]
+async fn an_unverified_cooperative_cannot_issue_or_print_stamps() {
+    let app = stamp_app().await;
+    let stranger = app.user("la@example.vn").await;
+    let (_, coop) = stranger
+        .post(
+            "/api/v1/cooperatives",
+            crate::support::cooperative_body("5300000077", "Hợp tác xã Nông nghiệp Gia Phú Mới"),
+        )
+        .await;
+    let coop = coop["id"].as_i64().unwrap();
+    let (_, product) = stranger
+        .post(
+            &format!("/api/v1/cooperatives/{coop}/products"),
+            crate::support::product_body("Mật ong giả"),
+        )
+        .await;
+    let product = product["id"].as_i64().unwrap();
+    let (status, batch) = stranger
+        .post(
+            &format!("/api/v1/products/{product}/batches"),
+            json!({"lot_code": "X-1", "quantity": "10", "quantity_unit": "chai"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    let batch = batch["id"].as_i64().unwrap();
+    let (status, refused) = stranger
+        .post(
+            &format!("/api/v1/batches/{batch}/stamps"),
+            json!({"count": 3}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["code"], "cooperative_not_verified");
+    for path in ["labels.pdf", "stamps.csv"] {
+        let (status, body) = stranger
+            .get(&format!("/api/v1/batches/{batch}/{path}"))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{path}: {body}");
+    }
+    // The page says why, beside the form.
+    let response = stranger
+        .form(
+            &format!("/workspace/batches/{batch}/stamps"),
+            &[("count", "3")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("sau khi tỉnh xác minh"), "{html}");
+    let stamps: u64 = ocop_market::entities::stamps::Entity::find()
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(stamps, 0, "nothing was issued");
+}
+
+/// Stamps of a cooperative the province suspends, or of a product taken off sale, read at
+/// once as not vouched for, never with the genuine styling; they read genuine again when
+/// vouched for again.
+#[tokio::test]
+async fn stamps_read_not_vouched_as_soon_as_the_province_stops_vouching() {
+    let app = stamp_app().await;
+    let s = stamped(&app, 3).await;
+    let url = app.url(&format!("/s/{}", s.codes[0]));
+    let phone = phone_at("14.160.1.9", ANDROID);
+    let (_, html) = page(&phone, &url).await;
+    assert!(html.contains("Hàng chính hãng"));
+
+    let (status, _) = s
+        .admin
+        .post(
+            &format!("/api/v1/admin/cooperatives/{}/decision", s.coop),
+            json!({"decision": "suspend", "reason": "Bán hàng không rõ nguồn gốc"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, html) = page(&phone, &url).await;
+    assert!(
+        !html.contains("Hàng chính hãng"),
+        "never genuine while suspended"
+    );
+    assert!(html.contains("Chưa được tỉnh bảo đảm"), "{html}");
+    assert!(html.contains("tạm đình chỉ"));
+    let (_, api) =
+        crate::support::TestApp::admin_free_get(&app, &format!("/api/v1/scan/{}", s.codes[1]))
+            .await;
+    assert_eq!(api["verdict"]["kind"], "not_vouched");
+    assert_eq!(api["verdict"]["reason"], "cooperative_suspended");
+
+    s.admin
+        .post(
+            &format!("/api/v1/admin/cooperatives/{}/decision", s.coop),
+            json!({"decision": "reinstate"}),
+        )
+        .await;
+    let (_, html) = page(&phone, &url).await;
+    assert!(html.contains("Hàng chính hãng"), "vouched for again");
+
+    s.owner
+        .post(
+            &format!("/api/v1/products/{}/archive", s.product),
+            json!({}),
+        )
+        .await;
+    let (_, html) = page(&phone, &url).await;
+    assert!(html.contains("ngừng bán"), "{html}");
+    assert!(!html.contains("Hàng chính hãng"));
+}
+
+/// Walking the printed numbers of a lot's Digital Links, as a person or a crawler, shows
+/// verdicts but never a code; the link that carries a code resolves to it.
+#[tokio::test]
+async fn walking_digital_link_serials_reveals_no_code() {
+    let app = stamp_app().await;
+    let s = stamped(&app, 5).await;
+    let crawler = phone_at("203.0.113.8", "Mozilla/5.0 (compatible; Googlebot/2.1)");
+    let person = phone_at("203.0.114.8", ANDROID);
+    for client in [&crawler, &person] {
+        for serial in 1..=5 {
+            let (status, html) = page(
+                client,
+                &app.url(&format!("/01/08934567890120/10/MO-01/21/{serial}")),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK);
+            for code in &s.codes {
+                assert!(
+                    !html.contains(code.as_str()),
+                    "serial {serial} showed a code"
+                );
+                assert!(!html.to_lowercase().contains(&code.to_lowercase()));
+            }
+        }
+    }
+    // The form printed from now on: the code itself as the serial.
+    let (status, html) = page(
+        &person,
+        &app.url(&format!("/01/08934567890120/10/MO-01/21/{}", s.codes[2])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(s.codes[2].as_str()),
+        "the holder sees their code"
+    );
+    // Another lot's path, or another product's GTIN, names nothing.
+    let (status, _) = page(
+        &person,
+        &app.url(&format!("/01/08934567890120/10/OTHER/21/{}", s.codes[2])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A report from a numbered link's page goes to the stamp without showing its code.
+    let response = person
+        .post(app.url("/01/08934567890120/10/MO-01/21/4/report"))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("place_of_purchase", "Chợ Bắc Hà")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    for code in &s.codes {
+        assert!(!html.contains(code.as_str()));
+    }
+    let reports = ocop_market::entities::fake_reports::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(reports.len(), 1);
+    assert!(reports[0].stamp_id.is_some(), "the report names the stamp");
+}
+
+/// One phone answering "where did you buy it?" with two provinces, or sharing two far-apart
+/// positions, cannot flag a genuine stamp.
+#[tokio::test]
+async fn one_client_answering_two_provinces_cannot_flag_a_stamp() {
+    let app = stamp_app().await;
+    let s = stamped(&app, 1).await;
+    let url = app.url(&format!("/s/{}", s.codes[0]));
+    let prankster = phone_at("14.160.1.9", ANDROID);
+    for query in [
+        "?province=15",
+        "?province=01",
+        "?province=79",
+        "?lat=22.48&lon=103.97",
+        "?lat=10.78&lon=106.70",
+    ] {
+        let (_, html) = page(&prankster, &format!("{url}{query}")).await;
+        assert!(!html.contains("Cảnh báo"), "{query}");
+    }
+    app.state.scans.flush().await;
+    let stamp = ocop_market::entities::stamps::Entity::find()
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!stamp.flagged);
+    assert_eq!(stamp.distinct_clients, 1);
+}
+
+/// Fresh cookies, user agents, languages or API client ids from one network are one checker:
+/// nobody can mint people.
+#[tokio::test]
+async fn minted_identities_from_one_network_count_once() {
+    let app = stamp_app().await;
+    let s = stamped(&app, 1).await;
+    let url = app.url(&format!("/s/{}", s.codes[0]));
+    for i in 0..8 {
+        // A new phone each time (no cookie), each with its own model and language.
+        let client = phone_at(
+            "14.160.1.9",
+            &format!("Mozilla/5.0 (Linux; Android 1{i}; X{i}) Mobile"),
+        );
+        client
+            .get(&url)
+            .header("accept-language", if i % 2 == 0 { "vi" } else { "en" })
+            .send()
+            .await
+            .unwrap();
+        client
+            .get(app.url(&format!(
+                "/api/v1/scan/{}?client_id=app-install-{i:04}",
+                s.codes[0]
+            )))
+            .send()
+            .await
+            .unwrap();
+    }
+    app.state.scans.flush().await;
+    let stamp = ocop_market::entities::stamps::Entity::find()
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stamp.distinct_clients, 1, "one network, one checker");
+    assert!(!stamp.flagged);
+    // A second network is a second checker.
+    page(&phone_at("113.161.10.25", ANDROID), &url).await;
+    app.state.scans.flush().await;
+    let stamp = ocop_market::entities::stamps::Entity::find()
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stamp.distinct_clients, 2);
+}
+
+/// A flag is reviewed by the cooperative or the province with a reason, kept in an audit trail,
+/// and comes back only on evidence from new checkers.
+#[tokio::test]
+async fn a_cleared_flag_returns_only_on_new_evidence() {
+    let app = stamp_app().await;
+    let s = stamped(&app, 1).await;
+    let url = app.url(&format!("/s/{}", s.codes[0]));
+    let family: Vec<reqwest::Client> = (0..5)
+        .map(|i| phone_at(&format!("14.16{i}.1.9"), ANDROID))
+        .collect();
+    for phone in &family {
+        page(phone, &url).await;
+    }
+    app.state.scans.flush().await;
+    let (_, analytics) = s
+        .owner
+        .get(&format!("/api/v1/cooperatives/{}/scan-analytics", s.coop))
+        .await;
+    let flagged = &analytics["flagged"][0];
+    assert_eq!(flagged["flag_reason"], "many_clients", "{analytics}");
+    assert!(flagged.get("code").is_none(), "no code in the list");
+    let stamp_id = flagged["stamp_id"].as_i64().unwrap();
+
+    // Another cooperative cannot review it, and a reason is required.
+    let rival = app.user("rival@htx.vn").await;
+    let (status, _) = rival
+        .post(
+            &format!("/api/v1/stamps/{stamp_id}/flag-review"),
+            json!({"decision": "confirm", "reason": "đối thủ"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = s
+        .owner
+        .post(
+            &format!("/api/v1/stamps/{stamp_id}/flag-review"),
+            json!({"decision": "clear", "reason": ""}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, review) = s
+        .owner
+        .post(
+            &format!("/api/v1/stamps/{stamp_id}/flag-review"),
+            json!({"decision": "clear", "reason": "Cả nhà cùng quét thử tem"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{review}");
+
+    // The same five again: no new evidence, no flag.
+    for phone in &family {
+        let (_, html) = page(phone, &url).await;
+        assert!(!html.contains("Cảnh báo"), "{html}");
+    }
+    // Five newcomers: new evidence.
+    let mut last = String::new();
+    for i in 0..5 {
+        last = page(&phone_at(&format!("27.72.{i}.9"), ANDROID), &url)
+            .await
+            .1;
+    }
+    assert!(last.contains("Cảnh báo"), "flagged again by new checkers");
+
+    // The province confirms; the audit trail keeps both decisions.
+    let (status, _) = s
+        .admin
+        .post(
+            &format!("/api/v1/stamps/{stamp_id}/flag-review"),
+            json!({"decision": "confirm", "reason": "Bán tràn lan ở chợ biên giới"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, html) = page(&family[0], &url).await;
+    assert!(html.contains("Mã đã bị sao chép"), "{html}");
+    let (_, trail) = s
+        .owner
+        .get(&format!("/api/v1/stamps/{stamp_id}/flag-reviews"))
+        .await;
+    let decisions: Vec<&str> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["decision"].as_str().unwrap())
+        .collect();
+    assert_eq!(decisions, ["confirm", "clear"]);
+    assert_eq!(trail[0]["by_administrator"], true);
+}
+
+/// A flood of anonymous POSTs (a logout needs no session) does not empty the scan caches:
+/// only writes that change what they hold do, and only those entries.
+#[tokio::test]
+async fn anonymous_posts_do_not_clear_the_caches() {
+    let app = stamp_app().await;
+    let s = stamped(&app, 1).await;
+    let url = app.url(&format!("/s/{}", s.codes[0]));
+    let phone = phone_at("14.160.1.9", ANDROID);
+    page(&phone, &url).await;
+    // Behind the app's back (no write through it), the product is renamed.
+    use sea_orm::{ActiveModelTrait, Set};
+    let product = ocop_market::entities::products::Entity::find_by_id(s.product)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut renamed: ocop_market::entities::products::ActiveModel = product.into();
+    renamed.name = Set("Tên đổi ngầm".into());
+    renamed.update(app.db()).await.unwrap();
+    for _ in 0..5 {
+        let response = app
+            .client()
+            .post(app.url("/logout"))
+            .header("sec-fetch-site", "same-origin")
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_redirection() || response.status().is_success());
+    }
+    let (_, html) = page(&phone, &url).await;
+    assert!(
+        html.contains("Mật ong bạc hà") && !html.contains("Tên đổi ngầm"),
+        "the origin was still served from the cache"
+    );
+    // A write that changes the product does reach it.
+    s.owner
+        .post(
+            &format!("/api/v1/products/{}/archive", s.product),
+            json!({}),
+        )
+        .await;
+    let (_, html) = page(&phone, &url).await;
+    assert!(
+        html.contains("Tên đổi ngầm"),
+        "the edit's change forgot the origin"
+    );
+}
+
+/// A URL with a bad signature costs the server a database read of old keys: it is
+/// rate-limited like any scan, before that read.
+#[tokio::test]
+async fn bad_signed_stamp_urls_are_rate_limited() {
+    let app = TestApp::spawn_with(|config| config.scans_per_minute = 3).await;
+    let client = app.client();
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        let response = client
+            .get(app.url(&format!("/s/0000000000000000/LOT/{i}/AAAAAAAAAAAAAAAA")))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+    }
+    assert_eq!(statuses[3], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+}
+
+// ---------------------------------------------------------------- slow clients
+
+/// A client that opens a request and stalls its body is cut off (408 or the connection
+/// closed) after the body timeout, holding nothing.
+#[tokio::test]
+async fn a_stalled_request_body_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(|config| {
+        config.timeouts.body = std::time::Duration::from_secs(1);
+        config.timeouts.headers = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    stream
+        .write_all(
+            b"POST /api/v1/auth/login HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"identi",
+        )
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(read.is_ok(), "the server kept the stalled connection open");
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408") || text.starts_with("HTTP/1.1 400"),
+        "{text}"
+    );
+
+    // Headers that never finish are cut off too.
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(read.is_ok(), "the server kept half-sent headers open");
 }

@@ -6,6 +6,15 @@ use serde_json::{Value, json};
 
 use crate::support::{TestApp, User, names_field, verified_cooperative};
 
+/// An app behind a trusted proxy on 127.0.0.1, so that test phones can come from networks of
+/// their own (`X-Forwarded-For`).
+async fn behind_proxy() -> TestApp {
+    TestApp::spawn_with(|config| {
+        config.proxies.trusted = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await
+}
+
 /// A verified cooperative with a published product (GTIN 8934567890120) and one batch.
 struct Setup {
     app: TestApp,
@@ -14,7 +23,7 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let app = TestApp::spawn().await;
+    let app = behind_proxy().await;
     let admin = app.admin().await;
     let owner = app.user("owner@htx.vn").await;
     let coop =
@@ -95,14 +104,26 @@ async fn stored_scans(app: &TestApp, stamp_id: i64) -> Vec<ocop_market::entities
         .unwrap()
 }
 
-/// A phone: its own cookie jar, as a camera app's browser has, and its own model (all test
-/// phones share one network address).
+/// A phone: its own cookie jar, as a camera app's browser has, its own model, and its own
+/// network: the test apps sit behind a trusted proxy on 127.0.0.1 (see [`setup`]), which says
+/// each phone comes from its own mobile network.
 fn phone(_app: &TestApp) -> reqwest::Client {
     static MODEL: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(100);
     let model = MODEL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    phone_on(
+        &format!("100.{}.{}.9", 64 + model / 256 % 64, model % 256),
+        model,
+    )
+}
+
+/// A phone on the network of `address`.
+fn phone_on(address: &str, model: u32) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-forwarded-for", address.parse().unwrap());
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
         .user_agent(format!(
             "Mozilla/5.0 (Linux; Android 12; SM-A{model}F) Mobile Safari/537.36"
         ))

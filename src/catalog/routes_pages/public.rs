@@ -166,6 +166,7 @@ async fn product_page(
     ctx: PageContext,
     ApiPath(slug): ApiPath<String>,
 ) -> AppResult<Response> {
+    state.changes.catch_up().await;
     let record = state.product_cache.public_by_slug(&state.db, &slug).await?;
     let product = record.detail(&state.reference, ctx.lang);
     render(&ProductPage { ctx, product })

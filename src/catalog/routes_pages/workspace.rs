@@ -19,6 +19,7 @@ use crate::catalog::invitations;
 use crate::catalog::products::{self, ProductForm};
 use crate::catalog::views::{CertificateView, CooperativeView, ProductSummary};
 use crate::catalog::{MemberRole, ProductStatus};
+use crate::changes::Change;
 use crate::clock::today_in_vietnam;
 use crate::entities::cooperative_invitations;
 use crate::error::{AppError, AppResult, FieldErrors};
@@ -317,7 +318,10 @@ async fn edit_cooperative_submit(
         Err(e) => Err(e),
     };
     match result {
-        Ok(_) => Ok(Redirect::to(&format!("/workspace/cooperatives/{id}")).into_response()),
+        Ok(_) => {
+            state.changes.publish(&[Change::Cooperative(id)]).await;
+            Ok(Redirect::to(&format!("/workspace/cooperatives/{id}")).into_response())
+        }
         Err(err) => render_form_error(err, |errors| {
             cooperative_form(
                 ctx,
@@ -542,7 +546,10 @@ async fn edit_product_submit(
         Err(e) => Err(e),
     };
     match result {
-        Ok(_) => Ok(Redirect::to(&format!("/workspace/products/{id}")).into_response()),
+        Ok(_) => {
+            state.changes.publish(&[Change::Product(id)]).await;
+            Ok(Redirect::to(&format!("/workspace/products/{id}")).into_response())
+        }
         Err(err) => {
             let (status, errors) = err.into_form_errors()?;
             let page = product_form_page(&state, ctx, &product, &membership, form, errors).await?;
@@ -567,6 +574,7 @@ async fn product_status_submit(
     let status = ProductStatus::parse(&form.status)
         .ok_or_else(|| AppError::bad_request("invalid_status", "draft, published or archived"))?;
     products::set_status(&state.db, product, status).await?;
+    state.changes.publish(&[Change::Product(id)]).await;
     Ok(Redirect::to(&format!("/workspace/products/{id}")).into_response())
 }
 
@@ -611,6 +619,7 @@ async fn product_delete_submit(
     let cooperative_id = membership.cooperative.id;
     match products::delete(&state.db, &state.photos, product.clone()).await {
         Ok(()) => {
+            state.changes.publish(&[Change::Product(id)]).await;
             Ok(Redirect::to(&format!("/workspace/cooperatives/{cooperative_id}")).into_response())
         }
         Err(err) => {

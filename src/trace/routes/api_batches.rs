@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::accounts::Authenticated;
 use crate::catalog::access;
+use crate::changes::Change;
 use crate::entities::batches as batch_rows;
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::extract::{ApiJson, ApiPath};
@@ -138,6 +139,7 @@ pub(super) async fn record_event(
     let (batch, _, _) = batches::managed(&state.db, &user, id).await?;
     let details = body.parse(&state.reference)?;
     let event = events::record(&state.db, &user, &batch, details).await?;
+    state.changes.publish(&[Change::Batch(batch.id)]).await;
     let view = events::of_batch(&state.db, &state.reference, batch.id)
         .await?
         .into_iter()

@@ -107,7 +107,7 @@ pub(super) async fn public_scan(
     ApiPath(code): ApiPath<String>,
     ApiQuery(query): ApiQuery<ScanQuery>,
 ) -> AppResult<Response> {
-    state.limits.check_scan(client)?;
+    state.limits.check_scan(client).await?;
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -125,6 +125,7 @@ pub(super) async fn public_scan(
         query.lat,
         query.lon,
     );
+    state.changes.catch_up().await;
     let parsed = StampCode::parse(&code).ok();
     let (verdict, found) = match &parsed {
         Some(c) => {
@@ -170,11 +171,10 @@ pub struct FakeReportRequest {
 pub(super) async fn public_report(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
-    headers: HeaderMap,
     ApiPath(code): ApiPath<String>,
     ApiJson(body): ApiJson<FakeReportRequest>,
 ) -> AppResult<StatusCode> {
-    state.limits.check_report(client)?;
+    state.limits.check_report(client).await?;
     let details = FakeReportForm {
         place_of_purchase: body.place_of_purchase,
         seller: body.seller,
@@ -182,10 +182,6 @@ pub(super) async fn public_report(
         province: body.province,
     }
     .parse(&state.reference)?;
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
     let code: String = code.chars().take(40).collect();
     fake_reports::store(
         &state.db,
@@ -193,7 +189,6 @@ pub(super) async fn public_report(
         &state.hasher,
         &code,
         client,
-        user_agent,
         details,
     )
     .await?;

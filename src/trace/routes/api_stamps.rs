@@ -10,12 +10,14 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::accounts::Authenticated;
+use crate::changes::Change;
 use crate::domain::{FieldIssue, StampCode};
 use crate::error::{AppError, AppResult, FieldErrors, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::qr::{self, EcLevel, QrMatrix};
 use crate::trace::batches;
 use crate::trace::exports::{self, CsvParams, LabelParams};
+use crate::trace::flags::{self, FlagReviewRequest, FlagReviewView};
 use crate::trace::stamps::{self, IssueRequest, IssuedRoll, VoidRequest};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -102,6 +104,7 @@ pub(super) async fn issue_stamps(
         Ok(())
     })
     .await?;
+    state.changes.publish(&[Change::StampsIssued]).await;
     Ok((StatusCode::CREATED, Json(roll)).into_response())
 }
 
@@ -123,7 +126,7 @@ pub(super) async fn void_stamps(
 ) -> AppResult<Json<VoidResult>> {
     let (batch, _, _) = batches::managed(&state.db, &user, id).await?;
     let voided = stamps::void(&state.db, &batch, &body.selection, &body.reason).await?;
-    state.trace_cache.forget_voided().await;
+    state.changes.publish(&[Change::StampsVoided]).await;
     Ok(Json(VoidResult { voided }))
 }
 
@@ -239,4 +242,43 @@ pub(super) async fn stamp_qr(
             FieldIssue::new("invalid_format", "svg or png"),
         )),
     }
+}
+
+/// Review a stamp's likely-copy flag: clear it (not a copy) or confirm it (a copied code), with
+/// a reason (members of its cooperative, administrators).
+#[utoipa::path(post, path = "/stamps/{id}/flag-review", tag = "trace",
+    params(("id" = i64, Path, description = "Stamp id (from the scan analytics)")),
+    request_body = FlagReviewRequest,
+    responses(
+        (status = 201, body = FlagReviewView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "No flag waiting for that decision"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn review_flag(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<FlagReviewRequest>,
+) -> AppResult<Response> {
+    let review = flags::review(&state.db, &state.scans, &user, id, &body).await?;
+    Ok((StatusCode::CREATED, Json(review)).into_response())
+}
+
+/// The reviews of a stamp's flag, newest first: the audit trail.
+#[utoipa::path(get, path = "/stamps/{id}/flag-reviews", tag = "trace",
+    params(("id" = i64, Path, description = "Stamp id")),
+    responses(
+        (status = 200, body = [FlagReviewView]),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn flag_reviews(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<Vec<FlagReviewView>>> {
+    Ok(Json(flags::reviews_of(&state.db, &user, id).await?))
 }

@@ -12,6 +12,7 @@ use crate::AppState;
 use crate::accounts::Authenticated;
 use crate::catalog::access;
 use crate::catalog::views::CooperativeView;
+use crate::changes::Change;
 use crate::domain::FieldIssue;
 use crate::entities::batches as batch_rows;
 use crate::error::{AppError, AppResult, FieldErrors};
@@ -266,6 +267,7 @@ pub(super) async fn event_submit(
     };
     match result {
         Ok(()) => {
+            state.changes.publish(&[Change::Batch(id)]).await;
             Ok(Redirect::to(&format!("/workspace/batches/{id}?notice=event")).into_response())
         }
         Err(AppError::Validation(errors)) => {
@@ -313,7 +315,7 @@ pub(super) async fn issue_submit(
         .and_then(stamps::parse_count);
     match count {
         Ok(count) => {
-            stamps::issue(
+            let issued = stamps::issue(
                 &state.db,
                 &state.signer,
                 &batch,
@@ -321,29 +323,60 @@ pub(super) async fn issue_submit(
                 form.signed.is_some(),
                 |_| Ok(()),
             )
-            .await?;
-            Ok(Redirect::to(&format!("/workspace/batches/{id}?notice=issued")).into_response())
+            .await;
+            match issued {
+                Ok(_) => {
+                    state.changes.publish(&[Change::StampsIssued]).await;
+                    Ok(
+                        Redirect::to(&format!("/workspace/batches/{id}?notice=issued"))
+                            .into_response(),
+                    )
+                }
+                // Shown beside the form: the cooperative waits for the province.
+                Err(AppError::Conflict {
+                    code: code @ "cooperative_not_verified",
+                    message,
+                    ..
+                }) => {
+                    stamp_form_error(&state, ctx, id, &user, FieldIssue::new(code, message)).await
+                }
+                Err(other) => Err(other),
+            }
         }
-        Err(issue) => {
-            let mut errors = FieldErrors::default();
-            errors.add("count", issue);
-            render_batch_page(
-                &state,
-                ctx,
-                id,
-                &user,
-                BatchForms {
-                    event_form: EventInput::default(),
-                    event_errors: FieldErrors::default(),
-                    stamp_errors: errors,
-                    photo_errors: FieldErrors::default(),
-                    notice: None,
-                },
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
+        Err(issue) => stamp_form_error(&state, ctx, id, &user, issue).await,
     }
+}
+
+/// The batch page again, with an error beside the stamp form.
+async fn stamp_form_error(
+    state: &AppState,
+    ctx: PageContext,
+    id: i64,
+    user: &crate::accounts::CurrentUser,
+    issue: FieldIssue,
+) -> AppResult<Response> {
+    let status = if issue.code == "cooperative_not_verified" {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut errors = FieldErrors::default();
+    errors.add("count", issue);
+    render_batch_page(
+        state,
+        ctx,
+        id,
+        user,
+        BatchForms {
+            event_form: EventInput::default(),
+            event_errors: FieldErrors::default(),
+            stamp_errors: errors,
+            photo_errors: FieldErrors::default(),
+            notice: None,
+        },
+        status,
+    )
+    .await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -402,7 +435,7 @@ pub(super) async fn void_submit(
     };
     match result {
         Ok(_) => {
-            state.trace_cache.forget_voided().await;
+            state.changes.publish(&[Change::StampsVoided]).await;
             Ok(Redirect::to(&format!("/workspace/batches/{id}?notice=voided")).into_response())
         }
         Err(AppError::Validation(errors)) => {

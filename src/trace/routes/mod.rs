@@ -39,6 +39,10 @@ pub fn page_routes() -> Router<AppState> {
         )
         .route("/s/{code}/report", post(scan_page::report_fake))
         .route(
+            "/01/{gtin}/10/{lot}/21/{serial}/report",
+            post(scan_page::report_fake_digital_link),
+        )
+        .route(
             "/.well-known/ocop-stamp-keys.json",
             get(scan_page::published_keys),
         )
@@ -77,6 +81,10 @@ pub fn page_routes() -> Router<AppState> {
             get(analytics_pages::cooperative_scans),
         )
         .route("/admin/scans", get(analytics_pages::admin_scans))
+        .route(
+            "/workspace/stamps/{id}/flag-review",
+            post(analytics_pages::review_flag_submit),
+        )
 }
 
 /// The trace JSON API.
@@ -94,6 +102,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_stamps::api_labels_pdf))
         .routes(routes!(api_stamps::api_stamps_csv))
         .routes(routes!(api_stamps::stamp_qr))
+        .routes(routes!(api_stamps::review_flag))
+        .routes(routes!(api_stamps::flag_reviews))
         .routes(routes!(api_scans::cooperative_scan_analytics))
         .routes(routes!(api_scans::admin_scan_analytics))
         .routes(routes!(api_scans::public_scan))

@@ -55,7 +55,6 @@ fn scan_client(
         jar.get(CLIENT_COOKIE).map(|c| c.value()),
         client,
         header_text(header::USER_AGENT),
-        header_text(header::ACCEPT_LANGUAGE),
     );
     let jar = match new_cookie {
         Some(value) => jar.add(
@@ -80,16 +79,39 @@ fn scan_client(
     (jar, input)
 }
 
-async fn scan_response(
-    state: &AppState,
+/// What a scan page request carries besides the state: who asks and how.
+struct ScanRequest<'a> {
     ctx: PageContext,
     jar: CookieJar,
-    headers: &HeaderMap,
+    headers: &'a HeaderMap,
     client: std::net::IpAddr,
+    params: &'a ScanParams,
+}
+
+/// What the scan page may show of the code it judges.
+enum Disclosure {
+    /// The address the visitor opened carries the code: show it; reports go to `/s/{CODE}/report`.
+    Code,
+    /// It does not (a Digital Link with the printed number): never show the code; reports go to
+    /// the opened address with `/report`.
+    Hidden { report_action: String },
+}
+
+async fn scan_response(
+    state: &AppState,
+    request: ScanRequest<'_>,
     code: Option<StampCode>,
-    params: &ScanParams,
+    disclosure: Disclosure,
 ) -> AppResult<Response> {
-    state.limits.check_scan(client)?;
+    let ScanRequest {
+        ctx,
+        jar,
+        headers,
+        client,
+        params,
+    } = request;
+    // Another app server's void, suspension or edit is seen by this very request.
+    state.changes.catch_up().await;
     let (jar, input) = scan_client(state, jar, headers, client, params);
     let reported_province = input.province_code.clone();
     let shared_position = input.position.is_some();
@@ -108,7 +130,11 @@ async fn scan_response(
     };
     let code = code.map(|c| c.as_str().to_owned()).unwrap_or_default();
     let serial = found.as_ref().map_or(0, |(stamp, _)| stamp.serial);
-    let values = ScanValues::new(&ctx, &verdict, &code, serial, false)?;
+    let (shown_code, report_action) = match disclosure {
+        Disclosure::Code => (code.as_str(), format!("/s/{code}/report")),
+        Disclosure::Hidden { report_action } => ("", report_action),
+    };
+    let values = ScanValues::new(&ctx, &verdict, shown_code, serial, false, &report_action)?;
     // A plain check of a known code by a visitor who is not logged in: nearly every scan, and
     // the same page for all but the values.
     let plain = ctx.user.is_none() && reported_province.is_none() && !shared_position;
@@ -173,8 +199,21 @@ pub(super) async fn scan_plain(
     ApiPath(code): ApiPath<String>,
     Query(params): Query<ScanParams>,
 ) -> AppResult<Response> {
+    state.limits.check_scan(client).await?;
     let code = StampCode::parse(&code).ok();
-    scan_response(&state, ctx, jar, &headers, client, code, &params).await
+    scan_response(
+        &state,
+        ScanRequest {
+            ctx,
+            jar,
+            headers: &headers,
+            client,
+            params: &params,
+        },
+        code,
+        Disclosure::Code,
+    )
+    .await
 }
 
 pub(super) async fn scan_signed(
@@ -192,9 +231,24 @@ pub(super) async fn scan_signed(
         serial: &serial,
         signature: &signature,
     };
+    // Rate-limited before the signature is checked: a bad signature makes the server read the
+    // keys of earlier secrets from the database.
+    state.limits.check_scan(client).await?;
     let code =
         verdict::resolve_signed(&state.db, &state.signer, &state.config.public_url, &parts).await?;
-    scan_response(&state, ctx, jar, &headers, client, code, &params).await
+    scan_response(
+        &state,
+        ScanRequest {
+            ctx,
+            jar,
+            headers: &headers,
+            client,
+            params: &params,
+        },
+        code,
+        Disclosure::Code,
+    )
+    .await
 }
 
 pub(super) async fn scan_digital_link(
@@ -206,26 +260,107 @@ pub(super) async fn scan_digital_link(
     ApiPath((gtin, lot, serial)): ApiPath<(String, String, String)>,
     Query(params): Query<ScanParams>,
 ) -> AppResult<Response> {
-    let code = verdict::resolve_digital_link(&state.db, &gtin, &lot, &serial).await?;
-    scan_response(&state, ctx, jar, &headers, client, code, &params).await
+    state.limits.check_scan(client).await?;
+    let linked = verdict::resolve_digital_link(&state.db, &gtin, &lot, &serial).await?;
+    let disclosure = match &linked {
+        Some(stamp) if !stamp.code_in_link => Disclosure::Hidden {
+            report_action: digital_link_report_action(&gtin, &lot, &serial),
+        },
+        // An unknown link shows nothing either way: its serial is what the visitor typed.
+        None => Disclosure::Hidden {
+            report_action: digital_link_report_action(&gtin, &lot, &serial),
+        },
+        Some(_) => Disclosure::Code,
+    };
+    scan_response(
+        &state,
+        ScanRequest {
+            ctx,
+            jar,
+            headers: &headers,
+            client,
+            params: &params,
+        },
+        linked.map(|l| l.code),
+        disclosure,
+    )
+    .await
+}
+
+fn digital_link_report_action(gtin: &str, lot: &str, serial: &str) -> String {
+    use crate::http::page::urlencode;
+    format!(
+        "/01/{}/10/{}/21/{}/report",
+        urlencode(gtin),
+        urlencode(lot),
+        urlencode(serial)
+    )
 }
 
 pub(super) async fn report_fake(
     State(state): State<AppState>,
     ctx: PageContext,
     ClientAddr(client): ClientAddr,
-    headers: HeaderMap,
     ApiPath(code): ApiPath<String>,
     PageForm(form): PageForm<FakeReportForm>,
 ) -> AppResult<Response> {
-    state.limits.check_report(client)?;
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let parsed = form.parse(&state.reference);
+    state.limits.check_report(client).await?;
     let stamp_code = StampCode::parse(&code).ok();
-    let (sent, errors) = match parsed {
+    report_response(
+        &state,
+        ctx,
+        client,
+        code,
+        stamp_code,
+        Disclosure::Code,
+        form,
+    )
+    .await
+}
+
+/// A report sent from the page of a Digital Link (whose code may not be shown).
+pub(super) async fn report_fake_digital_link(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    ClientAddr(client): ClientAddr,
+    ApiPath((gtin, lot, serial)): ApiPath<(String, String, String)>,
+    PageForm(form): PageForm<FakeReportForm>,
+) -> AppResult<Response> {
+    state.limits.check_report(client).await?;
+    let linked = verdict::resolve_digital_link(&state.db, &gtin, &lot, &serial).await?;
+    let report_action = digital_link_report_action(&gtin, &lot, &serial);
+    let (stored, stamp_code, disclosure) = match linked {
+        Some(stamp) if stamp.code_in_link => (
+            stamp.code.as_str().to_owned(),
+            Some(stamp.code),
+            Disclosure::Code,
+        ),
+        Some(stamp) => (
+            stamp.code.as_str().to_owned(),
+            Some(stamp.code),
+            Disclosure::Hidden { report_action },
+        ),
+        // What the visitor holds is the link: keep it with the report.
+        None => (
+            format!("{gtin}/{lot}/{serial}"),
+            None,
+            Disclosure::Hidden { report_action },
+        ),
+    };
+    report_response(&state, ctx, client, stored, stamp_code, disclosure, form).await
+}
+
+/// Stores a report and shows the page again (without counting a scan) with its outcome.
+async fn report_response(
+    state: &AppState,
+    ctx: PageContext,
+    client: std::net::IpAddr,
+    code: String,
+    stamp_code: Option<StampCode>,
+    disclosure: Disclosure,
+    form: FakeReportForm,
+) -> AppResult<Response> {
+    let (sent, errors) = match form.parse(&state.reference) {
         Ok(details) => {
             fake_reports::store(
                 &state.db,
@@ -233,7 +368,6 @@ pub(super) async fn report_fake(
                 &state.hasher,
                 &code,
                 client,
-                user_agent,
                 details,
             )
             .await?;
@@ -242,7 +376,6 @@ pub(super) async fn report_fake(
         Err(AppError::Validation(errors)) => (false, errors),
         Err(other) => return Err(other),
     };
-    // Show the origin again (without counting a scan) with the report's outcome.
     let origin = match &stamp_code {
         Some(c) => verdict::origin_without_scan(&state.trace_cache, &state.reference, c).await?,
         None => None,
@@ -256,13 +389,21 @@ pub(super) async fn report_fake(
         Some((serial, origin)) => (serial, Some(origin)),
         None => (0, None),
     };
-    let verdict = if origin.is_some() {
-        Verdict::GenuineFirstCheck
-    } else {
-        Verdict::Unknown
+    // Not a scan, so no history is read: never the genuine styling for a stamp the province
+    // does not vouch for.
+    let verdict = match &origin {
+        Some(o) => match o.not_vouched {
+            Some(reason) => Verdict::NotVouched { reason },
+            None => Verdict::GenuineFirstCheck,
+        },
+        None => Verdict::Unknown,
     };
     let code = stamp_code.map(|c| c.as_str().to_owned()).unwrap_or(code);
-    let values = ScanValues::new(&ctx, &verdict, &code, serial, sent)?;
+    let (shown_code, report_action) = match disclosure {
+        Disclosure::Code => (code.as_str(), format!("/s/{code}/report")),
+        Disclosure::Hidden { report_action } => ("", report_action),
+    };
+    let values = ScanValues::new(&ctx, &verdict, shown_code, serial, sent, &report_action)?;
     render_with_status(
         status,
         &ScanPage {

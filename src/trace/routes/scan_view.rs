@@ -85,7 +85,8 @@ pub(super) struct ScanSlots {
     title: Slot,
     lang_switch_href: Slot,
     verdict: Slot,
-    code: Slot,
+    /// Where the report form posts: the scanned address with `/report`.
+    report_action: Slot,
 }
 
 impl ScanSlots {
@@ -96,23 +97,26 @@ impl ScanSlots {
             title: Slot::Marker(0),
             lang_switch_href: Slot::Marker(1),
             verdict: Slot::Marker(2),
-            code: Slot::Marker(3),
+            report_action: Slot::Marker(3),
         }
     }
 }
 
 /// What changes with every scan, rendered and escaped, in slot order: the page title, the
-/// language link (it returns to this address), the verdict with the code and serial, and the
-/// code in the report form's address.
+/// language link (it returns to this address), the verdict with the code (when the visitor
+/// holds it) and serial, and the report form's address.
 pub(super) struct ScanValues([String; ScanSlots::COUNT]);
 
 impl ScanValues {
+    /// `code` is shown only when the address the visitor opened carries it (empty otherwise);
+    /// `report_action` is that address with `/report`.
     pub(super) fn new(
         ctx: &PageContext,
         verdict: &Verdict,
         code: &str,
         serial: i64,
         report_sent: bool,
+        report_action: &str,
     ) -> AppResult<Self> {
         let words = VerdictWords::new(ctx.t, verdict);
         let section = VerdictSection {
@@ -128,7 +132,7 @@ impl ScanValues {
             escape_html(&words.title),
             escape_html(&ctx.lang_switch_href()),
             section,
-            escape_html(code),
+            escape_html(report_action),
         ]))
     }
 
@@ -137,12 +141,12 @@ impl ScanValues {
     }
 
     pub(super) fn into_slots(self) -> ScanSlots {
-        let [title, lang_switch_href, verdict, code] = self.0.map(Slot::Value);
+        let [title, lang_switch_href, verdict, report_action] = self.0.map(Slot::Value);
         ScanSlots {
             title,
             lang_switch_href,
             verdict,
-            code,
+            report_action,
         }
     }
 }
@@ -206,6 +210,13 @@ impl VerdictWords {
                 checked("scan.seen_text", *other_checkers, since),
             ),
             Verdict::LikelyCopy {
+                confirmed: true, ..
+            } => (
+                "bad",
+                "scan.copy_confirmed_title",
+                t.get("scan.copy_confirmed_text").to_owned(),
+            ),
+            Verdict::LikelyCopy {
                 other_checkers,
                 since,
                 ..
@@ -213,6 +224,23 @@ impl VerdictWords {
                 "bad",
                 "scan.copy_title",
                 checked("scan.copy_text", *other_checkers, since),
+            ),
+            Verdict::NotVouched { reason } => (
+                "bad",
+                "scan.not_vouched_title",
+                t.format(
+                    "scan.not_vouched_text",
+                    &[(
+                        "reason",
+                        t.get(&format!(
+                            "scan.not_vouched_{}",
+                            serde_json::to_value(reason)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_owned))
+                                .unwrap_or_default()
+                        )),
+                    )],
+                ),
             ),
             Verdict::Voided { reason } => (
                 "bad",
@@ -281,6 +309,8 @@ mod tests {
             .expect("a valid time");
         Arc::new(OriginView {
             product_id: 1,
+            cooperative_id: 1,
+            not_vouched: None,
             product_name: "Mật ong <bạc hà> & \"rừng\"".into(),
             product_slug: "mat-ong".into(),
             product_is_public: true,
@@ -353,6 +383,16 @@ mod tests {
                 other_checkers: 9,
                 since,
                 provinces: 2,
+                confirmed: false,
+            },
+            Verdict::LikelyCopy {
+                other_checkers: 9,
+                since,
+                provinces: 2,
+                confirmed: true,
+            },
+            Verdict::NotVouched {
+                reason: crate::trace::scans::NotVouchedReason::CooperativeSuspended,
             },
             Verdict::Voided {
                 reason: VoidReason::Lost,
@@ -370,7 +410,8 @@ mod tests {
             for verdict in &verdicts {
                 // A path a visitor can choose, with characters that need escaping.
                 let ctx = PageContext::anonymous(lang, "/s/ABCD?x=\"><b>".into());
-                let values = ScanValues::new(&ctx, verdict, "ABCD", 7, false).unwrap();
+                let values =
+                    ScanValues::new(&ctx, verdict, "ABCD", 7, false, "/s/ABCD/report").unwrap();
                 let filled = skeleton.text(&values.as_strs());
                 let direct = page(ctx, values.into_slots(), &origin, &reference)
                     .render()
@@ -383,6 +424,7 @@ mod tests {
                     "ABCD",
                     7,
                     false,
+                    "/s/ABCD/report",
                 )
                 .unwrap();
                 flate2::read::GzDecoder::new(&skeleton.gzip(&values.as_strs())[..])

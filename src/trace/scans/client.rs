@@ -1,14 +1,17 @@
-//! Who is scanning. A client is a phone, recognised by its `ocop_client` cookie (or, without
-//! one, by a salted hash of its network and user agent), so one person re-opening their own
-//! check is told so and never counted as another person. Keys are never stored raw: only a
-//! keyed hash, and the cookie carries a MAC so that nobody can mint keys without the secret.
-
-use std::net::IpAddr;
+//! Who is scanning. A client is a phone, recognised by its `ocop_client` cookie: a random key
+//! given at its first scan, with a MAC so that nobody can mint keys without the secret. So one
+//! person re-opening their own check is told so. Because a client can always throw its cookie
+//! away, a *checker* is counted once per cookie **and** network (IPv4 /24, IPv6 /64; see
+//! [`StampState`](super::state)): a fresh cookie on a network that already checked the stamp is
+//! not another person. The user agent never identifies anyone; it only classes the client (a
+//! crawler or link preview is recorded but never counted). Keys and networks are stored only as
+//! keyed hashes.
 
 use data_encoding::HEXLOWER;
 use sha2::{Digest, Sha256};
 
 use crate::config::Secret;
+use crate::http::client::Network;
 
 /// A scanner's identity, never stored raw: 16 bytes of a keyed hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -25,6 +28,32 @@ impl ClientKey {
             .ok()
             .and_then(|b| b.try_into().ok())
             .map(Self)
+    }
+}
+
+/// A scanner's network, never stored raw: 8 bytes of a keyed hash of its IPv4 /24 or IPv6 /64.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NetworkKey([u8; 8]);
+
+impl NetworkKey {
+    pub fn hex(&self) -> String {
+        HEXLOWER.encode(&self.0)
+    }
+
+    pub(super) fn from_hex(text: &str) -> Option<Self> {
+        HEXLOWER
+            .decode(text.as_bytes())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .map(Self)
+    }
+
+    /// The network key standing in for a client recorded before networks were (each such
+    /// client its own network, as they were then counted).
+    pub(super) fn of_legacy_client(client: ClientKey) -> Self {
+        let mut key = [0u8; 8];
+        key.copy_from_slice(&client.0[..8]);
+        Self(key)
     }
 }
 
@@ -72,21 +101,17 @@ impl ClientHasher {
         (self.cookie_for(key).split_once('.').map(|(_, m)| m) == Some(mac)).then_some(key)
     }
 
-    /// The key of a client seen for the first time: its network (/24 for IPv4, /48 for IPv6),
-    /// user agent and languages. It becomes the client's cookie, so the same phone keeps it on
-    /// any network.
-    pub fn of_network(&self, ip: IpAddr, user_agent: &str) -> ClientKey {
-        let network = match ip {
-            IpAddr::V4(v4) => {
-                let o = v4.octets();
-                format!("{}.{}.{}.0/24", o[0], o[1], o[2])
-            }
-            IpAddr::V6(v6) => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
-            }
-        };
-        self.hash(&[b"network", network.as_bytes(), user_agent.as_bytes()])
+    /// A new client's key: random, so that two people on one network are two clients.
+    pub fn new_client(&self) -> ClientKey {
+        ClientKey(rand::random())
+    }
+
+    /// The key of a client's network.
+    pub fn network(&self, network: Network) -> NetworkKey {
+        let digest = self.hash(&[b"network", network.to_string().as_bytes()]);
+        let mut key = [0u8; 8];
+        key.copy_from_slice(&digest.0[..8]);
+        NetworkKey(key)
     }
 }
 
@@ -160,21 +185,29 @@ mod tests {
     }
 
     #[test]
-    fn client_keys_are_salted_and_never_raw() {
+    fn client_keys_and_networks_are_salted_and_never_raw() {
         let a = ClientHasher::new(Secret::new("salt one"));
         let b = ClientHasher::new(Secret::new("salt two"));
-        let ip: IpAddr = "113.161.10.25".parse().unwrap();
+        let ip = |text: &str| Network::of(text.parse().unwrap());
         assert_eq!(
-            a.of_network(ip, "ua"),
-            a.of_network("113.161.10.99".parse().unwrap(), "ua")
+            a.network(ip("113.161.10.25")),
+            a.network(ip("113.161.10.99"))
         );
-        assert_ne!(a.of_network(ip, "ua"), b.of_network(ip, "ua"));
-        assert!(!a.of_network(ip, "ua").hex().contains("113"));
+        assert_ne!(
+            a.network(ip("113.161.10.25")),
+            a.network(ip("113.161.11.25"))
+        );
+        assert_ne!(
+            a.network(ip("113.161.10.25")),
+            b.network(ip("113.161.10.25"))
+        );
+        assert!(!a.network(ip("113.161.10.25")).hex().contains("113"));
+        assert_ne!(a.new_client(), a.new_client(), "new clients are random");
         assert_eq!(
             ClientKey::from_hex(&a.of_cookie("x").hex()),
             Some(a.of_cookie("x"))
         );
-        let key = a.of_network(ip, "ua");
+        let key = a.new_client();
         assert_eq!(a.from_cookie(&a.cookie_for(key)), Some(key));
         assert_eq!(
             b.from_cookie(&a.cookie_for(key)),

@@ -7,10 +7,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
-use serde::Serialize;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, Statement,
+};
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::entities::scans;
 
 use super::state::{ScanInput, StampFacts, Verdict};
 
@@ -22,15 +29,21 @@ const BATCH: usize = 10_000;
 /// Least time between two commits of the writer (see [`run_writer`]). Scans judged within the
 /// last this-long are not yet on disk: a graceful stop writes them, a killed process loses them.
 const GATHER: Duration = Duration::from_millis(200);
+/// Longest wait between two attempts to write a batch while the database is away.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(5);
+/// Longest wait for the queue to drain when the process stops.
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(60);
 
-/// One scan waiting for the writer: its row, and what it adds to its stamp's counters.
+/// One scan waiting for the writer: its row, and what it adds to its stamp's counters. It
+/// serialises, so that with several app servers it travels through a Redis stream.
+#[derive(Debug, Serialize, Deserialize)]
 pub(super) struct PendingScan {
     pub(super) row: ScanRow,
     pub(super) stamp_update: Option<StampUpdate>,
 }
 
 /// A row of `scans`, as the batch insert reads it from a JSON array (see [`BatchSql`]).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(super) struct ScanRow {
     stamp_id: Option<i64>,
     cooperative_id: Option<i64>,
@@ -39,20 +52,26 @@ pub(super) struct ScanRow {
     scanned_at: DateTime<Utc>,
     scanned_on: NaiveDate,
     client_hash: String,
-    client_class: &'static str,
-    verdict: &'static str,
+    network_hash: String,
+    client_class: Cow<'static, str>,
+    verdict: Cow<'static, str>,
     repeat_by_same_client: bool,
     province_code: Option<String>,
     latitude: Option<f64>,
     longitude: Option<f64>,
+    /// The Redis stream entry the scan came through, if it did: unique in `scans`, so that an
+    /// entry written twice is one row.
+    #[serde(default)]
+    pub(super) stream_id: Option<String>,
 }
 
 /// What a counted scan adds to its stamp's counters.
+#[derive(Debug, Serialize, Deserialize)]
 pub(super) struct StampUpdate {
     pub(super) stamp_id: i64,
     pub(super) at: DateTime<Utc>,
     pub(super) distinct: u32,
-    pub(super) flag: Option<&'static str>,
+    pub(super) flag: Option<Cow<'static, str>>,
 }
 
 enum Message {
@@ -122,7 +141,16 @@ impl ScanWriter {
     /// Later scans are written directly, and everything queued is written before this returns.
     pub(super) async fn shutdown(&self) {
         self.stopping.store(true, Ordering::Release);
-        self.flush().await;
+        if tokio::time::timeout(SHUTDOWN_DRAIN, self.flush())
+            .await
+            .is_err()
+        {
+            let (judged, written) = self.counts();
+            tracing::error!(
+                unwritten = judged.saturating_sub(written),
+                "the database did not take the queued scans before the process stopped"
+            );
+        }
         tracing::info!(
             judged = self.judged.load(Ordering::Relaxed),
             written = self.written.load(Ordering::Relaxed),
@@ -192,24 +220,25 @@ async fn run_writer(
     }
 }
 
-/// Writes a batch, retrying with backoff; `false` if it could not be written.
+/// Writes a batch, retrying with backoff (up to five seconds apart) until it is written: a
+/// database outage delays scans and loses none, while the queue in front holds the pages back
+/// once full. Only a process that stops for good with the database still down loses what is
+/// queued (see [`ScanWriter::shutdown`]).
 async fn write_with_retries(db: &DatabaseConnection, scans: Vec<PendingScan>) -> bool {
     let mut pending = scans;
-    for attempt in 1..=6u64 {
+    let mut attempt: u32 = 0;
+    loop {
         match write_batch(db, pending).await {
             Ok(()) => return true,
             Err((err, returned)) => {
-                if attempt == 6 {
-                    tracing::error!(error = %err, lost = returned.len(), "writing scans failed for good");
-                    return false;
-                }
-                tracing::warn!(error = %err, attempt, "writing scans failed; retrying");
-                tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                attempt += 1;
+                let wait = Duration::from_millis(100u64 << attempt.min(6)).min(MAX_RETRY_WAIT);
+                tracing::warn!(error = %err, attempt, scans = returned.len(), "writing scans failed; retrying");
+                tokio::time::sleep(wait).await;
                 pending = returned;
             }
         }
     }
-    false
 }
 
 /// The row of one scan.
@@ -228,12 +257,14 @@ pub(super) fn scan_row(
         scanned_at: at,
         scanned_on: vietnam_date(at),
         client_hash: input.client.hex(),
-        client_class: input.client_class,
-        verdict: verdict.label(),
+        network_hash: input.network.hex(),
+        client_class: Cow::Borrowed(input.client_class),
+        verdict: Cow::Borrowed(verdict.label()),
         repeat_by_same_client: repeat,
         province_code: input.province_code.clone(),
         latitude: input.position.map(|p| p.0),
         longitude: input.position.map(|p| p.1),
+        stream_id: None,
     }
 }
 
@@ -251,7 +282,10 @@ struct CounterDelta {
     #[serde(serialize_with = "as_stored_time")]
     last_at: DateTime<Utc>,
     clients: u32,
-    flag: Option<&'static str>,
+    flag: Option<Cow<'static, str>>,
+    /// When the flag was raised: a flag raised before a reviewer cleared it is not restored.
+    #[serde(serialize_with = "as_stored_time")]
+    flag_at: DateTime<Utc>,
 }
 
 /// A time as sqlx stores `DateTime<Utc>` in SQLite (RFC 3339, `+00:00`, as many fraction
@@ -281,52 +315,68 @@ impl BatchSql {
 
     const SQLITE: Self = Self {
         insert_scans: "INSERT INTO scans (stamp_id, cooperative_id, code, scanned_at, scanned_on, \
-            client_hash, client_class, verdict, repeat_by_same_client, province_code, latitude, \
-            longitude) \
+            client_hash, network_hash, client_class, verdict, repeat_by_same_client, \
+            province_code, latitude, longitude, stream_id) \
             SELECT value ->> 'stamp_id', value ->> 'cooperative_id', value ->> 'code', \
             value ->> 'scanned_at', value ->> 'scanned_on', value ->> 'client_hash', \
-            value ->> 'client_class', value ->> 'verdict', value ->> 'repeat_by_same_client', \
-            value ->> 'province_code', value ->> 'latitude', value ->> 'longitude' \
+            value ->> 'network_hash', value ->> 'client_class', value ->> 'verdict', \
+            value ->> 'repeat_by_same_client', value ->> 'province_code', value ->> 'latitude', \
+            value ->> 'longitude', value ->> 'stream_id' \
             FROM json_each(?)",
         add_counters: "UPDATE stamps SET scan_count = scan_count + d.scans, \
             first_scanned_at = coalesce(first_scanned_at, d.first_at), \
             last_scanned_at = CASE WHEN last_scanned_at > d.last_at THEN last_scanned_at \
                 ELSE d.last_at END, \
             distinct_clients = max(distinct_clients, d.clients), \
-            flagged = CASE WHEN d.flag IS NULL THEN flagged ELSE TRUE END, \
-            flag_reason = CASE WHEN d.flag IS NULL OR flagged THEN flag_reason ELSE d.flag END \
+            flagged = CASE WHEN d.flag IS NOT NULL AND (flag_cleared_at IS NULL \
+                OR d.flag_at > flag_cleared_at) THEN TRUE ELSE flagged END, \
+            flag_reason = CASE WHEN d.flag IS NOT NULL AND NOT flagged AND (flag_cleared_at IS NULL \
+                OR d.flag_at > flag_cleared_at) THEN d.flag ELSE flag_reason END, \
+            flagged_at = CASE WHEN d.flag IS NOT NULL AND NOT flagged AND (flag_cleared_at IS NULL \
+                OR d.flag_at > flag_cleared_at) THEN d.flag_at ELSE flagged_at END \
             FROM (SELECT value ->> 'id' AS id, value ->> 'scans' AS scans, \
                 value ->> 'first_at' AS first_at, value ->> 'last_at' AS last_at, \
-                value ->> 'clients' AS clients, value ->> 'flag' AS flag FROM json_each(?)) AS d \
+                value ->> 'clients' AS clients, value ->> 'flag' AS flag, \
+                value ->> 'flag_at' AS flag_at FROM json_each(?)) AS d \
             WHERE stamps.id = d.id",
     };
 
     const POSTGRES: Self = Self {
         insert_scans: "INSERT INTO scans (stamp_id, cooperative_id, code, scanned_at, scanned_on, \
-            client_hash, client_class, verdict, repeat_by_same_client, province_code, latitude, \
-            longitude) \
+            client_hash, network_hash, client_class, verdict, repeat_by_same_client, \
+            province_code, latitude, longitude, stream_id) \
             SELECT stamp_id, cooperative_id, code, scanned_at, scanned_on, client_hash, \
-            client_class, verdict, repeat_by_same_client, province_code, latitude, longitude \
+            network_hash, client_class, verdict, repeat_by_same_client, province_code, latitude, \
+            longitude, stream_id \
             FROM json_to_recordset($1::json) AS r(stamp_id bigint, cooperative_id bigint, \
                 code text, scanned_at timestamptz, scanned_on date, client_hash text, \
-                client_class text, verdict text, repeat_by_same_client boolean, \
-                province_code text, latitude double precision, longitude double precision)",
+                network_hash text, client_class text, verdict text, \
+                repeat_by_same_client boolean, province_code text, latitude double precision, \
+                longitude double precision, stream_id text)",
         add_counters: "UPDATE stamps SET scan_count = stamps.scan_count + d.scans, \
             first_scanned_at = coalesce(stamps.first_scanned_at, d.first_at), \
             last_scanned_at = greatest(stamps.last_scanned_at, d.last_at), \
             distinct_clients = greatest(stamps.distinct_clients, d.clients), \
-            flagged = stamps.flagged OR d.flag IS NOT NULL, \
-            flag_reason = CASE WHEN d.flag IS NULL OR stamps.flagged THEN stamps.flag_reason \
-                ELSE d.flag END \
+            flagged = stamps.flagged OR (d.flag IS NOT NULL AND (stamps.flag_cleared_at IS NULL \
+                OR d.flag_at > stamps.flag_cleared_at)), \
+            flag_reason = CASE WHEN d.flag IS NOT NULL AND NOT stamps.flagged \
+                AND (stamps.flag_cleared_at IS NULL OR d.flag_at > stamps.flag_cleared_at) \
+                THEN d.flag ELSE stamps.flag_reason END, \
+            flagged_at = CASE WHEN d.flag IS NOT NULL AND NOT stamps.flagged \
+                AND (stamps.flag_cleared_at IS NULL OR d.flag_at > stamps.flag_cleared_at) \
+                THEN d.flag_at ELSE stamps.flagged_at END \
             FROM json_to_recordset($1::json) AS d(id bigint, scans bigint, \
-                first_at timestamptz, last_at timestamptz, clients integer, flag text) \
+                first_at timestamptz, last_at timestamptz, clients integer, flag text, \
+                flag_at timestamptz) \
             WHERE stamps.id = d.id",
     };
 }
 
 /// Writes scans and their stamps' counters in one transaction; on failure hands the batch
-/// back for a retry.
-async fn write_batch(
+/// back for a retry. Scans that came through a Redis stream and are already written (a
+/// server died between its commit and its acknowledgement) are left out, and so are their
+/// counters.
+pub(super) async fn write_batch(
     db: &DatabaseConnection,
     batch: Vec<PendingScan>,
 ) -> Result<(), (DbErr, Vec<PendingScan>)> {
@@ -334,13 +384,26 @@ async fn write_batch(
         let backend = db.get_database_backend();
         let sql = BatchSql::of(backend);
         let encoding = |e: serde_json::Error| DbErr::Custom(format!("encoding scans: {e}"));
+        let txn = crate::db::begin_write(db).await?;
+        let written = already_written(&txn, &batch).await?;
+        let fresh: Vec<&PendingScan> = batch
+            .iter()
+            .filter(|s| {
+                s.row
+                    .stream_id
+                    .as_ref()
+                    .is_none_or(|id| !written.contains(id))
+            })
+            .collect();
+        if fresh.is_empty() {
+            return txn.commit().await;
+        }
         // In stamp order (the order of `idx_scans_stamp`, the index whose pages the rows
         // scatter over), each stamp's scans still in the order they came.
-        let mut rows: Vec<&ScanRow> = batch.iter().map(|s| &s.row).collect();
+        let mut rows: Vec<&ScanRow> = fresh.iter().map(|s| &s.row).collect();
         rows.sort_by_key(|row| row.stamp_id);
         let rows = serde_json::to_string(&rows).map_err(encoding)?;
-        let counters = serde_json::to_string(&counter_deltas(&batch)).map_err(encoding)?;
-        let txn = crate::db::begin_write(db).await?;
+        let counters = serde_json::to_string(&counter_deltas(&fresh)).map_err(encoding)?;
         txn.execute_raw(Statement::from_sql_and_values(
             backend,
             sql.insert_scans,
@@ -359,9 +422,35 @@ async fn write_batch(
     result.map_err(|err| (err, batch))
 }
 
+/// The stream ids of `batch` already in `scans`.
+async fn already_written(
+    txn: &impl ConnectionTrait,
+    batch: &[PendingScan],
+) -> Result<std::collections::HashSet<String>, DbErr> {
+    let ids: Vec<String> = batch
+        .iter()
+        .filter_map(|s| s.row.stream_id.clone())
+        .collect();
+    if ids.is_empty() {
+        return Ok(std::collections::HashSet::new());
+    }
+    let mut found = std::collections::HashSet::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<Option<String>> = scans::Entity::find()
+            .select_only()
+            .column(scans::Column::StreamId)
+            .filter(scans::Column::StreamId.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        found.extend(rows.into_iter().flatten());
+    }
+    Ok(found)
+}
+
 /// One counter delta per stamp of the batch: at thousands of scans a second most scans touch
 /// a different stamp, but a copied code scanned in a burst is counted once per batch.
-fn counter_deltas(batch: &[PendingScan]) -> Vec<CounterDelta> {
+fn counter_deltas(batch: &[&PendingScan]) -> Vec<CounterDelta> {
     let mut per_stamp: std::collections::HashMap<i64, CounterDelta> =
         std::collections::HashMap::new();
     for update in batch.iter().filter_map(|s| s.stamp_update.as_ref()) {
@@ -374,13 +463,17 @@ fn counter_deltas(batch: &[PendingScan]) -> Vec<CounterDelta> {
                 last_at: update.at,
                 clients: 0,
                 flag: None,
+                flag_at: update.at,
             });
         delta.scans += 1;
         delta.first_at = delta.first_at.min(update.at);
         delta.last_at = delta.last_at.max(update.at);
         // Distinct clients only grow: the latest judgement holds the largest count.
         delta.clients = delta.clients.max(update.distinct);
-        delta.flag = delta.flag.or(update.flag);
+        if delta.flag.is_none() && update.flag.is_some() {
+            delta.flag = update.flag.clone();
+            delta.flag_at = update.at;
+        }
     }
     let mut deltas: Vec<CounterDelta> = per_stamp.into_values().collect();
     // Stamps in id order: concurrent writers (several app servers) lock rows in one order.

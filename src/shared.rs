@@ -4,8 +4,8 @@
 //!
 //! Without `OCOP_REDIS_URL` none of this runs: one app server keeps everything in its process.
 //!
-//! **Changes between servers.** A server that writes publishes a [`Change`] list: one `XADD` to
-//! [`CHANGES`] and one `INCR` of [`CHANGES_EPOCH`], in one `MULTI`. Every server compares the
+//! **Changes between servers.** A server that writes publishes a `crate::changes::Change` list:
+//! one `XADD` to the `changes` stream and one `INCR` of `changes:epoch`, in one `MULTI`. Every server compares the
 //! epoch before a cached read and, when it moved, reads the entries it has not applied yet, so
 //! the very next request after a write sees it. Entries beyond the stream's length (a server
 //! that fell far behind) cannot be read: the epoch tells how many were missed, and a server that
@@ -28,10 +28,10 @@ use serde::de::DeserializeOwned;
 
 use crate::config::RedisConfig;
 
-/// The stream of cache changes.
-pub const CHANGES: &str = "ocop:changes";
-/// Changes published so far.
-pub const CHANGES_EPOCH: &str = "ocop:changes:epoch";
+/// The stream of cache changes (after the prefix).
+const CHANGES: &str = "changes";
+/// Changes published so far (after the prefix).
+const CHANGES_EPOCH: &str = "changes:epoch";
 /// Entries kept in [`CHANGES`]: hours of edits; a server that falls further behind forgets
 /// everything it caches.
 const CHANGES_KEPT: usize = 10_000;
@@ -80,9 +80,9 @@ impl Shared {
             epoch_seen: AtomicI64::new(0),
         };
         let mut connection = shared.connection();
-        let epoch: Option<i64> = connection.get(CHANGES_EPOCH).await?;
+        let epoch: Option<i64> = connection.get(shared.key(CHANGES_EPOCH)).await?;
         let last: Value = redis::cmd("XREVRANGE")
-            .arg(CHANGES)
+            .arg(shared.key(CHANGES))
             .arg("+")
             .arg("-")
             .arg("COUNT")
@@ -120,6 +120,11 @@ impl Shared {
         &self.config
     }
 
+    /// A key of this deployment: the configured prefix, a colon, `name`.
+    pub fn key(&self, name: &str) -> String {
+        format!("{}:{name}", self.config.prefix)
+    }
+
     /// Publishes changes (see `crate::changes`) to every app server.
     pub async fn publish_changes<C: Serialize>(&self, changes: &[C]) -> anyhow::Result<()> {
         if changes.is_empty() {
@@ -130,7 +135,7 @@ impl Shared {
         let () = redis::pipe()
             .atomic()
             .cmd("XADD")
-            .arg(CHANGES)
+            .arg(self.key(CHANGES))
             .arg("MAXLEN")
             .arg("~")
             .arg(CHANGES_KEPT)
@@ -139,7 +144,7 @@ impl Shared {
             .arg(payload)
             .ignore()
             .cmd("INCR")
-            .arg(CHANGES_EPOCH)
+            .arg(self.key(CHANGES_EPOCH))
             .ignore()
             .query_async(&mut connection)
             .await?;
@@ -152,7 +157,7 @@ impl Shared {
     pub async fn changes_since_last<C: DeserializeOwned>(&self) -> anyhow::Result<(Vec<C>, bool)> {
         let mut connection = self.connection();
         let epoch: i64 = connection
-            .get::<_, Option<i64>>(CHANGES_EPOCH)
+            .get::<_, Option<i64>>(self.key(CHANGES_EPOCH))
             .await?
             .unwrap_or(0);
         if epoch == self.epoch_seen.load(Ordering::SeqCst) {
@@ -164,7 +169,7 @@ impl Shared {
             return Ok((Vec::new(), false));
         }
         let entries: Value = redis::cmd("XRANGE")
-            .arg(CHANGES)
+            .arg(self.key(CHANGES))
             .arg(format!("({}", cursor.as_str()))
             .arg("+")
             .arg("COUNT")

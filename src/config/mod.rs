@@ -211,6 +211,7 @@ impl Config {
                 None => None,
                 Some(url) => Some(RedisConfig {
                     url,
+                    prefix: redis_prefix(settings)?,
                     pool_size: settings.parse_or("OCOP_REDIS_POOL", 4usize)?.clamp(1, 64),
                     timeout: Duration::from_millis(
                         settings.parse_or("OCOP_REDIS_TIMEOUT_MS", 1000u64)?.max(10),
@@ -307,6 +308,9 @@ pub struct RedisConfig {
     /// `redis://[user:password@]host:port[/db]` or `rediss://…` (a secret: it may hold a
     /// password).
     pub url: Secret,
+    /// Start of every key (`OCOP_REDIS_PREFIX`, `ocop`): several deployments (or test runs) can
+    /// share one Redis.
+    pub prefix: String,
     /// Multiplexed connections per app server (`OCOP_REDIS_POOL`, 4).
     pub pool_size: usize,
     /// Longest wait for one command or a connection (`OCOP_REDIS_TIMEOUT_MS`, 1000).
@@ -371,6 +375,23 @@ fn proxy_settings(settings: &Settings<'_>) -> Result<ProxySettings, ConfigError>
         hops = Some(1);
     }
     Ok(ProxySettings { trusted, hops })
+}
+
+/// `OCOP_REDIS_PREFIX`: letters, digits, `-`, `_` and `.` (no braces: they would change which
+/// hash slot a key goes to).
+fn redis_prefix(settings: &Settings<'_>) -> Result<String, ConfigError> {
+    let prefix = settings.text_or("OCOP_REDIS_PREFIX", "ocop");
+    if prefix
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        Ok(prefix)
+    } else {
+        Err(ConfigError::Env {
+            name: "OCOP_REDIS_PREFIX",
+            reason: "letters, digits, '-', '_' and '.' only".into(),
+        })
+    }
 }
 
 /// A number of seconds from configuration, at least one.

@@ -292,11 +292,11 @@ impl RateLimits {
             (allowance.period.as_millis() / u128::from(allowance.count.max(1))).max(1) as u64;
         let mut connection = shared.connection();
         let waited: redis::RedisResult<i64> = script
-            .key(format!(
-                "ocop:rl:{}:{}",
+            .key(shared.key(&format!(
+                "rl:{}:{}",
                 allowance.name,
                 crate::domain::token::derived_token(self.salt.expose(), "rate-limit", key)
-            ))
+            )))
             .arg(interval_ms)
             .arg(allowance.period.as_millis() as u64)
             .invoke_async(&mut connection)

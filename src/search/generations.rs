@@ -35,6 +35,8 @@ use crate::reference::ReferenceData;
 
 /// File naming the live generation.
 const POINTER_FILE: &str = "CURRENT";
+/// This server's position in the outbox for a generation (see [`super::follow`]).
+const POSITION_FILE: &str = "position.json";
 /// Marker written in a generation once its replay is done.
 const REPLAYED_MARKER: &str = "replayed";
 /// Prefix of directories being built.
@@ -103,6 +105,25 @@ impl GenerationStore {
     /// Whether a server has already replayed the outbox into this generation.
     pub fn is_replayed(&self, generation: &str) -> bool {
         self.dir(generation).join(REPLAYED_MARKER).exists()
+    }
+
+    /// How far this server's index of a generation has followed the outbox, if saved.
+    pub fn position(&self, generation: &str) -> Option<super::follow::Position> {
+        let text = std::fs::read_to_string(self.dir(generation).join(POSITION_FILE)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Saves how far the index of a generation has followed the outbox: a temporary file
+    /// renamed over the last one, so a crash leaves one or the other.
+    pub fn save_position(
+        &self,
+        generation: &str,
+        position: &super::follow::Position,
+    ) -> std::io::Result<()> {
+        let dir = self.dir(generation);
+        let temporary = dir.join(format!("{POSITION_FILE}.tmp"));
+        std::fs::write(&temporary, serde_json::to_vec(position)?)?;
+        std::fs::rename(&temporary, dir.join(POSITION_FILE))
     }
 
     /// Records that the replay into a generation is done.

@@ -1,16 +1,21 @@
-//! The indexer: a background task that drains the search outbox into the live index.
+//! The indexer: a background task that brings the live index up to date with the outbox.
 //!
 //! It runs in every app server (the server starts it beside the HTTP listener). Each round it
 //! 1. swaps in a rebuilt generation if `ocop-market reindex` wrote a new pointer (embedded
 //!    backend; see [`super::generations`]),
-//! 2. claims due outbox rows in batches, reads the products' current state, upserts the listed
-//!    ones and deletes the others, refreshes the index, and only then marks the rows processed
-//!    — so a crash at any point leaves them to be done again (indexing is idempotent),
+//! 2. takes outbox rows in batches, reads the products' current state, upserts the listed ones
+//!    and deletes the others, refreshes the index, and only then records the progress — so a
+//!    crash at any point leaves the rows to be done again (indexing is idempotent),
 //! 3. on failure counts the attempt and retries the rows later with exponential backoff.
 //!
-//! Freshness: a local write wakes it at once ([`LiveIndex::wake_indexer`], called by the
-//! write middleware); writes by other processes are seen by polling every
-//! `search_poll_interval` (200 ms by default). A change is searchable well within a second.
+//! **Which rows.** The servers share a Meilisearch index, so they share the rows: each row is
+//! claimed by one server. Each server's embedded index is its own, so each server follows the
+//! whole outbox with its own position ([`super::follow`]): every index sees every change, and
+//! rows are still marked processed (by whichever server gets there first) for the purge.
+//!
+//! Freshness: a local write wakes it at once ([`LiveIndex::wake_indexer`], called by the change
+//! feed); writes by other processes are seen by polling every `search_poll_interval` (200 ms by
+//! default). A change is searchable well within a second on every server.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +26,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::apply;
+use super::follow::{Follower, Position};
 use super::live::{Backend, LiveIndex};
 use super::model::SearchIndex;
 use super::outbox;
@@ -77,24 +83,34 @@ async fn run(
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut last_purge = std::time::Instant::now();
+    let mut follower = match live.backend() {
+        Backend::Embedded(store) => Some(start_following(&db, store, &live, settings).await),
+        Backend::Meilisearch | Backend::Detached => None,
+    };
+    let mut retry_at: Option<tokio::time::Instant> = None;
     loop {
         if *stopped.borrow() {
             return;
         }
-        if let Err(err) = swap_in_new_generation(&db, &reference, &live).await {
-            tracing::error!(error = %format!("{err:#}"), "cannot switch to the rebuilt search index");
-        }
-        loop {
-            match drain_once(&db, &reference, &live, settings).await {
-                Ok(claimed) if claimed as u64 >= settings.batch_size && !*stopped.borrow() => {
-                    continue;
-                }
-                Ok(_) => break,
-                Err(err) => {
-                    tracing::warn!(error = %err, "reading the search outbox failed");
-                    break;
-                }
+        match swap_in_new_generation(&db, &reference, &live).await {
+            Ok(Some(pointer)) => {
+                follower = Some(Follower::new(
+                    Position::at(pointer.replay_after_id),
+                    db.get_database_backend(),
+                    settings.delay,
+                ));
             }
+            Ok(None) => {}
+            Err(err) => {
+                tracing::error!(error = %format!("{err:#}"), "cannot switch to the rebuilt search index");
+            }
+        }
+        if let Some(follower) = follower.as_mut() {
+            if retry_at.is_none_or(|at| tokio::time::Instant::now() >= at) {
+                retry_at = follow_once(&db, &reference, &live, settings, follower).await;
+            }
+        } else {
+            drain_claimed(&db, &reference, &live, settings, &stopped).await;
         }
         if last_purge.elapsed() >= PURGE_EVERY {
             last_purge = std::time::Instant::now();
@@ -109,6 +125,99 @@ async fn run(
             () = live.woken() => {}
             () = tokio::time::sleep(settings.poll_interval) => {}
             _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// Where this server's embedded index takes up the outbox: where it saved its position, or
+/// right after the rows its generation was built or replayed from.
+async fn start_following(
+    db: &DatabaseConnection,
+    store: &super::generations::GenerationStore,
+    live: &LiveIndex,
+    settings: IndexerSettings,
+) -> Follower {
+    let backend = db.get_database_backend();
+    let generation = live.generation().unwrap_or_default();
+    let saved = store.position(&generation);
+    let position = match (saved, store.current()) {
+        (Some(saved), _) => saved,
+        (None, Some(pointer)) => {
+            let after =
+                super::follow::start_after(db, pointer.replay_after_id, pointer.replay_since)
+                    .await
+                    .unwrap_or(pointer.replay_after_id);
+            Position::at(after)
+        }
+        (None, None) => Position::at(0),
+    };
+    Follower::new(position, backend, settings.delay)
+}
+
+/// Follows the outbox as far as it goes now; on failure, when to try again.
+async fn follow_once(
+    db: &DatabaseConnection,
+    reference: &ReferenceData,
+    live: &LiveIndex,
+    settings: IndexerSettings,
+    follower: &mut Follower,
+) -> Option<tokio::time::Instant> {
+    let due_before = Utc::now()
+        - chrono::Duration::from_std(settings.delay).unwrap_or_else(|_| chrono::Duration::zero());
+    let mut failures = 0;
+    loop {
+        let reading = match follower.read(db, settings.batch_size, due_before).await {
+            Ok(reading) => reading,
+            Err(err) => {
+                tracing::warn!(error = %err, "reading the search outbox failed");
+                return Some(tokio::time::Instant::now() + outbox::backoff(1));
+            }
+        };
+        if !follower.moves(&reading) {
+            return None;
+        }
+        let full = reading.rows.len() as u64 >= settings.batch_size;
+        let index = live.current();
+        if !reading.rows.is_empty()
+            && let Err(err) = apply_rows(db, reference, index.as_ref(), &reading.rows).await
+        {
+            failures += 1;
+            let _ = record_failure(db, &reading.rows, &err).await;
+            return Some(tokio::time::Instant::now() + outbox::backoff(failures));
+        }
+        let processed: Vec<i64> = ids_of(&reading.rows);
+        follower.advance(reading);
+        if let (Backend::Embedded(store), Some(generation)) = (live.backend(), live.generation())
+            && let Err(err) = store.save_position(&generation, follower.position())
+        {
+            tracing::warn!(error = %err, "saving the search position failed");
+        }
+        // For the purge (and the pending count): the first server to index a row marks it.
+        if let Err(err) = outbox::mark_processed(db, &processed, Utc::now()).await {
+            tracing::warn!(error = %err, "marking outbox rows processed failed");
+        }
+        if !full {
+            return None;
+        }
+    }
+}
+
+/// Claims and applies batches until the due rows run out (the Meilisearch backend).
+async fn drain_claimed(
+    db: &DatabaseConnection,
+    reference: &ReferenceData,
+    live: &LiveIndex,
+    settings: IndexerSettings,
+    stopped: &watch::Receiver<bool>,
+) {
+    loop {
+        match drain_once(db, reference, live, settings).await {
+            Ok(claimed) if claimed as u64 >= settings.batch_size && !*stopped.borrow() => {}
+            Ok(_) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, "reading the search outbox failed");
+                return;
+            }
         }
     }
 }
@@ -222,15 +331,15 @@ async fn swap_in_new_generation(
     db: &DatabaseConnection,
     reference: &ReferenceData,
     live: &LiveIndex,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<super::generations::GenerationPointer>> {
     let Backend::Embedded(store) = live.backend() else {
-        return Ok(());
+        return Ok(None);
     };
     let Some(pointer) = store.current() else {
-        return Ok(());
+        return Ok(None);
     };
     if live.generation().as_deref() == Some(pointer.generation.as_str()) {
-        return Ok(());
+        return Ok(None);
     }
     let index = store.open(&pointer.generation)?;
     let replayed = apply::replay(
@@ -250,12 +359,12 @@ async fn swap_in_new_generation(
         "switched to the rebuilt search index"
     );
     let store = store.clone();
-    let keep = pointer.generation;
+    let keep = pointer.generation.clone();
     tokio::spawn(async move {
         // Searches that started on the old index finish in milliseconds; its files are
         // removed after that (on Unix, open files would survive removal anyway).
         tokio::time::sleep(Duration::from_secs(5)).await;
         store.remove_other_generations(&keep);
     });
-    Ok(())
+    Ok(Some(pointer))
 }

@@ -17,6 +17,7 @@ pub mod apply;
 pub mod conformance;
 pub mod documents;
 pub mod embedded;
+pub mod follow;
 pub mod generations;
 pub mod indexer;
 pub mod live;

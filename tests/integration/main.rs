@@ -8,6 +8,7 @@ mod admin;
 mod attacker;
 mod catalog;
 mod checkout;
+mod cluster;
 mod dashboard;
 mod fake_stripe;
 mod openapi;

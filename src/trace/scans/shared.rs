@@ -17,8 +17,8 @@
 //! `scans.stream_id` is unique. A database outage delays the writes; the entries wait in Redis.
 //!
 //! **Keys.** Stamps are spread over [`SHARDS`] streams; a stamp's state key and its stream share
-//! one hash tag (`ocop:{s3}:stamp:1234`, `ocop:{s3}:scans`), so the script touches one hash slot
-//! and runs on Redis Cluster and Valkey alike. States expire after [`STATE_TTL`] without scans
+//! one hash tag (`ocop:{s3}:stamp:1234`, `ocop:{s3}:scans`, after the configured prefix), so the
+//! script touches one hash slot and runs on Redis Cluster and Valkey alike. States expire after [`STATE_TTL`] without scans
 //! and are rebuilt from SQL when needed.
 
 use std::sync::Arc;
@@ -72,12 +72,12 @@ fn shard_of(stamp_id: i64) -> i64 {
     stamp_id.rem_euclid(SHARDS)
 }
 
-fn state_key(stamp_id: i64) -> String {
-    format!("ocop:{{s{}}}:stamp:{stamp_id}", shard_of(stamp_id))
+fn state_key(shared: &Shared, stamp_id: i64) -> String {
+    shared.key(&format!("{{s{}}}:stamp:{stamp_id}", shard_of(stamp_id)))
 }
 
-fn stream_key(shard: i64) -> String {
-    format!("ocop:{{s{shard}}}:scans")
+fn stream_key(shared: &Shared, shard: i64) -> String {
+    shared.key(&format!("{{s{shard}}}:scans"))
 }
 
 /// The scans of this app server through Redis.
@@ -110,8 +110,8 @@ impl SharedScans {
     /// Judges a scan against the stamp's shared state and records it atomically with the new
     /// state. Redis not answering is a 503: the scan was not recorded.
     pub(super) async fn record(&self, stamp: &StampFacts, input: &ScanInput) -> AppResult<Verdict> {
-        let key = state_key(stamp.id);
-        let stream = stream_key(shard_of(stamp.id));
+        let key = state_key(&self.shared, stamp.id);
+        let stream = stream_key(&self.shared, shard_of(stamp.id));
         let mut connection = self.shared.connection();
         let (mut version, mut state) = self.read_state(&key, stamp.id, stamp.counters).await?;
         for _ in 0..ATTEMPTS {
@@ -177,7 +177,7 @@ impl SharedScans {
         let shard = code.bytes().map(i64::from).sum::<i64>().rem_euclid(SHARDS);
         let mut connection = self.shared.connection();
         let _: String = redis::cmd("XADD")
-            .arg(stream_key(shard))
+            .arg(stream_key(&self.shared, shard))
             .arg("*")
             .arg("p")
             .arg(serde_json::to_string(&scan).map_err(internal)?)
@@ -195,8 +195,8 @@ impl SharedScans {
         decision: FlagDecision,
         at: DateTime<Utc>,
     ) -> AppResult<()> {
-        let key = state_key(stamp_id);
-        let stream = stream_key(shard_of(stamp_id));
+        let key = state_key(&self.shared, stamp_id);
+        let stream = stream_key(&self.shared, shard_of(stamp_id));
         let mut connection = self.shared.connection();
         let (mut version, mut state) = self.read_state(&key, stamp_id, None).await?;
         for _ in 0..ATTEMPTS {
@@ -238,7 +238,7 @@ impl SharedScans {
     /// The stamp's current state.
     pub(super) async fn state(&self, stamp_id: i64) -> AppResult<StampState> {
         Ok(self
-            .read_state(&state_key(stamp_id), stamp_id, None)
+            .read_state(&state_key(&self.shared, stamp_id), stamp_id, None)
             .await?
             .1)
     }
@@ -290,7 +290,7 @@ impl SharedScans {
     pub(super) async fn backlog(&self) -> redis::RedisResult<u64> {
         let mut pipe = redis::pipe();
         for shard in 0..SHARDS {
-            pipe.cmd("XLEN").arg(stream_key(shard));
+            pipe.cmd("XLEN").arg(stream_key(&self.shared, shard));
         }
         let lengths: Vec<u64> = pipe.query_async(&mut self.shared.connection()).await?;
         Ok(lengths.iter().sum())
@@ -347,7 +347,7 @@ async fn run_writer(scans: Arc<SharedScans>) {
         // From the start of the stream: scans appended before the group existed are written too.
         let created: redis::RedisResult<()> = redis::cmd("XGROUP")
             .arg("CREATE")
-            .arg(stream_key(shard))
+            .arg(stream_key(&shared, shard))
             .arg(GROUP)
             .arg("0")
             .arg("MKSTREAM")
@@ -372,7 +372,7 @@ async fn run_writer(scans: Arc<SharedScans>) {
             .arg(BLOCK.as_millis() as u64)
             .arg("STREAMS");
         for shard in 0..SHARDS {
-            read.arg(stream_key(shard));
+            read.arg(stream_key(&shared, shard));
         }
         for _ in 0..SHARDS {
             read.arg(">");
@@ -401,7 +401,7 @@ async fn claim_abandoned(scans: &SharedScans, connection: &mut redis::aio::Conne
         let mut start = "0-0".to_owned();
         loop {
             let claimed: redis::RedisResult<Value> = redis::cmd("XAUTOCLAIM")
-                .arg(stream_key(shard))
+                .arg(stream_key(&scans.shared, shard))
                 .arg(GROUP)
                 .arg(scans.shared.server_id())
                 .arg(idle)
@@ -433,7 +433,8 @@ async fn claim_abandoned(scans: &SharedScans, connection: &mut redis::aio::Conne
 
 type Entries = Vec<(String, crate::shared::Fields)>;
 
-/// The entries of an `XREADGROUP` answer, by shard.
+/// The entries of an `XREADGROUP` answer, by shard (from the stream names,
+/// `{prefix}:{s3}:scans`).
 fn read_streams(value: &Value) -> Vec<(i64, Entries)> {
     let pairs: Vec<(&Value, &Value)> = match value {
         Value::Array(streams) => streams
@@ -451,7 +452,8 @@ fn read_streams(value: &Value) -> Vec<(i64, Entries)> {
         .filter_map(|(name, entries)| {
             let name = text_of(name)?;
             let shard = name
-                .strip_prefix("ocop:{s")?
+                .split("{s")
+                .nth(1)?
                 .split('}')
                 .next()?
                 .parse::<i64>()
@@ -510,12 +512,9 @@ async fn write_entries(
     scans.written.fetch_add(count, Ordering::Relaxed);
     for (shard, ids) in done {
         let mut pipe = redis::pipe();
-        pipe.cmd("XACK")
-            .arg(stream_key(shard))
-            .arg(GROUP)
-            .arg(&ids)
-            .ignore();
-        pipe.cmd("XDEL").arg(stream_key(shard)).arg(&ids).ignore();
+        let stream = stream_key(&scans.shared, shard);
+        pipe.cmd("XACK").arg(&stream).arg(GROUP).arg(&ids).ignore();
+        pipe.cmd("XDEL").arg(&stream).arg(&ids).ignore();
         if let Err(err) = pipe.query_async::<()>(connection).await {
             // Written but not acknowledged: claimed later and found written (one row).
             tracing::warn!(error = %err, shard, "acknowledging written scans failed");

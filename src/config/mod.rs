@@ -157,6 +157,16 @@ impl Config {
         Self::from_settings(&settings, overrides)
     }
 
+    /// The configuration a settings file gives, under the environment `env` (to check a file
+    /// before deploying it: the test suite loads the example shipped in `deploy/`).
+    pub fn from_file(
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let settings = Settings::new(env).with_file(path)?;
+        Self::from_settings(&settings, Overrides::default())
+    }
+
     fn from_settings(settings: &Settings<'_>, overrides: Overrides) -> Result<Self, ConfigError> {
         let listen = match overrides.listen {
             Some(addr) => addr,

@@ -61,6 +61,8 @@ const EXPECTED: &[&str] = &[
     "GET /api/v1/scan/{code}",
     "POST /api/v1/scan/{code}/reports",
     "GET /api/v1/stamps/{code}/qr",
+    "POST /api/v1/stamps/{id}/flag-review",
+    "GET /api/v1/stamps/{id}/flag-reviews",
     "GET /api/v1/cart",
     "POST /api/v1/cart/items",
     "PUT /api/v1/cart/items/{product_id}",

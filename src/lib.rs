@@ -199,9 +199,11 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(reference::api_routes())
         .merge(search::api_routes())
         .merge(media::api_routes());
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
-        .split_for_parts()
+        .split_for_parts();
+    http::openapi::complete(&mut doc);
+    (router, doc)
 }
 
 /// The whole application: pages, API, health checks, static files and middleware.

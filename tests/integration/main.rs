@@ -5,6 +5,7 @@
 mod access;
 mod accounts;
 mod admin;
+mod api_conformance;
 mod attacker;
 mod catalog;
 mod checkout;

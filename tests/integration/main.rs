@@ -11,6 +11,7 @@ mod checkout;
 mod cluster;
 mod dashboard;
 mod fake_stripe;
+mod money;
 mod openapi;
 mod operations;
 mod pages;

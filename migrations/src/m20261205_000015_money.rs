@@ -6,6 +6,8 @@
 //!   taken over, under the same idempotency key.
 //! - `refunds.refunded_vnd`: what Stripe says it refunded (its answer, then `charge.refunded`),
 //!   beside what the platform asked for.
+//! - `stock_adjustments`: stock changes only by explicit adjustments (a delta with a reason and
+//!   who made it), never by a product edit writing back a number it loaded earlier.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -31,10 +33,48 @@ impl MigrationTrait for Migration {
                     .add_column(big_integer_null(Refunds::RefundedVnd))
                     .to_owned(),
             )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(StockAdjustments::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(StockAdjustments::Id))
+                    .col(big_integer(StockAdjustments::ProductId))
+                    .col(big_integer(StockAdjustments::Delta))
+                    .col(big_integer(StockAdjustments::StockAfter))
+                    .col(text(StockAdjustments::Reason))
+                    .col(big_integer(StockAdjustments::ActorUserId))
+                    .col(timestamp_with_time_zone(StockAdjustments::CreatedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(StockAdjustments::Table, StockAdjustments::ProductId)
+                            .to(Products::Table, Products::Id),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(StockAdjustments::Table, StockAdjustments::ActorUserId)
+                            .to(Users::Table, Users::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_stock_adjustments_product")
+                    .table(StockAdjustments::Table)
+                    .col(StockAdjustments::ProductId)
+                    .col(StockAdjustments::Id)
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(StockAdjustments::Table).to_owned())
+            .await?;
         for column in [Refunds::RefundedVnd, Refunds::ClaimedAt] {
             manager
                 .alter_table(
@@ -54,4 +94,28 @@ enum Refunds {
     Table,
     ClaimedAt,
     RefundedVnd,
+}
+
+#[derive(DeriveIden)]
+enum StockAdjustments {
+    Table,
+    Id,
+    ProductId,
+    Delta,
+    StockAfter,
+    Reason,
+    ActorUserId,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Products {
+    Table,
+    Id,
+}
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Id,
 }

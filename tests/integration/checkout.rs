@@ -843,7 +843,7 @@ async fn unpaid_checkouts_expire_and_a_late_payment_is_honoured_or_refunded() {
 }
 
 /// Moves a payment's reservation end into the past.
-async fn expire_now(app: &TestApp, reference: &str) {
+pub(crate) async fn expire_now(app: &TestApp, reference: &str) {
     let payment = payments::Entity::find()
         .all(app.db())
         .await
@@ -862,7 +862,7 @@ async fn expire_now(app: &TestApp, reference: &str) {
 }
 
 /// Submits a page form as a browser would (same-origin).
-async fn form(
+pub(crate) async fn form(
     client: &reqwest::Client,
     app: &TestApp,
     path: &str,

@@ -477,3 +477,144 @@ mod payouts {
         assert_eq!(paid_out, 200_000);
     }
 }
+
+mod stock {
+    use ocop_market::entities::stock_adjustments;
+    use reqwest::StatusCode;
+    use sea_orm::EntityTrait;
+    use serde_json::json;
+
+    use crate::checkout::{app, checkout, expire_now, form, shop, stock};
+
+    #[tokio::test]
+    async fn a_product_edit_never_undoes_reservations_and_stock_moves_only_by_adjustments() {
+        let app = app().await;
+        let shop = shop(&app).await;
+        let id = shop.product_a;
+        let path = format!("/api/v1/products/{id}");
+        // The cooperative opens its product: 40 in stock.
+        let (_, loaded) = shop.owner_a.get(&path).await;
+        assert_eq!(loaded["stock_quantity"], 40);
+        // Meanwhile a shopper reserves 3.
+        let (_, done) = checkout(&app, &[(id, 3)]).await;
+        assert_eq!(stock(&app, id).await, 37);
+        // The cooperative saves what it loaded: the stale stock figure is refused.
+        let edit = |stock: Option<i64>| {
+            let mut body = json!({
+                "name": "Mật ong bạc hà", "category_code": "food-processed",
+                "price_vnd": 250000, "unit": "chai 500 ml",
+                "description": "Mô tả mới",
+            });
+            if let Some(stock) = stock {
+                body["stock_quantity"] = json!(stock);
+            }
+            body
+        };
+        let (status, problem) = shop.owner_a.put(&path, edit(Some(40))).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+        assert_eq!(problem["code"], "stock_is_adjusted");
+        assert_eq!(stock(&app, id).await, 37);
+        // A description edit (without stock, or with the stock as it is) never touches it.
+        let (status, body) = shop.owner_a.put(&path, edit(None)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = shop.owner_a.put(&path, edit(Some(37))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["description"], "Mô tả mới");
+        // Nor does the page's edit form, whatever a stale page still posts.
+        let response = form(
+            &shop.owner_a.client,
+            &app,
+            &format!("/workspace/products/{id}"),
+            &[
+                ("name", "Mật ong bạc hà"),
+                ("category_code", "food-processed"),
+                ("price", "250000"),
+                ("unit", "chai 500 ml"),
+                ("stock_quantity", "40"),
+                ("description", "Từ trang"),
+            ],
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(stock(&app, id).await, 37);
+        // The reservation expires: exactly its 3 units come back.
+        expire_now(&app, done["payment"]["reference"].as_str().unwrap()).await;
+        ocop_market::orders::lifecycle::expire_due(app.db())
+            .await
+            .unwrap();
+        assert_eq!(stock(&app, id).await, 40, "no oversell");
+
+        // Adjustments: a delta with a reason, never below zero, only by the cooperative.
+        let stock_path = format!("/api/v1/products/{id}/stock");
+        let (status, body) = shop
+            .owner_a
+            .post(
+                &stock_path,
+                json!({"delta": 10, "reason": "Nhập hàng từ vườn"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["stock_quantity"], 50);
+        let (status, problem) = shop
+            .owner_a
+            .post(&stock_path, json!({"delta": -51, "reason": "Kiểm kho"}))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+        assert_eq!(problem["code"], "insufficient_stock");
+        let (status, _) = shop
+            .owner_a
+            .post(&stock_path, json!({"delta": 0, "reason": ""}))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let (status, _) = shop
+            .owner_b
+            .post(
+                &stock_path,
+                json!({"delta": 5, "reason": "không phải của tôi"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(stock(&app, id).await, 50);
+
+        // The page form: applied, or refused beside its field.
+        let page = format!("/workspace/products/{id}/stock");
+        let response = form(
+            &shop.owner_a.client,
+            &app,
+            &page,
+            &[("delta", "+5"), ("reason", "Nhập thêm")],
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let response = form(
+            &shop.owner_a.client,
+            &app,
+            &page,
+            &[("delta", "năm"), ("reason", "Nhập thêm")],
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("id=\"delta-error\"")
+        );
+        let (_, html) = shop
+            .owner_a
+            .page(&format!("/workspace/products/{id}"))
+            .await;
+        assert!(html.contains("Nhập hàng từ vườn") && html.contains("55"));
+        assert_eq!(stock(&app, id).await, 55);
+        let recorded = stock_adjustments::Entity::find()
+            .all(app.db())
+            .await
+            .unwrap();
+        assert_eq!(
+            recorded.iter().map(|a| a.delta).collect::<Vec<_>>(),
+            vec![10, 5]
+        );
+        assert!(recorded.iter().all(|a| a.actor_user_id > 0));
+    }
+}

@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 use super::certificates::{self, CertificateRequest};
 use super::cooperatives::{self, CooperativeInput};
 use super::products::{self, ProductListParams, ProductRequest};
+use super::stock::{self, StockAdjustmentRequest, StockAdjustmentView};
 use super::views::{
     CertificateView, CooperativePrivateView, CooperativeView, Paged, ProductDetail, ProductSummary,
 };
@@ -28,6 +29,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_product, update_product, delete_product))
         .routes(routes!(publish_product))
         .routes(routes!(archive_product))
+        .routes(routes!(adjust_stock))
         .routes(routes!(list_certificates, record_certificate))
         .routes(routes!(create_cooperative))
         .routes(routes!(get_cooperative, update_cooperative))
@@ -102,7 +104,7 @@ async fn get_product(
     responses((status = 401, body = Problem, description = "Not logged in"), 
         (status = 200, body = ProductDetail),
         (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "GTIN already used"),
+        (status = 409, body = Problem, description = "GTIN already used, or a stock figure other than the stock now (`stock_is_adjusted`)"),
         (status = 422, body = Problem),
     ))]
 async fn update_product(
@@ -114,11 +116,48 @@ async fn update_product(
 ) -> AppResult<Json<ProductDetail>> {
     let (product, membership) = access::managed_product(&state.db, &user, id).await?;
     let details = body.parse(&state.reference)?;
+    if let Some(sent) = body.stock_quantity
+        && sent != product.stock_quantity
+    {
+        return Err(AppError::conflict(
+            "stock_is_adjusted",
+            "stock_quantity",
+            format!(
+                "stock is {} now, not {sent}: an edit does not change stock; send a change with \
+                 POST /api/v1/products/{id}/stock, or leave stock_quantity out",
+                product.stock_quantity
+            ),
+        ));
+    }
     let product = products::update(&state.db, product, &membership.cooperative, details).await?;
     state.changes.publish(&[Change::Product(product.id)]).await;
     Ok(Json(
         fresh_detail(&state, product, membership.cooperative, lang).await?,
     ))
+}
+
+/// Add units to a product's stock or take them away, with a reason (members of its
+/// cooperative). Never below zero: 409 `insufficient_stock`.
+#[utoipa::path(post, path = "/products/{id}/stock", tag = "workspace",
+    params(("id" = i64, Path, description = "Product id")),
+    request_body = StockAdjustmentRequest,
+    responses(
+        (status = 200, body = StockAdjustmentView),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "The stock would go below zero"),
+        (status = 422, body = Problem),
+    ))]
+async fn adjust_stock(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<StockAdjustmentRequest>,
+) -> AppResult<Json<StockAdjustmentView>> {
+    let (product, _) = access::managed_product(&state.db, &user, id).await?;
+    let change = body.parse()?;
+    let row = stock::adjust(&state.db, product.id, change, user.id).await?;
+    state.changes.publish(&[Change::Product(product.id)]).await;
+    Ok(Json(row.into()))
 }
 
 /// Delete a product that has no batches and no orders, with its photos (members of its

@@ -590,6 +590,23 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_bank_webhook_secret_refuses_to_start_rather_than_sign_with_an_empty_key() {
+        assert!(load(&[]).unwrap().commerce.bank_webhook.is_none());
+        for blank in ["", "   "] {
+            let err = load(&[("OCOP_BANK_WEBHOOK_SECRET", blank)]).unwrap_err();
+            assert!(
+                err.to_string().contains("OCOP_BANK_WEBHOOK_SECRET"),
+                "{err}"
+            );
+        }
+        let config = load(&[("OCOP_BANK_WEBHOOK_SECRET", "s3cret")]).unwrap();
+        assert_eq!(
+            config.commerce.bank_webhook.unwrap().secret.expose(),
+            "s3cret"
+        );
+    }
+
+    #[test]
     fn a_bad_environment_value_is_named() {
         let err = load(&[("OCOP_LISTEN", "not-an-address")]).unwrap_err();
         assert!(err.to_string().contains("OCOP_LISTEN"));

@@ -73,8 +73,9 @@ async fn bank_webhook(
         tracing::warn!(error = %err, "bank notification refused");
         AppError::BadSignature(err.to_string())
     })?;
-    let transfers = bank::parse_transfers(config, &body)?;
-    let outcomes = bank::process(&state.db, transfers, "notification").await?;
+    let items = bank::parse_transfers(config, &body)?;
+    let batch = config.items_pointer.is_some();
+    let outcomes = bank::process(&state.db, items, "notification", batch).await?;
     Ok(Json(WebhookAnswer {
         transfers: outcomes,
     }))
@@ -206,7 +207,9 @@ async fn record_payout(
     ApiJson(body): ApiJson<PayoutRequest>,
 ) -> AppResult<Json<PayoutView>> {
     user.require_admin()?;
-    Ok(Json(desk::record_payout(&state.db, &user, body).await?))
+    Ok(Json(
+        desk::record_payout(&state.db, &user, body, state.config.commerce.return_window).await?,
+    ))
 }
 
 /// Ledger balances per account, and whether every transaction balances.

@@ -12,6 +12,8 @@ mod checkout;
 mod cluster;
 mod dashboard;
 mod fake_stripe;
+mod money;
+mod money_model;
 mod openapi;
 mod operations;
 mod pages;

@@ -290,3 +290,140 @@ async fn without_an_smtp_server_e_mails_are_written_as_eml_files() {
         "{files:?}"
     );
 }
+
+#[tokio::test]
+async fn the_one_click_unsubscribe_link_is_honoured() {
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let app = app_with_mail(&sink, |_| {}).await;
+    let shop = shop(&app).await;
+    let shopper = app.user("lan@example.vn").await;
+    let done = checkout(&app, &shopper, shop.product).await;
+    let amount = done["payment"]["amount_vnd"].as_i64().unwrap();
+    let reference = done["payment"]["reference"].as_str().unwrap().to_owned();
+    assert_eq!(
+        notify(&app, "FT-4001", amount, &reference).await,
+        StatusCode::OK
+    );
+    let mail = sink
+        .wait_for(
+            "a@htx.vn",
+            "order_paid_cooperative",
+            1,
+            Duration::from_secs(10),
+        )
+        .await
+        .remove(0);
+    let header = mail.header("List-Unsubscribe").unwrap();
+    let link = header
+        .trim_start_matches('<')
+        .split('>')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        link.starts_with(&format!("{}/unsubscribe/", app.base)),
+        "{link}"
+    );
+    assert!(mail.body.contains(&link), "the text names the link too");
+
+    // Opening the link changes nothing; it shows what the button would stop.
+    let page = app.client().get(&link).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Đơn hàng mới đã thanh toán")
+    );
+    let (_, prefs) = shop.owner.get("/api/v1/me/notifications").await;
+    assert_eq!(prefs["unsubscribed"], json!([]));
+
+    // The mail system's one-click POST (RFC 8058), from its own servers: no cookie, no Origin.
+    let response = app
+        .client()
+        .post(&link)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (_, prefs) = shop.owner.get("/api/v1/me/notifications").await;
+    assert_eq!(prefs["unsubscribed"], json!(["order_paid_cooperative"]));
+    // A forged token changes nothing.
+    let forged = format!("{}x", link);
+    let response = app.client().post(&forged).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    // The next paid order: the shopper hears, the owner who unsubscribed does not.
+    let done = checkout(&app, &shopper, shop.product).await;
+    let reference = done["payment"]["reference"].as_str().unwrap().to_owned();
+    assert_eq!(
+        notify(&app, "FT-4002", amount, &reference).await,
+        StatusCode::OK
+    );
+    sink.wait_for(
+        "lan@example.vn",
+        "order_paid_shopper",
+        2,
+        Duration::from_secs(10),
+    )
+    .await;
+    outbox_drained(&app, Duration::from_secs(10)).await;
+    assert_eq!(sink.to("a@htx.vn", "order_paid_cooperative").len(), 1);
+}
+
+#[tokio::test]
+async fn notification_choices_are_read_and_changed_by_the_member() {
+    let app = TestApp::spawn().await;
+    let user = app.user("lan@example.vn").await;
+    let (status, prefs) = user.get("/api/v1/me/notifications").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(prefs["channel"], "email");
+    assert_eq!(prefs["locale"], "vi", "Vietnamese by default");
+    assert!(
+        prefs["optional"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("payout_recorded"))
+    );
+    assert!(
+        !prefs["optional"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("password_reset"))
+    );
+
+    // SMS needs a phone number this account does not have.
+    let (status, problem) = user
+        .put("/api/v1/me/notifications", json!({"channel": "sms"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(crate::support::names_field(&problem, "channel"));
+    let (status, problem) = user
+        .put(
+            "/api/v1/me/notifications",
+            json!({"channel": "email", "locale": "fr"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(crate::support::names_field(&problem, "locale"));
+
+    let (status, prefs) = user
+        .put(
+            "/api/v1/me/notifications",
+            json!({"channel": "email", "locale": "en", "unsubscribed": ["payout_recorded", "password_reset"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{prefs}");
+    assert_eq!(prefs["locale"], "en");
+    assert_eq!(
+        prefs["unsubscribed"],
+        json!(["payout_recorded"]),
+        "security messages cannot be turned off"
+    );
+    let anonymous = app.admin_free_get("/api/v1/me/notifications").await;
+    assert_eq!(anonymous.0, StatusCode::UNAUTHORIZED);
+}

@@ -12,7 +12,7 @@ use super::outbox::to_user;
 use crate::config::Config;
 use crate::domain::Money;
 use crate::entities::{
-    communes, cooperative_members, cooperatives, order_items, orders, payments, provinces,
+    communes, cooperative_members, cooperatives, order_items, orders, payments, payouts, provinces,
 };
 use crate::error::AppResult;
 
@@ -38,7 +38,9 @@ pub fn order_number(id: i64) -> String {
 
 /// The carrier's own tracking page, for the carriers whose address is known.
 pub fn tracking_link(carrier: &str, tracking_number: &str) -> Option<String> {
-    let folded = crate::domain::fold_vietnamese(carrier).replace([' ', '-', '_'], "");
+    let folded = crate::domain::fold_vietnamese(carrier)
+        .to_lowercase()
+        .replace([' ', '-', '_'], "");
     let number: String = tracking_number
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
@@ -188,6 +190,63 @@ pub async fn order_status_changed(
             }
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// The province's decision on a cooperative, to its members: verified, or rejected with the
+/// reason. Each decision is its own message (keyed by the time of the review).
+pub async fn cooperative_decided(
+    db: &impl ConnectionTrait,
+    cooperative: &cooperatives::Model,
+) -> AppResult<()> {
+    let template = match cooperative.status.as_str() {
+        "verified" => Template::CooperativeVerified,
+        "rejected" => Template::CooperativeRejected,
+        _ => return Ok(()),
+    };
+    let at = cooperative
+        .reviewed_at
+        .map_or(0, |at| at.timestamp_millis());
+    let params = Params::default()
+        .with("cooperative", cooperative.name.clone())
+        .with(
+            "reason",
+            cooperative.status_reason.clone().unwrap_or_default(),
+        );
+    for member in members(db, cooperative.id).await? {
+        to_user(
+            db,
+            member,
+            template,
+            &format!("cooperative-{}:{}:{at}", cooperative.status, cooperative.id),
+            params.clone().into_map(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A payout recorded by the platform, to the cooperative's members.
+pub async fn payout_recorded(db: &impl ConnectionTrait, payout: &payouts::Model) -> AppResult<()> {
+    let cooperative = cooperatives::Entity::find_by_id(payout.cooperative_id)
+        .one(db)
+        .await?
+        .map(|c| c.name)
+        .unwrap_or_default();
+    let params = Params::default()
+        .with("amount", Money::from_dong(payout.amount_vnd).to_string())
+        .with("cooperative", cooperative)
+        .with("reference", payout.bank_reference.clone());
+    for member in members(db, payout.cooperative_id).await? {
+        to_user(
+            db,
+            member,
+            Template::PayoutRecorded,
+            &format!("payout:{}", payout.id),
+            params.clone().into_map(),
+        )
+        .await?;
     }
     Ok(())
 }

@@ -34,6 +34,7 @@ pub async fn app_with_mail(sink: &SmtpSink, adjust: impl FnOnce(&mut Config)) ->
 pub struct Shop {
     pub admin: User,
     pub owner: User,
+    pub cooperative: i64,
     pub product: i64,
 }
 
@@ -45,6 +46,7 @@ pub async fn shop(app: &TestApp) -> Shop {
     Shop {
         admin,
         owner,
+        cooperative: coop,
         product,
     }
 }
@@ -426,4 +428,163 @@ async fn notification_choices_are_read_and_changed_by_the_member() {
     );
     let anonymous = app.admin_free_get("/api/v1/me/notifications").await;
     assert_eq!(anonymous.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn each_step_of_an_order_and_the_provinces_decisions_reach_who_they_concern() {
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let app = app_with_mail(&sink, |_| {}).await;
+    let shop = shop(&app).await;
+    let mail = sink
+        .wait_for(
+            "a@htx.vn",
+            "cooperative_verified",
+            1,
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(mail[0].body.contains("HTX Mật ong Gia Phú"));
+
+    let shopper = app.user("lan@example.vn").await;
+    let done = checkout(&app, &shopper, shop.product).await;
+    let instructions = sink
+        .wait_for(
+            "lan@example.vn",
+            "checkout_instructions",
+            1,
+            Duration::from_secs(10),
+        )
+        .await;
+    let reference = done["payment"]["reference"].as_str().unwrap().to_owned();
+    assert!(
+        instructions[0].body.contains(&reference),
+        "the transfer text"
+    );
+    assert!(instructions[0].body.contains("530.000 ₫"));
+    assert!(
+        instructions[0]
+            .body
+            .contains(&format!("{}/payments/{reference}?token=", app.base)),
+        "a link back to the payment page: {}",
+        instructions[0].body
+    );
+    let order = done["orders"][0]["id"].as_i64().unwrap();
+    let path = |action: &str| format!("/api/v1/orders/{order}/{action}");
+    assert_eq!(
+        notify(&app, "FT-5001", 530_000, &reference).await,
+        StatusCode::OK
+    );
+    let (status, _) = shop.owner.post(&path("accept"), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    sink.wait_for(
+        "lan@example.vn",
+        "order_accepted",
+        1,
+        Duration::from_secs(10),
+    )
+    .await;
+    let (status, _) = shop
+        .owner
+        .post(
+            &path("ship"),
+            json!({"carrier": "GHN", "tracking_number": "GHN8842"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let shipped = sink
+        .wait_for(
+            "lan@example.vn",
+            "order_shipped",
+            1,
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(shipped[0].body.contains("GHN8842"));
+    assert!(
+        shipped[0]
+            .body
+            .contains("https://donhang.ghn.vn/?order_code=GHN8842"),
+        "the carrier's tracking link: {}",
+        shipped[0].body
+    );
+    shop.owner.post(&path("deliver"), json!({})).await;
+    sink.wait_for(
+        "lan@example.vn",
+        "order_delivered",
+        1,
+        Duration::from_secs(10),
+    )
+    .await;
+    shop.owner.post(&path("complete"), json!({})).await;
+    let (status, payout) = shop
+        .admin
+        .post(
+            "/api/v1/admin/payouts",
+            json!({"cooperative_id": shop.cooperative, "amount_vnd": 200_000, "bank_reference": "PAYOUT-77"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{payout}");
+    let paid_out = sink
+        .wait_for("a@htx.vn", "payout_recorded", 1, Duration::from_secs(10))
+        .await;
+    assert!(paid_out[0].body.contains("200.000 ₫") && paid_out[0].body.contains("PAYOUT-77"));
+
+    // The shopper cancels a paid order before it is accepted: the cooperative hears of it,
+    // the shopper hears the refund is on its way.
+    let done = checkout(&app, &shopper, shop.product).await;
+    let reference = done["payment"]["reference"].as_str().unwrap().to_owned();
+    let order = done["orders"][0]["id"].as_i64().unwrap();
+    assert_eq!(
+        notify(&app, "FT-5002", 530_000, &reference).await,
+        StatusCode::OK
+    );
+    let (status, body) = shopper
+        .post(&format!("/api/v1/orders/{order}/cancel"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cancelled = sink
+        .wait_for(
+            "a@htx.vn",
+            "order_cancelled_by_shopper",
+            1,
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(cancelled[0].body.contains(&format!("DH{order:06}")));
+    sink.wait_for(
+        "lan@example.vn",
+        "order_cancelled_shopper",
+        1,
+        Duration::from_secs(10),
+    )
+    .await;
+
+    // A rejected cooperative is told why.
+    let other = app.user("b@htx.vn").await;
+    let (status, coop) = other
+        .post(
+            "/api/v1/cooperatives",
+            crate::support::cooperative_body("5100000009", "HTX Chè Bảo Thắng"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{coop}");
+    let (status, body) = shop
+        .admin
+        .post(
+            &format!("/api/v1/admin/cooperatives/{}/decision", coop["id"]),
+            json!({"decision": "reject", "reason": "Thiếu giấy đăng ký hợp tác xã"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rejected = sink
+        .wait_for(
+            "b@htx.vn",
+            "cooperative_rejected",
+            1,
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(rejected[0].body.contains("Thiếu giấy đăng ký hợp tác xã"));
 }

@@ -320,6 +320,18 @@ async fn create(
     let mut row: payments::ActiveModel = payment.into();
     row.amount_vnd = Set(amount);
     let payment = row.update(&txn).await?;
+    if let Some(buyer) = buyer
+        && request.method == PaymentMethod::VietQr
+    {
+        crate::messages::events::checkout_instructions(
+            &txn,
+            settings,
+            buyer.id,
+            &payment,
+            &access_token,
+        )
+        .await?;
+    }
     cart::clear(&txn, cart_id).await?;
     txn.commit().await?;
     Ok(CheckoutOutcome {

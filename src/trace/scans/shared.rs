@@ -48,6 +48,11 @@ const ATTEMPTS: usize = 16;
 const READ_BATCH: usize = 5_000;
 /// How long a writer's read waits for new entries.
 const BLOCK: Duration = Duration::from_millis(200);
+/// A writer commits at most this often unless a read fills a whole batch: a commit costs the
+/// database the pages it touches (and a WAL flush), not the rows, so a writer that wrote every
+/// few entries as they came would spend most of PostgreSQL's time on commits. The entries wait
+/// meanwhile in their stream, as durable as they will be in SQL once Redis has them.
+const COMMIT_EVERY: Duration = Duration::from_millis(200);
 
 /// Writes the new state and appends the scan if the version is the one read. `ARGV[1]`: the
 /// version read ('' when absent); `ARGV[2]`: the new state; `ARGV[3]`: the scan ('' for none);
@@ -362,6 +367,7 @@ async fn run_writer(scans: Arc<SharedScans>) {
     let claim_every = (shared.config().claim_idle / 4).max(Duration::from_millis(100));
     let mut last_claim = tokio::time::Instant::now();
     while !scans.stopping.load(Ordering::Acquire) {
+        let started = tokio::time::Instant::now();
         let mut read = redis::cmd("XREADGROUP");
         read.arg("GROUP")
             .arg(GROUP)
@@ -379,7 +385,14 @@ async fn run_writer(scans: Arc<SharedScans>) {
         }
         let answer: redis::RedisResult<Value> = read.query_async(&mut connection).await;
         match answer {
-            Ok(value) => write_entries(&scans, &mut connection, read_streams(&value)).await,
+            Ok(value) => {
+                let entries = read_streams(&value);
+                let read = entries.iter().map(|(_, e)| e.len()).sum::<usize>();
+                write_entries(&scans, &mut connection, entries).await;
+                if read < READ_BATCH && !scans.stopping.load(Ordering::Acquire) {
+                    tokio::time::sleep_until(started + COMMIT_EVERY).await;
+                }
+            }
             Err(err) => {
                 tracing::warn!(error = %err, "reading the scan streams failed; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;

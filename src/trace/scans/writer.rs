@@ -11,8 +11,8 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QuerySelect, Statement,
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    Statement,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
@@ -434,17 +434,21 @@ async fn already_written(
     if ids.is_empty() {
         return Ok(std::collections::HashSet::new());
     }
-    let mut found = std::collections::HashSet::new();
-    for chunk in ids.chunks(500) {
-        let rows: Vec<Option<String>> = scans::Entity::find()
-            .select_only()
-            .column(scans::Column::StreamId)
-            .filter(scans::Column::StreamId.is_in(chunk.to_vec()))
-            .into_tuple()
-            .all(txn)
-            .await?;
-        found.extend(rows.into_iter().flatten());
-    }
+    // One statement text whatever the batch's size (the ids travel as one JSON array), so it is
+    // prepared once per connection instead of once per size of `IN (…)` list.
+    let ids = serde_json::to_string(&ids).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let among = match txn.get_database_backend() {
+        DbBackend::Postgres => "stream_id IN (SELECT json_array_elements_text($1::json))",
+        _ => "stream_id IN (SELECT value FROM json_each(?))",
+    };
+    let rows: Vec<Option<String>> = scans::Entity::find()
+        .select_only()
+        .column(scans::Column::StreamId)
+        .filter(sea_orm::sea_query::Expr::cust_with_values(among, [ids]))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let found: std::collections::HashSet<String> = rows.into_iter().flatten().collect();
     Ok(found)
 }
 

@@ -12,7 +12,8 @@ use super::outbox::to_user;
 use crate::config::Config;
 use crate::domain::Money;
 use crate::entities::{
-    communes, cooperative_members, cooperatives, order_items, orders, payments, payouts, provinces,
+    batches, communes, cooperative_members, cooperatives, fake_reports, order_items, orders,
+    payments, payouts, products, provinces, stamps,
 };
 use crate::error::AppResult;
 
@@ -247,6 +248,95 @@ pub async fn payout_recorded(db: &impl ConnectionTrait, payout: &payouts::Model)
             params.clone().into_map(),
         )
         .await?;
+    }
+    Ok(())
+}
+
+/// The product and lot a stamp belongs to, named for its cooperative (never its code).
+async fn stamp_params(db: &impl ConnectionTrait, stamp: &stamps::Model) -> AppResult<Params> {
+    let batch = batches::Entity::find_by_id(stamp.batch_id).one(db).await?;
+    let product = match &batch {
+        Some(batch) => products::Entity::find_by_id(batch.product_id)
+            .one(db)
+            .await?
+            .map(|p| p.name)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let cooperative = cooperatives::Entity::find_by_id(stamp.cooperative_id)
+        .one(db)
+        .await?
+        .map(|c| c.name)
+        .unwrap_or_default();
+    Ok(Params::default()
+        .with("product", product)
+        .with("cooperative", cooperative)
+        .with("lot", batch.map(|b| b.lot_code).unwrap_or_default())
+        .with("serial", stamp.serial.to_string()))
+}
+
+/// A fake report about one of a cooperative's stamps, to its members (in the report's
+/// transaction). Reports of unknown codes name no cooperative and tell no one.
+pub async fn fake_report_created(
+    db: &impl ConnectionTrait,
+    report: &fake_reports::Model,
+) -> AppResult<()> {
+    let Some(stamp_id) = report.stamp_id else {
+        return Ok(());
+    };
+    let Some(stamp) = stamps::Entity::find_by_id(stamp_id).one(db).await? else {
+        return Ok(());
+    };
+    let mut detail = vec![report.place_of_purchase.clone()];
+    if !report.seller.is_empty() {
+        detail.push(report.seller.clone());
+    }
+    if !report.note.is_empty() {
+        detail.push(report.note.clone());
+    }
+    let params = stamp_params(db, &stamp)
+        .await?
+        .with("detail", detail.join(" — "));
+    for member in members(db, stamp.cooperative_id).await? {
+        to_user(
+            db,
+            member,
+            Template::FakeReport,
+            &format!("fake-report:{}", report.id),
+            params.clone().into_map(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Stamps whose likely-copy flag a batch of scans may have raised, to their cooperatives'
+/// members: one message per raising (`stamp-flagged:{stamp_id}:{flagged_at}`), so a flag that
+/// stays up says nothing more and one raised again after a review is told again.
+pub async fn stamps_flagged(db: &impl ConnectionTrait, stamp_ids: &[i64]) -> AppResult<()> {
+    if stamp_ids.is_empty() {
+        return Ok(());
+    }
+    let flagged = stamps::Entity::find()
+        .filter(stamps::Column::Id.is_in(stamp_ids.iter().copied()))
+        .filter(stamps::Column::Flagged.eq(true))
+        .all(db)
+        .await?;
+    for stamp in flagged {
+        let Some(at) = stamp.flagged_at else {
+            continue;
+        };
+        let params = stamp_params(db, &stamp).await?;
+        for member in members(db, stamp.cooperative_id).await? {
+            to_user(
+                db,
+                member,
+                Template::StampFlagged,
+                &format!("stamp-flagged:{}:{}", stamp.id, at.timestamp_millis()),
+                params.clone().into_map(),
+            )
+            .await?;
+        }
     }
     Ok(())
 }

@@ -258,3 +258,105 @@ async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_new_email_address_is_used_only_after_its_code_comes_back() {
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let app = app_with_mail(&sink, |_| {}).await;
+    let user = app.user("lan@example.vn").await;
+    app.user("taken@example.vn").await;
+    let (status, problem) = user
+        .post(
+            "/api/v1/me/contact",
+            json!({"identifier": "not an address"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(names_field(&problem, "identifier"));
+    let (status, body) = user
+        .post(
+            "/api/v1/me/contact",
+            json!({"identifier": "Lan.Moi@Example.vn"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let mail = sink
+        .wait_for(
+            "lan.moi@example.vn",
+            "contact_code",
+            1,
+            Duration::from_secs(10),
+        )
+        .await
+        .remove(0);
+    let code: String = mail
+        .body
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap()
+        .to_owned();
+    // Not used before it is confirmed.
+    assert_eq!(
+        login(&app, "lan.moi@example.vn", PASSWORD).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let (status, problem) = user
+        .post("/api/v1/me/contact/confirm", json!({"code": wrong}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(names_field(&problem, "code"));
+    let (status, body) = user
+        .post("/api/v1/me/contact/confirm", json!({"code": code}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["email"], "lan.moi@example.vn");
+    assert_eq!(
+        login(&app, "lan.moi@example.vn", PASSWORD).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        login(&app, "lan@example.vn", PASSWORD).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, _) = user
+        .post("/api/v1/me/contact/confirm", json!({"code": code}))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a code works once"
+    );
+
+    // An address another account holds is refused when confirmed (only its owner gets the code).
+    user.post(
+        "/api/v1/me/contact",
+        json!({"identifier": "taken@example.vn"}),
+    )
+    .await;
+    let mail = sink
+        .wait_for(
+            "taken@example.vn",
+            "contact_code",
+            1,
+            Duration::from_secs(10),
+        )
+        .await
+        .remove(0);
+    let code: String = mail
+        .body
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap()
+        .to_owned();
+    let (status, problem) = user
+        .post("/api/v1/me/contact/confirm", json!({"code": code}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(
+        login(&app, "lan.moi@example.vn", PASSWORD).await,
+        StatusCode::OK
+    );
+}

@@ -213,6 +213,11 @@ async fn a_reset_code_by_sms_is_retried_through_a_5xx_and_a_refused_zalo_message
     assert_eq!(failed[0]["channel"], "zalo");
     assert_eq!(failed[0]["attempts"], 1, "not retried");
     assert!(failed[0]["last_error"].as_str().unwrap().contains("-118"));
+    // And on the administrators' page.
+    let (status, html) = admin.page("/admin").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Tin nhắn không gửi được (1)"), "the section");
+    assert!(html.contains("-118"), "with the provider's answer");
     // Only administrators see them.
     assert_eq!(
         member.get("/api/v1/admin/messages/failed").await.0,

@@ -9,6 +9,7 @@ mod contact;
 mod recovery;
 mod routes;
 mod routes_recovery;
+mod routes_settings;
 mod session;
 
 use anyhow::Context;
@@ -27,7 +28,9 @@ pub use recovery::{RESET_TTL, change_password, confirm_reset, request_reset};
 
 /// The account pages: registration, login, a forgotten password, changing the password.
 pub fn page_routes() -> axum::Router<crate::AppState> {
-    routes::page_routes().merge(routes_recovery::page_routes())
+    routes::page_routes()
+        .merge(routes_recovery::page_routes())
+        .merge(routes_settings::page_routes())
 }
 
 /// The account API.

@@ -664,3 +664,83 @@ async fn certificate_reminders_come_90_30_and_7_days_before_expiry_and_administr
     // Nothing waits for review any more: no further digest.
     assert_eq!(sink.to("admin@test.vn", "admin_digest").len(), 1);
 }
+
+#[tokio::test]
+async fn the_settings_page_changes_notification_choices_and_contact_without_javascript() {
+    let app = TestApp::spawn().await;
+    let user = app.user("lan@example.vn").await;
+    let (status, html) = user.page("/account/settings").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<label for=\"locale\">"));
+    assert!(html.contains("name=\"off.payout_recorded\""));
+    assert!(
+        !html.contains("name=\"off.password_reset\""),
+        "security mail cannot be turned off"
+    );
+
+    let response = user
+        .form(
+            "/account/settings/notifications",
+            &[
+                ("channel", "email"),
+                ("locale", "en"),
+                ("off.payout_recorded", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, prefs) = user.get("/api/v1/me/notifications").await;
+    assert_eq!(prefs["locale"], "en");
+    assert_eq!(prefs["unsubscribed"], json!(["payout_recorded"]));
+    let (_, html) = user.page("/account/settings?saved=1").await;
+    assert!(html.contains("name=\"off.payout_recorded\" value=\"1\" checked"));
+    assert!(html.contains("Đã lưu."), "the saved notice");
+
+    // SMS without a phone number: the error stands beside the field.
+    let response = user
+        .form(
+            "/account/settings/notifications",
+            &[("channel", "sms"), ("locale", "vi")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("id=\"channel-error\"")
+    );
+    let response = user
+        .form(
+            "/account/settings/contact",
+            &[("identifier", "not an address")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("id=\"identifier-error\"")
+    );
+    let response = user
+        .form("/account/settings/contact", &[("identifier", "0912345678")])
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("<label for=\"code\"")
+    );
+    let anonymous = app
+        .client()
+        .get(app.url("/account/settings"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(anonymous.status(), StatusCode::OK);
+}

@@ -97,9 +97,20 @@ pub async fn order_status_changed(
     order_id: i64,
     status: &str,
 ) -> AppResult<()> {
+    if !matches!(
+        status,
+        "paid" | "accepted" | "shipped" | "delivered" | "cancelled"
+    ) {
+        return Ok(());
+    }
     let Some(order) = orders::Entity::find_by_id(order_id).one(db).await? else {
         return Ok(());
     };
+    // An unpaid checkout that lapsed or was abandoned owes nobody a message: the cooperative
+    // never heard of it, and no money moved.
+    if status == "cancelled" && order.paid_at.is_none() {
+        return Ok(());
+    }
     let base = order_params(db, &order).await?;
     let shopper = order.buyer_user_id;
     match status {

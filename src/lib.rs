@@ -205,9 +205,11 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(search::api_routes())
         .merge(media::api_routes())
         .merge(messages::routes::api_routes());
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
-        .split_for_parts()
+        .split_for_parts();
+    http::openapi::complete(&mut doc);
+    (router, doc)
 }
 
 /// The whole application: pages, API, health checks, static files and middleware.

@@ -245,7 +245,7 @@ pub async fn demo(
             category_code: item.category.clone(),
             price_vnd: item.price_vnd,
             unit: item.unit.clone(),
-            stock_quantity: item.stock,
+            stock_quantity: Some(item.stock),
             gtin: item.gtin.clone(),
         };
         let details = request

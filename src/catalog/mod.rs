@@ -18,6 +18,7 @@ pub mod products;
 mod routes_api;
 mod routes_members;
 mod routes_pages;
+pub mod stock;
 pub mod views;
 
 /// The catalogue's JSON API: products, cooperatives, certificates and staff invitations.

@@ -42,8 +42,11 @@ pub struct ProductRequest {
     pub price_vnd: i64,
     /// Selling unit, e.g. "hộp 500 g".
     pub unit: String,
+    /// Units in stock when the product is created. An edit never changes stock (that is
+    /// `POST /products/{id}/stock`); an edit that sends a figure other than the stock now is
+    /// refused (409 `stock_is_adjusted`), since it was read before someone bought or adjusted.
     #[serde(default)]
-    pub stock_quantity: i64,
+    pub stock_quantity: Option<i64>,
     /// GTIN-8/12/13/14 with a valid check digit.
     #[serde(default)]
     pub gtin: Option<String>,
@@ -110,7 +113,7 @@ impl ProductRequest {
             &self.category_code,
             Number::Value(self.price_vnd),
             &self.unit,
-            Number::Value(self.stock_quantity),
+            Number::Value(self.stock_quantity.unwrap_or(0)),
             self.gtin.as_deref().unwrap_or(""),
         )
     }
@@ -269,8 +272,8 @@ pub async fn create(
     Ok(product)
 }
 
-/// Replaces a product's details (stock included). The slug stays, so links already shared keep
-/// working. Search is told in the same transaction.
+/// Replaces a product's details, never its stock (see [`super::stock`]). The slug stays, so
+/// links already shared keep working. Search is told in the same transaction.
 pub async fn update(
     db: &(impl ConnectionTrait + TransactionTrait),
     product: products::Model,
@@ -284,7 +287,6 @@ pub async fn update(
     row.category_code = Set(details.category_code);
     row.price_vnd = Set(details.price.dong());
     row.unit = Set(details.unit);
-    row.stock_quantity = Set(details.stock_quantity);
     row.updated_at = Set(Utc::now());
     let txn = crate::db::begin_write(db).await?;
     let product = row.update(&txn).await?;

@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 use super::certificates::{self, CertificateRequest};
 use super::cooperatives::{self, CooperativeInput};
 use super::products::{self, ProductListParams, ProductRequest};
+use super::stock::{self, StockAdjustmentRequest, StockAdjustmentView};
 use super::views::{
     CertificateView, CooperativePrivateView, CooperativeView, Paged, ProductDetail, ProductSummary,
 };
@@ -28,6 +29,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_product, update_product, delete_product))
         .routes(routes!(publish_product))
         .routes(routes!(archive_product))
+        .routes(routes!(adjust_stock))
         .routes(routes!(list_certificates, record_certificate))
         .routes(routes!(create_cooperative))
         .routes(routes!(get_cooperative, update_cooperative))
@@ -99,10 +101,10 @@ async fn get_product(
 #[utoipa::path(put, path = "/products/{id}", tag = "workspace",
     params(("id" = i64, Path, description = "Product id")),
     request_body = ProductRequest,
-    responses(
+    responses((status = 401, body = Problem, description = "Not logged in"), 
         (status = 200, body = ProductDetail),
         (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "GTIN already used"),
+        (status = 409, body = Problem, description = "GTIN already used, or a stock figure other than the stock now (`stock_is_adjusted`)"),
         (status = 422, body = Problem),
     ))]
 async fn update_product(
@@ -114,6 +116,19 @@ async fn update_product(
 ) -> AppResult<Json<ProductDetail>> {
     let (product, membership) = access::managed_product(&state.db, &user, id).await?;
     let details = body.parse(&state.reference)?;
+    if let Some(sent) = body.stock_quantity
+        && sent != product.stock_quantity
+    {
+        return Err(AppError::conflict(
+            "stock_is_adjusted",
+            "stock_quantity",
+            format!(
+                "stock is {} now, not {sent}: an edit does not change stock; send a change with \
+                 POST /api/v1/products/{id}/stock, or leave stock_quantity out",
+                product.stock_quantity
+            ),
+        ));
+    }
     let product = products::update(&state.db, product, &membership.cooperative, details).await?;
     state.changes.publish(&[Change::Product(product.id)]).await;
     Ok(Json(
@@ -121,11 +136,35 @@ async fn update_product(
     ))
 }
 
+/// Add units to a product's stock or take them away, with a reason (members of its
+/// cooperative). Never below zero: 409 `insufficient_stock`.
+#[utoipa::path(post, path = "/products/{id}/stock", tag = "workspace",
+    params(("id" = i64, Path, description = "Product id")),
+    request_body = StockAdjustmentRequest,
+    responses(
+        (status = 200, body = StockAdjustmentView),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "The stock would go below zero"),
+        (status = 422, body = Problem),
+    ))]
+async fn adjust_stock(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<StockAdjustmentRequest>,
+) -> AppResult<Json<StockAdjustmentView>> {
+    let (product, _) = access::managed_product(&state.db, &user, id).await?;
+    let change = body.parse()?;
+    let row = stock::adjust(&state.db, product.id, change, user.id).await?;
+    state.changes.publish(&[Change::Product(product.id)]).await;
+    Ok(Json(row.into()))
+}
+
 /// Delete a product that has no batches and no orders, with its photos (members of its
 /// cooperative). A product with either answers 409 `product_in_use`: archive it instead.
 #[utoipa::path(delete, path = "/products/{id}", tag = "workspace",
     params(("id" = i64, Path, description = "Product id")),
-    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn delete_product(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -155,7 +194,7 @@ async fn change_status(
 /// Publish a product. It becomes public once its cooperative is verified.
 #[utoipa::path(post, path = "/products/{id}/publish", tag = "workspace",
     params(("id" = i64, Path, description = "Product id")),
-    responses((status = 200, body = ProductDetail), (status = 404, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = ProductDetail), (status = 404, body = Problem)))]
 async fn publish_product(
     State(state): State<AppState>,
     lang: Lang,
@@ -168,7 +207,7 @@ async fn publish_product(
 /// Archive a product: it leaves the public catalogue but stays in the cooperative's records.
 #[utoipa::path(post, path = "/products/{id}/archive", tag = "workspace",
     params(("id" = i64, Path, description = "Product id")),
-    responses((status = 200, body = ProductDetail), (status = 404, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = ProductDetail), (status = 404, body = Problem)))]
 async fn archive_product(
     State(state): State<AppState>,
     lang: Lang,
@@ -181,7 +220,7 @@ async fn archive_product(
 /// Every certificate recorded for a product (members of its cooperative).
 #[utoipa::path(get, path = "/products/{id}/certificates", tag = "workspace",
     params(("id" = i64, Path, description = "Product id")),
-    responses((status = 200, body = [CertificateView]), (status = 404, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = [CertificateView]), (status = 404, body = Problem)))]
 async fn list_certificates(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -202,7 +241,7 @@ async fn list_certificates(
 #[utoipa::path(post, path = "/products/{id}/certificates", tag = "workspace",
     params(("id" = i64, Path, description = "Product id")),
     request_body = CertificateRequest,
-    responses(
+    responses((status = 401, body = Problem, description = "Not logged in"), 
         (status = 201, body = CertificateView),
         (status = 404, body = Problem),
         (status = 422, body = Problem),
@@ -255,7 +294,7 @@ async fn create_cooperative(
 #[utoipa::path(get, path = "/cooperatives/{id}", tag = "catalog",
     params(("id" = i64, Path, description = "Cooperative id")),
     responses(
-        (status = 200, body = CooperativePrivateView, description = "Private view for members; the public view has the same fields without the private ones"),
+        (status = 200, body = CooperativeView, description = "The public view; members and administrators get the private view, which adds the fields of CooperativePrivateView"),
         (status = 404, body = Problem),
     ))]
 async fn get_cooperative(
@@ -289,7 +328,7 @@ async fn get_cooperative(
 #[utoipa::path(put, path = "/cooperatives/{id}", tag = "workspace",
     params(("id" = i64, Path, description = "Cooperative id")),
     request_body = CooperativeInput,
-    responses(
+    responses((status = 401, body = Problem, description = "Not logged in"), 
         (status = 200, body = CooperativePrivateView),
         (status = 403, body = Problem, description = "Staff may not edit the cooperative"),
         (status = 404, body = Problem),
@@ -349,7 +388,7 @@ async fn list_cooperative_products(
 #[utoipa::path(post, path = "/cooperatives/{id}/products", tag = "workspace",
     params(("id" = i64, Path, description = "Cooperative id")),
     request_body = ProductRequest,
-    responses(
+    responses((status = 401, body = Problem, description = "Not logged in"), 
         (status = 201, body = ProductDetail),
         (status = 404, body = Problem),
         (status = 409, body = Problem, description = "GTIN already used"),

@@ -20,6 +20,10 @@ pub struct CommerceConfig {
     pub bank_webhook: Option<BankWebhookConfig>,
     /// Stripe, when a secret key is configured.
     pub stripe: Option<StripeConfig>,
+    /// How long after delivery a shopper may still send goods back
+    /// (`OCOP_RETURN_WINDOW_DAYS`, 7): until then the order's money is pending, not available
+    /// for a payout to the cooperative.
+    pub return_window: Duration,
 }
 
 /// A Vietnamese bank account (NAPAS BIN + number) that receives VietQR transfers.
@@ -82,6 +86,13 @@ impl CommerceConfig {
     pub(super) fn load(settings: &Settings<'_>) -> Result<Self, ConfigError> {
         let reservation_minutes: u64 = settings.parse_or("OCOP_RESERVATION_MINUTES", 30)?;
         let commission_bps: u32 = settings.parse_or("OCOP_COMMISSION_BPS", 500)?;
+        let return_window_days: u64 = settings.parse_or("OCOP_RETURN_WINDOW_DAYS", 7)?;
+        if return_window_days > 365 {
+            return Err(ConfigError::Env {
+                name: "OCOP_RETURN_WINDOW_DAYS",
+                reason: "at most 365 days".into(),
+            });
+        }
         if commission_bps > 10_000 {
             return Err(ConfigError::Env {
                 name: "OCOP_COMMISSION_BPS",
@@ -95,6 +106,15 @@ impl CommerceConfig {
         };
         let bank_webhook = match settings.secret("OCOP_BANK_WEBHOOK_SECRET") {
             Some(secret) => Some(BankWebhookConfig::load(secret, settings)?),
+            // Set but blank: a webhook signed with an empty key would take anyone's word.
+            None if settings.raw("OCOP_BANK_WEBHOOK_SECRET").is_some() => {
+                return Err(ConfigError::Env {
+                    name: "OCOP_BANK_WEBHOOK_SECRET",
+                    reason: "is set but empty; set the key shared with the notification \
+                             service, or unset it to turn the bank webhook off"
+                        .into(),
+                });
+            }
             None => None,
         };
         let stripe = match settings.secret("OCOP_STRIPE_SECRET_KEY") {
@@ -124,6 +144,7 @@ impl CommerceConfig {
             collecting_account,
             bank_webhook,
             stripe,
+            return_window: Duration::from_secs(return_window_days * 24 * 3600),
         })
     }
 }
@@ -144,32 +165,42 @@ impl BankWebhookConfig {
         }
     }
 
-    fn load(secret: Secret, settings: &Settings<'_>) -> Result<Self, ConfigError> {
+    /// A named preset (`generic`, `sepay`, `casso`), or `None` for a name not known.
+    ///
+    /// Direction: SePay says it in `transferType` (`in`/`out`); Casso and the generic format
+    /// report money out as a negative amount.
+    pub fn preset(name: &str, secret: Secret) -> Option<Self> {
         let mut format = Self::generic(secret);
-        match settings.text("OCOP_BANK_WEBHOOK_FORMAT").as_deref() {
-            None | Some("generic") => {}
+        match name {
+            "generic" => {}
             // SePay: {"id": 92704, "transferType": "in", "transferAmount": 2277000,
             //         "content": "…", …}
-            Some("sepay") => {
+            "sepay" => {
                 format.transaction_id_pointer = "/id".into();
                 format.amount_pointer = "/transferAmount".into();
                 format.description_pointer = "/content".into();
                 format.direction = Some(("/transferType".into(), "in".into()));
             }
             // Casso: {"error": 0, "data": [{"tid": "…", "amount": 100000, "description": "…"}]}
-            Some("casso") => {
+            "casso" => {
                 format.items_pointer = Some("/data".into());
                 format.transaction_id_pointer = "/tid".into();
                 format.amount_pointer = "/amount".into();
                 format.description_pointer = "/description".into();
             }
-            Some(other) => {
-                return Err(ConfigError::Env {
-                    name: "OCOP_BANK_WEBHOOK_FORMAT",
-                    reason: format!("unknown format {other:?}; use generic, sepay or casso"),
-                });
-            }
+            _ => return None,
         }
+        Some(format)
+    }
+
+    fn load(secret: Secret, settings: &Settings<'_>) -> Result<Self, ConfigError> {
+        let name = settings
+            .text("OCOP_BANK_WEBHOOK_FORMAT")
+            .unwrap_or_else(|| "generic".into());
+        let mut format = Self::preset(&name, secret).ok_or_else(|| ConfigError::Env {
+            name: "OCOP_BANK_WEBHOOK_FORMAT",
+            reason: format!("unknown format {name:?}; use generic, sepay or casso"),
+        })?;
         if let Some(v) = settings.raw("OCOP_BANK_WEBHOOK_ITEMS_POINTER") {
             format.items_pointer = Some(v).filter(|p| !p.is_empty());
         }

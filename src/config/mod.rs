@@ -161,6 +161,16 @@ impl Config {
         Self::from_settings(&settings, overrides)
     }
 
+    /// The configuration a settings file gives, under the environment `env` (to check a file
+    /// before deploying it: the test suite loads the example shipped in `deploy/`).
+    pub fn from_file(
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let settings = Settings::new(env).with_file(path)?;
+        Self::from_settings(&settings, Overrides::default())
+    }
+
     fn from_settings(settings: &Settings<'_>, overrides: Overrides) -> Result<Self, ConfigError> {
         let listen = match overrides.listen {
             Some(addr) => addr,
@@ -582,6 +592,23 @@ mod tests {
         let debug = format!("{config:?}");
         assert!(!debug.contains("sk_test_very_secret"));
         assert!(!debug.contains("whsec_old"));
+    }
+
+    #[test]
+    fn an_empty_bank_webhook_secret_refuses_to_start_rather_than_sign_with_an_empty_key() {
+        assert!(load(&[]).unwrap().commerce.bank_webhook.is_none());
+        for blank in ["", "   "] {
+            let err = load(&[("OCOP_BANK_WEBHOOK_SECRET", blank)]).unwrap_err();
+            assert!(
+                err.to_string().contains("OCOP_BANK_WEBHOOK_SECRET"),
+                "{err}"
+            );
+        }
+        let config = load(&[("OCOP_BANK_WEBHOOK_SECRET", "s3cret")]).unwrap();
+        assert_eq!(
+            config.commerce.bank_webhook.unwrap().secret.expose(),
+            "s3cret"
+        );
     }
 
     #[test]

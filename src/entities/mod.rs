@@ -34,6 +34,7 @@ pub mod sessions;
 pub mod stamp_flag_reviews;
 pub mod stamp_signing_keys;
 pub mod stamps;
+pub mod stock_adjustments;
 pub mod trace_event_inputs;
 pub mod trace_events;
 pub mod users;

@@ -129,8 +129,10 @@ impl CheckoutRequest {
         };
         let checkout_key = match self.checkout_key.as_deref().map(str::trim) {
             None | Some("") => None,
+            // At least 16 characters: sending a key again returns that checkout's payment page,
+            // so a key must be as hard to guess as a token.
             Some(key)
-                if key.len() <= 64
+                if (16..=64).contains(&key.len())
                     && key
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
@@ -140,7 +142,7 @@ impl CheckoutRequest {
             Some(_) => {
                 errors.add(
                     "checkout_key",
-                    FieldIssue::new("invalid_checkout_key", "at most 64 letters, digits, - or _"),
+                    FieldIssue::new("invalid_checkout_key", "16 to 64 letters, digits, - or _"),
                 );
                 None
             }

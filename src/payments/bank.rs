@@ -12,6 +12,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde_json::Value;
 
 use super::Funds;
+use super::amount;
 use super::settle::{self, Receipt};
 use super::{signature, webhook};
 use crate::config::BankWebhookConfig;
@@ -54,9 +55,34 @@ pub struct Transfer {
     pub raw: String,
 }
 
-/// Reads the transfers of a notification. Outgoing transfers (when the format says which
-/// are incoming) are left out. A malformed notification is refused whole.
-pub fn parse_transfers(config: &BankWebhookConfig, body: &[u8]) -> AppResult<Vec<Transfer>> {
+/// One item of a notification, as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// Money in, to settle.
+    Incoming(Transfer),
+    /// Money out of the collecting account (a refund, a payout): nothing to settle.
+    Outgoing { transaction_id: String },
+    /// An item this platform cannot read without guessing; it waits for an administrator.
+    Refused(RefusedItem),
+}
+
+/// An item of a notification that could not be read, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedItem {
+    /// Its place in the notification (0 for a notification of one transfer).
+    pub index: usize,
+    /// The bank's transaction id, when it could be read.
+    pub transaction_id: Option<String>,
+    pub reason: String,
+    pub raw: String,
+}
+
+/// Reads the items of a notification. Direction follows the preset: a direction field
+/// (SePay's `transferType`) when the format has one, the amount's sign otherwise (Casso and
+/// the generic format report money out as a negative amount). A body that is not a
+/// notification at all is refused whole; an item that cannot be read is returned as
+/// [`Item::Refused`] so that the others still settle.
+pub fn parse_transfers(config: &BankWebhookConfig, body: &[u8]) -> AppResult<Vec<Item>> {
     let json: Value = serde_json::from_slice(body).map_err(|err| {
         AppError::bad_request("malformed_notification", format!("not JSON: {err}"))
     })?;
@@ -69,58 +95,68 @@ pub fn parse_transfers(config: &BankWebhookConfig, body: &[u8]) -> AppResult<Vec
             .collect(),
         None => vec![&json],
     };
-    let mut transfers = Vec::with_capacity(items.len());
-    for item in items {
-        if let Some((pointer, incoming)) = &config.direction
-            && item.pointer(pointer).and_then(Value::as_str) != Some(incoming.as_str())
-        {
-            continue;
+    Ok(items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| read_item(config, index, item))
+        .collect())
+}
+
+fn read_item(config: &BankWebhookConfig, index: usize, item: &Value) -> Item {
+    let transaction_id = match item.pointer(&config.transaction_id_pointer) {
+        Some(Value::String(id)) if !id.trim().is_empty() && id.len() <= 255 => {
+            Some(id.trim().to_owned())
         }
-        let transaction_id = match item.pointer(&config.transaction_id_pointer) {
-            Some(Value::String(id)) if !id.trim().is_empty() && id.len() <= 255 => {
-                id.trim().to_owned()
-            }
-            Some(Value::Number(id)) => id.to_string(),
-            _ => {
-                return Err(malformed(format!(
-                    "{} must be the bank transaction id",
-                    config.transaction_id_pointer
-                )));
-            }
-        };
-        let amount_vnd = match item.pointer(&config.amount_pointer) {
-            Some(Value::Number(n)) => n.as_i64(),
-            Some(Value::String(text)) => {
-                let digits: String = text
-                    .chars()
-                    .filter(|c| !matches!(c, ',' | '.' | ' '))
-                    .collect();
-                digits.parse::<i64>().ok()
-            }
-            _ => None,
-        }
-        .filter(|amount| *amount > 0)
-        .ok_or_else(|| {
-            malformed(format!(
-                "{} must be a positive whole number of đồng",
-                config.amount_pointer
-            ))
-        })?;
-        let description = item
+        Some(Value::Number(id)) => Some(id.to_string()),
+        _ => None,
+    };
+    let refused = |reason: String| {
+        Item::Refused(RefusedItem {
+            index,
+            transaction_id: transaction_id.clone(),
+            reason,
+            raw: item.to_string(),
+        })
+    };
+    let Some(id) = transaction_id.clone() else {
+        return refused(format!(
+            "{} must be the bank transaction id",
+            config.transaction_id_pointer
+        ));
+    };
+    let amount = match amount::parse_amount(item.pointer(&config.amount_pointer)) {
+        Ok(amount) => amount,
+        Err(err) => return refused(format!("{}: {err}", config.amount_pointer)),
+    };
+    let outgoing = match &config.direction {
+        Some((pointer, incoming)) => match item.pointer(pointer).and_then(Value::as_str) {
+            Some(direction) if direction == incoming => false,
+            Some(_) => true,
+            None => return refused(format!("{pointer} must say the transfer's direction")),
+        },
+        None => amount < 0,
+    };
+    if outgoing {
+        return Item::Outgoing { transaction_id: id };
+    }
+    if amount <= 0 {
+        return refused(format!(
+            "{} must be a positive whole number of đồng for money in",
+            config.amount_pointer
+        ));
+    }
+    Item::Incoming(Transfer {
+        transaction_id: id,
+        amount_vnd: amount,
+        description: item
             .pointer(&config.description_pointer)
             .and_then(Value::as_str)
             .unwrap_or_default()
             .chars()
             .take(1000)
-            .collect();
-        transfers.push(Transfer {
-            transaction_id,
-            amount_vnd,
-            description,
-            raw: item.to_string(),
-        });
-    }
-    Ok(transfers)
+            .collect(),
+        raw: item.to_string(),
+    })
 }
 
 fn malformed(message: String) -> AppError {
@@ -158,25 +194,106 @@ pub fn candidate_references(description: &str) -> Vec<String> {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TransferOutcome {
     pub transaction_id: String,
-    /// `paid`, `underpaid`, `overpaid`, `unmatched`, `duplicate` (already processed), …
+    /// `paid`, `underpaid`, `overpaid`, `unmatched`, `duplicate` (already processed),
+    /// `outgoing_ignored` (money out of the account), `refused` (unreadable: queued for an
+    /// administrator), …
     pub outcome: String,
+    /// Why an item was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
-/// Records and settles each transfer, each in its own database transaction.
+/// Records and settles the incoming transfers of a notification, each in its own database
+/// transaction, so that one item never holds up another. Outgoing items are logged and
+/// skipped. An unreadable item of a batch is recorded once for the administrator (payment
+/// exception `unreadable_transfer`) and the batch is still acknowledged, since the service
+/// would otherwise resend the whole batch forever; a notification of one transfer that cannot
+/// be read is refused with a problem naming the field, which the service sees.
 pub async fn process(
     db: &DatabaseConnection,
-    transfers: Vec<Transfer>,
+    items: Vec<Item>,
     source: &str,
+    batch: bool,
 ) -> AppResult<Vec<TransferOutcome>> {
-    let mut outcomes = Vec::with_capacity(transfers.len());
-    for transfer in transfers {
-        let outcome = process_one(db, &transfer, source).await?;
-        outcomes.push(TransferOutcome {
-            transaction_id: transfer.transaction_id,
-            outcome,
+    if !batch && let [Item::Refused(refused)] = items.as_slice() {
+        return Err(AppError::bad_request(
+            "unreadable_transfer",
+            format!("the transfer cannot be read: {}", refused.reason),
+        ));
+    }
+    let mut outcomes = Vec::with_capacity(items.len());
+    for item in items {
+        outcomes.push(match item {
+            Item::Incoming(transfer) => {
+                let outcome = process_one(db, &transfer, source).await?;
+                TransferOutcome {
+                    transaction_id: transfer.transaction_id,
+                    outcome,
+                    problem: None,
+                }
+            }
+            Item::Outgoing { transaction_id } => {
+                tracing::info!(transaction = %transaction_id, "outgoing transfer ignored");
+                TransferOutcome {
+                    transaction_id,
+                    outcome: "outgoing_ignored".into(),
+                    problem: None,
+                }
+            }
+            Item::Refused(refused) => {
+                tracing::warn!(index = refused.index, transaction = ?refused.transaction_id,
+                    reason = %refused.reason, "unreadable transfer queued for an administrator");
+                let outcome = queue_refused(db, &refused, source).await?;
+                TransferOutcome {
+                    transaction_id: refused
+                        .transaction_id
+                        .unwrap_or_else(|| format!("item {}", refused.index)),
+                    outcome,
+                    problem: Some(refused.reason),
+                }
+            }
         });
     }
     Ok(outcomes)
+}
+
+/// Puts an unreadable item in the administrator's queue, once (keyed by its transaction id,
+/// or by its content when it has none). No money is booked: nobody knows how much arrived
+/// until an administrator reads the bank statement and confirms the transfer by hand.
+async fn queue_refused(
+    db: &DatabaseConnection,
+    refused: &RefusedItem,
+    source: &str,
+) -> AppResult<String> {
+    use sha2::Digest;
+    // Under a key of its own, so that the transaction id stays free for the administrator's
+    // confirmation by hand of the same transfer.
+    let keyed_by = refused.transaction_id.as_deref().unwrap_or(&refused.raw);
+    let key = format!(
+        "unreadable:{}",
+        data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(keyed_by.as_bytes())[..16])
+    );
+    let txn = crate::db::begin_write(db).await?;
+    let record = webhook::EventRecord {
+        provider: "bank",
+        event_id: &key,
+        event_type: source,
+        payload: &refused.raw,
+    };
+    let Some(event_id) = webhook::record(&txn, record).await? else {
+        txn.rollback().await?;
+        return Ok("duplicate".into());
+    };
+    settle::queue_unreadable(
+        &txn,
+        event_id,
+        refused.transaction_id.as_deref(),
+        &format!("{}: {}", refused.reason, refused.raw),
+    )
+    .await?;
+    webhook::set_outcome(&txn, event_id, "refused").await?;
+    txn.commit().await?;
+    Ok("refused".into())
 }
 
 async fn process_one(
@@ -314,50 +431,140 @@ mod tests {
         assert!(candidate_references("OCOPK7M").is_empty());
     }
 
-    #[test]
-    fn sepay_and_casso_shapes_parse() {
+    fn incoming(items: &[Item]) -> Vec<(String, i64)> {
+        items
+            .iter()
+            .filter_map(|item| match item {
+                Item::Incoming(t) => Some((t.transaction_id.clone(), t.amount_vnd)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn sepay() -> BankWebhookConfig {
         let mut sepay = config();
         sepay.transaction_id_pointer = "/id".into();
         sepay.amount_pointer = "/transferAmount".into();
         sepay.description_pointer = "/content".into();
         sepay.direction = Some(("/transferType".into(), "in".into()));
-        let body = br#"{"id":92704,"gateway":"Vietcombank","transferType":"in","transferAmount":2277000,"content":"OCOPK7M2Q9AB thanh toan"}"#;
-        let transfers = parse_transfers(&sepay, body).expect("parses");
-        assert_eq!(transfers.len(), 1);
-        assert_eq!(transfers[0].transaction_id, "92704");
-        assert_eq!(transfers[0].amount_vnd, 2_277_000);
-        let outgoing = br#"{"id":1,"transferType":"out","transferAmount":5,"content":"x"}"#;
-        assert!(
-            parse_transfers(&sepay, outgoing)
-                .expect("parses")
-                .is_empty()
-        );
+        sepay
+    }
 
+    fn casso() -> BankWebhookConfig {
         let mut casso = config();
         casso.items_pointer = Some("/data".into());
         casso.transaction_id_pointer = "/tid".into();
-        let body = br#"{"error":0,"data":[{"tid":"FT1","amount":"150,000","description":"a"},{"tid":"FT2","amount":5,"description":"b"}]}"#;
-        let transfers = parse_transfers(&casso, body).expect("parses");
+        casso
+    }
+
+    #[test]
+    fn sepay_and_casso_shapes_parse() {
+        let body = br#"{"id":92704,"gateway":"Vietcombank","transferType":"in","transferAmount":2277000,"content":"OCOPK7M2Q9AB thanh toan"}"#;
+        let items = parse_transfers(&sepay(), body).expect("parses");
+        assert_eq!(incoming(&items), vec![("92704".to_owned(), 2_277_000)]);
+        let outgoing = br#"{"id":1,"transferType":"out","transferAmount":5,"content":"x"}"#;
         assert_eq!(
-            transfers.iter().map(|t| t.amount_vnd).collect::<Vec<_>>(),
-            vec![150_000, 5]
+            parse_transfers(&sepay(), outgoing).expect("parses"),
+            vec![Item::Outgoing {
+                transaction_id: "1".into()
+            }]
+        );
+
+        let body = br#"{"error":0,"data":[{"tid":"FT1","amount":"150,000","description":"a"},{"tid":"FT2","amount":5,"description":"b"}]}"#;
+        let items = parse_transfers(&casso(), body).expect("parses");
+        assert_eq!(
+            incoming(&items),
+            vec![("FT1".to_owned(), 150_000), ("FT2".to_owned(), 5)]
         );
     }
 
     #[test]
-    fn malformed_notifications_are_refused() {
-        for body in [
-            &b"not json"[..],
-            br#"{"transaction_id":"FT1","amount":-5,"description":""}"#,
-            br#"{"transaction_id":"FT1","amount":1.5,"description":""}"#,
-            br#"{"transaction_id":"","amount":5,"description":""}"#,
-            br#"{"amount":5}"#,
+    fn text_amounts_are_read_as_written_not_a_hundred_times_larger() {
+        for (amount, expected) in [
+            (r#""1500.00""#, 1_500),
+            (r#""285000.00""#, 285_000),
+            (r#""285.000""#, 285_000),
+            (r#""1.285.000""#, 1_285_000),
+            (r#""1500,00""#, 1_500),
         ] {
-            assert!(
-                parse_transfers(&config(), body).is_err(),
-                "{}",
-                String::from_utf8_lossy(body)
+            let body = format!(r#"{{"transaction_id":"FT1","amount":{amount},"description":"x"}}"#);
+            let items = parse_transfers(&config(), body.as_bytes()).expect("parses");
+            assert_eq!(
+                incoming(&items),
+                vec![("FT1".to_owned(), expected)],
+                "{amount}"
             );
+        }
+    }
+
+    #[test]
+    fn direction_follows_the_preset_and_outgoing_items_never_settle() {
+        // Casso: money out is a negative amount; it is skipped, the rest of the batch reads.
+        let body = br#"{"error":0,"data":[{"tid":"FT1","amount":-150000,"description":"hoan tien OCOPK7M2Q9AB"},{"tid":"FT2","amount":"-150.000","description":"b"},{"tid":"FT3","amount":80000,"description":"c"}]}"#;
+        let items = parse_transfers(&casso(), body).expect("parses");
+        assert_eq!(incoming(&items), vec![("FT3".to_owned(), 80_000)]);
+        assert_eq!(
+            items
+                .iter()
+                .filter(|i| matches!(i, Item::Outgoing { .. }))
+                .count(),
+            2
+        );
+        // SePay: the direction field decides; a negative amount said to be incoming is refused.
+        let body = br#"{"id":7,"transferType":"in","transferAmount":"-5000","content":"x"}"#;
+        assert!(matches!(
+            parse_transfers(&sepay(), body).expect("parses").as_slice(),
+            [Item::Refused(_)]
+        ));
+        let body = br#"{"id":8,"transferAmount":5000,"content":"x"}"#;
+        assert!(matches!(
+            parse_transfers(&sepay(), body).expect("parses").as_slice(),
+            [Item::Refused(_)]
+        ));
+    }
+
+    #[test]
+    fn malformed_notifications_are_refused_and_unreadable_items_named() {
+        for body in [&b"not json"[..], br#"{"error":0,"data":{}}"#] {
+            assert!(parse_transfers(&casso(), body).is_err());
+        }
+        assert!(parse_transfers(&config(), b"not json").is_err());
+        for (body, index) in [
+            (
+                &br#"{"transaction_id":"FT1","amount":0,"description":""}"#[..],
+                0,
+            ),
+            (
+                br#"{"transaction_id":"FT1","amount":1.5,"description":""}"#,
+                0,
+            ),
+            (
+                br#"{"transaction_id":"FT1","amount":"1500.5","description":""}"#,
+                0,
+            ),
+            (
+                br#"{"transaction_id":"FT1","amount":"12,34,5","description":""}"#,
+                0,
+            ),
+            (br#"{"transaction_id":"","amount":5,"description":""}"#, 0),
+            (br#"{"amount":5}"#, 0),
+        ] {
+            let items = parse_transfers(&config(), body).expect("a notification");
+            match items.as_slice() {
+                [Item::Refused(refused)] => assert_eq!(refused.index, index),
+                other => panic!("{} read as {other:?}", String::from_utf8_lossy(body)),
+            }
+        }
+        let body = br#"{"data":[{"tid":"FT1","amount":5,"description":""},{"tid":"FT2","amount":"1.5","description":""}]}"#;
+        let items = parse_transfers(&casso(), body).expect("parses");
+        assert_eq!(incoming(&items), vec![("FT1".to_owned(), 5)]);
+        match &items[1] {
+            Item::Refused(refused) => {
+                assert_eq!(refused.index, 1);
+                assert_eq!(refused.transaction_id.as_deref(), Some("FT2"));
+                assert!(refused.reason.contains("/amount"), "{}", refused.reason);
+            }
+            other => panic!("{other:?}"),
         }
     }
 }

@@ -11,7 +11,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set,
+    QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -134,7 +134,8 @@ pub async fn resolve(
             "this item was already resolved",
         ));
     }
-    if let Some(bank_reference) = returned {
+    // An unreadable transfer booked nothing, so there is nothing to take out of suspense.
+    if let Some(bank_reference) = returned.filter(|_| item.amount_vnd != 0) {
         let mut entry = Transaction::new(
             TransactionKind::SuspenseResolved,
             format!("queue item {id} returned to sender: {bank_reference}"),
@@ -234,7 +235,8 @@ pub async fn confirm_by_hand(
         amount_vnd: request.amount_vnd,
         description: reference,
     };
-    let mut outcomes = bank::process(db, vec![transfer], "manual").await?;
+    let mut outcomes =
+        bank::process(db, vec![bank::Item::Incoming(transfer)], "manual", false).await?;
     outcomes
         .pop()
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no outcome for a processed transfer")))
@@ -376,7 +378,7 @@ pub async fn complete_bank_refund(
             "card refunds are sent through Stripe",
         ));
     }
-    if !refunds::complete(&txn, &refund, &bank_reference).await? {
+    if !refunds::complete(&txn, &refund, &bank_reference, Some(refund.amount_vnd)).await? {
         return Err(AppError::conflict(
             "already_refunded",
             "bank_reference",
@@ -399,44 +401,58 @@ pub struct OwedView {
     /// Bank, account number and holder.
     pub bank: String,
     pub owed: Money,
+    /// Paid, not yet earned (not delivered, or within the return window).
+    pub pending: Money,
+    /// What a payout may take now.
+    pub available: Money,
+    pub paid_out: Money,
 }
 
 /// The cooperatives the platform owes (a ledger balance other than zero), with their bank
-/// accounts.
-pub async fn owed_cooperatives(db: &impl ConnectionTrait) -> AppResult<Vec<OwedView>> {
+/// accounts and balances.
+pub async fn owed_cooperatives(
+    db: &impl ConnectionTrait,
+    return_window: std::time::Duration,
+) -> AppResult<Vec<OwedView>> {
     let balances = reports::balances(db).await?;
-    let owed_ids: Vec<(i64, i64)> = balances
+    let owed_ids: Vec<i64> = balances
         .iter()
         .filter_map(|b| {
             let id = b.account.strip_prefix("cooperative:")?.parse().ok()?;
             // The platform's debt to a cooperative is a credit balance.
-            Some((id, -b.balance_vnd)).filter(|(_, owed)| *owed != 0)
+            Some(id).filter(|_| b.balance_vnd != 0)
         })
         .collect();
     let coops = cooperatives::Entity::find()
-        .filter(cooperatives::Column::Id.is_in(owed_ids.iter().map(|(id, _)| *id)))
+        .filter(cooperatives::Column::Id.is_in(owed_ids.iter().copied()))
         .all(db)
         .await?;
-    Ok(owed_ids
-        .into_iter()
-        .filter_map(|(id, owed)| {
-            let coop = coops.iter().find(|c| c.id == id)?;
-            Some(OwedView {
-                cooperative_id: id,
-                name: coop.name.clone(),
-                bank: format!(
-                    "{} · {} · {}",
-                    match super::vietqr::bank_short_name(&coop.bank_bin) {
-                        "" => coop.bank_bin.as_str(),
-                        known => known,
-                    },
-                    coop.bank_account_number,
-                    coop.bank_account_holder
-                ),
-                owed: Money::from_dong(owed),
-            })
-        })
-        .collect())
+    let now = Utc::now();
+    let mut owed = Vec::with_capacity(owed_ids.len());
+    for id in owed_ids {
+        let Some(coop) = coops.iter().find(|c| c.id == id) else {
+            continue;
+        };
+        let balance = super::balances::of_cooperative(db, id, return_window, now).await?;
+        owed.push(OwedView {
+            cooperative_id: id,
+            name: coop.name.clone(),
+            bank: format!(
+                "{} · {} · {}",
+                match super::vietqr::bank_short_name(&coop.bank_bin) {
+                    "" => coop.bank_bin.as_str(),
+                    known => known,
+                },
+                coop.bank_account_number,
+                coop.bank_account_holder
+            ),
+            owed: Money::from_dong(balance.owed_vnd),
+            pending: Money::from_dong(balance.pending_vnd),
+            available: Money::from_dong(balance.available_vnd),
+            paid_out: Money::from_dong(balance.paid_out_vnd),
+        });
+    }
+    Ok(owed)
 }
 
 /// A payout to record.
@@ -458,13 +474,19 @@ pub struct PayoutView {
     pub bank_reference: String,
     /// What the platform still owes the cooperative afterwards.
     pub balance_after_vnd: i64,
+    /// What remains available for payouts afterwards.
+    pub available_after_vnd: i64,
 }
 
-/// Records money paid to a cooperative; never more than it is owed.
+/// Records money paid to a cooperative; never more than its available balance (money earned:
+/// delivered orders past the return window, see [`super::balances`]). The cooperative's row
+/// is locked for the check and the write (`FOR UPDATE` on PostgreSQL; SQLite's one writer
+/// serialises), so two payouts at once cannot both spend the same balance.
 pub async fn record_payout(
     db: &DatabaseConnection,
     admin: &CurrentUser,
     request: PayoutRequest,
+    return_window: std::time::Duration,
 ) -> AppResult<PayoutView> {
     let mut errors = FieldErrors::default();
     let bank_reference = errors.take(
@@ -481,21 +503,29 @@ pub async fn record_payout(
         .filter(|_| errors.is_empty())
         .ok_or_else(|| errors.clone().into_error())?;
     let txn = crate::db::begin_write(db).await?;
-    cooperatives::Entity::find_by_id(request.cooperative_id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| {
-            FieldErrors::single(
-                "cooperative_id",
-                FieldIssue::new("unknown_cooperative", "no such cooperative"),
-            )
-        })?;
-    let owed = reports::cooperative_balance(&txn, request.cooperative_id).await?;
-    if request.amount_vnd > owed {
+    let mut cooperative = cooperatives::Entity::find_by_id(request.cooperative_id);
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        cooperative = cooperative.lock_exclusive();
+    }
+    cooperative.one(&txn).await?.ok_or_else(|| {
+        FieldErrors::single(
+            "cooperative_id",
+            FieldIssue::new("unknown_cooperative", "no such cooperative"),
+        )
+    })?;
+    let balance =
+        super::balances::of_cooperative(&txn, request.cooperative_id, return_window, Utc::now())
+            .await?;
+    if request.amount_vnd > balance.available_vnd {
         return Err(AppError::conflict(
             "payout_exceeds_balance",
             "amount_vnd",
-            format!("the platform owes this cooperative {owed} đồng"),
+            format!(
+                "{} đồng is available for a payout ({} đồng more is pending: not delivered, or \
+                 within the return window)",
+                std::cmp::max(balance.available_vnd, 0),
+                balance.pending_vnd
+            ),
         ));
     }
     let payout = payouts::ActiveModel {
@@ -527,6 +557,7 @@ pub async fn record_payout(
         cooperative_id: payout.cooperative_id,
         amount_vnd: payout.amount_vnd,
         bank_reference: payout.bank_reference,
-        balance_after_vnd: owed - request.amount_vnd,
+        balance_after_vnd: balance.owed_vnd - request.amount_vnd,
+        available_after_vnd: balance.available_vnd - request.amount_vnd,
     })
 }

@@ -25,6 +25,8 @@
 //! queue is not settled again); a paid order is never cancelled without its refund; every
 //! ledger transaction balances ([`crate::ledger`]).
 
+pub mod amount;
+pub mod balances;
 pub mod bank;
 pub mod cancellation;
 pub mod desk;

@@ -22,10 +22,13 @@ text_enum! {
     /// Where a refund stands.
     ///
     /// `pending`: owed, not yet sent to the provider (or to be transferred by hand);
-    /// `submitted`: sent to Stripe, waiting for its confirmation; `succeeded`: the money has
-    /// left the platform's account; `failed`: the provider refused it, an administrator acts.
+    /// `sending`: claimed by one sender, which is calling Stripe now (no other sender touches
+    /// it); `submitted`: Stripe created the refund, waiting for its confirmation;
+    /// `succeeded`: the money has left the platform's account; `failed`: the provider refused
+    /// it, an administrator acts.
     RefundStatus {
         Pending => "pending",
+        Sending => "sending",
         Submitted => "submitted",
         Succeeded => "succeeded",
         Failed => "failed",
@@ -116,11 +119,13 @@ async fn insert(
 }
 
 /// Records that a refund's money has left the platform's account (Stripe confirmed it, or an
-/// administrator transferred it). Returns `false` when it was already completed.
+/// administrator transferred it), with what the provider says it refunded when it says.
+/// Returns `false` when it was already completed.
 pub async fn complete(
     db: &impl ConnectionTrait,
     refund: &refunds::Model,
     provider_refund_id: &str,
+    refunded_vnd: Option<i64>,
 ) -> AppResult<bool> {
     let payment = payments::Entity::find_by_id(refund.payment_id)
         .one(db)
@@ -133,12 +138,17 @@ pub async fn complete(
         )
         .col_expr(
             refunds::Column::ProviderRefundId,
-            Expr::value(provider_refund_id),
+            Expr::value(Some(provider_refund_id).filter(|id| !id.is_empty())),
         )
         .col_expr(refunds::Column::CompletedAt, Expr::value(Utc::now()))
+        .col_expr(
+            refunds::Column::RefundedVnd,
+            Expr::value(refunded_vnd.or(refund.refunded_vnd)),
+        )
         .filter(refunds::Column::Id.eq(refund.id))
         .filter(refunds::Column::Status.is_in([
             RefundStatus::Pending.as_str(),
+            RefundStatus::Sending.as_str(),
             RefundStatus::Submitted.as_str(),
             RefundStatus::Failed.as_str(),
         ]))

@@ -138,7 +138,7 @@ async fn render_desk(
 ) -> AppResult<Response> {
     let exceptions = desk::open_exceptions(&state.db).await?;
     let refunds = desk::open_refund_views(&state.db).await?;
-    let owed = desk::owed_cooperatives(&state.db).await?;
+    let owed = desk::owed_cooperatives(&state.db, state.config.commerce.return_window).await?;
     let page = DeskPage {
         ctx,
         exceptions,
@@ -300,6 +300,7 @@ async fn payout_submit(
                 amount_vnd,
                 bank_reference: form.bank_reference.clone(),
             },
+            state.config.commerce.return_window,
         )
         .await
         .map(|_| ()),

@@ -185,6 +185,34 @@ pub async fn unmatched(txn: &DatabaseTransaction, receipt: &Receipt) -> AppResul
     Ok(Settlement::Unmatched)
 }
 
+/// Queues a transfer the platform could not read (an ambiguous amount, no transaction id) for
+/// an administrator. Nothing is booked: the amount is unknown until the administrator reads
+/// the bank statement (and confirms the transfer by hand if it paid a checkout).
+pub async fn queue_unreadable(
+    txn: &DatabaseTransaction,
+    webhook_event_id: i64,
+    bank_transaction_id: Option<&str>,
+    description: &str,
+) -> AppResult<()> {
+    payment_exceptions::ActiveModel {
+        kind: Set("unreadable_transfer".into()),
+        status: Set("open".into()),
+        payment_id: Set(None),
+        webhook_event_id: Set(Some(webhook_event_id)),
+        bank_transaction_id: Set(bank_transaction_id.map(str::to_owned)),
+        amount_vnd: Set(0),
+        description: Set(description.chars().take(2000).collect()),
+        resolution: Set(None),
+        resolved_by: Set(None),
+        resolved_at: Set(None),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
+
 /// Whether this money already waits in the administrator queue (for this payment, or
 /// unmatched when `payment_id` is `None`).
 async fn already_queued(

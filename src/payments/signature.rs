@@ -79,7 +79,8 @@ pub fn verify(
         return Err(SignatureError::BadTimestamp);
     }
     let candidates: Vec<Vec<u8>> = signatures.iter().filter_map(|s| decode(s)).collect();
-    for secret in scheme.secrets {
+    // An empty key proves nothing (anyone can sign with it): it never verifies.
+    for secret in scheme.secrets.iter().filter(|s| !s.expose().is_empty()) {
         let Ok(mut mac) = HmacSha256::new_from_slice(secret.expose().as_bytes()) else {
             continue;
         };
@@ -127,6 +128,21 @@ mod tests {
         assert_eq!(
             sign_hex("secret", 1_700_000_000, b"{}"),
             "b8569b78799ff9e3cbff0fc2d63a33a2b57f3282abd07c37ae5e8e7d79a5f163"
+        );
+    }
+
+    #[test]
+    fn an_empty_secret_never_verifies_even_a_body_signed_with_it() {
+        let body = b"{\"amount\":1}";
+        let signed = format!("sha256={}", sign_hex("", 100, body));
+        let scheme = Scheme {
+            secrets: &[Secret::new("")],
+            timestamp_required: true,
+            tolerance_seconds: 300,
+        };
+        assert_eq!(
+            verify(scheme, Some(&signed), Some("100"), body, 100),
+            Err(SignatureError::Mismatch)
         );
     }
 }

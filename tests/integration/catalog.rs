@@ -94,10 +94,17 @@ async fn the_list_filters_by_province_category_stars_and_price() {
     let (status, _) = owner
         .put(
             &format!("/api/v1/products/{tea}"),
-            json!({"name": "Chè Shan tuyết", "category_code": "food-tea", "price_vnd": 120000, "unit": "gói 200 g", "stock_quantity": 5}),
+            json!({"name": "Chè Shan tuyết", "category_code": "food-tea", "price_vnd": 120000, "unit": "gói 200 g"}),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    let (status, body) = owner
+        .post(
+            &format!("/api/v1/products/{tea}/stock"),
+            json!({"delta": -35, "reason": "Kiểm kho cuối vụ"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let (status, cert) = owner
         .post(
             &format!("/api/v1/products/{tea}/certificates"),

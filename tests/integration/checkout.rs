@@ -13,27 +13,30 @@ use crate::support::{
     TestApp, User, into_json, names_field, published_product, verified_cooperative,
 };
 
-const BANK_SECRET: &str = "bank-notification-secret";
+pub(crate) const BANK_SECRET: &str = "bank-notification-secret";
 
-async fn app() -> TestApp {
+/// The app with the generic bank webhook and no return window (a delivered order's money is
+/// available for a payout at once).
+pub(crate) async fn app() -> TestApp {
     TestApp::spawn_with(|config| {
         config.commerce.bank_webhook = Some(BankWebhookConfig::generic(Secret::new(BANK_SECRET)));
+        config.commerce.return_window = std::time::Duration::ZERO;
     })
     .await
 }
 
 /// Two verified cooperatives with one published product each (40 in stock, 250.000 đ).
-struct Shop {
-    admin: User,
-    owner_a: User,
-    owner_b: User,
-    coop_a: i64,
-    coop_b: i64,
-    product_a: i64,
-    product_b: i64,
+pub(crate) struct Shop {
+    pub(crate) admin: User,
+    pub(crate) owner_a: User,
+    pub(crate) owner_b: User,
+    pub(crate) coop_a: i64,
+    pub(crate) coop_b: i64,
+    pub(crate) product_a: i64,
+    pub(crate) product_b: i64,
 }
 
-async fn shop(app: &TestApp) -> Shop {
+pub(crate) async fn shop(app: &TestApp) -> Shop {
     let admin = app.admin().await;
     let owner_a = app.user("a@htx.vn").await;
     let owner_b = app.user("b@htx.vn").await;
@@ -52,7 +55,7 @@ async fn shop(app: &TestApp) -> Shop {
     }
 }
 
-fn address() -> Value {
+pub(crate) fn address() -> Value {
     json!({
         "recipient_name": "Nguyễn Thị Lan",
         "recipient_phone": "+84 912 345 678",
@@ -62,7 +65,7 @@ fn address() -> Value {
     })
 }
 
-async fn post(
+pub(crate) async fn post(
     client: &reqwest::Client,
     app: &TestApp,
     path: &str,
@@ -71,11 +74,15 @@ async fn post(
     into_json(client.post(app.url(path)).json(&body).send().await.unwrap()).await
 }
 
-async fn get(client: &reqwest::Client, app: &TestApp, path: &str) -> (StatusCode, Value) {
+pub(crate) async fn get(
+    client: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+) -> (StatusCode, Value) {
     into_json(client.get(app.url(path)).send().await.unwrap()).await
 }
 
-async fn add(
+pub(crate) async fn add(
     client: &reqwest::Client,
     app: &TestApp,
     product: i64,
@@ -91,7 +98,7 @@ async fn add(
 }
 
 /// Sends a bank notification signed as the generic format expects.
-async fn notify(
+pub(crate) async fn notify(
     app: &TestApp,
     transaction_id: &str,
     amount: i64,
@@ -114,7 +121,7 @@ async fn notify(
     into_json(response).await
 }
 
-async fn stock(app: &TestApp, product: i64) -> i64 {
+pub(crate) async fn stock(app: &TestApp, product: i64) -> i64 {
     products::Entity::find_by_id(product)
         .one(app.db())
         .await
@@ -123,7 +130,7 @@ async fn stock(app: &TestApp, product: i64) -> i64 {
         .stock_quantity
 }
 
-async fn ledger(admin: &User) -> Value {
+pub(crate) async fn ledger(admin: &User) -> Value {
     let (status, body) = admin.get("/api/v1/admin/ledger/balances").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
@@ -134,7 +141,7 @@ async fn ledger(admin: &User) -> Value {
     body
 }
 
-fn balance(ledger: &Value, account: &str) -> i64 {
+pub(crate) fn balance(ledger: &Value, account: &str) -> i64 {
     ledger["accounts"]
         .as_array()
         .unwrap()
@@ -144,7 +151,7 @@ fn balance(ledger: &Value, account: &str) -> i64 {
 }
 
 /// Checks out a cart holding `lines` as an anonymous shopper; returns the checkout.
-async fn checkout(app: &TestApp, lines: &[(i64, i64)]) -> (reqwest::Client, Value) {
+pub(crate) async fn checkout(app: &TestApp, lines: &[(i64, i64)]) -> (reqwest::Client, Value) {
     let shopper = app.client();
     for (product, quantity) in lines {
         let (status, body) = add(&shopper, app, *product, *quantity).await;
@@ -836,7 +843,7 @@ async fn unpaid_checkouts_expire_and_a_late_payment_is_honoured_or_refunded() {
 }
 
 /// Moves a payment's reservation end into the past.
-async fn expire_now(app: &TestApp, reference: &str) {
+pub(crate) async fn expire_now(app: &TestApp, reference: &str) {
     let payment = payments::Entity::find()
         .all(app.db())
         .await
@@ -855,7 +862,7 @@ async fn expire_now(app: &TestApp, reference: &str) {
 }
 
 /// Submits a page form as a browser would (same-origin).
-async fn form(
+pub(crate) async fn form(
     client: &reqwest::Client,
     app: &TestApp,
     path: &str,
@@ -1196,7 +1203,27 @@ async fn the_ledger_balances_and_matches_orders_after_random_checkouts_payments_
                             owner.1
                         ))
                         .await;
-                    if let Some(order) = list.as_array().unwrap().first() {
+                    let (_, accepted) = owner
+                        .0
+                        .get(&format!(
+                            "/api/v1/cooperatives/{}/orders?status=accepted",
+                            owner.1
+                        ))
+                        .await;
+                    if let Some(order) = accepted.as_array().unwrap().first()
+                        && rng.random_bool(0.5)
+                    {
+                        let path =
+                            |action: &str| format!("/api/v1/orders/{}/{action}", order["id"]);
+                        owner
+                            .0
+                            .post(
+                                &path("ship"),
+                                json!({"carrier": "VNPost", "tracking_number": "EV1"}),
+                            )
+                            .await;
+                        owner.0.post(&path("deliver"), json!({})).await;
+                    } else if let Some(order) = list.as_array().unwrap().first() {
                         if rng.random_bool(0.5) {
                             owner
                                 .0
@@ -1224,10 +1251,19 @@ async fn the_ledger_balances_and_matches_orders_after_random_checkouts_payments_
                             .await;
                     }
                     let coop = coops[rng.random_range(0..2)];
-                    let owed = -balance(&ledger(&shop.admin).await, &format!("cooperative:{coop}"));
-                    if owed > 0 {
+                    let available = ocop_market::payments::balances::of_cooperative(
+                        app.db(),
+                        coop,
+                        std::time::Duration::ZERO,
+                        chrono::Utc::now(),
+                    )
+                    .await
+                    .unwrap()
+                    .available_vnd;
+                    if available > 0 {
                         transfer += 1;
-                        shop.admin.post("/api/v1/admin/payouts", json!({"cooperative_id": coop, "amount_vnd": owed / 2 + 1, "bank_reference": format!("PO{transfer}")})).await;
+                        let (status, body) = shop.admin.post("/api/v1/admin/payouts", json!({"cooperative_id": coop, "amount_vnd": available / 2 + 1, "bank_reference": format!("PO{transfer}")})).await;
+                        assert_eq!(status, StatusCode::OK, "{body}");
                     }
                 }
                 _ => {
@@ -1373,7 +1409,22 @@ async fn the_administrators_money_desk_works_without_javascript() {
     let (_, refunds) = admin.get("/api/v1/admin/refunds").await;
     assert_eq!(refunds, json!([]));
 
-    // Payouts: never more than owed; then exactly what is owed.
+    // Payouts: only of delivered orders; never more than owed; then exactly what is owed.
+    let order = paid_by_hand["orders"][0]["id"].as_i64().unwrap();
+    for (action, body) in [
+        ("accept", json!({})),
+        (
+            "ship",
+            json!({"carrier": "VNPost", "tracking_number": "EV1"}),
+        ),
+        ("deliver", json!({})),
+    ] {
+        let (status, body) = shop
+            .owner_a
+            .post(&format!("/api/v1/orders/{order}/{action}"), body)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{action}: {body}");
+    }
     let account = format!("cooperative:{}", shop.coop_a);
     let owed = -balance(&ledger(admin).await, &account);
     assert!(owed > 0);

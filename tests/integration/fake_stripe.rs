@@ -1,7 +1,11 @@
 //! A local stand-in for Stripe's API: an axum app on 127.0.0.1:0 that answers
 //! `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}` and `POST /v1/refunds` with
 //! the documented object shapes, honours `Idempotency-Key` (same key, same answer) and can be
-//! told to fail as Stripe does (an `api_error` 500, a `card_error` 402, or no answer in time).
+//! told to fail as Stripe does (an `api_error` 500, a `card_error` 402, a `rate_limit_error`
+//! 429, an `idempotency_error` 409, or no answer in time). As Stripe does, a request whose
+//! idempotency key is still in flight gets a 409 `idempotency_error`, and 409 and 429 answers
+//! are not kept under the key (the request never ran). It counts the refunds it created per
+//! idempotency key, so a test can prove one refund only.
 //! It also signs webhook events exactly as Stripe signs them.
 
 use std::collections::HashMap;
@@ -25,6 +29,10 @@ pub enum Failure {
     CardError,
     /// Answers only after this long (longer than the app's client timeout).
     Delay(Duration),
+    /// `429 {"error": {"type": "rate_limit_error", …}}` (too many requests; not kept).
+    RateLimited,
+    /// `409 {"error": {"type": "idempotency_error", …}}` (not kept).
+    Conflict,
     /// `400 {"error": {"type": "invalid_request_error", "code": "charge_disputed", …}}`: the
     /// endpoint ran and decided, so, as Stripe does, the answer is kept under the request's
     /// idempotency key and a retry with the same key gets it again.
@@ -47,6 +55,21 @@ struct Inner {
     calls: Mutex<Vec<Call>>,
     failure: Mutex<Option<Failure>>,
     counter: AtomicU64,
+    in_flight: Mutex<std::collections::HashSet<String>>,
+    /// Refunds created, with the idempotency key they were created under.
+    refunds_created: Mutex<Vec<(Option<String>, Value)>>,
+}
+
+/// Takes a key out of the in-flight set however the request ends.
+struct InFlight<'a> {
+    inner: &'a Inner,
+    key: String,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.inner.in_flight.lock().unwrap().remove(&self.key);
+    }
 }
 
 pub struct FakeStripe {
@@ -88,6 +111,21 @@ impl FakeStripe {
             .into_iter()
             .filter(|c| c.method == method && c.path.starts_with(path_prefix))
             .collect()
+    }
+
+    /// The refunds created (each once, whatever the retries), in order.
+    pub fn refunds_created(&self) -> Vec<Value> {
+        let created = self.inner.refunds_created.lock().unwrap();
+        created.iter().map(|(_, refund)| refund.clone()).collect()
+    }
+
+    /// How many refunds were created under `key`.
+    pub fn refunds_created_with_key(&self, key: &str) -> usize {
+        let created = self.inner.refunds_created.lock().unwrap();
+        created
+            .iter()
+            .filter(|(k, _)| k.as_deref() == Some(key))
+            .count()
     }
 
     pub fn session(&self, id: &str) -> Value {
@@ -144,8 +182,43 @@ async fn handle(
         idempotency_key: key.clone(),
         form: form.clone(),
     });
+    // Stripe answers 409 to a request whose key another request is still using.
+    let _in_flight = match &key {
+        Some(key) => {
+            if !inner.in_flight.lock().unwrap().insert(key.clone()) {
+                let (status, body) = stripe_error(
+                    StatusCode::CONFLICT,
+                    "idempotency_error",
+                    "There is currently another in-progress request using this Stripe API \
+                     key and idempotency key. Please try again later.",
+                );
+                return (status, Json(body)).into_response();
+            }
+            Some(InFlight {
+                inner,
+                key: key.clone(),
+            })
+        }
+        None => None,
+    };
     let failure = *inner.failure.lock().unwrap();
     match failure {
+        Some(Failure::RateLimited) => {
+            let (status, body) = stripe_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                "Too many requests hit the API too quickly.",
+            );
+            return (status, Json(body)).into_response();
+        }
+        Some(Failure::Conflict) => {
+            let (status, body) = stripe_error(
+                StatusCode::CONFLICT,
+                "idempotency_error",
+                "There is currently another in-progress request using this idempotency key.",
+            );
+            return (status, Json(body)).into_response();
+        }
         Some(Failure::ApiError) => {
             let (status, body) = stripe_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -331,6 +404,10 @@ async fn create_refund(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let inner2 = inner.clone();
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     handle(
         &inner,
         "POST",
@@ -366,6 +443,11 @@ async fn create_refund(
                 "reason": null,
                 "status": "succeeded",
             });
+            inner2
+                .refunds_created
+                .lock()
+                .unwrap()
+                .push((key, refund.clone()));
             (StatusCode::OK, refund)
         },
     )

@@ -5,6 +5,7 @@
 mod access;
 mod accounts;
 mod admin;
+mod api_conformance;
 mod attacker;
 mod catalog;
 mod channels;
@@ -13,6 +14,8 @@ mod cluster;
 mod dashboard;
 mod fake_sms;
 mod fake_stripe;
+mod money;
+mod money_model;
 mod messages;
 mod openapi;
 mod operations;

@@ -222,9 +222,15 @@ async fn an_edited_product_is_searchable_under_its_new_name_within_a_second() {
     })
     .await;
 
-    let mut body = crate::support::product_body("Trà hoa vàng Bình Liêu");
-    body["stock_quantity"] = json!(0);
+    let body = crate::support::product_body("Trà hoa vàng Bình Liêu");
     let (status, body) = owner.put(&format!("/api/v1/products/{id}"), body).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = owner
+        .post(
+            &format!("/api/v1/products/{id}/stock"),
+            json!({"delta": -40, "reason": "Bán hết tại chợ phiên"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // The write has committed: from here search must follow within a second.
     let took = wait_for_search(

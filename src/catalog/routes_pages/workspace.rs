@@ -17,6 +17,7 @@ use crate::catalog::certificates::{self, CertificateForm};
 use crate::catalog::cooperatives::{self, CooperativeInput};
 use crate::catalog::invitations;
 use crate::catalog::products::{self, ProductForm};
+use crate::catalog::stock::{self, StockAdjustmentForm, StockAdjustmentView};
 use crate::catalog::views::{CertificateView, CooperativeView, ProductSummary};
 use crate::catalog::{MemberRole, ProductStatus};
 use crate::changes::Change;
@@ -60,6 +61,7 @@ pub(super) fn routes() -> Router<AppState> {
             "/workspace/products/{id}/status",
             post(product_status_submit),
         )
+        .route("/workspace/products/{id}/stock", post(product_stock_submit))
         .route(
             "/workspace/products/{id}/photos",
             post(product_photo_submit)
@@ -406,6 +408,16 @@ struct ProductFormPage {
     gtin_status: Option<String>,
     groups: Vec<CategoryGroup>,
     errors: FieldErrors,
+    /// The stock and its adjustment form; `None` when creating (the form has a stock field).
+    stock: Option<StockSection>,
+}
+
+/// A product's stock, changed only by adjustments.
+struct StockSection {
+    quantity: i64,
+    form: StockAdjustmentForm,
+    errors: FieldErrors,
+    recent: Vec<StockAdjustmentView>,
 }
 
 impl ProductFormPage {
@@ -432,6 +444,7 @@ async fn new_product_page(
         gtin_status: None,
         groups: state.reference.groups.clone(),
         errors: FieldErrors::default(),
+        stock: None,
     })
 }
 
@@ -462,6 +475,7 @@ async fn new_product_submit(
             gtin_status: None,
             groups: state.reference.groups.clone(),
             errors,
+            stock: None,
         }),
     }
 }
@@ -507,6 +521,12 @@ async fn product_form_page(
         gtin_status: product.gtin_status.clone(),
         groups: state.reference.groups.clone(),
         errors,
+        stock: Some(StockSection {
+            quantity: product.stock_quantity,
+            form: StockAdjustmentForm::default(),
+            errors: FieldErrors::default(),
+            recent: stock::recent(&state.db, product.id, 10).await?,
+        }),
     })
 }
 
@@ -553,6 +573,45 @@ async fn edit_product_submit(
         Err(err) => {
             let (status, errors) = err.into_form_errors()?;
             let page = product_form_page(&state, ctx, &product, &membership, form, errors).await?;
+            render_with_status(status, &page)
+        }
+    }
+}
+
+/// A stock adjustment from the product's page: applied, or shown again with its errors beside
+/// the fields.
+async fn product_stock_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(form): PageForm<StockAdjustmentForm>,
+) -> AppResult<Response> {
+    let (product, membership) = access::managed_product(&state.db, &user, id).await?;
+    let result = match form.parse() {
+        Ok(change) => stock::adjust(&state.db, id, change, user.id).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => {
+            state.changes.publish(&[Change::Product(id)]).await;
+            Ok(Redirect::to(&format!("/workspace/products/{id}#stock")).into_response())
+        }
+        Err(err) => {
+            let (status, errors) = err.into_form_errors()?;
+            let mut page = product_form_page(
+                &state,
+                ctx,
+                &product,
+                &membership,
+                ProductForm::from_model(&product),
+                FieldErrors::default(),
+            )
+            .await?;
+            if let Some(section) = page.stock.as_mut() {
+                section.form = form;
+                section.errors = errors;
+            }
             render_with_status(status, &page)
         }
     }

@@ -69,6 +69,8 @@ pub struct SessionState {
 pub struct CreatedRefund {
     pub id: String,
     pub status: Option<String>,
+    /// What Stripe says it refunded.
+    pub amount_vnd: Option<i64>,
 }
 
 impl StripeApi {
@@ -179,9 +181,14 @@ impl StripeApi {
             .send(&self.client)
             .await
             .map_err(|err| match &err {
-                // A 4xx answer is Stripe's decision about this refund (already refunded,
-                // disputed, more than the charge…), and Stripe keeps it under the key:
-                // sending the same key again gets the same answer.
+                // 409 (another request with this key is in flight) and 429 (rate limited):
+                // Stripe did not act on the request; the same key goes again later.
+                StripeError::Stripe(_, 409 | 429) => {
+                    RefundError::Transient(provider_error("creating a refund", &err))
+                }
+                // Any other 4xx answer is Stripe's decision about this refund (already
+                // refunded, disputed, more than the charge…), and Stripe keeps it under the
+                // key: sending the same key again gets the same answer.
                 StripeError::Stripe(api_error, status) if (400..500).contains(status) => {
                     tracing::warn!(status, code = ?api_error.code, "Stripe refused a refund");
                     RefundError::Refused(
@@ -197,6 +204,7 @@ impl StripeApi {
         Ok(CreatedRefund {
             id: refund.id.as_str().to_owned(),
             status: refund.status,
+            amount_vnd: Some(refund.amount),
         })
     }
 }

@@ -467,7 +467,13 @@ async fn complete_refunds(txn: &DatabaseTransaction, charge: &Value) -> AppResul
                 },
             };
             if let Some(refund) = found
-                && refunds::complete(txn, &refund, stripe_id).await?
+                && refunds::complete(
+                    txn,
+                    &refund,
+                    stripe_id,
+                    stripe_refund.pointer("/amount").and_then(Value::as_i64),
+                )
+                .await?
             {
                 completed += 1;
             }
@@ -496,15 +502,15 @@ async fn complete_refunds(txn: &DatabaseTransaction, charge: &Value) -> AppResul
                 .filter(|r| r.status == RefundStatus::Succeeded.as_str())
                 .map(|r| r.amount_vnd)
                 .sum::<i64>();
-        for refund in of_payment
-            .iter()
-            .filter(|r| r.status == RefundStatus::Submitted.as_str())
-        {
+        for refund in of_payment.iter().filter(|r| {
+            r.status == RefundStatus::Submitted.as_str()
+                || r.status == RefundStatus::Sending.as_str()
+        }) {
             if refund.amount_vnd > left {
                 break;
             }
             let stripe_id = refund.provider_refund_id.clone().unwrap_or_default();
-            if refunds::complete(txn, refund, &stripe_id).await? {
+            if refunds::complete(txn, refund, &stripe_id, Some(refund.amount_vnd)).await? {
                 left -= refund.amount_vnd;
                 completed += 1;
             }
@@ -595,6 +601,10 @@ pub async fn submit_pending_refunds(state: &AppState) {
     }
 }
 
+/// How long a claim on a refund holds: a sender that has not finished by then died (its
+/// process stopped mid-call), and another may send the refund, under the same key.
+const CLAIM_TIMEOUT_SECONDS: i64 = 5 * 60;
+
 async fn try_submit_pending_refunds(db: &DatabaseConnection, api: &StripeApi) -> AppResult<()> {
     // Only card refunds: bank refunds wait for an administrator and must not crowd them out.
     let card_payment_ids = sea_orm::sea_query::Query::select()
@@ -602,17 +612,18 @@ async fn try_submit_pending_refunds(db: &DatabaseConnection, api: &StripeApi) ->
         .from(payments::Entity)
         .and_where(payments::Column::Method.eq(PaymentMethod::Stripe.as_str()))
         .to_owned();
-    let pending = refund_rows::Entity::find()
-        .filter(refund_rows::Column::Status.eq(RefundStatus::Pending.as_str()))
+    let stale_claim = Utc::now() - chrono::Duration::seconds(CLAIM_TIMEOUT_SECONDS);
+    let due = refund_rows::Entity::find()
+        .filter(claimable(stale_claim))
         .filter(refund_rows::Column::PaymentId.in_subquery(card_payment_ids))
         .order_by_asc(refund_rows::Column::Id)
         .limit(100)
         .all(db)
         .await?;
-    if pending.is_empty() {
+    if due.is_empty() {
         return Ok(());
     }
-    let payment_ids: Vec<i64> = pending.iter().map(|r| r.payment_id).collect();
+    let payment_ids: Vec<i64> = due.iter().map(|r| r.payment_id).collect();
     let card_payments: HashMap<i64, payments::Model> = payments::Entity::find()
         .filter(payments::Column::Id.is_in(payment_ids))
         .all(db)
@@ -620,7 +631,7 @@ async fn try_submit_pending_refunds(db: &DatabaseConnection, api: &StripeApi) ->
         .into_iter()
         .map(|p| (p.id, p))
         .collect();
-    for refund in pending {
+    for refund in due {
         let Some(payment) = card_payments.get(&refund.payment_id) else {
             continue;
         };
@@ -635,15 +646,36 @@ async fn try_submit_pending_refunds(db: &DatabaseConnection, api: &StripeApi) ->
             );
             continue;
         };
+        // Claim it: one conditional update, so only one sender calls Stripe for it.
+        let claimed = refund_rows::Entity::update_many()
+            .col_expr(
+                refund_rows::Column::Status,
+                Expr::value(RefundStatus::Sending.as_str()),
+            )
+            .col_expr(refund_rows::Column::ClaimedAt, Expr::value(Utc::now()))
+            .filter(refund_rows::Column::Id.eq(refund.id))
+            .filter(claimable(stale_claim))
+            .exec(db)
+            .await?
+            .rows_affected
+            == 1;
+        if !claimed {
+            continue;
+        }
         let metadata = HashMap::from([
             ("refund_id".to_owned(), refund.id.to_string()),
             ("payment_reference".to_owned(), payment.reference.clone()),
         ]);
-        match api
+        let answer = api
             .create_refund(intent, refund.amount_vnd, metadata, &refund_key(&refund))
-            .await
-        {
+            .await;
+        let sending = refund_rows::Column::Status.eq(RefundStatus::Sending.as_str());
+        match answer {
             Ok(created) => {
+                if created.amount_vnd != Some(refund.amount_vnd) {
+                    tracing::warn!(refund = refund.id, asked = refund.amount_vnd,
+                        refunded = ?created.amount_vnd, "Stripe refunded another amount than asked");
+                }
                 refund_rows::Entity::update_many()
                     .col_expr(
                         refund_rows::Column::Status,
@@ -653,8 +685,22 @@ async fn try_submit_pending_refunds(db: &DatabaseConnection, api: &StripeApi) ->
                         refund_rows::Column::ProviderRefundId,
                         Expr::value(created.id.clone()),
                     )
+                    .col_expr(
+                        refund_rows::Column::RefundedVnd,
+                        Expr::value(created.amount_vnd),
+                    )
                     .filter(refund_rows::Column::Id.eq(refund.id))
-                    .filter(refund_rows::Column::Status.eq(RefundStatus::Pending.as_str()))
+                    .filter(sending)
+                    .exec(db)
+                    .await?;
+                // `charge.refunded` may have come first and completed it: keep Stripe's id.
+                refund_rows::Entity::update_many()
+                    .col_expr(
+                        refund_rows::Column::ProviderRefundId,
+                        Expr::value(created.id.clone()),
+                    )
+                    .filter(refund_rows::Column::Id.eq(refund.id))
+                    .filter(refund_rows::Column::ProviderRefundId.is_null())
                     .exec(db)
                     .await?;
                 tracing::info!(refund = refund.id, stripe_refund = %created.id, status = ?created.status, "refund sent to Stripe");
@@ -669,17 +715,40 @@ async fn try_submit_pending_refunds(db: &DatabaseConnection, api: &StripeApi) ->
                     )
                     .col_expr(refund_rows::Column::LastError, Expr::value(reason.clone()))
                     .filter(refund_rows::Column::Id.eq(refund.id))
-                    .filter(refund_rows::Column::Status.eq(RefundStatus::Pending.as_str()))
+                    .filter(sending)
                     .exec(db)
                     .await?;
                 tracing::warn!(refund = refund.id, reason = %reason, "Stripe refused a refund; it waits for an administrator");
             }
             Err(RefundError::Transient(err)) => {
+                // Released for the next run, which sends the same key: Stripe either finished
+                // the first request (and answers with its refund) or never started it.
+                refund_rows::Entity::update_many()
+                    .col_expr(
+                        refund_rows::Column::Status,
+                        Expr::value(RefundStatus::Pending.as_str()),
+                    )
+                    .col_expr(refund_rows::Column::LastError, Expr::value(err.to_string()))
+                    .filter(refund_rows::Column::Id.eq(refund.id))
+                    .filter(sending)
+                    .exec(db)
+                    .await?;
                 tracing::warn!(refund = refund.id, error = %err, "refund not sent to Stripe; it will be sent again with the same key");
             }
         }
     }
     Ok(())
+}
+
+/// A refund a sender may take: pending, or claimed by a sender that died.
+fn claimable(stale_claim: chrono::DateTime<Utc>) -> sea_orm::Condition {
+    sea_orm::Condition::any()
+        .add(refund_rows::Column::Status.eq(RefundStatus::Pending.as_str()))
+        .add(
+            sea_orm::Condition::all()
+                .add(refund_rows::Column::Status.eq(RefundStatus::Sending.as_str()))
+                .add(refund_rows::Column::ClaimedAt.lt(stale_claim)),
+        )
 }
 
 /// Sends pending card refunds to Stripe every `every` until the process stops (the ones a

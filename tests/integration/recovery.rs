@@ -360,3 +360,43 @@ async fn a_new_email_address_is_used_only_after_its_code_comes_back() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn reset_requests_are_limited_per_account_like_logins() {
+    let app = TestApp::spawn_with(|config| {
+        config.login_attempts_per_minute = 3;
+        config.proxies.trusted = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    // Each request from another network: only the account's budget can refuse them.
+    let from = |network: u8, identifier: &str| {
+        app.client()
+            .post(app.url("/api/v1/auth/password-reset"))
+            .header("x-forwarded-for", format!("100.64.{network}.9"))
+            .json(&json!({"identifier": identifier}))
+            .send()
+    };
+    for network in 0..3 {
+        let status = from(network, "lan@example.vn").await.unwrap().status();
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    let response = from(3, "LAN@example.vn").await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the same account, normalised"
+    );
+    let response = from(4, "other@example.vn").await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::ACCEPTED,
+        "another account has its own budget"
+    );
+    // And one client cannot go through many accounts.
+    for i in 0..3 {
+        let status = from(9, &format!("n{i}@example.vn")).await.unwrap().status();
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    let status = from(9, "n9@example.vn").await.unwrap().status();
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the client's budget");
+}

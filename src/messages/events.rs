@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::Template;
-use super::outbox::to_user;
+use super::outbox::{self, NewMessage, to_user};
+use super::{Channel, Template};
 use crate::config::Config;
 use crate::domain::Money;
 use crate::entities::{
@@ -16,6 +16,7 @@ use crate::entities::{
     payments, payouts, products, provinces, stamps,
 };
 use crate::error::AppResult;
+use crate::i18n::Lang;
 
 /// Parameters of a template, built up by name.
 #[derive(Debug, Default, Clone)]
@@ -112,7 +113,6 @@ pub async fn order_status_changed(
         return Ok(());
     }
     let base = order_params(db, &order).await?;
-    let shopper = order.buyer_user_id;
     match status {
         "paid" => {
             let key = format!("order-paid:{order_id}");
@@ -126,10 +126,10 @@ pub async fn order_status_changed(
                 )
                 .await?;
             }
-            if let Some(user) = shopper {
-                to_user(
+            {
+                to_shopper(
                     db,
-                    user,
+                    &order,
                     Template::OrderPaidShopper,
                     &format!("order-paid-shopper:{order_id}"),
                     base.into_map(),
@@ -138,40 +138,36 @@ pub async fn order_status_changed(
             }
         }
         "accepted" | "delivered" => {
-            if let Some(user) = shopper {
-                let template = if status == "accepted" {
-                    Template::OrderAccepted
-                } else {
-                    Template::OrderDelivered
-                };
-                to_user(
-                    db,
-                    user,
-                    template,
-                    &format!("order-{status}:{order_id}"),
-                    base.into_map(),
-                )
-                .await?;
-            }
+            let template = if status == "accepted" {
+                Template::OrderAccepted
+            } else {
+                Template::OrderDelivered
+            };
+            to_shopper(
+                db,
+                &order,
+                template,
+                &format!("order-{status}:{order_id}"),
+                base.into_map(),
+            )
+            .await?;
         }
         "shipped" => {
-            if let Some(user) = shopper {
-                let carrier = order.carrier.clone().unwrap_or_default();
-                let number = order.tracking_number.clone().unwrap_or_default();
-                let link = tracking_link(&carrier, &number).unwrap_or_default();
-                let params = base
-                    .with("carrier", carrier)
-                    .with("tracking_number", number)
-                    .with("tracking_link", link);
-                to_user(
-                    db,
-                    user,
-                    Template::OrderShipped,
-                    &format!("order-shipped:{order_id}"),
-                    params.into_map(),
-                )
-                .await?;
-            }
+            let carrier = order.carrier.clone().unwrap_or_default();
+            let number = order.tracking_number.clone().unwrap_or_default();
+            let link = tracking_link(&carrier, &number).unwrap_or_default();
+            let params = base
+                .with("carrier", carrier)
+                .with("tracking_number", number)
+                .with("tracking_link", link);
+            to_shopper(
+                db,
+                &order,
+                Template::OrderShipped,
+                &format!("order-shipped:{order_id}"),
+                params.into_map(),
+            )
+            .await?;
         }
         "cancelled" => {
             let by = order.cancelled_by.as_deref().unwrap_or("");
@@ -190,10 +186,10 @@ pub async fn order_status_changed(
                 }
             }
             // An unpaid checkout that lapsed owes nothing and tells nobody.
-            if let (Some(user), Some(_)) = (shopper, order.paid_at) {
-                to_user(
+            if order.paid_at.is_some() {
+                to_shopper(
                     db,
-                    user,
+                    &order,
                     Template::OrderCancelledShopper,
                     &format!("order-cancelled:{order_id}"),
                     params.into_map(),
@@ -350,6 +346,36 @@ pub async fn stamps_flagged(db: &impl ConnectionTrait, stamp_ids: &[i64]) -> App
         }
     }
     Ok(())
+}
+
+/// A message to the order's shopper: by their chosen channel when they checked out logged
+/// in; otherwise by SMS to the delivery phone number, in Vietnamese (a visitor's checkout
+/// leaves no other address).
+async fn to_shopper(
+    db: &impl ConnectionTrait,
+    order: &orders::Model,
+    template: Template,
+    key: &str,
+    params: BTreeMap<String, String>,
+) -> AppResult<bool> {
+    match order.buyer_user_id {
+        Some(user) => to_user(db, user, template, key, params).await,
+        None => {
+            outbox::enqueue(
+                db,
+                NewMessage {
+                    dedupe_key: format!("{key}:phone"),
+                    user_id: None,
+                    recipient: order.recipient_phone.clone(),
+                    channel: Channel::Sms,
+                    template,
+                    params,
+                    locale: Lang::Vi,
+                },
+            )
+            .await
+        }
+    }
 }
 
 /// The users of a cooperative, owner first.

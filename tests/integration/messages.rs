@@ -101,6 +101,11 @@ pub async fn notify(
     into_json(response).await.0
 }
 
+/// Whether a text fits two SMS segments (GSM-7: 306 characters; UCS-2: 134).
+pub fn sms_fits(text: &str) -> bool {
+    ocop_market::messages::render::sms_segments(text) <= 2
+}
+
 /// Waits until the outbox holds no message still to send.
 async fn outbox_drained(app: &TestApp, limit: Duration) {
     let start = std::time::Instant::now();

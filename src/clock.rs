@@ -18,3 +18,39 @@ pub fn today_in_vietnam() -> NaiveDate {
 pub fn to_vietnam_time(at: DateTime<Utc>) -> DateTime<FixedOffset> {
     at.with_timezone(&vietnam_offset())
 }
+
+/// The app's clock: the system's, or one a test sets (`set`) to drive daily jobs such as the
+/// certificate reminders through chosen dates. Clones share one clock.
+#[derive(Clone, Default)]
+pub struct Clock {
+    fixed: std::sync::Arc<std::sync::RwLock<Option<DateTime<Utc>>>>,
+}
+
+impl Clock {
+    /// The current instant: the set one, or the system's.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.fixed
+            .read()
+            .map(|fixed| *fixed)
+            .unwrap_or(None)
+            .unwrap_or_else(Utc::now)
+    }
+
+    /// Today's date in Vietnam by this clock.
+    pub fn today_in_vietnam(&self) -> NaiveDate {
+        self.now().with_timezone(&vietnam_offset()).date_naive()
+    }
+
+    /// Stops the clock at `at` (tests).
+    pub fn set(&self, at: DateTime<Utc>) {
+        if let Ok(mut fixed) = self.fixed.write() {
+            *fixed = Some(at);
+        }
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock({})", self.now())
+    }
+}

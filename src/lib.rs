@@ -95,6 +95,8 @@ pub struct AppState {
     pub shared: Option<Arc<shared::Shared>>,
     /// Tells the read caches (here and on the other app servers) what a write changed.
     pub changes: Arc<changes::ChangeFeed>,
+    /// The clock of daily jobs (certificate reminders); a test sets it.
+    pub clock: clock::Clock,
 }
 
 impl AppState {
@@ -158,6 +160,7 @@ impl AppState {
             signer,
             product_cache,
             shared,
+            clock: clock::Clock::default(),
         })
     }
 }
@@ -341,7 +344,8 @@ pub async fn serve(
         .stripe
         .is_some()
         .then(|| payments::stripe::spawn_refund_sender(state.clone(), Duration::from_secs(60)));
-    let messages = messages::sender::spawn(state.db.clone(), state.config.clone())?;
+    let messages =
+        messages::sender::spawn(state.db.clone(), state.config.clone(), state.clock.clone())?;
     let void_watch = trace::origin::spawn_void_watch(state.trace_cache.clone());
     let change_watch = changes::spawn_watch(state.changes.clone());
     let scans = state.scans.clone();

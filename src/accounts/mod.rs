@@ -5,9 +5,11 @@
 //! unknown account get the same answer after the same work, and registering an identifier that
 //! is taken answers exactly like a successful registration (the visitor is asked to log in).
 
+mod contact;
 mod recovery;
 mod routes;
 mod routes_recovery;
+mod routes_settings;
 mod session;
 
 use anyhow::Context;
@@ -21,11 +23,14 @@ use crate::domain::{Email, FieldIssue, Phone, bounded_text};
 use crate::entities::users;
 use crate::error::{AppError, AppResult, FieldErrors, is_unique_violation};
 
+pub use contact::{confirm_change, request_change};
 pub use recovery::{RESET_TTL, change_password, confirm_reset, request_reset};
 
 /// The account pages: registration, login, a forgotten password, changing the password.
 pub fn page_routes() -> axum::Router<crate::AppState> {
-    routes::page_routes().merge(routes_recovery::page_routes())
+    routes::page_routes()
+        .merge(routes_recovery::page_routes())
+        .merge(routes_settings::page_routes())
 }
 
 /// The account API.

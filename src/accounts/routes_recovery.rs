@@ -14,7 +14,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Authenticated, SESSION_COOKIE, change_password, confirm_reset, request_reset};
+use super::{
+    Authenticated, SESSION_COOKIE, change_password, confirm_change, confirm_reset, request_change,
+    request_reset,
+};
 use crate::AppState;
 use crate::error::{AppResult, FieldErrors};
 use crate::http::client::ClientAddr;
@@ -46,6 +49,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_request_reset))
         .routes(routes!(api_confirm_reset))
         .routes(routes!(api_change_password))
+        .routes(routes!(api_request_contact_change))
+        .routes(routes!(api_confirm_contact_change))
 }
 
 async fn request_with_floor(state: &AppState, identifier: &str) -> AppResult<()> {
@@ -369,4 +374,84 @@ async fn api_change_password(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ContactChange {
+    /// The new e-mail address or mobile number.
+    identifier: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CodeSent {
+    /// Always `code_sent`: a six-digit code went to the new address.
+    status: &'static str,
+}
+
+/// Start changing the account's e-mail address or phone number: a code goes to the new one,
+/// which is used only once the code comes back.
+#[utoipa::path(post, path = "/me/contact", tag = "accounts",
+    request_body = ContactChange,
+    responses(
+        (status = 202, body = CodeSent),
+        (status = 401, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem, description = "`identifier` is neither an e-mail address nor a mobile number"),
+        (status = 429, body = crate::error::Problem, description = "Too many attempts"),
+    ))]
+async fn api_request_contact_change(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ClientAddr(client): ClientAddr,
+    ApiJson(body): ApiJson<ContactChange>,
+) -> AppResult<Response> {
+    state
+        .limits
+        .check_login(client, &format!("user:{}", user.id))
+        .await?;
+    request_change(&state.db, &state.config, user.id, &body.identifier).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(CodeSent {
+            status: "code_sent",
+        }),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ContactCode {
+    code: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactView {
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+/// Confirm a new e-mail address or phone number with the code sent to it.
+#[utoipa::path(post, path = "/me/contact/confirm", tag = "accounts",
+    request_body = ContactCode,
+    responses(
+        (status = 200, body = ContactView),
+        (status = 401, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem, description = "Another account uses this address"),
+        (status = 422, body = crate::error::Problem, description = "`code` wrong, used or expired"),
+        (status = 429, body = crate::error::Problem, description = "Too many attempts"),
+    ))]
+async fn api_confirm_contact_change(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ClientAddr(client): ClientAddr,
+    ApiJson(body): ApiJson<ContactCode>,
+) -> AppResult<axum::Json<ContactView>> {
+    state
+        .limits
+        .check_login(client, &format!("user:{}", user.id))
+        .await?;
+    let updated = confirm_change(&state.db, &state.config, user.id, &body.code).await?;
+    Ok(axum::Json(ContactView {
+        email: updated.email,
+        phone: updated.phone,
+    }))
 }

@@ -260,9 +260,21 @@ struct AdminPage {
     suspended: Vec<CooperativePrivateView>,
     certificates: Vec<CertificateRow>,
     gtin_disputes: Vec<GtinDispute>,
+    /// Messages that could not be delivered (refused for good, or given up on).
+    failed_messages: Vec<FailedMessageRow>,
     /// The item whose form had an error, and the error.
     error_target: String,
     errors: FieldErrors,
+}
+
+/// A message that could not be delivered, as the administrators' page lists it.
+struct FailedMessageRow {
+    kind: String,
+    channel: String,
+    recipient: String,
+    attempts: i32,
+    error: String,
+    failed_at: String,
 }
 
 async fn admin_page(State(state): State<AppState>, ctx: PageContext) -> AppResult<Response> {
@@ -315,6 +327,25 @@ async fn render_admin(
             suspended,
             certificates,
             gtin_disputes: gtins::disputes(&state.db).await?,
+            failed_messages: crate::messages::preferences::failed_messages(&state.db, 50)
+                .await?
+                .into_iter()
+                .map(|m| FailedMessageRow {
+                    kind: m.template,
+                    channel: m.channel,
+                    recipient: m.recipient,
+                    attempts: m.attempts,
+                    error: m.last_error.unwrap_or_default(),
+                    failed_at: m
+                        .failed_at
+                        .map(|at| {
+                            crate::clock::to_vietnam_time(at)
+                                .format("%d/%m/%Y %H:%M")
+                                .to_string()
+                        })
+                        .unwrap_or_default(),
+                })
+                .collect(),
             error_target,
             errors,
         },

@@ -25,8 +25,8 @@ pub struct MessagesConfig {
     pub retry_base: Duration,
     /// `OCOP_MESSAGE_RETRY_MAX_SECS` (default 1800): the longest wait between two attempts.
     pub retry_max: Duration,
-    /// `OCOP_MESSAGE_POLL_MS` (default 1000): how often a sender looks for due messages
-    /// written by other app servers (its own writes wake it at once).
+    /// `OCOP_MESSAGE_POLL_MS` (default 1000): how often a sender looks for due messages (of
+    /// every app server): the longest a new message waits before it is sent.
     pub poll_interval: Duration,
     /// The SMS gateway (eSMS.vn), when `OCOP_ESMS_API_KEY` is set.
     pub sms: Option<EsmsConfig>,

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::channel::MessageChannel;
 use super::channel::SendError;
 use super::http::{JsonClient, international};
-use super::render::sms_segments;
+use super::render::is_gsm;
 use crate::config::EsmsConfig;
 
 pub struct Esms {
@@ -60,7 +60,7 @@ pub fn outcome(code: &str, message: &str) -> Result<(), SendError> {
 #[async_trait]
 impl MessageChannel for Esms {
     async fn send(&self, phone: &str, text: &str, tracking_id: &str) -> Result<(), SendError> {
-        let unicode = sms_segments(text) > 0 && !text.is_ascii();
+        let unicode = !is_gsm(text);
         let body = json!({
             "ApiKey": self.config.api_key.expose(),
             "SecretKey": self.config.secret_key.expose(),

@@ -7,14 +7,16 @@ use std::collections::BTreeMap;
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::Template;
-use super::outbox::to_user;
+use super::outbox::{self, NewMessage, to_user};
+use super::{Channel, Template};
 use crate::config::Config;
 use crate::domain::Money;
 use crate::entities::{
-    communes, cooperative_members, cooperatives, order_items, orders, payments, payouts, provinces,
+    batches, communes, cooperative_members, cooperatives, fake_reports, order_items, orders,
+    payments, payouts, products, provinces, stamps,
 };
 use crate::error::AppResult;
+use crate::i18n::Lang;
 
 /// Parameters of a template, built up by name.
 #[derive(Debug, Default, Clone)]
@@ -96,11 +98,21 @@ pub async fn order_status_changed(
     order_id: i64,
     status: &str,
 ) -> AppResult<()> {
+    if !matches!(
+        status,
+        "paid" | "accepted" | "shipped" | "delivered" | "cancelled"
+    ) {
+        return Ok(());
+    }
     let Some(order) = orders::Entity::find_by_id(order_id).one(db).await? else {
         return Ok(());
     };
+    // An unpaid checkout that lapsed or was abandoned owes nobody a message: the cooperative
+    // never heard of it, and no money moved.
+    if status == "cancelled" && order.paid_at.is_none() {
+        return Ok(());
+    }
     let base = order_params(db, &order).await?;
-    let shopper = order.buyer_user_id;
     match status {
         "paid" => {
             let key = format!("order-paid:{order_id}");
@@ -114,10 +126,10 @@ pub async fn order_status_changed(
                 )
                 .await?;
             }
-            if let Some(user) = shopper {
-                to_user(
+            {
+                to_shopper(
                     db,
-                    user,
+                    &order,
                     Template::OrderPaidShopper,
                     &format!("order-paid-shopper:{order_id}"),
                     base.into_map(),
@@ -126,40 +138,36 @@ pub async fn order_status_changed(
             }
         }
         "accepted" | "delivered" => {
-            if let Some(user) = shopper {
-                let template = if status == "accepted" {
-                    Template::OrderAccepted
-                } else {
-                    Template::OrderDelivered
-                };
-                to_user(
-                    db,
-                    user,
-                    template,
-                    &format!("order-{status}:{order_id}"),
-                    base.into_map(),
-                )
-                .await?;
-            }
+            let template = if status == "accepted" {
+                Template::OrderAccepted
+            } else {
+                Template::OrderDelivered
+            };
+            to_shopper(
+                db,
+                &order,
+                template,
+                &format!("order-{status}:{order_id}"),
+                base.into_map(),
+            )
+            .await?;
         }
         "shipped" => {
-            if let Some(user) = shopper {
-                let carrier = order.carrier.clone().unwrap_or_default();
-                let number = order.tracking_number.clone().unwrap_or_default();
-                let link = tracking_link(&carrier, &number).unwrap_or_default();
-                let params = base
-                    .with("carrier", carrier)
-                    .with("tracking_number", number)
-                    .with("tracking_link", link);
-                to_user(
-                    db,
-                    user,
-                    Template::OrderShipped,
-                    &format!("order-shipped:{order_id}"),
-                    params.into_map(),
-                )
-                .await?;
-            }
+            let carrier = order.carrier.clone().unwrap_or_default();
+            let number = order.tracking_number.clone().unwrap_or_default();
+            let link = tracking_link(&carrier, &number).unwrap_or_default();
+            let params = base
+                .with("carrier", carrier)
+                .with("tracking_number", number)
+                .with("tracking_link", link);
+            to_shopper(
+                db,
+                &order,
+                Template::OrderShipped,
+                &format!("order-shipped:{order_id}"),
+                params.into_map(),
+            )
+            .await?;
         }
         "cancelled" => {
             let by = order.cancelled_by.as_deref().unwrap_or("");
@@ -178,10 +186,10 @@ pub async fn order_status_changed(
                 }
             }
             // An unpaid checkout that lapsed owes nothing and tells nobody.
-            if let (Some(user), Some(_)) = (shopper, order.paid_at) {
-                to_user(
+            if order.paid_at.is_some() {
+                to_shopper(
                     db,
-                    user,
+                    &order,
                     Template::OrderCancelledShopper,
                     &format!("order-cancelled:{order_id}"),
                     params.into_map(),
@@ -249,6 +257,125 @@ pub async fn payout_recorded(db: &impl ConnectionTrait, payout: &payouts::Model)
         .await?;
     }
     Ok(())
+}
+
+/// The product and lot a stamp belongs to, named for its cooperative (never its code).
+async fn stamp_params(db: &impl ConnectionTrait, stamp: &stamps::Model) -> AppResult<Params> {
+    let batch = batches::Entity::find_by_id(stamp.batch_id).one(db).await?;
+    let product = match &batch {
+        Some(batch) => products::Entity::find_by_id(batch.product_id)
+            .one(db)
+            .await?
+            .map(|p| p.name)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let cooperative = cooperatives::Entity::find_by_id(stamp.cooperative_id)
+        .one(db)
+        .await?
+        .map(|c| c.name)
+        .unwrap_or_default();
+    Ok(Params::default()
+        .with("product", product)
+        .with("cooperative", cooperative)
+        .with("lot", batch.map(|b| b.lot_code).unwrap_or_default())
+        .with("serial", stamp.serial.to_string()))
+}
+
+/// A fake report about one of a cooperative's stamps, to its members (in the report's
+/// transaction). Reports of unknown codes name no cooperative and tell no one.
+pub async fn fake_report_created(
+    db: &impl ConnectionTrait,
+    report: &fake_reports::Model,
+) -> AppResult<()> {
+    let Some(stamp_id) = report.stamp_id else {
+        return Ok(());
+    };
+    let Some(stamp) = stamps::Entity::find_by_id(stamp_id).one(db).await? else {
+        return Ok(());
+    };
+    let mut detail = vec![report.place_of_purchase.clone()];
+    if !report.seller.is_empty() {
+        detail.push(report.seller.clone());
+    }
+    if !report.note.is_empty() {
+        detail.push(report.note.clone());
+    }
+    let params = stamp_params(db, &stamp)
+        .await?
+        .with("detail", detail.join(" — "));
+    for member in members(db, stamp.cooperative_id).await? {
+        to_user(
+            db,
+            member,
+            Template::FakeReport,
+            &format!("fake-report:{}", report.id),
+            params.clone().into_map(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Stamps whose likely-copy flag a batch of scans may have raised, to their cooperatives'
+/// members: one message per raising (`stamp-flagged:{stamp_id}:{flagged_at}`), so a flag that
+/// stays up says nothing more and one raised again after a review is told again.
+pub async fn stamps_flagged(db: &impl ConnectionTrait, stamp_ids: &[i64]) -> AppResult<()> {
+    if stamp_ids.is_empty() {
+        return Ok(());
+    }
+    let flagged = stamps::Entity::find()
+        .filter(stamps::Column::Id.is_in(stamp_ids.iter().copied()))
+        .filter(stamps::Column::Flagged.eq(true))
+        .all(db)
+        .await?;
+    for stamp in flagged {
+        let Some(at) = stamp.flagged_at else {
+            continue;
+        };
+        let params = stamp_params(db, &stamp).await?;
+        for member in members(db, stamp.cooperative_id).await? {
+            to_user(
+                db,
+                member,
+                Template::StampFlagged,
+                &format!("stamp-flagged:{}:{}", stamp.id, at.timestamp_millis()),
+                params.clone().into_map(),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// A message to the order's shopper: by their chosen channel when they checked out logged
+/// in; otherwise by SMS to the delivery phone number, in Vietnamese (a visitor's checkout
+/// leaves no other address).
+async fn to_shopper(
+    db: &impl ConnectionTrait,
+    order: &orders::Model,
+    template: Template,
+    key: &str,
+    params: BTreeMap<String, String>,
+) -> AppResult<bool> {
+    match order.buyer_user_id {
+        Some(user) => to_user(db, user, template, key, params).await,
+        None => {
+            outbox::enqueue(
+                db,
+                NewMessage {
+                    dedupe_key: format!("{key}:phone"),
+                    user_id: None,
+                    recipient: order.recipient_phone.clone(),
+                    channel: Channel::Sms,
+                    template,
+                    params,
+                    locale: Lang::Vi,
+                },
+            )
+            .await
+        }
+    }
 }
 
 /// The users of a cooperative, owner first.

@@ -16,6 +16,7 @@
 //! at once for a permanent refusal — failed and shown to administrators.
 
 pub mod channel;
+pub mod daily;
 pub mod esms;
 pub mod events;
 pub mod http;

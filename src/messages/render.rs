@@ -62,6 +62,11 @@ fn gsm_cost(c: char) -> Option<usize> {
     }
 }
 
+/// Whether every character of `text` is in the GSM 03.38 set (else the SMS is sent as UCS-2).
+pub fn is_gsm(text: &str) -> bool {
+    text.chars().all(|c| gsm_cost(c).is_some())
+}
+
 /// How many SMS segments a text takes: GSM-7 when every character is in the GSM set (160 in
 /// one segment, 153 per segment when split), UCS-2 otherwise (70, 67 when split; Vietnamese
 /// letters with diacritics need UCS-2).

@@ -23,6 +23,7 @@ use super::channel::{MessageChannel, SendError, TextFiles};
 use super::mail::{Email, Mailer};
 use super::render::render;
 use super::{Channel, Template, unsubscribe};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::entities::message_outbox;
 use crate::i18n::Lang;
@@ -77,11 +78,28 @@ impl SenderHandle {
 }
 
 /// Starts the sender of this app server.
-pub fn spawn(db: DatabaseConnection, config: Arc<Config>) -> anyhow::Result<SenderHandle> {
+///
+/// Besides draining the outbox it runs the daily messages ([`super::daily`]) by `clock`: when
+/// Vietnam's date changes, and once a minute (their dedupe keys make reruns free).
+pub fn spawn(
+    db: DatabaseConnection,
+    config: Arc<Config>,
+    clock: Clock,
+) -> anyhow::Result<SenderHandle> {
     let outlets = Arc::new(Outlets::from_config(&config)?);
     let (stop, mut stopped) = watch::channel(false);
     let task = tokio::spawn(async move {
+        let mut daily_run: Option<(chrono::NaiveDate, tokio::time::Instant)> = None;
         loop {
+            let today = clock.today_in_vietnam();
+            let due = daily_run
+                .is_none_or(|(date, at)| date != today || at.elapsed() >= Duration::from_secs(60));
+            if due {
+                match super::daily::run(&db, &config, today).await {
+                    Ok(_) => daily_run = Some((today, tokio::time::Instant::now())),
+                    Err(err) => tracing::warn!(error = %err, "daily messages failed"),
+                }
+            }
             match drain_once(&db, &config, &outlets, Utc::now()).await {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}

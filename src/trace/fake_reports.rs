@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
 use serde::Deserialize;
 
 use super::origin::TraceCache;
@@ -70,7 +70,7 @@ impl FakeReportForm {
 
 /// Stores a report of a suspected fake (the code may be unknown: that is the point).
 pub async fn store(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     cache: &TraceCache,
     hasher: &ClientHasher,
     code: &str,
@@ -81,7 +81,9 @@ pub async fn store(
         Ok(code) => cache.stamp(code.as_str()).await?,
         Err(_) => None,
     };
-    fake_reports::ActiveModel {
+    // The report and the message to the cooperative commit together.
+    let txn = crate::db::begin_write(db).await?;
+    let report = fake_reports::ActiveModel {
         stamp_id: Set(stamp.as_ref().map(|s| s.id)),
         cooperative_id: Set(stamp.as_ref().map(|s| s.cooperative_id)),
         code: Set(code.chars().take(32).collect()),
@@ -93,7 +95,9 @@ pub async fn store(
         created_at: Set(chrono::Utc::now()),
         ..Default::default()
     }
-    .insert(db)
+    .insert(&txn)
     .await?;
+    crate::messages::events::fake_report_created(&txn, &report).await?;
+    txn.commit().await?;
     Ok(())
 }

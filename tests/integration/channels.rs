@@ -213,9 +213,68 @@ async fn a_reset_code_by_sms_is_retried_through_a_5xx_and_a_refused_zalo_message
     assert_eq!(failed[0]["channel"], "zalo");
     assert_eq!(failed[0]["attempts"], 1, "not retried");
     assert!(failed[0]["last_error"].as_str().unwrap().contains("-118"));
+    // And on the administrators' page.
+    let (status, html) = admin.page("/admin").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Tin nhắn không gửi được (1)"), "the section");
+    assert!(html.contains("-118"), "with the provider's answer");
     // Only administrators see them.
     assert_eq!(
         member.get("/api/v1/admin/messages/failed").await.0,
         StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn a_visitors_paid_order_is_told_by_sms_to_the_delivery_phone() {
+    let fake = FakeProviders::start().await;
+    let base = fake.base.clone();
+    let app = TestApp::spawn_with(move |config| {
+        config.commerce.bank_webhook = Some(ocop_market::config::BankWebhookConfig::generic(
+            Secret::new("bank-notification-secret"),
+        ));
+        config.messages.sms = Some(esms_config(&base));
+        config.messages.poll_interval = Duration::from_millis(50);
+    })
+    .await;
+    let shop = crate::messages::shop(&app).await;
+    let visitor = app.client();
+    let response = visitor
+        .post(app.url("/api/v1/cart/items"))
+        .json(&json!({"product_id": shop.product, "quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (status, done) = crate::support::into_json(
+        visitor
+            .post(app.url("/api/v1/checkout"))
+            .json(&json!({
+                "recipient_name": "Nguyễn Thị Lan",
+                "recipient_phone": "+84 912 345 678",
+                "province_code": "15",
+                "commune_code": "02923",
+                "street": "Thôn Cóc 1",
+            }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{done}");
+    let amount = done["payment"]["amount_vnd"].as_i64().unwrap();
+    let reference = done["payment"]["reference"].as_str().unwrap();
+    let order = done["orders"][0]["id"].as_i64().unwrap();
+    assert_eq!(
+        crate::messages::notify(&app, "FT-9001", amount, reference).await,
+        StatusCode::OK
+    );
+    crate::support::eventually(|| async { !fake.sms().is_empty() }).await;
+    let (phone, text) = fake.sms().remove(0);
+    assert_eq!(phone, "84912345678");
+    assert!(text.contains(&format!("DH{order:06}")), "{text}");
+    assert!(
+        crate::messages::sms_fits(&text),
+        "at most two SMS segments: {text}"
     );
 }

@@ -101,6 +101,11 @@ pub async fn notify(
     into_json(response).await.0
 }
 
+/// Whether a text fits two SMS segments (GSM-7: 306 characters; UCS-2: 134).
+pub fn sms_fits(text: &str) -> bool {
+    ocop_market::messages::render::sms_segments(text) <= 2
+}
+
 /// Waits until the outbox holds no message still to send.
 async fn outbox_drained(app: &TestApp, limit: Duration) {
     let start = std::time::Instant::now();
@@ -435,7 +440,11 @@ async fn each_step_of_an_order_and_the_provinces_decisions_reach_who_they_concer
     let Some(sink) = SmtpSink::start().await else {
         return;
     };
-    let app = app_with_mail(&sink, |_| {}).await;
+    // Delivered money is available for a payout at once.
+    let app = app_with_mail(&sink, |config| {
+        config.commerce.return_window = Duration::ZERO;
+    })
+    .await;
     let shop = shop(&app).await;
     let mail = sink
         .wait_for(
@@ -587,4 +596,160 @@ async fn each_step_of_an_order_and_the_provinces_decisions_reach_who_they_concer
         )
         .await;
     assert!(rejected[0].body.contains("Thiếu giấy đăng ký hợp tác xã"));
+}
+
+/// Sets the app's clock to noon (Vietnam) on `date`.
+fn set_day(app: &TestApp, date: chrono::NaiveDate) {
+    let noon = date.and_hms_opt(5, 0, 0).unwrap().and_utc();
+    app.state.clock.set(noon);
+}
+
+#[tokio::test]
+async fn certificate_reminders_come_90_30_and_7_days_before_expiry_and_administrators_get_a_digest()
+{
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let app = app_with_mail(&sink, |_| {}).await;
+    let expires = chrono::NaiveDate::from_ymd_opt(2027, 6, 30).unwrap();
+    set_day(&app, expires - chrono::Days::new(120));
+    let shop = shop(&app).await;
+    let (status, cert) = shop
+        .owner
+        .post(
+            &format!("/api/v1/products/{}/certificates", shop.product),
+            json!({"stars": 4, "certificate_number": "12/QĐ-UBND", "issuing_level": "province",
+                   "issued_on": "2024-06-30", "expires_on": expires.to_string()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{cert}");
+    // The certificate waits for review: the next day's digest to administrators says so.
+    set_day(&app, expires - chrono::Days::new(119));
+    let digest = sink
+        .wait_for("admin@test.vn", "admin_digest", 1, Duration::from_secs(10))
+        .await;
+    assert!(
+        digest[0].body.contains("0 hợp tác xã và 1 chứng nhận"),
+        "{}",
+        digest[0].body
+    );
+    let (status, body) = shop
+        .admin
+        .post(
+            &format!("/api/v1/admin/certificates/{}/decision", cert["id"]),
+            json!({"decision": "verify"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let reminders = || sink.to("a@htx.vn", "certificate_expiring");
+    for (days_before, expected) in [(100, 0), (90, 1), (60, 1), (30, 2), (29, 2), (7, 3), (3, 3)] {
+        set_day(&app, expires - chrono::Days::new(days_before));
+        if expected > reminders().len() {
+            let found = sink
+                .wait_for(
+                    "a@htx.vn",
+                    "certificate_expiring",
+                    expected,
+                    Duration::from_secs(10),
+                )
+                .await;
+            let newest = found
+                .iter()
+                .find(|m| m.body.contains(&format!("còn {days_before} ngày")))
+                .unwrap_or_else(|| panic!("a reminder saying {days_before} days: {found:?}"));
+            assert!(newest.body.contains("Mật ong bạc hà") && newest.body.contains("30/06/2027"));
+        } else {
+            // A day that owes nothing: give the sender a few rounds, then count.
+            tokio::time::sleep(Duration::from_millis(400)).await;
+        }
+        outbox_drained(&app, Duration::from_secs(10)).await;
+        assert_eq!(
+            reminders().len(),
+            expected,
+            "{days_before} days before expiry"
+        );
+    }
+    // Nothing waits for review any more: no further digest.
+    assert_eq!(sink.to("admin@test.vn", "admin_digest").len(), 1);
+}
+
+#[tokio::test]
+async fn the_settings_page_changes_notification_choices_and_contact_without_javascript() {
+    let app = TestApp::spawn().await;
+    let user = app.user("lan@example.vn").await;
+    let (status, html) = user.page("/account/settings").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<label for=\"locale\">"));
+    assert!(html.contains("name=\"off.payout_recorded\""));
+    assert!(
+        !html.contains("name=\"off.password_reset\""),
+        "security mail cannot be turned off"
+    );
+
+    let response = user
+        .form(
+            "/account/settings/notifications",
+            &[
+                ("channel", "email"),
+                ("locale", "en"),
+                ("off.payout_recorded", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, prefs) = user.get("/api/v1/me/notifications").await;
+    assert_eq!(prefs["locale"], "en");
+    assert_eq!(prefs["unsubscribed"], json!(["payout_recorded"]));
+    let (_, html) = user.page("/account/settings?saved=1").await;
+    assert!(html.contains("name=\"off.payout_recorded\" value=\"1\" checked"));
+    assert!(html.contains("Đã lưu."), "the saved notice");
+
+    // SMS without a phone number: the error stands beside the field.
+    let response = user
+        .form(
+            "/account/settings/notifications",
+            &[("channel", "sms"), ("locale", "vi")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("id=\"channel-error\"")
+    );
+    let response = user
+        .form(
+            "/account/settings/contact",
+            &[("identifier", "not an address")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("id=\"identifier-error\"")
+    );
+    let response = user
+        .form("/account/settings/contact", &[("identifier", "0912345678")])
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("<label for=\"code\"")
+    );
+    let anonymous = app
+        .client()
+        .get(app.url("/account/settings"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(anonymous.status(), StatusCode::OK);
 }

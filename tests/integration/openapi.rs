@@ -27,6 +27,8 @@ const EXPECTED: &[&str] = &[
     "POST /api/v1/auth/password-reset",
     "POST /api/v1/auth/password-reset/confirm",
     "POST /api/v1/me/password",
+    "POST /api/v1/me/contact",
+    "POST /api/v1/me/contact/confirm",
     "GET /api/v1/me/notifications",
     "PUT /api/v1/me/notifications",
     "GET /api/v1/admin/messages/failed",

@@ -258,3 +258,145 @@ async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_new_email_address_is_used_only_after_its_code_comes_back() {
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let app = app_with_mail(&sink, |_| {}).await;
+    let user = app.user("lan@example.vn").await;
+    app.user("taken@example.vn").await;
+    let (status, problem) = user
+        .post(
+            "/api/v1/me/contact",
+            json!({"identifier": "not an address"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(names_field(&problem, "identifier"));
+    let (status, body) = user
+        .post(
+            "/api/v1/me/contact",
+            json!({"identifier": "Lan.Moi@Example.vn"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let mail = sink
+        .wait_for(
+            "lan.moi@example.vn",
+            "contact_code",
+            1,
+            Duration::from_secs(10),
+        )
+        .await
+        .remove(0);
+    let code: String = mail
+        .body
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap()
+        .to_owned();
+    // Not used before it is confirmed.
+    assert_eq!(
+        login(&app, "lan.moi@example.vn", PASSWORD).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let (status, problem) = user
+        .post("/api/v1/me/contact/confirm", json!({"code": wrong}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(names_field(&problem, "code"));
+    let (status, body) = user
+        .post("/api/v1/me/contact/confirm", json!({"code": code}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["email"], "lan.moi@example.vn");
+    assert_eq!(
+        login(&app, "lan.moi@example.vn", PASSWORD).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        login(&app, "lan@example.vn", PASSWORD).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, _) = user
+        .post("/api/v1/me/contact/confirm", json!({"code": code}))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a code works once"
+    );
+
+    // An address another account holds is refused when confirmed (only its owner gets the code).
+    user.post(
+        "/api/v1/me/contact",
+        json!({"identifier": "taken@example.vn"}),
+    )
+    .await;
+    let mail = sink
+        .wait_for(
+            "taken@example.vn",
+            "contact_code",
+            1,
+            Duration::from_secs(10),
+        )
+        .await
+        .remove(0);
+    let code: String = mail
+        .body
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap()
+        .to_owned();
+    let (status, problem) = user
+        .post("/api/v1/me/contact/confirm", json!({"code": code}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(
+        login(&app, "lan.moi@example.vn", PASSWORD).await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn reset_requests_are_limited_per_account_like_logins() {
+    let app = TestApp::spawn_with(|config| {
+        config.login_attempts_per_minute = 3;
+        config.proxies.trusted = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    // Each request from another network: only the account's budget can refuse them.
+    let from = |network: u8, identifier: &str| {
+        app.client()
+            .post(app.url("/api/v1/auth/password-reset"))
+            .header("x-forwarded-for", format!("100.64.{network}.9"))
+            .json(&json!({"identifier": identifier}))
+            .send()
+    };
+    for network in 0..3 {
+        let status = from(network, "lan@example.vn").await.unwrap().status();
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    let response = from(3, "LAN@example.vn").await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the same account, normalised"
+    );
+    let response = from(4, "other@example.vn").await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::ACCEPTED,
+        "another account has its own budget"
+    );
+    // And one client cannot go through many accounts.
+    for i in 0..3 {
+        let status = from(9, &format!("n{i}@example.vn")).await.unwrap().status();
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    let status = from(9, "n9@example.vn").await.unwrap().status();
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the client's budget");
+}

@@ -23,7 +23,10 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let app = behind_proxy().await;
+    setup_on(behind_proxy().await).await
+}
+
+async fn setup_on(app: TestApp) -> Setup {
     let admin = app.admin().await;
     let owner = app.user("owner@htx.vn").await;
     let coop =
@@ -1432,4 +1435,69 @@ async fn stamps_signed_before_a_key_rotation_still_verify() {
     let (status, html) = scan(&phone(&app), &app.url(path)).await;
     assert_eq!(status, StatusCode::OK, "and online");
     assert!(html.contains("Hàng chính hãng"));
+}
+
+#[tokio::test]
+async fn the_cooperative_is_told_once_of_a_stamp_flagged_as_a_copy_and_of_each_fake_report() {
+    let Some(sink) = crate::smtp_sink::SmtpSink::start().await else {
+        return;
+    };
+    let url = sink.url();
+    let app = TestApp::spawn_with(move |config| {
+        config.proxies.trusted = vec!["127.0.0.1/32".parse().unwrap()];
+        config.messages.smtp_url = Some(ocop_market::config::Secret::new(url));
+        config.messages.poll_interval = std::time::Duration::from_millis(50);
+    })
+    .await;
+    let Setup { app, owner, batch } = setup_on(app).await;
+    issue(&owner, batch, 2, false).await;
+    let stamps = stamps_of(&owner, batch).await;
+    let copied = app.url(&format!("/s/{}", stamps[0]["code"].as_str().unwrap()));
+    for _ in 0..5 {
+        scan(&phone(&app), &copied).await;
+    }
+    app.state.scans.flush().await;
+    let limit = std::time::Duration::from_secs(10);
+    let flagged = sink
+        .wait_for("owner@htx.vn", "stamp_flagged", 1, limit)
+        .await;
+    assert!(
+        flagged[0].body.contains("MO-2025-11"),
+        "{}",
+        flagged[0].body
+    );
+    assert!(flagged[0].body.contains("Mật ong bạc hà Gia Phú"));
+    assert!(
+        !flagged[0].raw.contains(stamps[0]["code"].as_str().unwrap()),
+        "a stamp code is never written in a message"
+    );
+    // More checkers of the same copy: the flag stays up and nothing more is said.
+    for _ in 0..3 {
+        scan(&phone(&app), &copied).await;
+    }
+    app.state.scans.flush().await;
+
+    let code = stamps[1]["code"].as_str().unwrap();
+    let response = phone(&app)
+        .post(app.url(&format!("/s/{code}/report")))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[
+            ("place_of_purchase", "Chợ Cốc Lếu"),
+            ("seller", "Chị Lan"),
+            ("province", "15"),
+            ("note", "Nhãn mờ"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let reported = sink.wait_for("owner@htx.vn", "fake_report", 1, limit).await;
+    assert!(
+        reported[0].body.contains("Chợ Cốc Lếu — Chị Lan — Nhãn mờ"),
+        "{}",
+        reported[0].body
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(sink.to("owner@htx.vn", "stamp_flagged").len(), 1);
+    assert_eq!(sink.to("owner@htx.vn", "fake_report").len(), 1);
 }

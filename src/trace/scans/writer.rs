@@ -403,7 +403,13 @@ pub(super) async fn write_batch(
         let mut rows: Vec<&ScanRow> = fresh.iter().map(|s| &s.row).collect();
         rows.sort_by_key(|row| row.stamp_id);
         let rows = serde_json::to_string(&rows).map_err(encoding)?;
-        let counters = serde_json::to_string(&counter_deltas(&fresh)).map_err(encoding)?;
+        let deltas = counter_deltas(&fresh);
+        let flagging: Vec<i64> = deltas
+            .iter()
+            .filter(|d| d.flag.is_some())
+            .map(|d| d.id)
+            .collect();
+        let counters = serde_json::to_string(&deltas).map_err(encoding)?;
         txn.execute_raw(Statement::from_sql_and_values(
             backend,
             sql.insert_scans,
@@ -416,6 +422,13 @@ pub(super) async fn write_batch(
             [counters.into()],
         ))
         .await?;
+        // A flag raised by this batch is told to the cooperative in the same transaction.
+        crate::messages::events::stamps_flagged(&txn, &flagging)
+            .await
+            .map_err(|err| match err {
+                crate::error::AppError::Database(err) => err,
+                other => DbErr::Custom(other.to_string()),
+            })?;
         txn.commit().await
     }
     .await;

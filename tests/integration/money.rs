@@ -618,3 +618,134 @@ mod stock {
         assert!(recorded.iter().all(|a| a.actor_user_id > 0));
     }
 }
+
+mod cart_merge {
+    use ocop_market::entities::{cart_items, carts, products};
+    use reqwest::StatusCode;
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, NotSet, QueryFilter, Set};
+    use serde_json::{Value, json};
+
+    use crate::checkout::{address, app, shop};
+    use crate::support::{PASSWORD, TestApp, into_json};
+
+    async fn log_in(app: &TestApp, client: &reqwest::Client, identifier: &str) {
+        let response = client
+            .post(app.url("/api/v1/auth/login"))
+            .json(&json!({"identifier": identifier, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    async fn get_cart(app: &TestApp, client: &reqwest::Client) -> (StatusCode, Value) {
+        into_json(client.get(app.url("/api/v1/cart")).send().await.unwrap()).await
+    }
+
+    async fn add(app: &TestApp, client: &reqwest::Client, product: i64, quantity: i64) {
+        let response = client
+            .post(app.url("/api/v1/cart/items"))
+            .json(&json!({"product_id": product, "quantity": quantity}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_visitor_cart_with_a_product_no_longer_for_sale_merges_the_rest_and_says_so() {
+        let app = app().await;
+        let shop = shop(&app).await;
+        let lan = app.user("lan@example.vn").await;
+        add(&app, &lan.client, shop.product_b, 1).await;
+        // On another phone, before logging in, Lan fills a cart.
+        let phone = app.client();
+        add(&app, &phone, shop.product_a, 2).await;
+        add(&app, &phone, shop.product_b, 2).await;
+        // The honey is taken off sale meanwhile.
+        let (status, _) = shop
+            .owner_a
+            .post(
+                &format!("/api/v1/products/{}/archive", shop.product_a),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        log_in(&app, &phone, "lan@example.vn").await;
+
+        let (status, cart) = get_cart(&app, &phone).await;
+        assert_eq!(status, StatusCode::OK, "{cart}");
+        assert_eq!(cart["left_out"].as_array().unwrap().len(), 1, "{cart}");
+        assert_eq!(cart["left_out"][0]["product_id"], shop.product_a);
+        assert_eq!(cart["left_out"][0]["reason"], "unavailable");
+        assert_eq!(cart["groups"][0]["lines"][0]["product_id"], shop.product_b);
+        assert_eq!(cart["groups"][0]["lines"][0]["quantity"], 3);
+        // Said once; the session goes on: the page, the cart and checkout all work.
+        let (_, cart) = get_cart(&app, &phone).await;
+        assert_eq!(cart["left_out"], json!([]));
+        let response = phone.get(app.url("/cart")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let (status, done) = into_json(
+            phone
+                .post(app.url("/api/v1/checkout"))
+                .json(&address())
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{done}");
+    }
+
+    #[tokio::test]
+    async fn a_merge_that_would_pass_fifty_lines_keeps_the_cart_and_names_what_did_not_fit() {
+        let app = app().await;
+        let shop = shop(&app).await;
+        let lan = app.user("lan@example.vn").await;
+        add(&app, &lan.client, shop.product_b, 1).await;
+        // Lan's account cart already holds 50 products.
+        let template = products::Entity::find_by_id(shop.product_b)
+            .one(app.db())
+            .await
+            .unwrap()
+            .unwrap();
+        let cart = carts::Entity::find()
+            .filter(carts::Column::UserId.eq(lan.id))
+            .one(app.db())
+            .await
+            .unwrap()
+            .unwrap();
+        for i in 0..49 {
+            let mut row: products::ActiveModel = template.clone().into();
+            row.id = NotSet;
+            row.slug = Set(format!("{}-{i}", template.slug));
+            row.gtin = Set(None);
+            row.gtin_claim = Set(None);
+            let product = row.insert(app.db()).await.unwrap();
+            cart_items::ActiveModel {
+                cart_id: Set(cart.id),
+                product_id: Set(product.id),
+                quantity: Set(1),
+                added_at: Set(chrono::Utc::now()),
+                ..Default::default()
+            }
+            .insert(app.db())
+            .await
+            .unwrap();
+        }
+        let phone = app.client();
+        add(&app, &phone, shop.product_a, 1).await;
+        add(&app, &phone, shop.product_b, 1).await;
+        log_in(&app, &phone, "lan@example.vn").await;
+        let (status, cart) = get_cart(&app, &phone).await;
+        assert_eq!(status, StatusCode::OK, "{cart}");
+        assert_eq!(cart["left_out"][0]["product_id"], shop.product_a);
+        assert_eq!(cart["left_out"][0]["reason"], "cart_full");
+        assert_eq!(
+            cart["item_count"], 51,
+            "49 + 2 units of the product both carts held"
+        );
+        let (status, _) = get_cart(&app, &phone).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+}

@@ -749,3 +749,107 @@ mod cart_merge {
         assert_eq!(status, StatusCode::OK);
     }
 }
+
+mod cooperative_review {
+    use reqwest::StatusCode;
+    use serde_json::{Value, json};
+
+    use crate::support::{TestApp, User, cooperative_body};
+
+    async fn pending_view(admin: &User, id: i64, status: &str) -> Value {
+        let (status_code, list) = admin
+            .get(&format!("/api/v1/admin/cooperatives?status={status}"))
+            .await;
+        assert_eq!(status_code, StatusCode::OK, "{list}");
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("cooperative {id} is not {status}: {list}"))
+    }
+
+    async fn decide(
+        admin: &User,
+        id: i64,
+        decision: &str,
+        fingerprint: &Value,
+    ) -> (StatusCode, Value) {
+        admin
+            .post(
+                &format!("/api/v1/admin/cooperatives/{id}/decision"),
+                json!({"decision": decision, "fingerprint": fingerprint, "reason": "Đã kiểm tra"}),
+            )
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_decision_is_on_what_was_reviewed_and_a_later_rename_or_new_account_goes_back_to_review()
+     {
+        let app = TestApp::spawn().await;
+        let admin = app.admin().await;
+        let owner = app.user("owner@htx.vn").await;
+        let (status, coop) = owner
+            .post(
+                "/api/v1/cooperatives",
+                cooperative_body("5100000009", "HTX Mật ong Gia Phú"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{coop}");
+        let id = coop["id"].as_i64().unwrap();
+        let path = format!("/api/v1/cooperatives/{id}");
+
+        // The province reviews the application…
+        let reviewed = pending_view(&admin, id, "pending").await["review_fingerprint"].clone();
+        // …while the cooperative swaps its bank account.
+        let mut body = cooperative_body("5100000009", "HTX Mật ong Gia Phú");
+        body["bank_account_number"] = json!("9999999999");
+        let (status, _) = owner.put(&path, body.clone()).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, problem) = decide(&admin, id, "verify", &reviewed).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+        assert_eq!(problem["code"], "stale_review");
+        pending_view(&admin, id, "pending").await;
+
+        // Reviewed again, verified: what was verified is recorded.
+        let reviewed = pending_view(&admin, id, "pending").await["review_fingerprint"].clone();
+        let (status, body_after) = decide(&admin, id, "verify", &reviewed).await;
+        assert_eq!(status, StatusCode::OK, "{body_after}");
+        assert_eq!(body_after["status"], "verified");
+
+        // A rename after verification goes back to review, as a new account does.
+        body["name"] = json!("HTX Mật ong Hà Giang");
+        let (status, renamed) = owner.put(&path, body.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{renamed}");
+        assert_eq!(renamed["status"], "pending", "{renamed}");
+        let reviewed = pending_view(&admin, id, "pending").await["review_fingerprint"].clone();
+        let (status, _) = decide(&admin, id, "verify", &reviewed).await;
+        assert_eq!(status, StatusCode::OK);
+        body["bank_account_holder"] = json!("NGUYEN VAN B");
+        let (_, changed) = owner.put(&path, body.clone()).await;
+        assert_eq!(changed["status"], "pending", "{changed}");
+
+        // The same through the administrator's page: the form carries what was shown.
+        let reviewed = pending_view(&admin, id, "pending").await["review_fingerprint"].clone();
+        body["bank_account_number"] = json!("1111111111");
+        owner.put(&path, body.clone()).await;
+        let response = crate::checkout::form(
+            &admin.client,
+            &app,
+            &format!("/admin/cooperatives/{id}/decision"),
+            &[
+                ("decision", "verify"),
+                ("fingerprint", reviewed.as_str().unwrap()),
+            ],
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        pending_view(&admin, id, "pending").await;
+        let (_, html) = admin.page("/admin").await;
+        let current = pending_view(&admin, id, "pending").await["review_fingerprint"].clone();
+        assert!(
+            html.contains(current.as_str().unwrap()),
+            "the page carries the fingerprint"
+        );
+    }
+}

@@ -853,3 +853,95 @@ mod cooperative_review {
         );
     }
 }
+
+mod disputes {
+    use ocop_market::entities::orders;
+    use ocop_market::ledger::reports;
+    use sea_orm::EntityTrait;
+    use serde_json::json;
+
+    use crate::fake_stripe::{FakeStripe, event};
+    use crate::stripe::{SECRET, app_with, assert_ledger, card_checkout, completed, send, shop};
+
+    #[tokio::test]
+    async fn disputes_and_refunds_made_in_stripes_dashboard_reach_the_ledger_and_the_cooperative() {
+        let fake = FakeStripe::start().await;
+        let app = app_with(&fake, &[SECRET]).await;
+        let shop = shop(&app).await;
+        let checkout = card_checkout(&app, &shop).await;
+        let paid = fake.pay(&checkout.session_id, None);
+        let intent = paid["payment_intent"].as_str().unwrap().to_owned();
+        assert_eq!(send(&app, &completed("evt_pay", &paid)).await, "paid");
+        let order = orders::Entity::find_by_id(checkout.order_id)
+            .one(app.db())
+            .await
+            .unwrap()
+            .unwrap();
+        let coop = order.cooperative_id;
+        let owed = reports::cooperative_balance(app.db(), coop).await.unwrap();
+        assert_eq!(owed, order.total_vnd - order.commission_vnd);
+
+        // The shopper's bank disputes the whole charge: Stripe takes the money back.
+        let dispute = |status: &str| {
+            json!({"id": "dp_test_1", "object": "dispute", "amount": checkout.amount,
+                   "currency": "vnd", "charge": format!("ch_for_{intent}"),
+                   "payment_intent": intent, "status": status, "reason": "fraudulent"})
+        };
+        let opened = event(
+            "evt_dp_1",
+            "charge.dispute.created",
+            dispute("needs_response"),
+        );
+        assert_eq!(send(&app, &opened).await, "dispute_opened");
+        assert_eq!(send(&app, &opened).await, "duplicate");
+        let again = event(
+            "evt_dp_1b",
+            "charge.dispute.created",
+            dispute("needs_response"),
+        );
+        assert_eq!(send(&app, &again).await, "already_recorded");
+        assert_ledger(&shop.admin, "cash:stripe", 0).await;
+        assert_eq!(
+            reports::cooperative_balance(app.db(), coop).await.unwrap(),
+            0
+        );
+        assert_ledger(&shop.admin, "revenue:commission", 0).await;
+
+        // Won: the money comes back, and what the cooperative is owed with it.
+        let won = event("evt_dp_2", "charge.dispute.closed", dispute("won"));
+        assert_eq!(send(&app, &won).await, "dispute_won");
+        let won_again = event("evt_dp_3", "charge.dispute.closed", dispute("won"));
+        assert_eq!(send(&app, &won_again).await, "already_recorded");
+        assert_ledger(&shop.admin, "cash:stripe", checkout.amount).await;
+        assert_eq!(
+            reports::cooperative_balance(app.db(), coop).await.unwrap(),
+            owed
+        );
+
+        // Someone refunds 100,000 đ in Stripe's dashboard: the platform did not start it.
+        let charge = json!({
+            "id": format!("ch_for_{intent}"), "object": "charge", "amount": checkout.amount,
+            "amount_refunded": 100_000, "currency": "vnd", "payment_intent": intent,
+            "refunded": false,
+            "refunds": {"object": "list", "data": [{
+                "id": "re_dashboard_1", "object": "refund", "amount": 100_000, "currency": "vnd",
+                "payment_intent": intent, "status": "succeeded", "metadata": {},
+            }]},
+        });
+        let refunded = event("evt_re_dash", "charge.refunded", charge.clone());
+        assert_eq!(send(&app, &refunded).await, "external_refund_recorded");
+        let refunded_again = event("evt_re_dash_2", "charge.refunded", charge);
+        assert_eq!(send(&app, &refunded_again).await, "no_matching_refund");
+        assert_ledger(&shop.admin, "cash:stripe", checkout.amount - 100_000).await;
+        let after = reports::cooperative_balance(app.db(), coop).await.unwrap();
+        assert!(after < owed && after > owed - 100_000, "{after} of {owed}");
+        let commission = reports::account_sum(app.db(), "revenue:commission")
+            .await
+            .unwrap();
+        assert_eq!(
+            -commission + after,
+            checkout.amount - 100_000,
+            "the cooperative and the commission bear the refund between them"
+        );
+    }
+}

@@ -343,6 +343,8 @@ async fn process_event(db: &DatabaseConnection, event: &Event) -> AppResult<&'st
             settle_money(&txn, payment_id, &money, Some(event_row)).await?
         }
         "charge.refunded" => complete_refunds(&txn, object).await?,
+        "charge.dispute.created" => super::chargebacks::dispute_created(&txn, object).await?,
+        "charge.dispute.closed" => super::chargebacks::dispute_closed(&txn, object).await?,
         "refund.failed" | "charge.refund.updated" | "refund.updated" => {
             fail_refund(&txn, object).await?
         }
@@ -441,10 +443,12 @@ async fn settle_money(
 /// `charge.refunded`: completes the platform's refunds that Stripe has now paid out, found by
 /// Stripe's refund id (recorded on submission) or the refund id the platform put in the
 /// refund's metadata; without the charge's refund list, the payment's submitted refunds up to
-/// the amount refunded on the charge.
+/// the amount refunded on the charge. A refund in the list that is none of the platform's was
+/// made in Stripe's dashboard: [`super::chargebacks::external_refund`] books it.
 async fn complete_refunds(txn: &DatabaseTransaction, charge: &Value) -> AppResult<&'static str> {
     let intent = text(charge, "/payment_intent");
     let mut completed = 0;
+    let mut outside = 0;
     if let Some(list) = charge.pointer("/refunds/data").and_then(Value::as_array) {
         for stripe_refund in list {
             let Some(stripe_id) = text(stripe_refund, "/id") else {
@@ -466,6 +470,13 @@ async fn complete_refunds(txn: &DatabaseTransaction, charge: &Value) -> AppResul
                     None => None,
                 },
             };
+            if found.is_none() {
+                // Not one of ours: made in Stripe's dashboard.
+                if super::chargebacks::external_refund(txn, charge, stripe_refund).await? {
+                    outside += 1;
+                }
+                continue;
+            }
             if let Some(refund) = found
                 && refunds::complete(
                     txn,
@@ -518,6 +529,8 @@ async fn complete_refunds(txn: &DatabaseTransaction, charge: &Value) -> AppResul
     }
     Ok(if completed > 0 {
         "refunds_completed"
+    } else if outside > 0 {
+        "external_refund_recorded"
     } else {
         "no_matching_refund"
     })

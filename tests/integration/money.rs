@@ -417,6 +417,14 @@ mod payouts {
 
         // Delivered today: still within the 7-day return window.
         deliver(&shop.owner_a, order).await;
+        let (_, statement) = shop
+            .owner_a
+            .get(&format!("/api/v1/cooperatives/{}/statement", shop.coop_a))
+            .await;
+        assert_eq!(
+            statement["balances"],
+            json!({"owed_vnd": 267_500, "pending_vnd": 267_500, "available_vnd": 0, "paid_out_vnd": 0})
+        );
         let (status, _) = payout(&shop.admin, shop.coop_a, 100_000, "PO-1").await;
         assert_eq!(status, StatusCode::CONFLICT);
 
@@ -436,6 +444,14 @@ mod payouts {
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["available_after_vnd"], 0);
         assert_eq!(body["balance_after_vnd"], 0);
+        let (_, statement) = shop
+            .owner_a
+            .get(&format!("/api/v1/cooperatives/{}/statement", shop.coop_a))
+            .await;
+        assert_eq!(
+            statement["balances"],
+            json!({"owed_vnd": 0, "pending_vnd": 0, "available_vnd": 0, "paid_out_vnd": 267_500})
+        );
     }
 
     #[tokio::test]

@@ -14,9 +14,13 @@
 //!   under the payment intent's id, so whichever comes first settles it and the others find it
 //!   settled. Each webhook event is recorded in `webhook_events` in the transaction that acts
 //!   on it: a replay or a concurrent duplicate does nothing.
-//! - **Refunds** ([`submit_pending_refunds`]) are sent to Stripe's Refunds API with the key
-//!   `refund-{id}` and become `submitted`; `charge.refunded` completes them in the ledger.
-//!   A refund Stripe could not take stays `pending` and is sent again by a periodic task.
+//! - **Refunds** ([`submit_pending_refunds`]) are claimed (`sending`, one conditional update
+//!   that a single sender wins), sent to Stripe's Refunds API with the key `refund-{id}` and
+//!   become `submitted` with Stripe's refund id and amount; `charge.refunded` completes them in
+//!   the ledger. A refund Stripe did not act on (409, 429, 5xx, no answer) goes back to
+//!   `pending` and is sent again under the same key by a periodic task.
+//! - **Disputes and refunds made in Stripe's dashboard** are booked by
+//!   [`super::chargebacks`].
 
 mod api;
 pub mod signature;

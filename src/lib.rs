@@ -21,6 +21,7 @@ pub mod http;
 pub mod i18n;
 pub mod ledger;
 pub mod media;
+pub mod messages;
 pub mod metrics;
 pub mod orders;
 pub mod payments;
@@ -182,6 +183,7 @@ impl AppState {
         (name = "payments", description = "Payment provider webhooks"),
         (name = "search", description = "Catalogue search with facets, and suggestions while typing"),
         (name = "media", description = "Product and batch photos"),
+        (name = "messages", description = "Notification choices, unsubscribing, failed messages"),
     )
 )]
 struct ApiDoc;
@@ -198,10 +200,13 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(payments::api_routes())
         .merge(reference::api_routes())
         .merge(search::api_routes())
-        .merge(media::api_routes());
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(media::api_routes())
+        .merge(messages::routes::api_routes());
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
-        .split_for_parts()
+        .split_for_parts();
+    http::openapi::complete(&mut doc);
+    (router, doc)
 }
 
 /// The whole application: pages, API, health checks, static files and middleware.
@@ -220,6 +225,7 @@ pub fn app(state: AppState) -> Router {
         .merge(search::page_routes())
         .merge(media::page_routes())
         .merge(payments::page_routes())
+        .merge(messages::routes::page_routes())
         .merge(api)
         .route(
             "/api/v1/openapi.json",
@@ -335,6 +341,7 @@ pub async fn serve(
         .stripe
         .is_some()
         .then(|| payments::stripe::spawn_refund_sender(state.clone(), Duration::from_secs(60)));
+    let messages = messages::sender::spawn(state.db.clone(), state.config.clone())?;
     let void_watch = trace::origin::spawn_void_watch(state.trace_cache.clone());
     let change_watch = changes::spawn_watch(state.changes.clone());
     let scans = state.scans.clone();
@@ -352,6 +359,7 @@ pub async fn serve(
     // Every request has finished: write the scans still queued before the process exits.
     scans.shutdown().await;
     indexer.shutdown().await;
+    messages.shutdown().await;
     // Releases the index files (and the embedded writer's lock) for the next process.
     search.close();
     result.map_err(Into::into)

@@ -19,6 +19,7 @@ mod m20261205_000012_create_cooperative_invitations;
 mod m20261205_000013_gtin_claims;
 mod m20261205_000014_stamp_trust;
 mod m20261205_000015_money;
+mod m20261205_000016_messages;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000013_gtin_claims::Migration),
             Box::new(m20261205_000014_stamp_trust::Migration),
             Box::new(m20261205_000015_money::Migration),
+            Box::new(m20261205_000016_messages::Migration),
         ]
     }
 }

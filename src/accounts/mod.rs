@@ -5,7 +5,9 @@
 //! unknown account get the same answer after the same work, and registering an identifier that
 //! is taken answers exactly like a successful registration (the visitor is asked to log in).
 
+mod recovery;
 mod routes;
+mod routes_recovery;
 mod session;
 
 use anyhow::Context;
@@ -19,7 +21,17 @@ use crate::domain::{Email, FieldIssue, Phone, bounded_text};
 use crate::entities::users;
 use crate::error::{AppError, AppResult, FieldErrors, is_unique_violation};
 
-pub use routes::{api_routes, page_routes};
+pub use recovery::{RESET_TTL, change_password, confirm_reset, request_reset};
+
+/// The account pages: registration, login, a forgotten password, changing the password.
+pub fn page_routes() -> axum::Router<crate::AppState> {
+    routes::page_routes().merge(routes_recovery::page_routes())
+}
+
+/// The account API.
+pub fn api_routes() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    routes::api_routes().merge(routes_recovery::api_routes())
+}
 pub use session::{
     Authenticated, CurrentUser, SESSION_COOKIE, Viewer, create_session, delete_session,
     purge_expired_sessions,

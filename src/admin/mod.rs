@@ -140,6 +140,7 @@ pub async fn decide_cooperative(
     if to == CooperativeStatus::Verified {
         crate::catalog::gtins::settle_cooperative(&txn, &updated).await?;
     }
+    crate::messages::events::cooperative_decided(&txn, &updated).await?;
     txn.commit().await?;
     Ok(updated)
 }

@@ -79,7 +79,7 @@ fn require_admin(user: &CurrentUser) -> AppResult<()> {
 
 /// Cooperatives by verification status (administrators).
 #[utoipa::path(get, path = "/admin/cooperatives", tag = "admin", params(StatusParams),
-    responses((status = 200, body = [CooperativePrivateView]), (status = 403, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = [CooperativePrivateView]), (status = 403, body = Problem)))]
 async fn api_list_cooperatives(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -104,7 +104,7 @@ async fn api_list_cooperatives(
 #[utoipa::path(post, path = "/admin/cooperatives/{id}/decision", tag = "admin",
     params(("id" = i64, Path, description = "Cooperative id")),
     request_body = DecisionRequest,
-    responses(
+    responses((status = 401, body = Problem, description = "Not logged in"), 
         (status = 200, body = CooperativePrivateView),
         (status = 403, body = Problem),
         (status = 404, body = Problem),
@@ -138,7 +138,7 @@ async fn api_decide_cooperative(
 
 /// Certificates by verification status (administrators).
 #[utoipa::path(get, path = "/admin/certificates", tag = "admin", params(StatusParams),
-    responses((status = 200, body = [CertificateView]), (status = 403, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = [CertificateView]), (status = 403, body = Problem)))]
 async fn api_list_certificates(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -172,7 +172,7 @@ fn certificate_decision(text: &str) -> AppResult<bool> {
 #[utoipa::path(post, path = "/admin/certificates/{id}/decision", tag = "admin",
     params(("id" = i64, Path, description = "Certificate id")),
     request_body = DecisionRequest,
-    responses(
+    responses((status = 401, body = Problem, description = "Not logged in"), 
         (status = 200, body = CertificateView),
         (status = 403, body = Problem),
         (status = 404, body = Problem),

@@ -101,7 +101,7 @@ async fn get_product(
 #[utoipa::path(put, path = "/products/{id}", tag = "workspace",
     params(("id" = i64, Path, description = "Product id")),
     request_body = ProductRequest,
-    responses(
+    responses((status = 401, body = Problem, description = "Not logged in"), 
         (status = 200, body = ProductDetail),
         (status = 404, body = Problem),
         (status = 409, body = Problem, description = "GTIN already used, or a stock figure other than the stock now (`stock_is_adjusted`)"),
@@ -164,7 +164,7 @@ async fn adjust_stock(
 /// cooperative). A product with either answers 409 `product_in_use`: archive it instead.
 #[utoipa::path(delete, path = "/products/{id}", tag = "workspace",
     params(("id" = i64, Path, description = "Product id")),
-    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn delete_product(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -194,7 +194,7 @@ async fn change_status(
 /// Publish a product. It becomes public once its cooperative is verified.
 #[utoipa::path(post, path = "/products/{id}/publish", tag = "workspace",
     params(("id" = i64, Path, description = "Product id")),
-    responses((status = 200, body = ProductDetail), (status = 404, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = ProductDetail), (status = 404, body = Problem)))]
 async fn publish_product(
     State(state): State<AppState>,
     lang: Lang,
@@ -207,7 +207,7 @@ async fn publish_product(
 /// Archive a product: it leaves the public catalogue but stays in the cooperative's records.
 #[utoipa::path(post, path = "/products/{id}/archive", tag = "workspace",
     params(("id" = i64, Path, description = "Product id")),
-    responses((status = 200, body = ProductDetail), (status = 404, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = ProductDetail), (status = 404, body = Problem)))]
 async fn archive_product(
     State(state): State<AppState>,
     lang: Lang,
@@ -220,7 +220,7 @@ async fn archive_product(
 /// Every certificate recorded for a product (members of its cooperative).
 #[utoipa::path(get, path = "/products/{id}/certificates", tag = "workspace",
     params(("id" = i64, Path, description = "Product id")),
-    responses((status = 200, body = [CertificateView]), (status = 404, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = [CertificateView]), (status = 404, body = Problem)))]
 async fn list_certificates(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -241,7 +241,7 @@ async fn list_certificates(
 #[utoipa::path(post, path = "/products/{id}/certificates", tag = "workspace",
     params(("id" = i64, Path, description = "Product id")),
     request_body = CertificateRequest,
-    responses(
+    responses((status = 401, body = Problem, description = "Not logged in"), 
         (status = 201, body = CertificateView),
         (status = 404, body = Problem),
         (status = 422, body = Problem),
@@ -294,7 +294,7 @@ async fn create_cooperative(
 #[utoipa::path(get, path = "/cooperatives/{id}", tag = "catalog",
     params(("id" = i64, Path, description = "Cooperative id")),
     responses(
-        (status = 200, body = CooperativePrivateView, description = "Private view for members; the public view has the same fields without the private ones"),
+        (status = 200, body = CooperativeView, description = "The public view; members and administrators get the private view, which adds the fields of CooperativePrivateView"),
         (status = 404, body = Problem),
     ))]
 async fn get_cooperative(
@@ -328,7 +328,7 @@ async fn get_cooperative(
 #[utoipa::path(put, path = "/cooperatives/{id}", tag = "workspace",
     params(("id" = i64, Path, description = "Cooperative id")),
     request_body = CooperativeInput,
-    responses(
+    responses((status = 401, body = Problem, description = "Not logged in"), 
         (status = 200, body = CooperativePrivateView),
         (status = 403, body = Problem, description = "Staff may not edit the cooperative"),
         (status = 404, body = Problem),
@@ -388,7 +388,7 @@ async fn list_cooperative_products(
 #[utoipa::path(post, path = "/cooperatives/{id}/products", tag = "workspace",
     params(("id" = i64, Path, description = "Cooperative id")),
     request_body = ProductRequest,
-    responses(
+    responses((status = 401, body = Problem, description = "Not logged in"), 
         (status = 201, body = ProductDetail),
         (status = 404, body = Problem),
         (status = 409, body = Problem, description = "GTIN already used"),

@@ -14,10 +14,12 @@ use serde::Deserialize;
 
 mod commerce;
 mod media;
+mod messages;
 mod settings;
 
 pub use commerce::{BankWebhookConfig, CollectingAccount, CommerceConfig, StripeConfig};
 pub use media::{MediaConfig, MediaStorage, PhotoLimits, S3Storage};
+pub use messages::{EsmsConfig, MessagesConfig, ZaloConfig};
 use settings::Settings;
 
 /// A secret value. Its `Debug` and `Display` never show the value, so it cannot leak into logs.
@@ -96,6 +98,8 @@ pub struct Config {
     /// How long the province dashboard's figures are reused before being computed again
     /// (`OCOP_DASHBOARD_CACHE_SECS`, default 60; 0 computes them on every request).
     pub dashboard_cache_ttl: Duration,
+    /// E-mail, SMS and Zalo: providers, retries, giving up.
+    pub messages: MessagesConfig,
 }
 
 /// Where the Meilisearch server is and how to talk to it.
@@ -155,6 +159,16 @@ impl Config {
             settings = settings.with_file(&path)?;
         }
         Self::from_settings(&settings, overrides)
+    }
+
+    /// The configuration a settings file gives, under the environment `env` (to check a file
+    /// before deploying it: the test suite loads the example shipped in `deploy/`).
+    pub fn from_file(
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let settings = Settings::new(env).with_file(path)?;
+        Self::from_settings(&settings, Overrides::default())
     }
 
     fn from_settings(settings: &Settings<'_>, overrides: Overrides) -> Result<Self, ConfigError> {
@@ -247,6 +261,7 @@ impl Config {
             search_batch_size: search_batch_size.clamp(1, 10_000),
             media: MediaConfig::load(settings)?,
             dashboard_cache_ttl: Duration::from_secs(dashboard_cache_secs.min(3600)),
+            messages: MessagesConfig::load(settings)?,
         };
         settings.refuse_unknown_file_keys()?;
         if production {

@@ -176,7 +176,7 @@ pub struct PhotoOrder {
 /// A product's photos in display order (members of its cooperative).
 #[utoipa::path(get, path = "/products/{id}/photos", tag = "workspace",
     params(("id" = i64, Path, description = "Product id")),
-    responses((status = 200, body = [PhotoDetail]), (status = 404, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = [PhotoDetail]), (status = 404, body = Problem)))]
 async fn list_product_photos(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -191,7 +191,7 @@ async fn list_product_photos(
 #[utoipa::path(post, path = "/products/{id}/photos", tag = "workspace",
     params(("id" = i64, Path, description = "Product id")),
     request_body(content = PhotoUpload, content_type = "multipart/form-data"),
-    responses((status = 201, body = PhotoDetail), (status = 404, body = Problem),
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 201, body = PhotoDetail), (status = 404, body = Problem),
         (status = 415, body = Problem), (status = 422, body = Problem)))]
 async fn upload_product_photo(
     State(state): State<AppState>,
@@ -215,7 +215,7 @@ async fn upload_product_photo(
 #[utoipa::path(put, path = "/products/{id}/photos/order", tag = "workspace",
     params(("id" = i64, Path, description = "Product id")),
     request_body = PhotoOrder,
-    responses((status = 200, body = [PhotoDetail]), (status = 404, body = Problem),
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = [PhotoDetail]), (status = 404, body = Problem),
         (status = 422, body = Problem)))]
 async fn reorder_product_photos(
     State(state): State<AppState>,
@@ -238,7 +238,7 @@ async fn reorder_product_photos(
 /// A batch's photos (members of its cooperative).
 #[utoipa::path(get, path = "/batches/{id}/photos", tag = "trace",
     params(("id" = i64, Path, description = "Batch id")),
-    responses((status = 200, body = [PhotoDetail]), (status = 404, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = [PhotoDetail]), (status = 404, body = Problem)))]
 async fn list_batch_photos(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -252,7 +252,7 @@ async fn list_batch_photos(
 #[utoipa::path(post, path = "/batches/{id}/photos", tag = "trace",
     params(("id" = i64, Path, description = "Batch id")),
     request_body(content = PhotoUpload, content_type = "multipart/form-data"),
-    responses((status = 201, body = PhotoDetail), (status = 404, body = Problem),
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 201, body = PhotoDetail), (status = 404, body = Problem),
         (status = 415, body = Problem), (status = 422, body = Problem)))]
 async fn upload_batch_photo(
     State(state): State<AppState>,
@@ -275,7 +275,7 @@ async fn upload_batch_photo(
 /// Delete a photo and its files.
 #[utoipa::path(delete, path = "/photos/{id}", tag = "workspace",
     params(("id" = i64, Path, description = "Photo id")),
-    responses((status = 204), (status = 404, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 204), (status = 404, body = Problem)))]
 async fn delete_photo(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,

@@ -129,8 +129,10 @@ impl CheckoutRequest {
         };
         let checkout_key = match self.checkout_key.as_deref().map(str::trim) {
             None | Some("") => None,
+            // At least 16 characters: sending a key again returns that checkout's payment page,
+            // so a key must be as hard to guess as a token.
             Some(key)
-                if key.len() <= 64
+                if (16..=64).contains(&key.len())
                     && key
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
@@ -140,7 +142,7 @@ impl CheckoutRequest {
             Some(_) => {
                 errors.add(
                     "checkout_key",
-                    FieldIssue::new("invalid_checkout_key", "at most 64 letters, digits, - or _"),
+                    FieldIssue::new("invalid_checkout_key", "16 to 64 letters, digits, - or _"),
                 );
                 None
             }
@@ -318,6 +320,18 @@ async fn create(
     let mut row: payments::ActiveModel = payment.into();
     row.amount_vnd = Set(amount);
     let payment = row.update(&txn).await?;
+    if let Some(buyer) = buyer
+        && request.method == PaymentMethod::VietQr
+    {
+        crate::messages::events::checkout_instructions(
+            &txn,
+            settings,
+            buyer.id,
+            &payment,
+            &access_token,
+        )
+        .await?;
+    }
     cart::clear(&txn, cart_id).await?;
     txn.commit().await?;
     Ok(CheckoutOutcome {

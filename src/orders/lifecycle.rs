@@ -87,6 +87,8 @@ pub async fn record_event(
     }
     .insert(db)
     .await?;
+    // The messages this move owes (paid, shipped, cancelled…), in the same transaction.
+    crate::messages::events::order_status_changed(db, order_id, status.as_str()).await?;
     Ok(())
 }
 

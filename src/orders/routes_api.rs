@@ -265,7 +265,7 @@ async fn one_view(
 /// An order with its items and history (its buyer, the selling cooperative, administrators).
 #[utoipa::path(get, path = "/orders/{id}", tag = "orders",
     params(("id" = i64, Path, description = "Order id")),
-    responses((status = 200, body = OrderView), (status = 404, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = OrderView), (status = 404, body = Problem)))]
 async fn get_order(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -288,7 +288,7 @@ pub struct CancelRequest {
 #[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders",
     params(("id" = i64, Path, description = "Order id")),
     request_body = CancelRequest,
-    responses((status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn cancel_order(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -302,7 +302,7 @@ async fn cancel_order(
 /// The cooperative accepts a paid order.
 #[utoipa::path(post, path = "/orders/{id}/accept", tag = "workspace",
     params(("id" = i64, Path, description = "Order id")),
-    responses((status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn accept_order(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -332,7 +332,7 @@ pub struct ShipRequest {
 #[utoipa::path(post, path = "/orders/{id}/ship", tag = "workspace",
     params(("id" = i64, Path, description = "Order id")),
     request_body = ShipRequest,
-    responses((status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn ship_order(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -356,7 +356,7 @@ async fn ship_order(
 /// The cooperative records the delivery.
 #[utoipa::path(post, path = "/orders/{id}/deliver", tag = "workspace",
     params(("id" = i64, Path, description = "Order id")),
-    responses((status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn deliver_order(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -377,7 +377,7 @@ async fn deliver_order(
 /// The shopper (or the cooperative) closes a delivered order.
 #[utoipa::path(post, path = "/orders/{id}/complete", tag = "orders",
     params(("id" = i64, Path, description = "Order id")),
-    responses((status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn complete_order(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -408,7 +408,7 @@ pub struct OrderListQuery {
 /// A cooperative's orders, newest first (its members only).
 #[utoipa::path(get, path = "/cooperatives/{id}/orders", tag = "workspace",
     params(("id" = i64, Path, description = "Cooperative id"), OrderListQuery),
-    responses((status = 200, body = [OrderView]), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = [OrderView]), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn cooperative_orders(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -449,7 +449,7 @@ pub struct StatementView {
 /// A cooperative's statement (its members only).
 #[utoipa::path(get, path = "/cooperatives/{id}/statement", tag = "workspace",
     params(("id" = i64, Path, description = "Cooperative id")),
-    responses((status = 200, body = StatementView), (status = 404, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = StatementView), (status = 404, body = Problem)))]
 async fn cooperative_statement(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,

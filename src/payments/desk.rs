@@ -550,6 +550,7 @@ pub async fn record_payout(
     .credit(Account::BankCash, request.amount_vnd)
     .post(&txn)
     .await?;
+    crate::messages::events::payout_recorded(&txn, &payout).await?;
     txn.commit().await?;
     Ok(PayoutView {
         id: payout.id,

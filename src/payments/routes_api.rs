@@ -109,7 +109,7 @@ async fn stripe_webhook(
 
 /// Money that did not match a payment exactly, waiting for an administrator.
 #[utoipa::path(get, path = "/admin/payment-exceptions", tag = "admin",
-    responses((status = 200, body = [ExceptionView]), (status = 403, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = [ExceptionView]), (status = 403, body = Problem)))]
 async fn list_exceptions(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -123,7 +123,7 @@ async fn list_exceptions(
 #[utoipa::path(post, path = "/admin/payment-exceptions/{id}/resolve", tag = "admin",
     params(("id" = i64, Path, description = "Queue item id")),
     request_body = ResolveRequest,
-    responses((status = 200, body = ExceptionView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = ExceptionView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn resolve_exception(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -138,7 +138,7 @@ async fn resolve_exception(
 /// bank transaction id makes it count once).
 #[utoipa::path(post, path = "/admin/payments/confirm", tag = "admin",
     request_body = ManualConfirmation,
-    responses((status = 200, body = TransferOutcome), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = TransferOutcome), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn confirm_transfer(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -150,7 +150,7 @@ async fn confirm_transfer(
 
 /// Refunds not yet completed.
 #[utoipa::path(get, path = "/admin/refunds", tag = "admin",
-    responses((status = 200, body = [RefundView]), (status = 403, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = [RefundView]), (status = 403, body = Problem)))]
 async fn list_refunds(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -162,7 +162,7 @@ async fn list_refunds(
 /// Send a card refund that Stripe refused once more, under a new idempotency key.
 #[utoipa::path(post, path = "/admin/refunds/{id}/retry", tag = "admin",
     params(("id" = i64, Path, description = "Refund id")),
-    responses((status = 200, body = RefundView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = RefundView), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn retry_refund(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -185,7 +185,7 @@ pub struct RefundCompletion {
 #[utoipa::path(post, path = "/admin/refunds/{id}/complete", tag = "admin",
     params(("id" = i64, Path, description = "Refund id")),
     request_body = RefundCompletion,
-    responses((status = 200, body = RefundView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = RefundView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn complete_refund(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -201,7 +201,7 @@ async fn complete_refund(
 /// Record a payout to a cooperative (never more than it is owed).
 #[utoipa::path(post, path = "/admin/payouts", tag = "admin",
     request_body = PayoutRequest,
-    responses((status = 200, body = PayoutView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = PayoutView), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn record_payout(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -223,7 +223,7 @@ pub struct LedgerBalances {
 
 /// Every ledger account's balance (debits positive; what is owed is negative).
 #[utoipa::path(get, path = "/admin/ledger/balances", tag = "admin",
-    responses((status = 200, body = LedgerBalances), (status = 403, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = LedgerBalances), (status = 403, body = Problem)))]
 async fn ledger_balances(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -237,7 +237,7 @@ async fn ledger_balances(
 
 /// Provider payments checked against orders and the ledger.
 #[utoipa::path(get, path = "/admin/reconciliation", tag = "admin",
-    responses((status = 200, body = [ReconciliationLine]), (status = 403, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = [ReconciliationLine]), (status = 403, body = Problem)))]
 async fn reconciliation(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,

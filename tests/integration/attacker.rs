@@ -974,3 +974,54 @@ async fn a_stalled_request_body_is_cut_off() {
     .await;
     assert!(read.is_ok(), "the server kept half-sent headers open");
 }
+
+// ---------------------------------------------------------------- checkout keys
+
+/// Sending a `checkout_key` again returns that checkout's payment page, so a short key would
+/// let a stranger guess their way into someone else's payment: keys under 16 characters are
+/// refused with the field named, and a 16-character key works.
+#[tokio::test]
+async fn a_guessable_checkout_key_is_refused() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let owner = app.user("owner@htx.vn").await;
+    let cooperative =
+        verified_cooperative(&admin, &owner, "5100000071", "HTX Mật ong Gia Phú").await;
+    let (product, _) =
+        crate::support::published_product(&owner, cooperative, "Mật ong bạc hà").await;
+    let shopper = app.user("shopper@example.vn").await;
+    let (status, cart) = shopper
+        .post(
+            "/api/v1/cart/items",
+            json!({"product_id": product, "quantity": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cart}");
+    let checkout = |key: &str| {
+        json!({
+            "recipient_name": "Nguyễn Thị Lan",
+            "recipient_phone": "0912345678",
+            "province_code": "15",
+            "commune_code": "02923",
+            "street": "Thôn Cóc 1",
+            "payment_method": "vietqr",
+            "checkout_key": key,
+        })
+    };
+    for short in ["1", "order-42", "fifteen-chars-x"] {
+        let (status, problem) = shopper.post("/api/v1/checkout", checkout(short)).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{short}: {problem}"
+        );
+        assert!(
+            crate::support::names_field(&problem, "checkout_key"),
+            "{problem}"
+        );
+    }
+    let (status, body) = shopper
+        .post("/api/v1/checkout", checkout("sixteen-chars-ok"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}

@@ -144,3 +144,92 @@ async fn a_backup_taken_while_serving_is_a_consistent_database() {
         "an existing file is never overwritten"
     );
 }
+
+/// The settings file shipped for a province deployment loads, in production mode, with every
+/// part of the distributed setup on.
+#[test]
+fn the_shipped_settings_file_loads_in_production_mode() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/ocop-market.toml.example");
+    let config = ocop_market::config::Config::from_file(&path, &|_| None).unwrap();
+    assert!(config.production);
+    assert!(!config.is_sqlite());
+    assert!(config.redis.is_some());
+    assert!(config.meilisearch.is_some());
+    assert!(config.metrics_token.is_some());
+    assert!(config.log_json);
+    assert_eq!(config.proxies.trusted.len(), 1);
+    assert!(config.commerce.bank_webhook.is_some());
+}
+
+/// The nginx configuration shipped in `deploy/` passes `nginx -t` (with a throw-away
+/// certificate in place of the real one).
+#[test]
+fn the_shipped_nginx_configuration_passes_nginx_t() {
+    let nginx = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(nginx) = nginx else {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!(
+                "nginx is not installed (.ci/run installs nginx-light); CI=true, so this is a failure"
+            );
+        }
+        eprintln!("SKIPPED: nginx is not installed (apt-get install nginx-light)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let certificate = dir.path().join("fullchain.pem");
+    let key = dir.path().join("privkey.pem");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=ocop.example.vn",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&certificate)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/nginx.conf"),
+    )
+    .unwrap();
+    let checked = shipped
+        .replace(
+            "/etc/letsencrypt/live/ocop.example.vn/fullchain.pem",
+            certificate.to_str().unwrap(),
+        )
+        .replace(
+            "/etc/letsencrypt/live/ocop.example.vn/privkey.pem",
+            key.to_str().unwrap(),
+        );
+    let conf = dir.path().join("nginx.conf");
+    std::fs::write(&conf, checked).unwrap();
+    let output = std::process::Command::new(nginx)
+        .arg("-t")
+        .arg("-c")
+        .arg(&conf)
+        .arg("-p")
+        .arg(dir.path())
+        .output()
+        .expect("nginx runs");
+    assert!(
+        output.status.success(),
+        "nginx -t refused the configuration:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -804,7 +804,7 @@ async fn a_replayed_card_checkout_gets_the_session_made_the_first_time() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let body = checkout_body(&app, Some("key-123"));
+    let body = checkout_body(&app, Some("replayed-checkout-key-123"));
     let (status, first) = shop.shopper.post("/api/v1/checkout", body.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
     let (status, again) = shop.shopper.post("/api/v1/checkout", body).await;

@@ -469,3 +469,34 @@ impl TestApp {
         into_json(self.client().get(self.url(path)).send().await.unwrap()).await
     }
 }
+
+impl TestApp {
+    /// A POST as an anonymous visitor.
+    #[allow(dead_code)]
+    pub async fn admin_free_post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        into_json(
+            self.client()
+                .post(self.url(path))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Another session of an existing account (logged in with [`PASSWORD`]): a client with
+    /// its own cookie.
+    #[allow(dead_code)]
+    pub async fn user_session(&self, identifier: &str) -> reqwest::Client {
+        let client = self.client();
+        let response = client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({"identifier": identifier, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        client
+    }
+}

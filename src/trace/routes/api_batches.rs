@@ -64,7 +64,7 @@ fn batch_view(state: &AppState, b: &batch_rows::Model) -> BatchView {
 /// The batches of a product (members of its cooperative).
 #[utoipa::path(get, path = "/products/{id}/batches", tag = "trace",
     params(("id" = i64, Path, description = "Product id")),
-    responses((status = 200, body = [BatchView]), (status = 404, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = [BatchView]), (status = 404, body = Problem)))]
 pub(super) async fn list_batches(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -79,7 +79,7 @@ pub(super) async fn list_batches(
 #[utoipa::path(post, path = "/products/{id}/batches", tag = "trace",
     params(("id" = i64, Path, description = "Product id")),
     request_body = BatchInput,
-    responses(
+    responses((status = 401, body = Problem, description = "Not logged in"), 
         (status = 201, body = BatchView),
         (status = 404, body = Problem),
         (status = 409, body = Problem, description = "Lot code already used for this product"),
@@ -100,7 +100,7 @@ pub(super) async fn create_batch(
 /// A batch (members).
 #[utoipa::path(get, path = "/batches/{id}", tag = "trace",
     params(("id" = i64, Path, description = "Batch id")),
-    responses((status = 200, body = BatchView), (status = 404, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = BatchView), (status = 404, body = Problem)))]
 pub(super) async fn get_batch(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -113,7 +113,7 @@ pub(super) async fn get_batch(
 /// A batch's trace events in time order (members).
 #[utoipa::path(get, path = "/batches/{id}/events", tag = "trace",
     params(("id" = i64, Path, description = "Batch id")),
-    responses((status = 200, body = [EventView]), (status = 404, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = [EventView]), (status = 404, body = Problem)))]
 pub(super) async fn list_events(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -129,7 +129,7 @@ pub(super) async fn list_events(
 #[utoipa::path(post, path = "/batches/{id}/events", tag = "trace",
     params(("id" = i64, Path, description = "Batch id")),
     request_body = EventInput,
-    responses((status = 201, body = EventView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 201, body = EventView), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub(super) async fn record_event(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -151,7 +151,7 @@ pub(super) async fn record_event(
 /// The batch's history as an EPCIS 2.0 JSON-LD document.
 #[utoipa::path(get, path = "/batches/{id}/epcis", tag = "trace",
     params(("id" = i64, Path, description = "Batch id")),
-    responses((status = 200, description = "EPCISDocument (application/ld+json)"), (status = 404, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, description = "EPCISDocument (application/ld+json)"), (status = 404, body = Problem)))]
 pub(super) async fn export_epcis(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,

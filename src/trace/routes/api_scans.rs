@@ -41,7 +41,7 @@ fn days(params: &AnalyticsParams) -> AppResult<i64> {
 /// Scan analytics of a cooperative (members).
 #[utoipa::path(get, path = "/cooperatives/{id}/scan-analytics", tag = "trace",
     params(("id" = i64, Path, description = "Cooperative id"), AnalyticsParams),
-    responses((status = 200, body = ScanAnalytics), (status = 404, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = ScanAnalytics), (status = 404, body = Problem)))]
 pub(super) async fn cooperative_scan_analytics(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -57,7 +57,7 @@ pub(super) async fn cooperative_scan_analytics(
 
 /// Scan analytics of every cooperative (administrators).
 #[utoipa::path(get, path = "/admin/scan-analytics", tag = "admin", params(AnalyticsParams),
-    responses((status = 200, body = ScanAnalytics), (status = 403, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = ScanAnalytics), (status = 403, body = Problem)))]
 pub(super) async fn admin_scan_analytics(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,

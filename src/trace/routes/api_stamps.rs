@@ -54,7 +54,7 @@ pub struct StampPage {
 /// A batch's stamps by serial (members).
 #[utoipa::path(get, path = "/batches/{id}/stamps", tag = "trace",
     params(("id" = i64, Path, description = "Batch id"), PageParams),
-    responses((status = 200, body = StampPage), (status = 404, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = StampPage), (status = 404, body = Problem)))]
 pub(super) async fn list_stamps(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -90,7 +90,7 @@ pub(super) async fn list_stamps(
 #[utoipa::path(post, path = "/batches/{id}/stamps", tag = "trace",
     params(("id" = i64, Path, description = "Batch id")),
     request_body = IssueRequest,
-    responses((status = 201, body = IssuedRoll), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 201, body = IssuedRoll), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub(super) async fn issue_stamps(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -117,7 +117,7 @@ pub struct VoidResult {
 #[utoipa::path(post, path = "/batches/{id}/stamps/void", tag = "trace",
     params(("id" = i64, Path, description = "Batch id")),
     request_body = VoidRequest,
-    responses((status = 200, body = VoidResult), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = VoidResult), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub(super) async fn void_stamps(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -133,7 +133,7 @@ pub(super) async fn void_stamps(
 /// A batch's label sheet (PDF, A4, vector QR codes).
 #[utoipa::path(get, path = "/batches/{id}/labels.pdf", tag = "trace",
     params(("id" = i64, Path, description = "Batch id"), LabelParams),
-    responses((status = 200, description = "application/pdf"), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, description = "application/pdf"), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub(super) async fn api_labels_pdf(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -159,7 +159,7 @@ pub(super) async fn api_labels_pdf(
 /// A batch's stamps as CSV for a print shop.
 #[utoipa::path(get, path = "/batches/{id}/stamps.csv", tag = "trace",
     params(("id" = i64, Path, description = "Batch id"), CsvParams),
-    responses((status = 200, description = "text/csv"), (status = 404, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, description = "text/csv"), (status = 404, body = Problem)))]
 pub(super) async fn api_stamps_csv(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
@@ -196,7 +196,7 @@ pub struct QrParams {
 /// One stamp's QR code as SVG or PNG (members of its cooperative).
 #[utoipa::path(get, path = "/stamps/{code}/qr", tag = "trace",
     params(("code" = String, Path, description = "Stamp code"), QrParams),
-    responses((status = 200, description = "image/svg+xml or image/png"), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, description = "image/svg+xml or image/png"), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub(super) async fn stamp_qr(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,

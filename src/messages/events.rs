@@ -1,0 +1,313 @@
+//! The messages that events of the marketplace ask for, written in the event's transaction.
+//!
+//! Part of the write side: reads entities only (orders, their items, members, places), never
+//! the services that cause the events, so every service can call in.
+
+use std::collections::BTreeMap;
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::Template;
+use super::outbox::to_user;
+use crate::config::Config;
+use crate::domain::Money;
+use crate::entities::{
+    communes, cooperative_members, cooperatives, order_items, orders, payments, payouts, provinces,
+};
+use crate::error::AppResult;
+
+/// Parameters of a template, built up by name.
+#[derive(Debug, Default, Clone)]
+pub struct Params(BTreeMap<String, String>);
+
+impl Params {
+    pub fn with(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.0.insert(name.to_owned(), value.into());
+        self
+    }
+
+    pub fn into_map(self) -> BTreeMap<String, String> {
+        self.0
+    }
+}
+
+/// The order number people read (`DH000123`), as the order pages show it.
+pub fn order_number(id: i64) -> String {
+    format!("DH{id:06}")
+}
+
+/// The carrier's own tracking page, for the carriers whose address is known.
+pub fn tracking_link(carrier: &str, tracking_number: &str) -> Option<String> {
+    let folded = crate::domain::fold_vietnamese(carrier)
+        .to_lowercase()
+        .replace([' ', '-', '_'], "");
+    let number: String = tracking_number
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    if number.is_empty() {
+        return None;
+    }
+    match folded.as_str() {
+        "ghn" | "giaohangnhanh" => Some(format!("https://donhang.ghn.vn/?order_code={number}")),
+        "ghtk" | "giaohangtietkiem" => Some(format!("https://i.ghtk.vn/{number}")),
+        _ => None,
+    }
+}
+
+/// After a checkout to be paid by bank transfer: the VietQR details and the link back to the
+/// payment page, to the shopper (in the checkout's transaction).
+pub async fn checkout_instructions(
+    db: &impl ConnectionTrait,
+    config: &Config,
+    user_id: i64,
+    payment: &payments::Model,
+    access_token: &str,
+) -> AppResult<()> {
+    let account = &config.commerce.collecting_account;
+    let params = Params::default()
+        .with("reference", payment.reference.clone())
+        .with("total", Money::from_dong(payment.amount_vnd).to_string())
+        .with("bank", format!("BIN {}", account.bank_bin))
+        .with("account_number", account.account_number.clone())
+        .with("account_name", account.account_name.clone())
+        .with(
+            "link",
+            format!(
+                "{}/payments/{}?token={access_token}",
+                config.public_url, payment.reference
+            ),
+        );
+    to_user(
+        db,
+        user_id,
+        Template::CheckoutInstructions,
+        &format!("checkout:{}", payment.id),
+        params.into_map(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The messages an order's move to `status` asks for (called with the order's history entry,
+/// in the same transaction).
+pub async fn order_status_changed(
+    db: &impl ConnectionTrait,
+    order_id: i64,
+    status: &str,
+) -> AppResult<()> {
+    let Some(order) = orders::Entity::find_by_id(order_id).one(db).await? else {
+        return Ok(());
+    };
+    let base = order_params(db, &order).await?;
+    let shopper = order.buyer_user_id;
+    match status {
+        "paid" => {
+            let key = format!("order-paid:{order_id}");
+            for member in members(db, order.cooperative_id).await? {
+                to_user(
+                    db,
+                    member,
+                    Template::OrderPaidCooperative,
+                    &key,
+                    base.clone().into_map(),
+                )
+                .await?;
+            }
+            if let Some(user) = shopper {
+                to_user(
+                    db,
+                    user,
+                    Template::OrderPaidShopper,
+                    &format!("order-paid-shopper:{order_id}"),
+                    base.into_map(),
+                )
+                .await?;
+            }
+        }
+        "accepted" | "delivered" => {
+            if let Some(user) = shopper {
+                let template = if status == "accepted" {
+                    Template::OrderAccepted
+                } else {
+                    Template::OrderDelivered
+                };
+                to_user(
+                    db,
+                    user,
+                    template,
+                    &format!("order-{status}:{order_id}"),
+                    base.into_map(),
+                )
+                .await?;
+            }
+        }
+        "shipped" => {
+            if let Some(user) = shopper {
+                let carrier = order.carrier.clone().unwrap_or_default();
+                let number = order.tracking_number.clone().unwrap_or_default();
+                let link = tracking_link(&carrier, &number).unwrap_or_default();
+                let params = base
+                    .with("carrier", carrier)
+                    .with("tracking_number", number)
+                    .with("tracking_link", link);
+                to_user(
+                    db,
+                    user,
+                    Template::OrderShipped,
+                    &format!("order-shipped:{order_id}"),
+                    params.into_map(),
+                )
+                .await?;
+            }
+        }
+        "cancelled" => {
+            let by = order.cancelled_by.as_deref().unwrap_or("");
+            let reason = order.cancel_reason.clone().unwrap_or_default();
+            let params = base.with("reason", reason);
+            if by == "shopper" {
+                for member in members(db, order.cooperative_id).await? {
+                    to_user(
+                        db,
+                        member,
+                        Template::OrderCancelledByShopper,
+                        &format!("order-cancelled-by-shopper:{order_id}"),
+                        params.clone().into_map(),
+                    )
+                    .await?;
+                }
+            }
+            // An unpaid checkout that lapsed owes nothing and tells nobody.
+            if let (Some(user), Some(_)) = (shopper, order.paid_at) {
+                to_user(
+                    db,
+                    user,
+                    Template::OrderCancelledShopper,
+                    &format!("order-cancelled:{order_id}"),
+                    params.into_map(),
+                )
+                .await?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The province's decision on a cooperative, to its members: verified, or rejected with the
+/// reason. Each decision is its own message (keyed by the time of the review).
+pub async fn cooperative_decided(
+    db: &impl ConnectionTrait,
+    cooperative: &cooperatives::Model,
+) -> AppResult<()> {
+    let template = match cooperative.status.as_str() {
+        "verified" => Template::CooperativeVerified,
+        "rejected" => Template::CooperativeRejected,
+        _ => return Ok(()),
+    };
+    let at = cooperative
+        .reviewed_at
+        .map_or(0, |at| at.timestamp_millis());
+    let params = Params::default()
+        .with("cooperative", cooperative.name.clone())
+        .with(
+            "reason",
+            cooperative.status_reason.clone().unwrap_or_default(),
+        );
+    for member in members(db, cooperative.id).await? {
+        to_user(
+            db,
+            member,
+            template,
+            &format!("cooperative-{}:{}:{at}", cooperative.status, cooperative.id),
+            params.clone().into_map(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A payout recorded by the platform, to the cooperative's members.
+pub async fn payout_recorded(db: &impl ConnectionTrait, payout: &payouts::Model) -> AppResult<()> {
+    let cooperative = cooperatives::Entity::find_by_id(payout.cooperative_id)
+        .one(db)
+        .await?
+        .map(|c| c.name)
+        .unwrap_or_default();
+    let params = Params::default()
+        .with("amount", Money::from_dong(payout.amount_vnd).to_string())
+        .with("cooperative", cooperative)
+        .with("reference", payout.bank_reference.clone());
+    for member in members(db, payout.cooperative_id).await? {
+        to_user(
+            db,
+            member,
+            Template::PayoutRecorded,
+            &format!("payout:{}", payout.id),
+            params.clone().into_map(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The users of a cooperative, owner first.
+pub async fn members(db: &impl ConnectionTrait, cooperative_id: i64) -> AppResult<Vec<i64>> {
+    let mut rows = cooperative_members::Entity::find()
+        .filter(cooperative_members::Column::CooperativeId.eq(cooperative_id))
+        .order_by_asc(cooperative_members::Column::CreatedAt)
+        .all(db)
+        .await?;
+    rows.sort_by_key(|m| m.role != "owner");
+    Ok(rows.into_iter().map(|m| m.user_id).collect())
+}
+
+/// What every order message may name: number, cooperative, amount, items, address.
+async fn order_params(db: &impl ConnectionTrait, order: &orders::Model) -> AppResult<Params> {
+    let items = order_items::Entity::find()
+        .filter(order_items::Column::OrderId.eq(order.id))
+        .order_by_asc(order_items::Column::Id)
+        .all(db)
+        .await?;
+    let lines: Vec<String> = items
+        .iter()
+        .map(|i| {
+            format!(
+                "- {} × {} ({}): {}",
+                i.quantity,
+                i.product_name,
+                i.unit,
+                Money::from_dong(i.line_total_vnd)
+            )
+        })
+        .collect();
+    let cooperative = cooperatives::Entity::find_by_id(order.cooperative_id)
+        .one(db)
+        .await?
+        .map(|c| c.name)
+        .unwrap_or_default();
+    let commune = communes::Entity::find_by_id(order.commune_code.clone())
+        .one(db)
+        .await?
+        .map(|c| c.name)
+        .unwrap_or_default();
+    let province = provinces::Entity::find_by_id(order.province_code.clone())
+        .one(db)
+        .await?
+        .map(|p| p.name)
+        .unwrap_or_default();
+    let address = [order.street.as_str(), commune.as_str(), province.as_str()]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(Params::default()
+        .with("order_number", order_number(order.id))
+        .with("cooperative", cooperative)
+        .with("total", Money::from_dong(order.total_vnd).to_string())
+        .with("items", lines.join("\n"))
+        .with("item_count", items.len().to_string())
+        .with("recipient_name", order.recipient_name.clone())
+        .with("recipient_phone", order.recipient_phone.clone())
+        .with("address", address))
+}

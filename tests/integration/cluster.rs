@@ -762,7 +762,10 @@ async fn a_killed_single_server_loses_only_its_last_second_of_scans() {
             }
         }
     }
-    assert!(before_bound > 100, "the load ran: {before_bound} scans answered");
+    assert!(
+        before_bound > 100,
+        "the load ran: {before_bound} scans answered"
+    );
     assert_eq!(
         (lost, doubled),
         (0, 0),

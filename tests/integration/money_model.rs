@@ -872,8 +872,19 @@ impl Run {
                 balance.paid_out_vnd
             );
         }
-        let payout_rows = payouts::Entity::find().all(db).await.unwrap().len();
-        let _ = payout_rows;
+        let payout_rows: i64 = payouts::Entity::find()
+            .all(db)
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.amount_vnd)
+            .sum();
+        let model_paid: i64 = self.paid_out.values().sum();
+        check!(
+            self,
+            payout_rows == model_paid,
+            "payouts recorded {payout_rows}, made {model_paid}"
+        );
 
         // No payment credited twice; orders agree with their payments.
         let mut received: HashMap<i64, u32> = HashMap::new();

@@ -533,6 +533,7 @@ pub async fn synthetic(
             updated_at: Set(now),
             reviewed_at: Set(Some(now)),
             delivery_fee_vnd: Set(30_000),
+            reviewed_fingerprint: Set(None),
         });
     }
     for chunk in coop_rows.chunks(500) {

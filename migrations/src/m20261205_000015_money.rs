@@ -6,6 +6,11 @@
 //!   taken over, under the same idempotency key.
 //! - `refunds.refunded_vnd`: what Stripe says it refunded (its answer, then `charge.refunded`),
 //!   beside what the platform asked for.
+//! - `carts.merge_note`: what a visitor's cart could not bring into the account's cart at
+//!   login (a product no longer for sale, a full cart), shown to the shopper once.
+//! - `cooperatives.reviewed_fingerprint`: what the province reviewed when it verified the
+//!   cooperative (registration number, name, commune, bank account), so that a decision on
+//!   details that changed since is refused and a change afterwards goes back to review.
 //! - `stock_adjustments`: stock changes only by explicit adjustments (a delta with a reason and
 //!   who made it), never by a product edit writing back a number it loaded earlier.
 
@@ -31,6 +36,22 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(Refunds::Table)
                     .add_column(big_integer_null(Refunds::RefundedVnd))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Cooperatives::Table)
+                    .add_column(string_len_null(Cooperatives::ReviewedFingerprint, 64))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Carts::Table)
+                    .add_column(text_null(Carts::MergeNote))
                     .to_owned(),
             )
             .await?;
@@ -75,6 +96,22 @@ impl MigrationTrait for Migration {
         manager
             .drop_table(Table::drop().table(StockAdjustments::Table).to_owned())
             .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Carts::Table)
+                    .drop_column(Carts::MergeNote)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Cooperatives::Table)
+                    .drop_column(Cooperatives::ReviewedFingerprint)
+                    .to_owned(),
+            )
+            .await?;
         for column in [Refunds::RefundedVnd, Refunds::ClaimedAt] {
             manager
                 .alter_table(
@@ -118,4 +155,16 @@ enum Products {
 enum Users {
     Table,
     Id,
+}
+
+#[derive(DeriveIden)]
+enum Carts {
+    Table,
+    MergeNote,
+}
+
+#[derive(DeriveIden)]
+enum Cooperatives {
+    Table,
+    ReviewedFingerprint,
 }

@@ -13,6 +13,7 @@ use sea_orm::{
 use crate::accounts::CurrentUser;
 use crate::catalog::certificates::refresh_product_rating;
 use crate::catalog::products::refresh_listing_of_cooperative;
+use crate::catalog::review_fingerprint;
 use crate::catalog::{CertificateStatus, CooperativeStatus};
 use crate::domain::{FieldIssue, bounded_text};
 use crate::entities::{cooperatives, ocop_certificates, products};
@@ -72,20 +73,38 @@ fn parse_reason(decision_needs_reason: bool, reason: &str) -> AppResult<Option<S
     }
 }
 
-/// Applies an administrator's decision to a cooperative.
+/// Applies an administrator's decision to a cooperative. `fingerprint` is the
+/// [`crate::catalog::cooperatives::review_fingerprint`] of the details the administrator
+/// reviewed: a decision on details that changed since is refused (409 `stale_review`). A
+/// verification records what was verified; a cooperative reinstated after changing those
+/// details goes back to review instead.
 pub async fn decide_cooperative(
     db: &(impl ConnectionTrait + TransactionTrait),
     admin: &CurrentUser,
     cooperative_id: i64,
     decision: CooperativeDecision,
     reason: &str,
+    fingerprint: Option<&str>,
 ) -> AppResult<cooperatives::Model> {
     admin.require_admin()?;
     let reason = parse_reason(decision.needs_reason(), reason)?;
-    let coop = cooperatives::Entity::find_by_id(cooperative_id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let txn = crate::db::begin_write(db).await?;
+    let mut query = cooperatives::Entity::find_by_id(cooperative_id);
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    let coop = query.one(&txn).await?.ok_or(AppError::NotFound)?;
+    let current = review_fingerprint(&coop);
+    if let Some(reviewed) = fingerprint.map(str::trim).filter(|f| !f.is_empty())
+        && reviewed != current
+    {
+        return Err(AppError::conflict(
+            "stale_review",
+            "fingerprint",
+            "the cooperative's registration, name or bank account changed since you reviewed \
+             it; review it again",
+        ));
+    }
     let from = CooperativeStatus::parse(&coop.status).unwrap_or(CooperativeStatus::Pending);
     let to = decision.target(from).ok_or_else(|| {
         AppError::conflict(
@@ -97,13 +116,25 @@ pub async fn decide_cooperative(
             ),
         )
     })?;
+    let to = if decision == CooperativeDecision::Reinstate
+        && coop
+            .reviewed_fingerprint
+            .as_deref()
+            .is_some_and(|f| f != current)
+    {
+        CooperativeStatus::Pending
+    } else {
+        to
+    };
     let mut row: cooperatives::ActiveModel = coop.into();
     row.status = Set(to.as_str().to_owned());
     row.status_reason = Set(reason);
     row.reviewed_at = Set(Some(Utc::now()));
     row.updated_at = Set(Utc::now());
+    if to == CooperativeStatus::Verified {
+        row.reviewed_fingerprint = Set(Some(current));
+    }
     // The cooperative's products appear or disappear with it, in the same transaction.
-    let txn = crate::db::begin_write(db).await?;
     let updated = row.update(&txn).await?;
     refresh_listing_of_cooperative(&txn, updated.id, to).await?;
     if to == CooperativeStatus::Verified {

@@ -67,6 +67,10 @@ pub struct DecisionRequest {
     /// Required when rejecting or suspending.
     #[serde(default)]
     reason: String,
+    /// Cooperatives: the `review_fingerprint` of the details reviewed; a decision on details
+    /// that changed since is refused (409 `stale_review`).
+    #[serde(default)]
+    fingerprint: Option<String>,
 }
 
 fn require_admin(user: &CurrentUser) -> AppResult<()> {
@@ -104,7 +108,7 @@ async fn api_list_cooperatives(
         (status = 200, body = CooperativePrivateView),
         (status = 403, body = Problem),
         (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "Not allowed from the current status"),
+        (status = 409, body = Problem, description = "Not allowed from the current status, or the details changed since the review (`stale_review`)"),
         (status = 422, body = Problem, description = "Missing reason or unknown decision"),
     ))]
 async fn api_decide_cooperative(
@@ -115,7 +119,15 @@ async fn api_decide_cooperative(
 ) -> AppResult<Json<CooperativePrivateView>> {
     require_admin(&user)?;
     let decision = CooperativeDecision::parse(&body.decision).ok_or_else(unknown_decision)?;
-    let coop = decide_cooperative(&state.db, &user, id, decision, &body.reason).await?;
+    let coop = decide_cooperative(
+        &state.db,
+        &user,
+        id,
+        decision,
+        &body.reason,
+        body.fingerprint.as_deref(),
+    )
+    .await?;
     state.changes.publish(&[Change::Cooperative(coop.id)]).await;
     Ok(Json(CooperativePrivateView::new(
         &coop,
@@ -358,6 +370,8 @@ pub struct DecisionForm {
     decision: String,
     #[serde(default)]
     reason: String,
+    #[serde(default)]
+    fingerprint: String,
 }
 
 async fn decide_cooperative_submit(
@@ -369,7 +383,16 @@ async fn decide_cooperative_submit(
 ) -> AppResult<Response> {
     let result = match CooperativeDecision::parse(&form.decision) {
         Some(decision) => {
-            match decide_cooperative(&state.db, &user, id, decision, &form.reason).await {
+            match decide_cooperative(
+                &state.db,
+                &user,
+                id,
+                decision,
+                &form.reason,
+                Some(&form.fingerprint),
+            )
+            .await
+            {
                 Ok(coop) => {
                     state.changes.publish(&[Change::Cooperative(coop.id)]).await;
                     Ok(())

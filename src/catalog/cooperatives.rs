@@ -266,9 +266,9 @@ fn registration_taken() -> AppError {
     )
 }
 
-/// Updates a cooperative's details (owner only). The registration number, the commune and the
-/// bank account are what the province verified: changing any of them sends the cooperative
-/// back to `pending` verification.
+/// Updates a cooperative's details (owner only). The registration number, the name, the
+/// commune and the bank account are what the province verified: changing any of them sends
+/// the cooperative back to `pending` verification.
 pub async fn update(
     db: &(impl ConnectionTrait + TransactionTrait),
     membership: &Membership,
@@ -277,9 +277,11 @@ pub async fn update(
     membership.require_owner()?;
     let current = &membership.cooperative;
     let needs_review = current.registration_number != details.registration_number
+        || current.name != details.name
         || current.commune_code != details.commune.as_str()
         || current.bank_bin != details.bank_bin
-        || current.bank_account_number != details.bank_account_number;
+        || current.bank_account_number != details.bank_account_number
+        || current.bank_account_holder != details.bank_account_holder;
     let mut row: cooperatives::ActiveModel = current.clone().into();
     row.registration_number = Set(details.registration_number);
     row.name = Set(details.name);

@@ -77,3 +77,20 @@ text_enum! {
         Staff => "staff",
     }
 }
+
+/// What the province reviews of a cooperative — registration number, name, commune and bank
+/// account — as a short digest: a decision names the digest it was made on, so a decision on
+/// details that changed meanwhile is refused, and the verified digest is kept on the row.
+pub fn review_fingerprint(coop: &crate::entities::cooperatives::Model) -> String {
+    use sha2::Digest;
+    let reviewed = [
+        coop.registration_number.as_str(),
+        coop.name.as_str(),
+        coop.commune_code.as_str(),
+        coop.bank_bin.as_str(),
+        coop.bank_account_number.as_str(),
+        coop.bank_account_holder.as_str(),
+    ]
+    .join("\u{1f}");
+    data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(reviewed.as_bytes())[..16])
+}

@@ -141,7 +141,7 @@ async fn update_product(
 #[utoipa::path(post, path = "/products/{id}/stock", tag = "workspace",
     params(("id" = i64, Path, description = "Product id")),
     request_body = StockAdjustmentRequest,
-    responses(
+    responses((status = 401, body = Problem, description = "Not logged in"),
         (status = 200, body = StockAdjustmentView),
         (status = 404, body = Problem),
         (status = 409, body = Problem, description = "The stock would go below zero"),

@@ -236,6 +236,10 @@ pub struct CooperativePrivateView {
     /// The caller's role, when the caller is a member.
     pub role: Option<MemberRole>,
     pub created_at: DateTime<Utc>,
+    /// Digest of what the province reviews (registration number, name, commune, bank
+    /// account): an administrator's decision sends it back, and one made on details that
+    /// changed since is refused (409 `stale_review`).
+    pub review_fingerprint: String,
 }
 
 impl CooperativePrivateView {
@@ -253,6 +257,7 @@ impl CooperativePrivateView {
             status_reason: coop.status_reason.clone(),
             role,
             created_at: coop.created_at,
+            review_fingerprint: super::review_fingerprint(coop),
         }
     }
 }

@@ -28,6 +28,7 @@ pub struct Model {
     pub reviewed_at: Option<DateTimeUtc>,
     /// Flat delivery fee this cooperative charges per order, in đồng.
     pub delivery_fee_vnd: i64,
+    pub reviewed_fingerprint: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -79,6 +79,14 @@ pub enum TransactionKind {
     Payout,
     /// Unmatched money was sent back or otherwise settled by an administrator.
     SuspenseResolved,
+    /// A card payment was disputed: Stripe took the amount back, and the cooperatives whose
+    /// orders it paid owe it until the dispute closes.
+    DisputeOpened,
+    /// A dispute closed in the platform's favour: Stripe returned the amount.
+    DisputeWon,
+    /// A refund made outside the platform (in Stripe's dashboard): the money left, and the
+    /// cooperatives whose orders it paid bear it.
+    ExternalRefund,
 }
 
 impl TransactionKind {
@@ -92,6 +100,9 @@ impl TransactionKind {
             Self::RefundFailed => "refund_failed",
             Self::Payout => "payout",
             Self::SuspenseResolved => "suspense_resolved",
+            Self::DisputeOpened => "dispute_opened",
+            Self::DisputeWon => "dispute_won",
+            Self::ExternalRefund => "external_refund",
         }
     }
 }

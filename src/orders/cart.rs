@@ -104,7 +104,8 @@ pub async fn find(db: &DatabaseConnection, owner: &CartOwner) -> AppResult<Optio
     let cart = match (by_user, by_token) {
         (Some(user_cart), Some(visitor_cart)) if visitor_cart.user_id.is_none() => {
             merge_into(&txn, &visitor_cart, &user_cart).await?;
-            Some(user_cart)
+            // Read again: the merge may have noted what it left out.
+            carts::Entity::find_by_id(user_cart.id).one(&txn).await?
         }
         (Some(user_cart), _) => Some(user_cart),
         // The visitor's cart becomes the account's cart.
@@ -121,8 +122,20 @@ pub async fn find(db: &DatabaseConnection, owner: &CartOwner) -> AppResult<Optio
     Ok(cart)
 }
 
+/// A product a visitor's cart could not bring into the account's cart.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct LeftOut {
+    pub product_id: i64,
+    /// The product's name, when it still exists.
+    pub name: String,
+    /// `unavailable` (no longer for sale) or `cart_full` (the cart holds the most products).
+    pub reason: String,
+}
+
 /// Moves a visitor cart's lines into the account's cart (quantities add up, capped) and
-/// deletes the visitor cart.
+/// deletes the visitor cart. What cannot move (a product no longer for sale, a line past the
+/// cart's limit) is left out, never failing the merge (which would fail every later cart and
+/// checkout request of the session); what was left out is noted on the cart for the shopper.
 async fn merge_into(
     db: &impl ConnectionTrait,
     from: &carts::Model,
@@ -130,10 +143,41 @@ async fn merge_into(
 ) -> AppResult<()> {
     let lines = cart_items::Entity::find()
         .filter(cart_items::Column::CartId.eq(from.id))
+        .order_by_asc(cart_items::Column::Id)
         .all(db)
         .await?;
+    let mut left_out = Vec::new();
     for line in lines {
-        add_line(db, into.id, line.product_id, line.quantity, false).await?;
+        let reason = match add_line(db, into.id, line.product_id, line.quantity, false).await {
+            Ok(()) => continue,
+            Err(AppError::Validation(_)) => "unavailable",
+            Err(AppError::Conflict {
+                code: "cart_full", ..
+            }) => "cart_full",
+            Err(other) => return Err(other),
+        };
+        let name = product_rows::Entity::find_by_id(line.product_id)
+            .one(db)
+            .await?
+            .map(|p| p.name)
+            .unwrap_or_default();
+        left_out.push(LeftOut {
+            product_id: line.product_id,
+            name,
+            reason: reason.to_owned(),
+        });
+    }
+    if !left_out.is_empty() {
+        let mut note = parse_note(into.merge_note.as_deref());
+        note.extend(left_out);
+        carts::Entity::update_many()
+            .col_expr(
+                carts::Column::MergeNote,
+                sea_orm::sea_query::Expr::value(serde_json::to_string(&note).ok()),
+            )
+            .filter(carts::Column::Id.eq(into.id))
+            .exec(db)
+            .await?;
     }
     cart_items::Entity::delete_many()
         .filter(cart_items::Column::CartId.eq(from.id))
@@ -141,6 +185,36 @@ async fn merge_into(
         .await?;
     carts::Entity::delete_by_id(from.id).exec(db).await?;
     Ok(())
+}
+
+fn parse_note(note: Option<&str>) -> Vec<LeftOut> {
+    note.and_then(|n| serde_json::from_str(n).ok())
+        .unwrap_or_default()
+}
+
+/// What the last merge left out, once: the note is cleared as it is read.
+pub async fn take_merge_note(
+    db: &impl ConnectionTrait,
+    cart: &carts::Model,
+) -> AppResult<Vec<LeftOut>> {
+    let Some(note) = cart.merge_note.as_deref() else {
+        return Ok(Vec::new());
+    };
+    let cleared = carts::Entity::update_many()
+        .col_expr(
+            carts::Column::MergeNote,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .filter(carts::Column::Id.eq(cart.id))
+        .filter(carts::Column::MergeNote.eq(note))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(if cleared == 1 {
+        parse_note(Some(note))
+    } else {
+        Vec::new()
+    })
 }
 
 /// The cart of `owner`, created when there is none. Returns the cart and, for a visitor who

@@ -167,11 +167,15 @@ pub async fn views(
 /// The cart of `owner` as shown, read fresh (prices, stock, availability), with the payment
 /// methods the checkout accepts.
 pub async fn cart_view(state: &AppState, owner: &CartOwner) -> AppResult<CartView> {
-    let groups = match cart::find(&state.db, owner).await? {
-        Some(cart) => cart::priced_groups(&state.db, cart.id).await?,
-        None => Vec::new(),
+    let (groups, left_out) = match cart::find(&state.db, owner).await? {
+        Some(cart) => (
+            cart::priced_groups(&state.db, cart.id).await?,
+            cart::take_merge_note(&state.db, &cart).await?,
+        ),
+        None => (Vec::new(), Vec::new()),
     };
     let mut view = CartView::new(&groups);
+    view.left_out = left_out;
     if state.stripe.is_some() {
         view.payment_methods
             .push(super::PaymentMethod::Stripe.as_str().to_owned());

@@ -440,6 +440,9 @@ pub(crate) fn parse_status_filter(status: Option<&str>) -> AppResult<Option<Orde
 pub struct StatementView {
     pub cooperative_id: i64,
     pub balance_vnd: i64,
+    /// What is owed, split into pending (not delivered, or within the return window) and
+    /// available (what a payout may take), and what was paid out.
+    pub balances: crate::payments::balances::Balances,
     pub lines: Vec<StatementLine>,
 }
 
@@ -456,6 +459,13 @@ async fn cooperative_statement(
     Ok(Json(StatementView {
         cooperative_id: id,
         balance_vnd: reports::cooperative_balance(&state.db, id).await?,
+        balances: crate::payments::balances::of_cooperative(
+            &state.db,
+            id,
+            state.config.commerce.return_window,
+            chrono::Utc::now(),
+        )
+        .await?,
         lines: reports::cooperative_statement(&state.db, id).await?,
     }))
 }

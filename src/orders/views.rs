@@ -52,6 +52,8 @@ pub struct CartView {
     /// The payment methods the checkout accepts: `vietqr`, and `stripe` (card) when the
     /// platform has Stripe configured.
     pub payment_methods: Vec<String>,
+    /// Products the cart of this visitor could not bring along at login (shown once).
+    pub left_out: Vec<super::cart::LeftOut>,
 }
 
 impl CartView {
@@ -105,6 +107,7 @@ impl CartView {
             total_display: Money::from_dong(total).to_string(),
             groups,
             payment_methods: vec![super::PaymentMethod::VietQr.as_str().to_owned()],
+            left_out: Vec::new(),
         }
     }
 }

@@ -11,7 +11,7 @@
 //! Balances are computed from the ledger and the orders, never stored, so they cannot drift
 //! from the history that explains them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -101,7 +101,7 @@ async fn pending(
         .collect();
     let window_start = now - chrono::Duration::from_std(return_window).unwrap_or_default();
     // Delivered within the window: still pending.
-    let mut recently_delivered: HashMap<i64, ()> = HashMap::new();
+    let mut recently_delivered: HashSet<i64> = HashSet::new();
     for chunk in delivered_ids.chunks(500) {
         let events = order_events::Entity::find()
             .filter(order_events::Column::OrderId.is_in(chunk.iter().copied()))
@@ -116,7 +116,7 @@ async fn pending(
         for id in chunk {
             // Without a recorded delivery there is no window that has passed: pending.
             if delivered_at.get(id).is_none_or(|at| *at > window_start) {
-                recently_delivered.insert(*id, ());
+                recently_delivered.insert(*id);
             }
         }
     }
@@ -125,7 +125,7 @@ async fn pending(
         .filter(|o| {
             let delivered = o.status == OrderStatus::Delivered.as_str()
                 || o.status == OrderStatus::Completed.as_str();
-            !delivered || recently_delivered.contains_key(&o.id)
+            !delivered || recently_delivered.contains(&o.id)
         })
         .map(|o| o.total_vnd - o.commission_vnd)
         .sum())

@@ -29,6 +29,7 @@ pub mod amount;
 pub mod balances;
 pub mod bank;
 pub mod cancellation;
+pub mod chargebacks;
 pub mod desk;
 pub mod refunds;
 mod routes_api;

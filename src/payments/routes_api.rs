@@ -82,7 +82,8 @@ async fn bank_webhook(
 }
 
 /// Stripe's webhook (`checkout.session.completed`, `checkout.session.async_payment_succeeded`,
-/// `payment_intent.succeeded`, `charge.refunded`; other events are acknowledged and ignored).
+/// `payment_intent.succeeded`, `charge.refunded`, `charge.dispute.created`,
+/// `charge.dispute.closed`; other events are acknowledged and ignored).
 /// Signed as Stripe signs (`Stripe-Signature`, any configured secret); each event is processed
 /// once, replays answer `duplicate`.
 #[utoipa::path(post, path = "/webhooks/stripe", tag = "payments",

@@ -440,7 +440,7 @@ async fn each_step_of_an_order_and_the_provinces_decisions_reach_who_they_concer
     let Some(sink) = SmtpSink::start().await else {
         return;
     };
-    // Delivered money is available for a payout at once.
+    // No return window: the completed order's money is available for the payout at once.
     let app = app_with_mail(&sink, |config| {
         config.commerce.return_window = Duration::ZERO;
     })

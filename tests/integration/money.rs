@@ -417,6 +417,14 @@ mod payouts {
 
         // Delivered today: still within the 7-day return window.
         deliver(&shop.owner_a, order).await;
+        let (_, statement) = shop
+            .owner_a
+            .get(&format!("/api/v1/cooperatives/{}/statement", shop.coop_a))
+            .await;
+        assert_eq!(
+            statement["balances"],
+            json!({"owed_vnd": 267_500, "pending_vnd": 267_500, "available_vnd": 0, "paid_out_vnd": 0})
+        );
         let (status, _) = payout(&shop.admin, shop.coop_a, 100_000, "PO-1").await;
         assert_eq!(status, StatusCode::CONFLICT);
 
@@ -436,6 +444,14 @@ mod payouts {
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["available_after_vnd"], 0);
         assert_eq!(body["balance_after_vnd"], 0);
+        let (_, statement) = shop
+            .owner_a
+            .get(&format!("/api/v1/cooperatives/{}/statement", shop.coop_a))
+            .await;
+        assert_eq!(
+            statement["balances"],
+            json!({"owed_vnd": 0, "pending_vnd": 0, "available_vnd": 0, "paid_out_vnd": 267_500})
+        );
     }
 
     #[tokio::test]
@@ -616,5 +632,332 @@ mod stock {
             vec![10, 5]
         );
         assert!(recorded.iter().all(|a| a.actor_user_id > 0));
+    }
+}
+
+mod cart_merge {
+    use ocop_market::entities::{cart_items, carts, products};
+    use reqwest::StatusCode;
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, NotSet, QueryFilter, Set};
+    use serde_json::{Value, json};
+
+    use crate::checkout::{address, app, shop};
+    use crate::support::{PASSWORD, TestApp, into_json};
+
+    async fn log_in(app: &TestApp, client: &reqwest::Client, identifier: &str) {
+        let response = client
+            .post(app.url("/api/v1/auth/login"))
+            .json(&json!({"identifier": identifier, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    async fn get_cart(app: &TestApp, client: &reqwest::Client) -> (StatusCode, Value) {
+        into_json(client.get(app.url("/api/v1/cart")).send().await.unwrap()).await
+    }
+
+    async fn add(app: &TestApp, client: &reqwest::Client, product: i64, quantity: i64) {
+        let response = client
+            .post(app.url("/api/v1/cart/items"))
+            .json(&json!({"product_id": product, "quantity": quantity}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_visitor_cart_with_a_product_no_longer_for_sale_merges_the_rest_and_says_so() {
+        let app = app().await;
+        let shop = shop(&app).await;
+        let lan = app.user("lan@example.vn").await;
+        add(&app, &lan.client, shop.product_b, 1).await;
+        // On another phone, before logging in, Lan fills a cart.
+        let phone = app.client();
+        add(&app, &phone, shop.product_a, 2).await;
+        add(&app, &phone, shop.product_b, 2).await;
+        // The honey is taken off sale meanwhile.
+        let (status, _) = shop
+            .owner_a
+            .post(
+                &format!("/api/v1/products/{}/archive", shop.product_a),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        log_in(&app, &phone, "lan@example.vn").await;
+
+        let (status, cart) = get_cart(&app, &phone).await;
+        assert_eq!(status, StatusCode::OK, "{cart}");
+        assert_eq!(cart["left_out"].as_array().unwrap().len(), 1, "{cart}");
+        assert_eq!(cart["left_out"][0]["product_id"], shop.product_a);
+        assert_eq!(cart["left_out"][0]["reason"], "unavailable");
+        assert_eq!(cart["groups"][0]["lines"][0]["product_id"], shop.product_b);
+        assert_eq!(cart["groups"][0]["lines"][0]["quantity"], 3);
+        // Said once; the session goes on: the page, the cart and checkout all work.
+        let (_, cart) = get_cart(&app, &phone).await;
+        assert_eq!(cart["left_out"], json!([]));
+        let response = phone.get(app.url("/cart")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let (status, done) = into_json(
+            phone
+                .post(app.url("/api/v1/checkout"))
+                .json(&address())
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{done}");
+    }
+
+    #[tokio::test]
+    async fn a_merge_that_would_pass_fifty_lines_keeps_the_cart_and_names_what_did_not_fit() {
+        let app = app().await;
+        let shop = shop(&app).await;
+        let lan = app.user("lan@example.vn").await;
+        add(&app, &lan.client, shop.product_b, 1).await;
+        // Lan's account cart already holds 50 products.
+        let template = products::Entity::find_by_id(shop.product_b)
+            .one(app.db())
+            .await
+            .unwrap()
+            .unwrap();
+        let cart = carts::Entity::find()
+            .filter(carts::Column::UserId.eq(lan.id))
+            .one(app.db())
+            .await
+            .unwrap()
+            .unwrap();
+        for i in 0..49 {
+            let mut row: products::ActiveModel = template.clone().into();
+            row.id = NotSet;
+            row.slug = Set(format!("{}-{i}", template.slug));
+            row.gtin = Set(None);
+            row.gtin_claim = Set(None);
+            let product = row.insert(app.db()).await.unwrap();
+            cart_items::ActiveModel {
+                cart_id: Set(cart.id),
+                product_id: Set(product.id),
+                quantity: Set(1),
+                added_at: Set(chrono::Utc::now()),
+                ..Default::default()
+            }
+            .insert(app.db())
+            .await
+            .unwrap();
+        }
+        let phone = app.client();
+        add(&app, &phone, shop.product_a, 1).await;
+        add(&app, &phone, shop.product_b, 1).await;
+        log_in(&app, &phone, "lan@example.vn").await;
+        let (status, cart) = get_cart(&app, &phone).await;
+        assert_eq!(status, StatusCode::OK, "{cart}");
+        assert_eq!(cart["left_out"][0]["product_id"], shop.product_a);
+        assert_eq!(cart["left_out"][0]["reason"], "cart_full");
+        assert_eq!(
+            cart["item_count"], 51,
+            "49 + 2 units of the product both carts held"
+        );
+        let (status, _) = get_cart(&app, &phone).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+}
+
+mod cooperative_review {
+    use reqwest::StatusCode;
+    use serde_json::{Value, json};
+
+    use crate::support::{TestApp, User, cooperative_body};
+
+    async fn pending_view(admin: &User, id: i64, status: &str) -> Value {
+        let (status_code, list) = admin
+            .get(&format!("/api/v1/admin/cooperatives?status={status}"))
+            .await;
+        assert_eq!(status_code, StatusCode::OK, "{list}");
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("cooperative {id} is not {status}: {list}"))
+    }
+
+    async fn decide(
+        admin: &User,
+        id: i64,
+        decision: &str,
+        fingerprint: &Value,
+    ) -> (StatusCode, Value) {
+        admin
+            .post(
+                &format!("/api/v1/admin/cooperatives/{id}/decision"),
+                json!({"decision": decision, "fingerprint": fingerprint, "reason": "Đã kiểm tra"}),
+            )
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_decision_is_on_what_was_reviewed_and_a_later_rename_or_new_account_goes_back_to_review()
+     {
+        let app = TestApp::spawn().await;
+        let admin = app.admin().await;
+        let owner = app.user("owner@htx.vn").await;
+        let (status, coop) = owner
+            .post(
+                "/api/v1/cooperatives",
+                cooperative_body("5100000009", "HTX Mật ong Gia Phú"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{coop}");
+        let id = coop["id"].as_i64().unwrap();
+        let path = format!("/api/v1/cooperatives/{id}");
+
+        // The province reviews the application…
+        let reviewed = pending_view(&admin, id, "pending").await["review_fingerprint"].clone();
+        // …while the cooperative swaps its bank account.
+        let mut body = cooperative_body("5100000009", "HTX Mật ong Gia Phú");
+        body["bank_account_number"] = json!("9999999999");
+        let (status, _) = owner.put(&path, body.clone()).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, problem) = decide(&admin, id, "verify", &reviewed).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+        assert_eq!(problem["code"], "stale_review");
+        pending_view(&admin, id, "pending").await;
+
+        // Reviewed again, verified: what was verified is recorded.
+        let reviewed = pending_view(&admin, id, "pending").await["review_fingerprint"].clone();
+        let (status, body_after) = decide(&admin, id, "verify", &reviewed).await;
+        assert_eq!(status, StatusCode::OK, "{body_after}");
+        assert_eq!(body_after["status"], "verified");
+
+        // A rename after verification goes back to review, as a new account does.
+        body["name"] = json!("HTX Mật ong Hà Giang");
+        let (status, renamed) = owner.put(&path, body.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{renamed}");
+        assert_eq!(renamed["status"], "pending", "{renamed}");
+        let reviewed = pending_view(&admin, id, "pending").await["review_fingerprint"].clone();
+        let (status, _) = decide(&admin, id, "verify", &reviewed).await;
+        assert_eq!(status, StatusCode::OK);
+        body["bank_account_holder"] = json!("NGUYEN VAN B");
+        let (_, changed) = owner.put(&path, body.clone()).await;
+        assert_eq!(changed["status"], "pending", "{changed}");
+
+        // The same through the administrator's page: the form carries what was shown.
+        let reviewed = pending_view(&admin, id, "pending").await["review_fingerprint"].clone();
+        body["bank_account_number"] = json!("1111111111");
+        owner.put(&path, body.clone()).await;
+        let response = crate::checkout::form(
+            &admin.client,
+            &app,
+            &format!("/admin/cooperatives/{id}/decision"),
+            &[
+                ("decision", "verify"),
+                ("fingerprint", reviewed.as_str().unwrap()),
+            ],
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        pending_view(&admin, id, "pending").await;
+        let (_, html) = admin.page("/admin").await;
+        let current = pending_view(&admin, id, "pending").await["review_fingerprint"].clone();
+        assert!(
+            html.contains(current.as_str().unwrap()),
+            "the page carries the fingerprint"
+        );
+    }
+}
+
+mod disputes {
+    use ocop_market::entities::orders;
+    use ocop_market::ledger::reports;
+    use sea_orm::EntityTrait;
+    use serde_json::json;
+
+    use crate::fake_stripe::{FakeStripe, event};
+    use crate::stripe::{SECRET, app_with, assert_ledger, card_checkout, completed, send, shop};
+
+    #[tokio::test]
+    async fn disputes_and_refunds_made_in_stripes_dashboard_reach_the_ledger_and_the_cooperative() {
+        let fake = FakeStripe::start().await;
+        let app = app_with(&fake, &[SECRET]).await;
+        let shop = shop(&app).await;
+        let checkout = card_checkout(&app, &shop).await;
+        let paid = fake.pay(&checkout.session_id, None);
+        let intent = paid["payment_intent"].as_str().unwrap().to_owned();
+        assert_eq!(send(&app, &completed("evt_pay", &paid)).await, "paid");
+        let order = orders::Entity::find_by_id(checkout.order_id)
+            .one(app.db())
+            .await
+            .unwrap()
+            .unwrap();
+        let coop = order.cooperative_id;
+        let owed = reports::cooperative_balance(app.db(), coop).await.unwrap();
+        assert_eq!(owed, order.total_vnd - order.commission_vnd);
+
+        // The shopper's bank disputes the whole charge: Stripe takes the money back.
+        let dispute = |status: &str| {
+            json!({"id": "dp_test_1", "object": "dispute", "amount": checkout.amount,
+                   "currency": "vnd", "charge": format!("ch_for_{intent}"),
+                   "payment_intent": intent, "status": status, "reason": "fraudulent"})
+        };
+        let opened = event(
+            "evt_dp_1",
+            "charge.dispute.created",
+            dispute("needs_response"),
+        );
+        assert_eq!(send(&app, &opened).await, "dispute_opened");
+        assert_eq!(send(&app, &opened).await, "duplicate");
+        let again = event(
+            "evt_dp_1b",
+            "charge.dispute.created",
+            dispute("needs_response"),
+        );
+        assert_eq!(send(&app, &again).await, "already_recorded");
+        assert_ledger(&shop.admin, "cash:stripe", 0).await;
+        assert_eq!(
+            reports::cooperative_balance(app.db(), coop).await.unwrap(),
+            0
+        );
+        assert_ledger(&shop.admin, "revenue:commission", 0).await;
+
+        // Won: the money comes back, and what the cooperative is owed with it.
+        let won = event("evt_dp_2", "charge.dispute.closed", dispute("won"));
+        assert_eq!(send(&app, &won).await, "dispute_won");
+        let won_again = event("evt_dp_3", "charge.dispute.closed", dispute("won"));
+        assert_eq!(send(&app, &won_again).await, "already_recorded");
+        assert_ledger(&shop.admin, "cash:stripe", checkout.amount).await;
+        assert_eq!(
+            reports::cooperative_balance(app.db(), coop).await.unwrap(),
+            owed
+        );
+
+        // Someone refunds 100,000 đ in Stripe's dashboard: the platform did not start it.
+        let charge = json!({
+            "id": format!("ch_for_{intent}"), "object": "charge", "amount": checkout.amount,
+            "amount_refunded": 100_000, "currency": "vnd", "payment_intent": intent,
+            "refunded": false,
+            "refunds": {"object": "list", "data": [{
+                "id": "re_dashboard_1", "object": "refund", "amount": 100_000, "currency": "vnd",
+                "payment_intent": intent, "status": "succeeded", "metadata": {},
+            }]},
+        });
+        let refunded = event("evt_re_dash", "charge.refunded", charge.clone());
+        assert_eq!(send(&app, &refunded).await, "external_refund_recorded");
+        let refunded_again = event("evt_re_dash_2", "charge.refunded", charge);
+        assert_eq!(send(&app, &refunded_again).await, "no_matching_refund");
+        assert_ledger(&shop.admin, "cash:stripe", checkout.amount - 100_000).await;
+        let after = reports::cooperative_balance(app.db(), coop).await.unwrap();
+        assert!(after < owed && after > owed - 100_000, "{after} of {owed}");
+        let commission = reports::account_sum(app.db(), "revenue:commission")
+            .await
+            .unwrap();
+        assert_eq!(
+            -commission + after,
+            checkout.amount - 100_000,
+            "the cooperative and the commission bear the refund between them"
+        );
     }
 }

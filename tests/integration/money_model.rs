@@ -75,6 +75,8 @@ struct Run {
     /// Card payments reported to the app, by payment intent.
     stripe_reported: BTreeMap<String, i64>,
     paid_out: HashMap<i64, i64>,
+    /// How Stripe answers for now (it may fail for a while, as it does).
+    weather: Option<Failure>,
     counter: u64,
     log: Vec<String>,
     kinds: BTreeMap<&'static str, u32>,
@@ -249,9 +251,14 @@ impl Run {
         });
         let (status, view) = self.shoppers[shopper].post("/api/v1/checkout", body).await;
         if status != StatusCode::CREATED {
+            let stripe_down = card
+                && self.weather.is_some()
+                && (status == StatusCode::BAD_GATEWAY || status == StatusCode::SERVICE_UNAVAILABLE);
             check!(
                 self,
-                status == StatusCode::CONFLICT || status == StatusCode::UNPROCESSABLE_ENTITY,
+                status == StatusCode::CONFLICT
+                    || status == StatusCode::UNPROCESSABLE_ENTITY
+                    || stripe_down,
                 "checkout: {status} {view}"
             );
             // Out of stock: the cart is emptied for the next try.
@@ -635,9 +642,9 @@ impl Run {
                     2 => Some(Failure::Conflict),
                     _ => None,
                 };
-                self.fake.fail(failure);
+                self.fake.fail(failure.or(self.weather));
                 ocop_market::payments::stripe::submit_pending_refunds(&self.app.state).await;
-                self.fake.fail(None);
+                self.fake.fail(self.weather);
                 self.note(
                     "card_refund_send",
                     format!("send card refunds ({failure:?})"),
@@ -865,8 +872,19 @@ impl Run {
                 balance.paid_out_vnd
             );
         }
-        let payout_rows = payouts::Entity::find().all(db).await.unwrap().len();
-        let _ = payout_rows;
+        let payout_rows: i64 = payouts::Entity::find()
+            .all(db)
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.amount_vnd)
+            .sum();
+        let model_paid: i64 = self.paid_out.values().sum();
+        check!(
+            self,
+            payout_rows == model_paid,
+            "payouts recorded {payout_rows}, made {model_paid}"
+        );
 
         // No payment credited twice; orders agree with their payments.
         let mut received: HashMap<i64, u32> = HashMap::new();
@@ -1035,6 +1053,7 @@ async fn run(seed: u64, steps: usize) {
         bank_out: 0,
         stripe_reported: BTreeMap::new(),
         paid_out: HashMap::new(),
+        weather: None,
         counter: 0,
         log: Vec::new(),
         kinds: BTreeMap::new(),
@@ -1052,6 +1071,19 @@ async fn run(seed: u64, steps: usize) {
             80..90 => run.refunds().await,
             90..93 => run.resolve_exception().await,
             93..97 => run.stock_change().await,
+            97 => {
+                // Stripe's weather changes: fine most of the time, sometimes refusing,
+                // rate-limiting or answering 409 for a while.
+                run.weather = match run.rng.random_range(0..6) {
+                    0 => Some(Failure::Refuse),
+                    1 => Some(Failure::RateLimited),
+                    2 => Some(Failure::ApiError),
+                    _ => None,
+                };
+                run.fake.fail(run.weather);
+                let weather = run.weather;
+                run.note("stripe_weather", format!("Stripe now {weather:?}"));
+            }
             _ => {
                 if let Some(i) = run.pick_checkout(None) {
                     run.expire(i).await;
@@ -1081,6 +1113,7 @@ async fn run(seed: u64, steps: usize) {
         "advance",
         "payout",
         "card_refund_confirmed",
+        "card_refund_retry",
         "bank_refund",
         "expiry",
     ] {

@@ -613,7 +613,13 @@ async fn a_paid_order_cancelled_by_the_shopper_is_refunded_by_stripe_and_confirm
     // The cancellation's own sender may be calling Stripe (`sending`); it gives the refund
     // back as `pending` when Stripe fails.
     let db = app.db();
-    eventually(|| async move { refund_row_status(db).await == "pending" }).await;
+    let fake_ref = &fake;
+    eventually(|| async move {
+        // Pending after a call to Stripe: that sender is done with it.
+        refund_row_status(db).await == "pending"
+            && !fake_ref.calls_to("POST", "/v1/refunds").is_empty()
+    })
+    .await;
     let refund = refunds::Entity::find()
         .one(app.db())
         .await

@@ -14,9 +14,13 @@
 //!   under the payment intent's id, so whichever comes first settles it and the others find it
 //!   settled. Each webhook event is recorded in `webhook_events` in the transaction that acts
 //!   on it: a replay or a concurrent duplicate does nothing.
-//! - **Refunds** ([`submit_pending_refunds`]) are sent to Stripe's Refunds API with the key
-//!   `refund-{id}` and become `submitted`; `charge.refunded` completes them in the ledger.
-//!   A refund Stripe could not take stays `pending` and is sent again by a periodic task.
+//! - **Refunds** ([`submit_pending_refunds`]) are claimed (`sending`, one conditional update
+//!   that a single sender wins), sent to Stripe's Refunds API with the key `refund-{id}` and
+//!   become `submitted` with Stripe's refund id and amount; `charge.refunded` completes them in
+//!   the ledger. A refund Stripe did not act on (409, 429, 5xx, no answer) goes back to
+//!   `pending` and is sent again under the same key by a periodic task.
+//! - **Disputes and refunds made in Stripe's dashboard** are booked by
+//!   [`super::chargebacks`].
 
 mod api;
 pub mod signature;
@@ -343,6 +347,8 @@ async fn process_event(db: &DatabaseConnection, event: &Event) -> AppResult<&'st
             settle_money(&txn, payment_id, &money, Some(event_row)).await?
         }
         "charge.refunded" => complete_refunds(&txn, object).await?,
+        "charge.dispute.created" => super::chargebacks::dispute_created(&txn, object).await?,
+        "charge.dispute.closed" => super::chargebacks::dispute_closed(&txn, object).await?,
         "refund.failed" | "charge.refund.updated" | "refund.updated" => {
             fail_refund(&txn, object).await?
         }
@@ -441,10 +447,12 @@ async fn settle_money(
 /// `charge.refunded`: completes the platform's refunds that Stripe has now paid out, found by
 /// Stripe's refund id (recorded on submission) or the refund id the platform put in the
 /// refund's metadata; without the charge's refund list, the payment's submitted refunds up to
-/// the amount refunded on the charge.
+/// the amount refunded on the charge. A refund in the list that is none of the platform's was
+/// made in Stripe's dashboard: [`super::chargebacks::external_refund`] books it.
 async fn complete_refunds(txn: &DatabaseTransaction, charge: &Value) -> AppResult<&'static str> {
     let intent = text(charge, "/payment_intent");
     let mut completed = 0;
+    let mut outside = 0;
     if let Some(list) = charge.pointer("/refunds/data").and_then(Value::as_array) {
         for stripe_refund in list {
             let Some(stripe_id) = text(stripe_refund, "/id") else {
@@ -466,6 +474,13 @@ async fn complete_refunds(txn: &DatabaseTransaction, charge: &Value) -> AppResul
                     None => None,
                 },
             };
+            if found.is_none() {
+                // Not one of ours: made in Stripe's dashboard.
+                if super::chargebacks::external_refund(txn, charge, stripe_refund).await? {
+                    outside += 1;
+                }
+                continue;
+            }
             if let Some(refund) = found
                 && refunds::complete(
                     txn,
@@ -518,6 +533,8 @@ async fn complete_refunds(txn: &DatabaseTransaction, charge: &Value) -> AppResul
     }
     Ok(if completed > 0 {
         "refunds_completed"
+    } else if outside > 0 {
+        "external_refund_recorded"
     } else {
         "no_matching_refund"
     })

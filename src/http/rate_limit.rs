@@ -150,12 +150,14 @@ impl Allowance {
     }
 }
 
-/// GCRA in Redis: the key holds the theoretical arrival time (ms) of the next request; a
+/// GCRA in Redis: the key holds the theoretical arrival time (µs) of the next request; a
 /// request is allowed when it would not be more than `period` early. Answers 0 when allowed,
-/// else the milliseconds to wait. Time is Redis's own, so app servers' clocks do not matter.
+/// else the microseconds to wait. Time is Redis's own, so app servers' clocks do not matter.
+/// Microseconds, not milliseconds: a budget of more than one request per millisecond (a
+/// scan budget shared by a whole network, say) would otherwise be rounded down to one.
 const GCRA: &str = r"
 local now_parts = redis.call('TIME')
-local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
+local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
 local interval = tonumber(ARGV[1])
 local period = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
@@ -164,7 +166,7 @@ local new_tat = tat + interval
 if new_tat - now > period then
   return new_tat - period - now
 end
-redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now) + 1)
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
 return 0
 ";
 
@@ -288,8 +290,8 @@ impl RateLimits {
     async fn shared_check(&self, budget: usize, key: &str) -> Option<Result<(), AppError>> {
         let (shared, script) = self.shared.as_ref()?;
         let allowance = self.allowances[budget];
-        let interval_ms =
-            (allowance.period.as_millis() / u128::from(allowance.count.max(1))).max(1) as u64;
+        let interval_us =
+            (allowance.period.as_micros() / u128::from(allowance.count.max(1))).max(1) as u64;
         let mut connection = shared.connection();
         let waited: redis::RedisResult<i64> = script
             .key(shared.key(&format!(
@@ -297,14 +299,14 @@ impl RateLimits {
                 allowance.name,
                 crate::domain::token::derived_token(self.salt.expose(), "rate-limit", key)
             )))
-            .arg(interval_ms)
-            .arg(allowance.period.as_millis() as u64)
+            .arg(interval_us)
+            .arg(allowance.period.as_micros() as u64)
             .invoke_async(&mut connection)
             .await;
         match waited {
             Ok(0) => Some(Ok(())),
-            Ok(wait_ms) => Some(Err(AppError::RateLimited {
-                retry_after_secs: (wait_ms as u64).div_ceil(1000).max(1),
+            Ok(wait_us) => Some(Err(AppError::RateLimited {
+                retry_after_secs: (wait_us as u64).div_ceil(1_000_000).max(1),
             })),
             Err(err) => {
                 tracing::warn!(error = %err, "the shared rate limit did not answer; using this server's");

@@ -6,6 +6,10 @@ use std::time::Duration;
 use super::settings::Settings;
 use super::{ConfigError, Secret};
 
+/// The collecting account of the demo (and of a configuration that names none): production
+/// mode refuses it, so real money never goes to an account nobody checked.
+pub const DEMO_ACCOUNT_NUMBER: &str = "0011004455667";
+
 /// Checkout, payment and ledger settings.
 #[derive(Debug, Clone)]
 pub struct CommerceConfig {
@@ -101,7 +105,7 @@ impl CommerceConfig {
         }
         let collecting_account = CollectingAccount {
             bank_bin: settings.text_or("OCOP_COLLECT_BANK_BIN", "970436"),
-            account_number: settings.text_or("OCOP_COLLECT_ACCOUNT_NUMBER", "0011004455667"),
+            account_number: settings.text_or("OCOP_COLLECT_ACCOUNT_NUMBER", DEMO_ACCOUNT_NUMBER),
             account_name: settings.text_or("OCOP_COLLECT_ACCOUNT_NAME", "CONG TY OCOP MARKET"),
         };
         let bank_webhook = match settings.secret("OCOP_BANK_WEBHOOK_SECRET") {

@@ -265,7 +265,9 @@ impl Config {
         };
         settings.refuse_unknown_file_keys()?;
         if production {
-            check_production(&config.public_url, secret_key.as_ref())?;
+            let stripe_secrets_alone = config.commerce.stripe.is_none()
+                && !settings.list("OCOP_STRIPE_WEBHOOK_SECRETS").is_empty();
+            check_production(&config, secret_key.as_ref(), stripe_secrets_alone)?;
         }
         Ok(config)
     }
@@ -421,29 +423,67 @@ fn default_sqlite_url(data_dir: &Path) -> String {
     )
 }
 
-fn check_production(public_url: &str, secret_key: Option<&Secret>) -> Result<(), ConfigError> {
-    let Some(secret) = secret_key else {
-        return Err(ConfigError::Production(
-            "OCOP_SECRET_KEY is not set".to_owned(),
-        ));
-    };
-    let value = secret.expose();
-    let distinct = value
-        .chars()
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
-    if value == DEVELOPMENT_SECRET || value.len() < 32 || distinct < 10 {
-        return Err(ConfigError::Production(
-            "OCOP_SECRET_KEY must be at least 32 random characters (try `openssl rand -hex 32`)"
+/// What production mode refuses, every problem named at once (an operator fixes them all in
+/// one go rather than one restart each).
+fn check_production(
+    config: &Config,
+    secret_key: Option<&Secret>,
+    stripe_secrets_alone: bool,
+) -> Result<(), ConfigError> {
+    let mut problems = Vec::new();
+    match secret_key.map(Secret::expose) {
+        None => problems.push("OCOP_SECRET_KEY is not set".to_owned()),
+        Some(value) => {
+            let distinct = value
+                .chars()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
+            if value == DEVELOPMENT_SECRET || value.len() < 32 || distinct < 10 {
+                problems.push(
+                    "OCOP_SECRET_KEY must be at least 32 random characters (try `openssl rand -hex 32`)"
+                        .to_owned(),
+                );
+            }
+        }
+    }
+    if !config.public_url.starts_with("https://") {
+        problems.push("OCOP_PUBLIC_URL must be an https:// URL".to_owned());
+    }
+    let money = &config.commerce;
+    if money.collecting_account.account_number == commerce::DEMO_ACCOUNT_NUMBER {
+        problems.push(
+            "OCOP_COLLECT_ACCOUNT_NUMBER is the demo account: set the platform's collecting account \
+             (and OCOP_COLLECT_BANK_BIN, OCOP_COLLECT_ACCOUNT_NAME)"
                 .to_owned(),
-        ));
+        );
     }
-    if !public_url.starts_with("https://") {
-        return Err(ConfigError::Production(
-            "OCOP_PUBLIC_URL must be an https:// URL".to_owned(),
-        ));
+    if money.bank_webhook.is_none() {
+        problems.push(
+            "OCOP_BANK_WEBHOOK_SECRET is not set: VietQR transfers would never be confirmed"
+                .to_owned(),
+        );
     }
-    Ok(())
+    if money
+        .stripe
+        .as_ref()
+        .is_some_and(|stripe| stripe.webhook_secrets.is_empty())
+    {
+        problems.push(
+            "OCOP_STRIPE_WEBHOOK_SECRETS is not set while OCOP_STRIPE_SECRET_KEY is: card payments \
+             would never be confirmed"
+                .to_owned(),
+        );
+    }
+    if stripe_secrets_alone {
+        problems.push(
+            "OCOP_STRIPE_SECRET_KEY is not set while OCOP_STRIPE_WEBHOOK_SECRETS is".to_owned(),
+        );
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError::Production(problems.join("; ")))
+    }
 }
 
 fn redact_url_password(url: &str) -> String {
@@ -527,11 +567,18 @@ mod tests {
             .is_err()
         );
         let strong = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let account = ("OCOP_COLLECT_ACCOUNT_NUMBER", "1023456789");
+        let bank = (
+            "OCOP_BANK_WEBHOOK_SECRET",
+            "shared-with-the-notification-service",
+        );
         assert!(
             load(&[
                 ("OCOP_PRODUCTION", "true"),
                 https,
-                ("OCOP_SECRET_KEY", strong)
+                ("OCOP_SECRET_KEY", strong),
+                account,
+                bank,
             ])
             .is_ok()
         );
@@ -543,6 +590,51 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    /// Production mode refuses to take real money into the demo account, to offer VietQR
+    /// with no way to confirm a transfer, or a half-configured card gateway; the message names
+    /// every missing setting at once.
+    #[test]
+    fn production_refuses_the_demo_account_and_half_configured_payments() {
+        let strong = (
+            "OCOP_SECRET_KEY",
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        );
+        let base = [
+            ("OCOP_PRODUCTION", "true"),
+            ("OCOP_PUBLIC_URL", "https://ocop.example.vn"),
+            strong,
+        ];
+        let refusal = |extra: &[(&str, &str)]| {
+            let vars: Vec<(&str, &str)> = base.iter().chain(extra).copied().collect();
+            match load(&vars) {
+                Err(err) => err.to_string(),
+                Ok(_) => String::new(),
+            }
+        };
+        let message = refusal(&[]);
+        assert!(message.contains("OCOP_COLLECT_ACCOUNT_NUMBER"), "{message}");
+        assert!(message.contains("OCOP_BANK_WEBHOOK_SECRET"), "{message}");
+        let account = ("OCOP_COLLECT_ACCOUNT_NUMBER", "1023456789");
+        let bank = (
+            "OCOP_BANK_WEBHOOK_SECRET",
+            "shared-with-the-notification-service",
+        );
+        assert_eq!(refusal(&[account, bank]), "");
+        let message = refusal(&[account, bank, ("OCOP_STRIPE_SECRET_KEY", "sk_live_x")]);
+        assert!(message.contains("OCOP_STRIPE_WEBHOOK_SECRETS"), "{message}");
+        let message = refusal(&[account, bank, ("OCOP_STRIPE_WEBHOOK_SECRETS", "whsec_x")]);
+        assert!(message.contains("OCOP_STRIPE_SECRET_KEY"), "{message}");
+        let both = [
+            account,
+            bank,
+            ("OCOP_STRIPE_SECRET_KEY", "sk_live_x"),
+            ("OCOP_STRIPE_WEBHOOK_SECRETS", "whsec_x"),
+        ];
+        assert_eq!(refusal(&both), "");
+        // Outside production the demo defaults are what `serve --demo` runs on.
+        assert!(load(&[]).is_ok());
     }
 
     #[test]

@@ -558,49 +558,7 @@ async fn no_answered_scan_is_lost_when_a_server_dies_and_the_database_stops() {
     let third = ServerProcess::start(&proxied, Some(&redis), &prefix, &root.join("c")).await;
     let bases = vec![first.base.clone(), second.base.clone(), third.base.clone()];
 
-    // Each request is its own app installation (a unique client id), so each scan's row can be
-    // told apart: a row per answered request, none for a refused one, and at most one for a
-    // request that never got an answer (the server died, or the client gave up on it).
-    let outcomes: Arc<std::sync::Mutex<Vec<(String, Outcome)>>> = Arc::default();
-    let running = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let mut load = Vec::new();
-    for worker in 0..12usize {
-        let (bases, codes, outcomes, running) = (
-            bases.clone(),
-            codes.clone(),
-            outcomes.clone(),
-            running.clone(),
-        );
-        load.push(tokio::spawn(async move {
-            let client = reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .build()
-                .unwrap();
-            let mut i = worker;
-            while running.load(Ordering::SeqCst) {
-                let base = &bases[i % bases.len()];
-                let code = &codes[(i * 7) % codes.len()];
-                let client_id = format!("load{worker:02}-{i:09}");
-                i += 1;
-                let outcome = match client
-                    .get(format!("{base}/api/v1/scan/{code}?client_id={client_id}"))
-                    .send()
-                    .await
-                {
-                    Ok(response) if response.status().is_success() => {
-                        // The body too: an answer cut short is not an answer.
-                        match response.bytes().await {
-                            Ok(_) => Outcome::Answered,
-                            Err(_) => Outcome::Unknown,
-                        }
-                    }
-                    Ok(_) => Outcome::Refused,
-                    Err(_) => Outcome::Unknown,
-                };
-                outcomes.lock().unwrap().push((client_id, outcome));
-            }
-        }));
-    }
+    let load = ScanLoad::start(bases, codes, 12, "load");
     tokio::time::sleep(Duration::from_secs(4)).await;
     first.kill();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -608,11 +566,12 @@ async fn no_answered_scan_is_lost_when_a_server_dies_and_the_database_stops() {
     tokio::time::sleep(Duration::from_secs(30)).await;
     link.start_again();
     tokio::time::sleep(Duration::from_secs(4)).await;
-    running.store(false, Ordering::SeqCst);
-    for task in load {
-        task.await.unwrap();
-    }
-    let outcomes = std::mem::take(&mut *outcomes.lock().unwrap());
+    let outcomes: Vec<(String, Outcome)> = load
+        .stop()
+        .await
+        .into_iter()
+        .map(|(client_id, outcome, _)| (client_id, outcome))
+        .collect();
     let answered = outcomes
         .iter()
         .filter(|(_, o)| *o == Outcome::Answered)
@@ -691,57 +650,12 @@ async fn a_killed_single_server_loses_only_its_last_second_of_scans() {
         .take(100)
         .map(|s| s.code)
         .collect();
-    let base = server.base.clone();
-    let outcomes: Arc<std::sync::Mutex<Vec<(String, Outcome, Instant)>>> = Arc::default();
-    let running = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let mut load = Vec::new();
-    for worker in 0..6usize {
-        let (base, codes, outcomes, running) = (
-            base.clone(),
-            codes.clone(),
-            outcomes.clone(),
-            running.clone(),
-        );
-        load.push(tokio::spawn(async move {
-            let client = reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .build()
-                .unwrap();
-            let mut i = worker;
-            while running.load(Ordering::SeqCst) {
-                let code = &codes[(i * 7) % codes.len()];
-                let client_id = format!("kill{worker:02}-{i:09}");
-                i += 6;
-                let outcome = match client
-                    .get(format!("{base}/api/v1/scan/{code}?client_id={client_id}"))
-                    .send()
-                    .await
-                {
-                    Ok(response) if response.status().is_success() => {
-                        match response.bytes().await {
-                            Ok(_) => Outcome::Answered,
-                            Err(_) => Outcome::Unknown,
-                        }
-                    }
-                    Ok(_) => Outcome::Refused,
-                    Err(_) => Outcome::Unknown,
-                };
-                outcomes
-                    .lock()
-                    .unwrap()
-                    .push((client_id, outcome, Instant::now()));
-            }
-        }));
-    }
+    let load = ScanLoad::start(vec![server.base.clone()], codes, 6, "kill");
     tokio::time::sleep(Duration::from_secs(3)).await;
     let killed_at = Instant::now();
     server.kill();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    running.store(false, Ordering::SeqCst);
-    for task in load {
-        task.await.unwrap();
-    }
-    let outcomes = std::mem::take(&mut *outcomes.lock().unwrap());
+    let outcomes = load.stop().await;
     let hasher = ocop_market::trace::scans::ClientHasher::new(state.config.secret_key.clone());
     let per_client: std::collections::HashMap<String, i64> =
         client_row_counts(&state.db).await.into_iter().collect();
@@ -771,6 +685,80 @@ async fn a_killed_single_server_loses_only_its_last_second_of_scans() {
         (0, 0),
         "of {before_bound} scans answered more than {bound:?} before the kill, {lost} have no row"
     );
+}
+
+/// Phones scanning through the servers in turn until stopped. Each request is its own app
+/// installation (a unique client id), so each scan's row can be told apart: a row per answered
+/// request, none for a refused one, and at most one for a request that never got an answer
+/// (the server died, or the client gave up on it).
+struct ScanLoad {
+    running: Arc<std::sync::atomic::AtomicBool>,
+    outcomes: Arc<std::sync::Mutex<Vec<(String, Outcome, Instant)>>>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl ScanLoad {
+    fn start(bases: Vec<String>, codes: Vec<String>, workers: usize, label: &str) -> Self {
+        let running = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let outcomes: Arc<std::sync::Mutex<Vec<(String, Outcome, Instant)>>> = Arc::default();
+        let workers = (0..workers)
+            .map(|worker| {
+                let (bases, codes, outcomes, running) = (
+                    bases.clone(),
+                    codes.clone(),
+                    outcomes.clone(),
+                    running.clone(),
+                );
+                let label = label.to_owned();
+                tokio::spawn(async move {
+                    let client = reqwest::Client::builder()
+                        .timeout(Duration::from_secs(5))
+                        .build()
+                        .unwrap();
+                    let mut i = worker;
+                    while running.load(Ordering::SeqCst) {
+                        let base = &bases[i % bases.len()];
+                        let code = &codes[(i * 7) % codes.len()];
+                        let client_id = format!("{label}{worker:02}-{i:09}");
+                        i += 1;
+                        let outcome = match client
+                            .get(format!("{base}/api/v1/scan/{code}?client_id={client_id}"))
+                            .send()
+                            .await
+                        {
+                            Ok(response) if response.status().is_success() => {
+                                // The body too: an answer cut short is not an answer.
+                                match response.bytes().await {
+                                    Ok(_) => Outcome::Answered,
+                                    Err(_) => Outcome::Unknown,
+                                }
+                            }
+                            Ok(_) => Outcome::Refused,
+                            Err(_) => Outcome::Unknown,
+                        };
+                        outcomes
+                            .lock()
+                            .unwrap()
+                            .push((client_id, outcome, Instant::now()));
+                    }
+                })
+            })
+            .collect();
+        Self {
+            running,
+            outcomes,
+            workers,
+        }
+    }
+
+    /// Stops the phones; every request made, with its outcome and when it ended.
+    async fn stop(self) -> Vec<(String, Outcome, Instant)> {
+        self.running.store(false, Ordering::SeqCst);
+        for worker in self.workers {
+            worker.await.unwrap();
+        }
+        std::mem::take(&mut *self.outcomes.lock().unwrap())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

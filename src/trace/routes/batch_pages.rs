@@ -16,11 +16,10 @@ use crate::changes::Change;
 use crate::domain::FieldIssue;
 use crate::entities::batches as batch_rows;
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::http::extract::{ApiPath, ApiQuery, PageForm};
+use crate::http::extract::{ApiPath, PageForm};
 use crate::http::page::{PageContext, render, render_form_error, render_with_status};
 use crate::trace::batches::{self, BatchInput};
 use crate::trace::events::{self, EventInput, EventView};
-use crate::trace::exports::{self, CsvParams, LabelParams};
 use crate::trace::stamps::{self, RollSummary, VoidSelection};
 use crate::trace::{EventType, VoidReason};
 
@@ -457,50 +456,4 @@ pub(super) async fn void_submit(
         }
         Err(other) => Err(other),
     }
-}
-
-/// Renders a batch's label sheet PDF (the batch page's download).
-pub(super) async fn labels_pdf(
-    State(state): State<AppState>,
-    Authenticated(user): Authenticated,
-    ApiPath(id): ApiPath<i64>,
-    ApiQuery(params): ApiQuery<LabelParams>,
-) -> AppResult<Response> {
-    let (batch, product, _) = batches::managed(&state.db, &user, id).await?;
-    let pdf = exports::label_sheet(
-        &state.db,
-        &state.config.public_url,
-        &batch,
-        &product,
-        &params,
-    )
-    .await?;
-    Ok(super::attachment(
-        "application/pdf",
-        &exports::file_name(&batch, "pdf"),
-        pdf,
-    ))
-}
-
-/// Renders a batch's print-shop CSV (the batch page's download).
-pub(super) async fn stamps_csv(
-    State(state): State<AppState>,
-    Authenticated(user): Authenticated,
-    ApiPath(id): ApiPath<i64>,
-    ApiQuery(params): ApiQuery<CsvParams>,
-) -> AppResult<Response> {
-    let (batch, product, _) = batches::managed(&state.db, &user, id).await?;
-    let csv = exports::stamps_csv(
-        &state.db,
-        &state.config.public_url,
-        &batch,
-        &product,
-        &params,
-    )
-    .await?;
-    Ok(super::attachment(
-        "text/csv; charset=utf-8",
-        &exports::file_name(&batch, "csv"),
-        csv,
-    ))
 }

@@ -70,11 +70,11 @@ pub fn page_routes() -> Router<AppState> {
         )
         .route(
             "/workspace/batches/{id}/labels.pdf",
-            get(batch_pages::labels_pdf),
+            get(api_stamps::api_labels_pdf),
         )
         .route(
             "/workspace/batches/{id}/stamps.csv",
-            get(batch_pages::stamps_csv),
+            get(api_stamps::api_stamps_csv),
         )
         .route(
             "/workspace/cooperatives/{id}/scans",

@@ -1,6 +1,6 @@
 //! Who may manage what. Every private read or write of a cooperative's data starts here.
 
-use sea_orm::{ConnectionTrait, EntityTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::MemberRole;
 use crate::accounts::CurrentUser;
@@ -94,4 +94,15 @@ pub async fn is_member(
             .await?
             .is_some(),
     )
+}
+
+/// The cooperatives `user_id` is a member of.
+pub async fn cooperatives_of(db: &impl ConnectionTrait, user_id: i64) -> AppResult<Vec<i64>> {
+    Ok(cooperative_members::Entity::find()
+        .filter(cooperative_members::Column::UserId.eq(user_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| m.cooperative_id)
+        .collect())
 }

@@ -15,6 +15,12 @@ pub struct Model {
     pub province_code: Option<String>,
     pub client_hash: String,
     pub created_at: DateTimeUtc,
+    /// `new`, `looking`, `confirmed_fake` or `not_fake` (see `trace::fake_reports`).
+    pub status: String,
+    /// An e-mail address or a mobile number (national form) to tell the outcome to.
+    pub reporter_contact: Option<String>,
+    pub reporter_locale: String,
+    pub updated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,6 +9,7 @@ pub mod contact_change_codes;
 pub mod cooperative_invitations;
 pub mod cooperative_members;
 pub mod cooperatives;
+pub mod fake_report_notes;
 pub mod fake_reports;
 pub mod ledger_entries;
 pub mod ledger_transactions;

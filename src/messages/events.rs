@@ -317,6 +317,59 @@ pub async fn fake_report_created(
     Ok(())
 }
 
+/// The outcome of a fake report (`confirmed_fake` or `not_fake`), to the reporter when they
+/// left a contact: once per outcome (`fake-report-outcome:{id}:{status}`), in the step's
+/// transaction. The message names the product, never the contact or the cooperative's notes.
+pub async fn fake_report_outcome(
+    db: &impl ConnectionTrait,
+    report: &fake_reports::Model,
+    status: &str,
+) -> AppResult<()> {
+    let Some(contact) = report.reporter_contact.clone() else {
+        return Ok(());
+    };
+    let lang = Lang::parse(&report.reporter_locale).unwrap_or_default();
+    let product = match report.stamp_id {
+        Some(stamp_id) => match stamps::Entity::find_by_id(stamp_id).one(db).await? {
+            Some(stamp) => stamp_params(db, &stamp).await?.into_map().remove("product"),
+            None => None,
+        },
+        None => None,
+    };
+    let product = product.filter(|p| !p.is_empty()).unwrap_or_else(|| {
+        lang.messages()
+            .get("message.fake_report_outcome.unknown_product")
+            .to_owned()
+    });
+    let outcome = lang
+        .messages()
+        .get(&format!("fake_report.status.{status}"))
+        .to_owned();
+    let channel = if contact.contains('@') {
+        Channel::Email
+    } else {
+        Channel::Sms
+    };
+    outbox::enqueue(
+        db,
+        NewMessage {
+            dedupe_key: format!("fake-report-outcome:{}:{status}", report.id),
+            user_id: None,
+            recipient: contact,
+            channel,
+            template: Template::FakeReportOutcome,
+            params: Params::default()
+                .with("product", product)
+                .with("outcome", outcome)
+                .with("place", report.place_of_purchase.clone())
+                .into_map(),
+            locale: lang,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 /// Stamps whose likely-copy flag a batch of scans may have raised, to their cooperatives'
 /// members: one message per raising (`stamp-flagged:{stamp_id}:{flagged_at}`), so a flag that
 /// stays up says nothing more and one raised again after a review is told again.

@@ -53,6 +53,7 @@ text_enum!(
         OrderCancelledByShopper => "order_cancelled_by_shopper",
         PayoutRecorded => "payout_recorded",
         FakeReport => "fake_report",
+        FakeReportOutcome => "fake_report_outcome",
         StampFlagged => "stamp_flagged",
         CooperativeVerified => "cooperative_verified",
         CooperativeRejected => "cooperative_rejected",
@@ -77,6 +78,7 @@ impl Template {
                 | Self::OrderShipped
                 | Self::OrderDelivered
                 | Self::OrderCancelledShopper
+                | Self::FakeReportOutcome
                 | Self::PasswordReset
                 | Self::PasswordResetCode
                 | Self::ContactCode

@@ -133,6 +133,8 @@ mod tests {
             ("cooperatives", "3"),
             ("certificates", "12"),
             ("code", "123456"),
+            ("outcome", "Xác nhận là hàng giả"),
+            ("place", "Chợ Cốc Lếu"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -12,7 +12,10 @@ use sea_orm::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::entities::{batches, cooperatives, fake_reports, products, scans, stamps};
+use super::fake_reports::{FakeReportNoteView, FakeReportStatus};
+use crate::entities::{
+    batches, cooperatives, fake_report_notes, fake_reports, products, scans, stamps,
+};
 use crate::error::AppResult;
 use crate::reference::ReferenceData;
 
@@ -55,6 +58,12 @@ pub struct FakeReportView {
     pub note: String,
     pub province_name: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Where the work on it stands (see `fake_reports`).
+    pub status: FakeReportStatus,
+    /// The reporter asked to be told the outcome (their contact is not shown).
+    pub reporter_waits_for_outcome: bool,
+    /// The steps taken, oldest first.
+    pub notes: Vec<FakeReportNoteView>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -227,13 +236,18 @@ pub async fn scan_analytics(
     if let Some(id) = cooperative_id {
         report_query = report_query.filter(fake_reports::Column::CooperativeId.eq(id));
     }
-    let fake_reports = report_query
+    let report_rows = report_query
         .order_by_desc(fake_reports::Column::Id)
         .limit(100)
         .all(db)
-        .await?
+        .await?;
+    let mut notes_of = notes_by_report(db, report_rows.iter().map(|r| r.id)).await?;
+    let fake_reports = report_rows
         .into_iter()
         .map(|r| FakeReportView {
+            status: FakeReportStatus::parse(&r.status).unwrap_or(FakeReportStatus::New),
+            reporter_waits_for_outcome: r.reporter_contact.is_some(),
+            notes: notes_of.remove(&r.id).unwrap_or_default(),
             id: r.id,
             province_name: r
                 .province_code
@@ -273,4 +287,28 @@ pub async fn scan_analytics(
         flagged,
         fake_reports,
     })
+}
+
+/// The notes of some fake reports, oldest first, by report.
+async fn notes_by_report(
+    db: &impl ConnectionTrait,
+    report_ids: impl Iterator<Item = i64>,
+) -> AppResult<HashMap<i64, Vec<FakeReportNoteView>>> {
+    let ids: Vec<i64> = report_ids.collect();
+    let mut by_report: HashMap<i64, Vec<FakeReportNoteView>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(by_report);
+    }
+    for note in &fake_report_notes::Entity::find()
+        .filter(fake_report_notes::Column::ReportId.is_in(ids))
+        .order_by_asc(fake_report_notes::Column::Id)
+        .all(db)
+        .await?
+    {
+        by_report
+            .entry(note.report_id)
+            .or_default()
+            .push(FakeReportNoteView::of(note));
+    }
+    Ok(by_report)
 }

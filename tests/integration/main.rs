@@ -12,6 +12,7 @@ mod channels;
 mod checkout;
 mod cluster;
 mod dashboard;
+mod fake_reports;
 mod fake_sms;
 mod fake_stripe;
 mod messages;

@@ -13,6 +13,7 @@ use crate::error::{AppResult, FieldErrors};
 use crate::http::extract::{ApiPath, PageForm};
 use crate::http::page::{PageContext, render_with_status};
 use crate::trace::analytics::{ScanAnalytics, scan_analytics};
+use crate::trace::fake_reports::{self, FakeReportStatus, FakeReportStep};
 use crate::trace::flags::{self, FlagReviewRequest};
 
 #[derive(Template)]
@@ -24,15 +25,36 @@ struct ScansPage {
     /// This page's address, where a flag review returns.
     back: String,
     notice: Option<String>,
-    /// The flagged stamp whose review form had errors, and the errors.
-    review_errors: Option<(i64, FieldErrors)>,
+    /// The form that had errors, and the errors.
+    form_errors: FormErrors,
+    /// The statuses a fake report can be moved to, for the select.
+    report_statuses: &'static [FakeReportStatus],
+}
+
+/// Which form on the page came back with errors.
+#[derive(Default)]
+enum FormErrors {
+    #[default]
+    None,
+    /// The review form of a flagged stamp.
+    Flag(i64, FieldErrors),
+    /// The form that works a fake report.
+    Report(i64, FieldErrors),
 }
 
 impl ScansPage {
     /// The review form errors of one flagged stamp (none for the others).
     fn errors_for(&self, stamp_id: i64) -> FieldErrors {
-        match &self.review_errors {
-            Some((id, errors)) if *id == stamp_id => errors.clone(),
+        match &self.form_errors {
+            FormErrors::Flag(id, errors) if *id == stamp_id => errors.clone(),
+            _ => FieldErrors::default(),
+        }
+    }
+
+    /// The errors of one fake report's form (none for the others).
+    fn report_errors_for(&self, report_id: i64) -> FieldErrors {
+        match &self.form_errors {
+            FormErrors::Report(id, errors) if *id == report_id => errors.clone(),
             _ => FieldErrors::default(),
         }
     }
@@ -55,7 +77,7 @@ async fn scans_page(
     user: &CurrentUser,
     scope: Scope,
     notice: Option<String>,
-    review_errors: Option<(i64, FieldErrors)>,
+    form_errors: FormErrors,
     status: StatusCode,
 ) -> AppResult<Response> {
     let (title, cooperative, back) = match scope {
@@ -84,8 +106,9 @@ async fn scans_page(
             title,
             analytics,
             back,
-            notice: notice.filter(|n| n == "reviewed"),
-            review_errors,
+            notice: notice.filter(|n| n == "reviewed" || n == "report_updated"),
+            form_errors,
+            report_statuses: FakeReportStatus::ALL,
         },
     )
 }
@@ -103,7 +126,7 @@ pub(super) async fn cooperative_scans(
         &user,
         Scope::Cooperative(id),
         params.notice,
-        None,
+        FormErrors::None,
         StatusCode::OK,
     )
     .await
@@ -121,7 +144,7 @@ pub(super) async fn admin_scans(
         &user,
         Scope::Everyone,
         params.notice,
-        None,
+        FormErrors::None,
         StatusCode::OK,
     )
     .await
@@ -168,7 +191,73 @@ pub(super) async fn review_flag_submit(
             } else {
                 Scope::Cooperative(flags::cooperative_of(&state.db, id).await?)
             };
-            scans_page(&state, ctx, &user, scope, None, Some((id, errors)), status).await
+            scans_page(
+                &state,
+                ctx,
+                &user,
+                scope,
+                None,
+                FormErrors::Flag(id, errors),
+                status,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct FakeReportStepForm {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    note: String,
+    /// `admin` when sent from the administrators' page.
+    #[serde(default)]
+    from: String,
+}
+
+/// A step on a fake report from an analytics page: back to it with a notice, or the page again
+/// with the errors beside the report's form.
+pub(super) async fn work_fake_report_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(form): PageForm<FakeReportStepForm>,
+) -> AppResult<Response> {
+    let step = FakeReportStep {
+        status: form.status,
+        note: form.note,
+    };
+    let from_admin = form.from == "admin" && user.is_admin;
+    match fake_reports::work(&state.db, &user, id, &step).await {
+        Ok(detail) => {
+            let back = match (from_admin, detail.report.cooperative_id) {
+                (false, Some(cooperative)) => {
+                    format!("/workspace/cooperatives/{cooperative}/scans")
+                }
+                _ => "/admin/scans".to_owned(),
+            };
+            Ok(Redirect::to(&format!("{back}?notice=report_updated#report-{id}")).into_response())
+        }
+        Err(err) => {
+            let (status, errors) = err.into_form_errors()?;
+            // The form's errors come back only to someone who may see the report.
+            let report = fake_reports::detail(&state.db, &user, id).await?;
+            let scope = match (from_admin, report.report.cooperative_id) {
+                (false, Some(cooperative)) => Scope::Cooperative(cooperative),
+                _ => Scope::Everyone,
+            };
+            scans_page(
+                &state,
+                ctx,
+                &user,
+                scope,
+                None,
+                FormErrors::Report(id, errors),
+                status,
+            )
+            .await
         }
     }
 }

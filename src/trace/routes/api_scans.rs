@@ -14,6 +14,7 @@ use crate::domain::{FieldIssue, StampCode};
 use crate::error::{AppResult, FieldErrors, Problem};
 use crate::http::client::ClientAddr;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::i18n::Lang;
 use crate::trace::analytics::{ScanAnalytics, scan_analytics};
 use crate::trace::events::EventView;
 use crate::trace::fake_reports::{self, FakeReportForm};
@@ -161,6 +162,10 @@ pub struct FakeReportRequest {
     /// Province code where it was bought.
     #[serde(default)]
     province: String,
+    /// An e-mail address or a Vietnamese mobile number to be told the outcome. It is used
+    /// for that message only: no page or API shows it.
+    #[serde(default)]
+    contact: String,
 }
 
 /// Report a suspected fake (the code may be unknown). Rate-limited per client.
@@ -170,6 +175,7 @@ pub struct FakeReportRequest {
     responses((status = 202, description = "Report received"), (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub(super) async fn public_report(
     State(state): State<AppState>,
+    lang: Lang,
     ClientAddr(client): ClientAddr,
     ApiPath(code): ApiPath<String>,
     ApiJson(body): ApiJson<FakeReportRequest>,
@@ -180,6 +186,7 @@ pub(super) async fn public_report(
         seller: body.seller,
         note: body.note,
         province: body.province,
+        contact: body.contact,
     }
     .parse(&state.reference)?;
     let code: String = code.chars().take(40).collect();
@@ -189,6 +196,7 @@ pub(super) async fn public_report(
         &state.hasher,
         &code,
         client,
+        lang,
         details,
     )
     .await?;

@@ -4,6 +4,7 @@
 
 mod analytics_pages;
 mod api_batches;
+mod api_fake_reports;
 mod api_scans;
 mod api_stamps;
 mod batch_pages;
@@ -85,6 +86,10 @@ pub fn page_routes() -> Router<AppState> {
             "/workspace/stamps/{id}/flag-review",
             post(analytics_pages::review_flag_submit),
         )
+        .route(
+            "/workspace/fake-reports/{id}",
+            post(analytics_pages::work_fake_report_submit),
+        )
 }
 
 /// The trace JSON API.
@@ -108,6 +113,9 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_scans::admin_scan_analytics))
         .routes(routes!(api_scans::public_scan))
         .routes(routes!(api_scans::public_report))
+        .routes(routes!(api_fake_reports::list_fake_reports))
+        .routes(routes!(api_fake_reports::get_fake_report))
+        .routes(routes!(api_fake_reports::work_fake_report))
 }
 
 /// A file to download: its content type, and the name a browser saves it under.

@@ -368,6 +368,7 @@ async fn report_response(
                 &state.hasher,
                 &code,
                 client,
+                ctx.lang,
                 details,
             )
             .await?;

@@ -630,8 +630,8 @@ async fn a_paid_order_cancelled_by_the_shopper_is_refunded_by_stripe_and_confirm
 
     // Sent again once Stripe answers, with the same idempotency key: one refund at Stripe.
     fake.fail(None);
-    ocop_market::payments::stripe::submit_pending_refunds(&app.state).await;
-    ocop_market::payments::stripe::submit_pending_refunds(&app.state).await;
+    ocop_market::payments::refund_sender::submit_pending_refunds(&app.state).await;
+    ocop_market::payments::refund_sender::submit_pending_refunds(&app.state).await;
     let calls = fake.calls_to("POST", "/v1/refunds");
     assert!(calls.len() >= 2);
     assert!(
@@ -878,7 +878,7 @@ async fn a_refund_stripe_refuses_waits_for_an_administrator_and_goes_again_under
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    ocop_market::payments::stripe::submit_pending_refunds(&app.state).await;
+    ocop_market::payments::refund_sender::submit_pending_refunds(&app.state).await;
     let db = app.db();
     eventually(|| async move { refund_row_status(db).await == "failed" }).await;
     let refund = refund_row(&app).await;
@@ -886,7 +886,7 @@ async fn a_refund_stripe_refuses_waits_for_an_administrator_and_goes_again_under
     let key = format!("refund-{}", refund.id);
     let sent = fake.calls_to("POST", "/v1/refunds").len();
     // The sender leaves it alone from now on: the same key would only get the same refusal.
-    ocop_market::payments::stripe::submit_pending_refunds(&app.state).await;
+    ocop_market::payments::refund_sender::submit_pending_refunds(&app.state).await;
     assert_eq!(fake.calls_to("POST", "/v1/refunds").len(), sent);
     assert_ledger(&shop.admin, "refunds:payable", -checkout.amount).await;
 
@@ -903,7 +903,7 @@ async fn a_refund_stripe_refuses_waits_for_an_administrator_and_goes_again_under
         .await;
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(view["channel"], "card");
-    ocop_market::payments::stripe::submit_pending_refunds(&app.state).await;
+    ocop_market::payments::refund_sender::submit_pending_refunds(&app.state).await;
     eventually(|| async move { refund_row_status(db).await == "submitted" }).await;
     let keys: Vec<Option<String>> = fake
         .calls_to("POST", "/v1/refunds")

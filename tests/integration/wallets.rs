@@ -228,6 +228,17 @@ async fn a_vnpay_payment_over_http_is_confirmed_by_the_ipn_and_the_return_only_s
     let (vnpay, momo) = (FakeVnpay::start().await, FakeMomo::start().await);
     let app = app_with(&vnpay, &momo).await;
     let shop = shop(&app).await;
+    shop.shopper
+        .post(
+            "/api/v1/cart/items",
+            json!({"product_id": shop.product_id, "quantity": 1}),
+        )
+        .await;
+    let (_, form) = shop.shopper.page("/checkout").await;
+    assert!(
+        form.contains(r#"value="vnpay""#) && form.contains(r#"value="momo""#),
+        "{form}"
+    );
     let checkout = checkout(&app, &shop, "vnpay").await;
     assert!(checkout.redirect_url.starts_with(&vnpay.pay_url()));
 
@@ -238,9 +249,18 @@ async fn a_vnpay_payment_over_http_is_confirmed_by_the_ipn_and_the_return_only_s
         checkout.token_url.replace("/api/v1", ""),
         checkout.reference
     );
-    let (status, _) = shop.shopper.page(&forged_return).await;
+    let (status, page) = shop.shopper.page(&forged_return).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(status_of(&app, &checkout.reference).await, "pending");
+    // The pending page sends the shopper back to VNPay, and offers a plain refresh.
+    assert!(page.contains("Thanh toán qua VNPay"), "{page}");
+    let hash = checkout
+        .redirect_url
+        .rsplit_once("vnp_SecureHash=")
+        .unwrap()
+        .1;
+    assert!(page.contains(hash), "the link is VNPay's signed URL");
+    assert!(page.contains("Kiểm tra lại trạng thái"));
     let (_, view) = shop.shopper.get(&checkout.token_url).await;
     assert_eq!(view["payment"]["gateway_url"], json!(checkout.redirect_url));
 

@@ -318,6 +318,12 @@ impl RefundGateway for MomoApi {
             Some(code) if TRANSIENT_CODES.contains(&code) => Err(RefundError::Transient(
                 AppError::ProviderUnavailable(format!("MoMo answered {code}: {message}")),
             )),
+            // 41: MoMo already has this refund order: an earlier attempt that got no answer
+            // reached MoMo. Whether it refunded is for an administrator to read in MoMo's
+            // portal; sending it under a new order id could refund twice.
+            Some(41) => Err(RefundError::Refused(format!(
+                "MoMo already has refund order {order_id} (an earlier attempt got no answer): check it in MoMo's portal"
+            ))),
             code => Err(RefundError::Refused(format!(
                 "MoMo refused the refund (HTTP {status}, result {code:?}): {message}"
             ))),

@@ -364,8 +364,10 @@ impl RefundGateway for VnpayApi {
         key: &str,
     ) -> Result<SentRefund, RefundError> {
         let full = refund.amount_vnd >= payment.amount_vnd;
+        // VNPay takes letters and digits only: `refund-12-2` becomes `refundX12X2`.
+        let request_id = key.replace('-', "X");
         let mut request = json!({
-            "vnp_RequestId": key,
+            "vnp_RequestId": request_id,
             "vnp_Version": VERSION,
             "vnp_Command": "refund",
             "vnp_TmnCode": self.config.tmn_code,
@@ -378,7 +380,7 @@ impl RefundGateway for VnpayApi {
             "vnp_CreateBy": "ocop-market",
             "vnp_CreateDate": vietnam_time(Utc::now()),
             "vnp_IpAddr": "127.0.0.1",
-            "vnp_OrderInfo": format!("Hoan tien {} ({key})", payment.reference),
+            "vnp_OrderInfo": format!("Hoan tien {} {request_id}", payment.reference),
         });
         let hash = hmac_sha512_hex(
             self.config.hash_secret.expose(),
@@ -424,7 +426,7 @@ impl RefundGateway for VnpayApi {
             "00" => Ok(SentRefund {
                 id: Some(text("vnp_TransactionNo"))
                     .filter(|id| !id.is_empty())
-                    .unwrap_or_else(|| key.to_owned()),
+                    .unwrap_or(request_id),
                 amount_vnd: parse_amount(&text("vnp_Amount")),
                 status: Some(text("vnp_TransactionStatus")),
                 completed: true,

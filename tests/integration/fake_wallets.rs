@@ -533,38 +533,41 @@ async fn momo_pay(
 async fn momo_refund(
     State(inner): State<Arc<MomoInner>>,
     Json(request): Json<Value>,
-) -> Json<Value> {
+) -> Result<Json<Value>, axum::http::StatusCode> {
     let delay = *inner.delay.lock().unwrap();
     if let Some(delay) = delay {
+        // Times out before doing anything (its gateway in front gives up).
         tokio::time::sleep(delay).await;
+        return Err(axum::http::StatusCode::GATEWAY_TIMEOUT);
     }
     let valid = request["signature"].as_str()
         == Some(sha256(MOMO_SECRET, &momo_raw(&request, &MOMO_REFUND_FIELDS)).as_str())
         && request["partnerCode"] == MOMO_PARTNER
         && request["transId"].is_i64();
+    let order_id = &request["orderId"];
     if !valid {
         inner.refused.lock().unwrap().push(request.to_string());
-        return Json(
-            json!({"orderId": request["orderId"], "resultCode": 13, "message": "Xác thực doanh nghiệp thất bại."}),
-        );
+        return Ok(Json(
+            json!({"orderId": order_id, "resultCode": 13, "message": "Xác thực doanh nghiệp thất bại."}),
+        ));
     }
     let mut refunds = inner.refunds.lock().unwrap();
-    if refunds.iter().any(|r| r["orderId"] == request["orderId"]) {
-        return Json(
-            json!({"orderId": request["orderId"], "resultCode": 41, "message": "Trùng orderId."}),
-        );
+    if refunds.iter().any(|r| &r["orderId"] == order_id) {
+        return Ok(Json(
+            json!({"orderId": order_id, "resultCode": 41, "message": "Trùng orderId."}),
+        ));
     }
     refunds.push(request.clone());
-    Json(json!({
+    Ok(Json(json!({
         "partnerCode": MOMO_PARTNER,
-        "orderId": request["orderId"],
+        "orderId": order_id,
         "requestId": request["requestId"],
         "amount": request["amount"],
         "transId": inner.trans_id.fetch_add(1, Ordering::SeqCst),
         "resultCode": 0,
         "message": "Thành công.",
         "responseTime": 1_764_972_000_000_i64,
-    }))
+    })))
 }
 
 async fn serve(app: Router) -> String {

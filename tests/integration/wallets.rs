@@ -597,3 +597,48 @@ async fn a_wallet_the_platform_has_not_configured_cannot_be_chosen() {
     let status = momo_ipn(&app, &json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn momo_money_after_expiry_is_refunded_through_momo_once_momo_answers() {
+    let (vnpay, momo) = (FakeVnpay::start().await, FakeMomo::start().await);
+    let app = app_with(&vnpay, &momo).await;
+    let shop = shop(&app).await;
+    let checkout = checkout(&app, &shop, "momo").await;
+    expire_without_stock(&app, &shop, &checkout.reference).await;
+    // MoMo's refund API does not answer in time: the refund stays pending.
+    momo.delay(Some(Duration::from_secs(3)));
+    let paid = momo.ipn(&checkout.reference, json!({}));
+    assert_eq!(momo_ipn(&app, &paid).await, StatusCode::NO_CONTENT);
+    assert_eq!(status_of(&app, &checkout.reference).await, "expired");
+    assert_ledger(&shop.admin, "refunds:payable", -checkout.amount).await;
+    let (state, db) = (&app.state, app.db());
+    eventually(|| async move {
+        ocop_market::payments::refund_sender::submit_pending_refunds(state).await;
+        let refund = refund_row_in(db).await;
+        refund.status == "pending" && refund.last_error.is_some()
+    })
+    .await;
+
+    // MoMo answers again: refunded once, under the same refund order id.
+    momo.delay(None);
+    let stand_in = &momo;
+    eventually(|| async move {
+        ocop_market::payments::refund_sender::submit_pending_refunds(state).await;
+        refund_row_in(db).await.status == "succeeded" && !stand_in.refunds().is_empty()
+    })
+    .await;
+    let refunds_at_momo = momo.refunds();
+    let order_ids: std::collections::HashSet<&Value> =
+        refunds_at_momo.iter().map(|r| &r["orderId"]).collect();
+    assert_eq!(
+        order_ids.len(),
+        1,
+        "one refund order at MoMo: {refunds_at_momo:?}"
+    );
+    assert_eq!(refunds_at_momo[0]["transId"], paid["transId"]);
+    assert_ledger(&shop.admin, "refunds:payable", 0).await;
+    assert_ledger(&shop.admin, "cash:momo", 0).await;
+    // The IPN again: nothing more owed.
+    assert_eq!(momo_ipn(&app, &paid).await, StatusCode::NO_CONTENT);
+    assert_eq!(refunds::Entity::find().count(app.db()).await.unwrap(), 1);
+}

@@ -87,6 +87,10 @@ pub struct AppState {
     pub search: Arc<LiveIndex>,
     /// Stripe's API, when a Stripe key is configured.
     pub stripe: Option<Arc<payments::stripe::StripeApi>>,
+    /// VNPay's gateway, when configured.
+    pub vnpay: Option<Arc<payments::vnpay::VnpayApi>>,
+    /// MoMo's gateway, when configured.
+    pub momo: Option<Arc<payments::momo::MomoApi>>,
     /// Product and batch photos: processing and storage.
     pub photos: Arc<media::PhotoService>,
     /// Recently computed figures of the province dashboard.
@@ -100,6 +104,36 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The payment methods checkout offers: VietQR, then each configured gateway.
+    pub fn payment_methods(&self) -> Vec<orders::PaymentMethod> {
+        let mut methods = vec![orders::PaymentMethod::VietQr];
+        if self.vnpay.is_some() {
+            methods.push(orders::PaymentMethod::VnPay);
+        }
+        if self.momo.is_some() {
+            methods.push(orders::PaymentMethod::MoMo);
+        }
+        if self.stripe.is_some() {
+            methods.push(orders::PaymentMethod::Stripe);
+        }
+        methods
+    }
+
+    /// The configured gateways that refund through their API.
+    pub fn refund_gateways(&self) -> Vec<Arc<dyn payments::refund_sender::RefundGateway>> {
+        let mut gateways: Vec<Arc<dyn payments::refund_sender::RefundGateway>> = Vec::new();
+        if let Some(stripe) = &self.stripe {
+            gateways.push(stripe.clone());
+        }
+        if let Some(vnpay) = &self.vnpay {
+            gateways.push(vnpay.clone());
+        }
+        if let Some(momo) = &self.momo {
+            gateways.push(momo.clone());
+        }
+        gateways
+    }
+
     /// Opens the database, applies migrations, stores the reference data and opens the search
     /// index (building it from the database if there is none yet).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
@@ -128,6 +162,14 @@ impl AppState {
             Some(stripe) => Some(Arc::new(payments::stripe::StripeApi::new(stripe)?)),
             None => None,
         };
+        let vnpay = match &config.commerce.vnpay {
+            Some(vnpay) => Some(Arc::new(payments::vnpay::VnpayApi::new(vnpay.clone())?)),
+            None => None,
+        };
+        let momo = match &config.commerce.momo {
+            Some(momo) => Some(Arc::new(payments::momo::MomoApi::new(momo.clone())?)),
+            None => None,
+        };
         let photos = Arc::new(media::PhotoService::new(
             media::store::PhotoStore::open(&config.media, &config.data_dir)?,
             config.media.limits,
@@ -149,6 +191,8 @@ impl AppState {
             photos,
             search,
             stripe,
+            vnpay,
+            momo,
             dashboard: Arc::new(dashboard::DashboardCache::new(config.dashboard_cache_ttl)),
             scans: ScanService::start(db.clone(), shared.clone()),
             trace_cache,
@@ -340,10 +384,8 @@ pub async fn serve(
             batch_size: state.config.search_batch_size,
         },
     );
-    let refunds = state
-        .stripe
-        .is_some()
-        .then(|| payments::stripe::spawn_refund_sender(state.clone(), Duration::from_secs(60)));
+    let refunds =
+        payments::refund_sender::spawn_refund_sender(state.clone(), Duration::from_secs(60));
     let messages =
         messages::sender::spawn(state.db.clone(), state.config.clone(), state.clock.clone())?;
     let void_watch = trace::origin::spawn_void_watch(state.trace_cache.clone());

@@ -24,6 +24,13 @@ pub struct CommerceConfig {
     pub bank_webhook: Option<BankWebhookConfig>,
     /// Stripe, when a secret key is configured.
     pub stripe: Option<StripeConfig>,
+    /// VNPay, when all four `OCOP_VNPAY_*` settings are.
+    pub vnpay: Option<VnpayConfig>,
+    /// MoMo, when all four `OCOP_MOMO_*` settings are.
+    pub momo: Option<MomoConfig>,
+    /// The settings of a wallet gateway configured in part (some of its settings set, these
+    /// missing): the gateway stays off, and production mode refuses to start.
+    pub half_configured: Vec<&'static str>,
     /// How long after delivery a shopper may still send goods back
     /// (`OCOP_RETURN_WINDOW_DAYS`, 7): until then the order's money is pending, not available
     /// for a payout to the cooperative.
@@ -86,6 +93,55 @@ pub struct StripeConfig {
     pub timeout: Duration,
 }
 
+/// VNPay's payment gateway (API version 2.1.0); present only when every setting is.
+#[derive(Debug, Clone)]
+pub struct VnpayConfig {
+    /// The merchant's terminal code (`OCOP_VNPAY_TMN_CODE`).
+    pub tmn_code: String,
+    /// The key of the HMAC-SHA512 signatures (`OCOP_VNPAY_HASH_SECRET`).
+    pub hash_secret: Secret,
+    /// The gateway page the signed payment URL points at (`OCOP_VNPAY_PAY_URL`, e.g.
+    /// `https://pay.vnpay.vn/vpcpay.html`; sandbox `https://sandbox.vnpayment.vn/paymentv2/vpcpay.html`).
+    pub pay_url: String,
+    /// The merchant API that takes refunds (`OCOP_VNPAY_API_URL`, e.g.
+    /// `https://merchant.vnpay.vn/merchant_webapi/api/transaction`).
+    pub api_url: String,
+    /// How long one call to the API may take (`OCOP_WALLET_TIMEOUT_SECONDS`, 10).
+    pub timeout: Duration,
+}
+
+/// MoMo's payment gateway (AIO v2); present only when every setting is.
+#[derive(Debug, Clone)]
+pub struct MomoConfig {
+    /// `OCOP_MOMO_PARTNER_CODE`.
+    pub partner_code: String,
+    /// `OCOP_MOMO_ACCESS_KEY` (part of every signed text).
+    pub access_key: Secret,
+    /// The key of the HMAC-SHA256 signatures (`OCOP_MOMO_SECRET_KEY`).
+    pub secret_key: Secret,
+    /// The API base (`OCOP_MOMO_API_URL`: `https://payment.momo.vn`, sandbox
+    /// `https://test-payment.momo.vn`), without a trailing `/`.
+    pub api_url: String,
+    /// How long one call to the API may take (`OCOP_WALLET_TIMEOUT_SECONDS`, 10).
+    pub timeout: Duration,
+}
+
+/// The settings of a gateway that are set and those missing, in the order given.
+fn gateway_settings<const N: usize>(
+    settings: &Settings<'_>,
+    names: [&'static str; N],
+) -> (Vec<String>, Vec<&'static str>) {
+    let mut values = Vec::new();
+    let mut missing = Vec::new();
+    for name in names {
+        match settings.text(name) {
+            Some(value) => values.push(value),
+            None => missing.push(name),
+        }
+    }
+    (values, missing)
+}
+
 impl CommerceConfig {
     pub(super) fn load(settings: &Settings<'_>) -> Result<Self, ConfigError> {
         let reservation_minutes: u64 = settings.parse_or("OCOP_RESERVATION_MINUTES", 30)?;
@@ -142,12 +198,69 @@ impl CommerceConfig {
                 })
             }
         };
+        let timeout = Duration::from_secs(
+            settings
+                .parse_or::<u64>("OCOP_WALLET_TIMEOUT_SECONDS", 10)?
+                .max(1),
+        );
+        let mut half_configured = Vec::new();
+        let (values, missing) = gateway_settings(
+            settings,
+            [
+                "OCOP_VNPAY_TMN_CODE",
+                "OCOP_VNPAY_HASH_SECRET",
+                "OCOP_VNPAY_PAY_URL",
+                "OCOP_VNPAY_API_URL",
+            ],
+        );
+        let vnpay = match <[String; 4]>::try_from(values) {
+            Ok([tmn_code, hash_secret, pay_url, api_url]) => Some(VnpayConfig {
+                tmn_code,
+                hash_secret: Secret::new(hash_secret),
+                pay_url,
+                api_url,
+                timeout,
+            }),
+            Err(values) => {
+                if !values.is_empty() {
+                    half_configured.extend(missing);
+                }
+                None
+            }
+        };
+        let (values, missing) = gateway_settings(
+            settings,
+            [
+                "OCOP_MOMO_PARTNER_CODE",
+                "OCOP_MOMO_ACCESS_KEY",
+                "OCOP_MOMO_SECRET_KEY",
+                "OCOP_MOMO_API_URL",
+            ],
+        );
+        let momo = match <[String; 4]>::try_from(values) {
+            Ok([partner_code, access_key, secret_key, api_url]) => Some(MomoConfig {
+                partner_code,
+                access_key: Secret::new(access_key),
+                secret_key: Secret::new(secret_key),
+                api_url: api_url.trim_end_matches('/').to_owned(),
+                timeout,
+            }),
+            Err(values) => {
+                if !values.is_empty() {
+                    half_configured.extend(missing);
+                }
+                None
+            }
+        };
         Ok(Self {
             reservation_ttl: Duration::from_secs(reservation_minutes.max(1) * 60),
             commission_bps,
             collecting_account,
             bank_webhook,
             stripe,
+            vnpay,
+            momo,
+            half_configured,
             return_window: Duration::from_secs(return_window_days * 24 * 3600),
         })
     }

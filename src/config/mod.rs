@@ -17,7 +17,9 @@ mod media;
 mod messages;
 mod settings;
 
-pub use commerce::{BankWebhookConfig, CollectingAccount, CommerceConfig, StripeConfig};
+pub use commerce::{
+    BankWebhookConfig, CollectingAccount, CommerceConfig, MomoConfig, StripeConfig, VnpayConfig,
+};
 pub use media::{MediaConfig, MediaStorage, PhotoLimits, S3Storage};
 pub use messages::{EsmsConfig, MessagesConfig, ZaloConfig};
 use settings::Settings;
@@ -479,6 +481,12 @@ fn check_production(
             "OCOP_STRIPE_SECRET_KEY is not set while OCOP_STRIPE_WEBHOOK_SECRETS is".to_owned(),
         );
     }
+    // A wallet gateway with some of its settings: each missing one named.
+    for name in &money.half_configured {
+        problems.push(format!(
+            "{name} is not set while the other settings of its gateway are"
+        ));
+    }
     if problems.is_empty() {
         Ok(())
     } else {
@@ -633,6 +641,49 @@ mod tests {
             ("OCOP_STRIPE_WEBHOOK_SECRETS", "whsec_x"),
         ];
         assert_eq!(refusal(&both), "");
+        // A wallet gateway half configured: each missing setting named.
+        let message = refusal(&[
+            account,
+            bank,
+            ("OCOP_VNPAY_TMN_CODE", "OCOPMK01"),
+            ("OCOP_VNPAY_PAY_URL", "https://pay.vnpay.vn/vpcpay.html"),
+            ("OCOP_MOMO_SECRET_KEY", "momo-secret"),
+        ]);
+        for missing in [
+            "OCOP_VNPAY_HASH_SECRET",
+            "OCOP_VNPAY_API_URL",
+            "OCOP_MOMO_PARTNER_CODE",
+            "OCOP_MOMO_ACCESS_KEY",
+            "OCOP_MOMO_API_URL",
+        ] {
+            assert!(message.contains(missing), "{missing} in {message}");
+        }
+        assert!(!message.contains("OCOP_VNPAY_TMN_CODE"), "{message}");
+        let wallets = [
+            account,
+            bank,
+            ("OCOP_VNPAY_TMN_CODE", "OCOPMK01"),
+            ("OCOP_VNPAY_HASH_SECRET", "vnpay-hash-secret"),
+            ("OCOP_VNPAY_PAY_URL", "https://pay.vnpay.vn/vpcpay.html"),
+            (
+                "OCOP_VNPAY_API_URL",
+                "https://merchant.vnpay.vn/merchant_webapi/api/transaction",
+            ),
+            ("OCOP_MOMO_PARTNER_CODE", "MOMOOCOP"),
+            ("OCOP_MOMO_ACCESS_KEY", "momo-access"),
+            ("OCOP_MOMO_SECRET_KEY", "momo-secret"),
+            ("OCOP_MOMO_API_URL", "https://payment.momo.vn/"),
+        ];
+        assert_eq!(refusal(&wallets), "");
+        let config = load(&[wallets.as_slice(), base.as_slice()].concat()).unwrap();
+        assert_eq!(
+            config.commerce.momo.unwrap().api_url,
+            "https://payment.momo.vn"
+        );
+        assert!(config.commerce.vnpay.is_some());
+        // Outside production a half-configured gateway is simply off.
+        let config = load(&[("OCOP_VNPAY_TMN_CODE", "OCOPMK01")]).unwrap();
+        assert!(config.commerce.vnpay.is_none());
         // Outside production the demo defaults are what `serve --demo` runs on.
         assert!(load(&[]).is_ok());
     }
@@ -642,9 +693,25 @@ mod tests {
         let config = load(&[
             ("OCOP_SECRET_KEY", "super-secret-value"),
             ("DATABASE_URL", "postgres://app:hunter2@db/ocop"),
+            ("OCOP_VNPAY_TMN_CODE", "OCOPMK01"),
+            ("OCOP_VNPAY_HASH_SECRET", "vnpay-hash-secret-value"),
+            ("OCOP_VNPAY_PAY_URL", "https://pay.vnpay.vn/vpcpay.html"),
+            ("OCOP_VNPAY_API_URL", "https://merchant.vnpay.vn/api"),
+            ("OCOP_MOMO_PARTNER_CODE", "MOMOOCOP"),
+            ("OCOP_MOMO_ACCESS_KEY", "momo-access-key-value"),
+            ("OCOP_MOMO_SECRET_KEY", "momo-secret-key-value"),
+            ("OCOP_MOMO_API_URL", "https://payment.momo.vn"),
         ])
         .unwrap();
         let debug = format!("{config:?}");
+        assert!(config.commerce.vnpay.is_some() && config.commerce.momo.is_some());
+        for secret in [
+            "vnpay-hash-secret-value",
+            "momo-access-key-value",
+            "momo-secret-key-value",
+        ] {
+            assert!(!debug.contains(secret), "{secret}");
+        }
         assert!(!debug.contains("super-secret-value"));
         assert!(!debug.contains("hunter2"));
         assert_eq!(config.database_url_for_logs(), "postgres://app:***@db/ocop");

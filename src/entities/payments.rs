@@ -21,6 +21,8 @@ pub struct Model {
     pub provider_payment_id: Option<String>,
     #[sea_orm(unique)]
     pub stripe_session_id: Option<String>,
+    /// The VNPay or MoMo page where the shopper pays (migration 17).
+    pub gateway_url: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

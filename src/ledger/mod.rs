@@ -14,6 +14,8 @@
 //! | --- | --- |
 //! | `cash:bank` | money in the platform's collecting bank account (VietQR) |
 //! | `cash:stripe` | money held at Stripe |
+//! | `cash:vnpay` | money held at VNPay until it settles to the platform's account |
+//! | `cash:momo` | money held at MoMo until it settles to the platform's account |
 //! | `cooperative:{id}` | owed to a cooperative for its paid orders, less payouts |
 //! | `revenue:commission` | the platform's commission |
 //! | `refunds:payable` | owed back to shoppers for cancelled paid orders |
@@ -32,6 +34,8 @@ use crate::error::{AppError, AppResult};
 pub enum Account {
     BankCash,
     StripeCash,
+    VnPayCash,
+    MoMoCash,
     Cooperative(i64),
     Commission,
     RefundsPayable,
@@ -39,11 +43,21 @@ pub enum Account {
 }
 
 impl Account {
+    /// Every account of money the platform holds.
+    pub const CASH: [Self; 4] = [
+        Self::BankCash,
+        Self::StripeCash,
+        Self::VnPayCash,
+        Self::MoMoCash,
+    ];
+
     /// The account's code as stored.
     pub fn code(self) -> String {
         match self {
             Self::BankCash => "cash:bank".into(),
             Self::StripeCash => "cash:stripe".into(),
+            Self::VnPayCash => "cash:vnpay".into(),
+            Self::MoMoCash => "cash:momo".into(),
             Self::Cooperative(id) => format!("cooperative:{id}"),
             Self::Commission => "revenue:commission".into(),
             Self::RefundsPayable => "refunds:payable".into(),

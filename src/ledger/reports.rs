@@ -179,10 +179,7 @@ pub async fn reconciliation(db: &impl ConnectionTrait) -> AppResult<Vec<Reconcil
             )
             .inner_join(ledger_transactions::Entity)
             .filter(ledger_transactions::Column::PaymentId.is_in(ids))
-            .filter(
-                ledger_entries::Column::Account
-                    .is_in([Account::BankCash.code(), Account::StripeCash.code()]),
-            )
+            .filter(ledger_entries::Column::Account.is_in(Account::CASH.map(Account::code)))
             .filter(ledger_entries::Column::AmountVnd.gt(0))
             .group_by(ledger_transactions::Column::PaymentId)
             .into_tuple::<(i64, i64)>()

@@ -73,7 +73,7 @@ impl CheckoutRequest {
     pub fn parse(
         &self,
         reference: &ReferenceData,
-        stripe_enabled: bool,
+        available: &[PaymentMethod],
     ) -> AppResult<ValidCheckout> {
         let mut errors = FieldErrors::default();
         let recipient_name =
@@ -107,25 +107,30 @@ impl CheckoutRequest {
             }
         }
         let method = match self.payment_method.as_deref().map(str::trim) {
-            None | Some("") | Some("vietqr") => Some(PaymentMethod::VietQr),
-            Some("stripe") if stripe_enabled => Some(PaymentMethod::Stripe),
-            Some("stripe") => {
-                errors.add(
-                    "payment_method",
-                    FieldIssue::new(
-                        "payment_method_unavailable",
-                        "card payment is not available",
-                    ),
-                );
-                None
-            }
-            Some(_) => {
-                errors.add(
-                    "payment_method",
-                    FieldIssue::new("unknown_payment_method", "choose vietqr or stripe"),
-                );
-                None
-            }
+            None | Some("") => Some(PaymentMethod::VietQr),
+            Some(name) => match PaymentMethod::parse(name) {
+                Some(method) if available.contains(&method) => Some(method),
+                Some(_) => {
+                    errors.add(
+                        "payment_method",
+                        FieldIssue::new(
+                            "payment_method_unavailable",
+                            "this payment method is not available",
+                        ),
+                    );
+                    None
+                }
+                None => {
+                    errors.add(
+                        "payment_method",
+                        FieldIssue::new(
+                            "unknown_payment_method",
+                            "choose vietqr, vnpay, momo or stripe",
+                        ),
+                    );
+                    None
+                }
+            },
         };
         let checkout_key = match self.checkout_key.as_deref().map(str::trim) {
             None | Some("") => None,

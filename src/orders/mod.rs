@@ -57,6 +57,8 @@ text_enum! {
     PaymentMethod {
         VietQr => "vietqr",
         Stripe => "stripe",
+        VnPay => "vnpay",
+        MoMo => "momo",
     }
 }
 

@@ -176,10 +176,11 @@ pub async fn cart_view(state: &AppState, owner: &CartOwner) -> AppResult<CartVie
     };
     let mut view = CartView::new(&groups);
     view.left_out = left_out;
-    if state.stripe.is_some() {
-        view.payment_methods
-            .push(super::PaymentMethod::Stripe.as_str().to_owned());
-    }
+    view.payment_methods = state
+        .payment_methods()
+        .into_iter()
+        .map(|method| method.as_str().to_owned())
+        .collect();
     Ok(view)
 }
 

@@ -21,6 +21,7 @@ use crate::AppState;
 use crate::accounts::{Authenticated, Viewer};
 use crate::catalog::access;
 use crate::error::{AppError, AppResult, FieldErrors, Problem};
+use crate::http::client::ClientAddr;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::ledger::reports::{self, StatementLine};
 use crate::payments::cancellation::cancel_as;
@@ -152,13 +153,14 @@ async fn create_checkout(
     State(state): State<AppState>,
     Viewer(viewer): Viewer,
     jar: CookieJar,
+    client: ClientAddr,
     ApiJson(body): ApiJson<CheckoutRequest>,
 ) -> AppResult<Response> {
-    let request = body.parse(&state.reference, state.config.commerce.stripe.is_some())?;
+    let request = body.parse(&state.reference, &state.payment_methods())?;
     let owner = cart_owner(&viewer, &jar);
     let outcome =
         checkout::checkout(&state.db, &state.config, &owner, viewer.as_ref(), request).await?;
-    let redirect = crate::payments::stripe::start_if_card(&state, &outcome, &owner).await?;
+    let redirect = crate::payments::gateway::start(&state, &outcome, &owner, client.0).await?;
     let view = checkout_view(&state, &outcome, redirect).await?;
     let status = if outcome.replayed {
         StatusCode::OK

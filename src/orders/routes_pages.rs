@@ -21,6 +21,7 @@ use crate::accounts::{Authenticated, Viewer};
 use crate::catalog::access;
 use crate::domain::Money;
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::http::client::ClientAddr;
 use crate::http::extract::{ApiPath, ApiQuery, PageForm};
 use crate::http::page::{PageContext, render, render_form_error};
 use crate::ledger::reports;
@@ -187,6 +188,8 @@ struct CheckoutPage {
     provinces: Vec<Province>,
     communes: Vec<Commune>,
     stripe_enabled: bool,
+    vnpay_enabled: bool,
+    momo_enabled: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -223,7 +226,9 @@ fn checkout_page_for(
         errors,
         provinces,
         communes,
-        stripe_enabled: state.config.commerce.stripe.is_some(),
+        stripe_enabled: state.stripe.is_some(),
+        vnpay_enabled: state.vnpay.is_some(),
+        momo_enabled: state.momo.is_some(),
     }
 }
 
@@ -254,10 +259,11 @@ async fn checkout_submit(
     State(state): State<AppState>,
     ctx: PageContext,
     jar: CookieJar,
+    client: ClientAddr,
     PageForm(form): PageForm<CheckoutRequest>,
 ) -> AppResult<Response> {
     let owner = cart_owner(&ctx.user, &jar);
-    let result = match form.parse(&state.reference, state.config.commerce.stripe.is_some()) {
+    let result = match form.parse(&state.reference, &state.payment_methods()) {
         Ok(request) => {
             checkout::checkout(&state.db, &state.config, &owner, ctx.user.as_ref(), request).await
         }
@@ -266,7 +272,7 @@ async fn checkout_submit(
     match result {
         Ok(outcome) => {
             if let Some(url) =
-                crate::payments::stripe::start_if_card(&state, &outcome, &owner).await?
+                crate::payments::gateway::start(&state, &outcome, &owner, client.0).await?
             {
                 return Ok(Redirect::to(&url).into_response());
             }

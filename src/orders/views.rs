@@ -49,8 +49,8 @@ pub struct CartView {
     pub item_count: i64,
     /// Every line can be checked out.
     pub ready: bool,
-    /// The payment methods the checkout accepts: `vietqr`, and `stripe` (card) when the
-    /// platform has Stripe configured.
+    /// The payment methods the checkout accepts: `vietqr`, then `vnpay`, `momo` and `stripe`
+    /// (card) when the platform has them configured.
     pub payment_methods: Vec<String>,
     /// Products the cart of this visitor could not bring along at login (shown once).
     pub left_out: Vec<super::cart::LeftOut>,

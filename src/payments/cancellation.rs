@@ -94,6 +94,6 @@ pub async fn cancel_as(
             .await?
         }
     };
-    super::stripe::send_refunds_soon(state);
+    super::refund_sender::send_refunds_soon(state);
     Ok(order)
 }

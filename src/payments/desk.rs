@@ -24,12 +24,14 @@ use crate::domain::{FieldIssue, Money, bounded_text};
 use crate::entities::{cooperatives, payment_exceptions, payouts, refunds as refund_rows};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::ledger::{Account, Transaction, TransactionKind, reports};
+use crate::orders::PaymentMethod;
 
 /// An open or resolved queue item.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ExceptionView {
     pub id: i64,
-    /// `underpaid`, `overpaid`, `unmatched`, `duplicate_payment`.
+    /// `underpaid`, `overpaid`, `unmatched`, `duplicate_payment`, `wrong_amount` (a wallet
+    /// gateway reported another amount than the one the platform signed into its request).
     pub kind: String,
     pub status: String,
     pub payment_id: Option<i64>,
@@ -173,9 +175,9 @@ async fn funds_of(db: &impl ConnectionTrait, item: &payment_exceptions::Model) -
         && let Some(event) = crate::entities::webhook_events::Entity::find_by_id(event_id)
             .one(db)
             .await?
-        && event.provider == "stripe"
     {
-        return Ok(Funds::Stripe);
+        // Providers record their events under the name of their payment method.
+        return Ok(Funds::of_method(&event.provider));
     }
     Ok(Funds::Bank)
 }
@@ -254,7 +256,8 @@ pub struct RefundView {
     pub provider_refund_id: Option<String>,
     /// Why the provider refused or reversed it, when it did.
     pub last_error: Option<String>,
-    /// `bank_transfer` (an administrator sends it) or `card` (sent through Stripe).
+    /// `bank_transfer` (an administrator sends it), `card` (sent through Stripe), `vnpay` or
+    /// `momo` (sent through the wallet gateway's refund API).
     pub channel: String,
     pub created_at: chrono::DateTime<Utc>,
 }
@@ -281,25 +284,27 @@ impl From<refund_rows::Model> for RefundView {
 pub async fn open_refund_views(db: &DatabaseConnection) -> AppResult<Vec<RefundView>> {
     let open = refunds::open_refunds(db).await?;
     let payment_ids: Vec<i64> = open.iter().map(|r| r.payment_id).collect();
-    let card_payments: Vec<i64> = crate::entities::payments::Entity::find()
+    let methods: std::collections::HashMap<i64, String> = crate::entities::payments::Entity::find()
         .filter(crate::entities::payments::Column::Id.is_in(payment_ids))
-        .filter(
-            crate::entities::payments::Column::Method
-                .eq(crate::orders::PaymentMethod::Stripe.as_str()),
-        )
         .all(db)
         .await?
         .into_iter()
-        .map(|p| p.id)
+        .map(|p| (p.id, p.method))
         .collect();
     Ok(open
         .into_iter()
         .map(|refund| {
-            let card = card_payments.contains(&refund.payment_id);
+            let method = methods
+                .get(&refund.payment_id)
+                .and_then(|m| PaymentMethod::parse(m));
             let mut view = RefundView::from(refund);
-            if card {
-                view.channel = "card".to_owned();
+            view.channel = match method {
+                Some(PaymentMethod::Stripe) => "card",
+                Some(PaymentMethod::VnPay) => "vnpay",
+                Some(PaymentMethod::MoMo) => "momo",
+                Some(PaymentMethod::VietQr) | None => "bank_transfer",
             }
+            .to_owned();
             view
         })
         .collect())
@@ -316,7 +321,7 @@ pub async fn retry_card_refund(db: &DatabaseConnection, id: i64) -> AppResult<Re
     let is_card = crate::entities::payments::Entity::find_by_id(refund.payment_id)
         .one(&txn)
         .await?
-        .is_some_and(|p| p.method == crate::orders::PaymentMethod::Stripe.as_str());
+        .is_some_and(|p| p.method != PaymentMethod::VietQr.as_str());
     let reopened = is_card
         && refund_rows::Entity::update_many()
             .col_expr(
@@ -341,7 +346,7 @@ pub async fn retry_card_refund(db: &DatabaseConnection, id: i64) -> AppResult<Re
         return Err(AppError::conflict(
             "refund_not_failed",
             "status",
-            "only a card refund that failed can be sent again",
+            "only a refund through a payment gateway that failed can be sent again",
         ));
     }
     let refund = refund_rows::Entity::find_by_id(id)
@@ -371,11 +376,11 @@ pub async fn complete_bank_refund(
         .one(&txn)
         .await?
         .ok_or(AppError::NotFound)?;
-    if payment.method != crate::orders::PaymentMethod::VietQr.as_str() {
+    if payment.method != PaymentMethod::VietQr.as_str() {
         return Err(AppError::conflict(
             "refund_by_provider",
             "bank_reference",
-            "card refunds are sent through Stripe",
+            "refunds of card and wallet payments are sent through their gateway",
         ));
     }
     if !refunds::complete(&txn, &refund, &bank_reference, Some(refund.amount_vnd)).await? {

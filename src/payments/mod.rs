@@ -6,12 +6,14 @@
 //! database transaction as the ledger entries they make. The seams:
 //!
 //! - **Money received.** A provider confirms it ([`bank`] for VietQR transfers, [`stripe`] for
-//!   cards; another gateway is one more provider), builds a [`settle::Receipt`] and calls
+//!   cards, [`vnpay`] and [`momo`] for the wallet gateways, each by its signed notification
+//!   only; [`gateway`] sends the shopper to the provider's page), builds a [`settle::Receipt`] and calls
 //!   [`settle::settle`] (or [`settle::unmatched`]). Settlement marks the payment paid and its
 //!   orders with it ([`crate::orders::lifecycle::mark_paid`]) and books the ledger; money that
 //!   does not fit goes to the administrator's queue, money for a checkout that ended opens a
 //!   refund.
-//! - **Money refunded.** A provider confirms a refund left ([`refunds::complete`]) or came
+//! - **Money refunded.** [`refund_sender`] sends the refunds of gateway payments through the
+//!   gateway's API (claim, send, record). A provider confirms a refund left ([`refunds::complete`]) or came
 //!   back ([`refunds::fail`]).
 //! - **Order cancelled.** [`cancellation`] cancels the order
 //!   ([`crate::orders::lifecycle::cancel`]) and, when it was paid, opens its refund.
@@ -31,6 +33,9 @@ pub mod bank;
 pub mod cancellation;
 pub mod chargebacks;
 pub mod desk;
+pub mod gateway;
+pub mod momo;
+pub mod refund_sender;
 pub mod refunds;
 mod routes_api;
 mod routes_pages;
@@ -39,6 +44,7 @@ pub mod signature;
 pub mod stripe;
 pub mod vietqr;
 pub mod views;
+pub mod vnpay;
 pub mod webhook;
 
 pub use routes_api::api_routes;
@@ -54,6 +60,10 @@ pub enum Funds {
     Bank,
     /// The platform's Stripe balance.
     Stripe,
+    /// The platform's VNPay merchant balance.
+    VnPay,
+    /// The platform's MoMo merchant balance.
+    MoMo,
 }
 
 impl Funds {
@@ -61,15 +71,18 @@ impl Funds {
         match self {
             Self::Bank => Account::BankCash,
             Self::Stripe => Account::StripeCash,
+            Self::VnPay => Account::VnPayCash,
+            Self::MoMo => Account::MoMoCash,
         }
     }
 
     /// The funds a payment method collects into.
     pub fn of_method(method: &str) -> Self {
-        if method == PaymentMethod::Stripe.as_str() {
-            Self::Stripe
-        } else {
-            Self::Bank
+        match PaymentMethod::parse(method) {
+            Some(PaymentMethod::Stripe) => Self::Stripe,
+            Some(PaymentMethod::VnPay) => Self::VnPay,
+            Some(PaymentMethod::MoMo) => Self::MoMo,
+            Some(PaymentMethod::VietQr) | None => Self::Bank,
         }
     }
 }

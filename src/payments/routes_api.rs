@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -14,6 +14,7 @@ use super::desk::{
     self, ExceptionView, ManualConfirmation, PayoutRequest, PayoutView, RefundView, ResolveRequest,
 };
 use super::stripe::{self, StripeWebhookAnswer};
+use super::vnpay::{self, IpnAnswer};
 use crate::AppState;
 use crate::accounts::Authenticated;
 use crate::error::{AppError, AppResult, Problem};
@@ -24,6 +25,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(bank_webhook))
         .routes(routes!(stripe_webhook))
+        .routes(routes!(vnpay_ipn))
+        .routes(routes!(momo_ipn))
         .routes(routes!(list_exceptions))
         .routes(routes!(resolve_exception))
         .routes(routes!(confirm_transfer))
@@ -107,6 +110,31 @@ async fn stripe_webhook(
     ))
 }
 
+/// VNPay's IPN (payment notification), called by VNPay's server with the `vnp_*` parameters
+/// signed with HMAC-SHA512 (`vnp_SecureHash`). Always answered 200 with VNPay's codes:
+/// `00` confirmed, `01` order not found, `02` already confirmed (a replay credits once), `04`
+/// invalid amount, `97` invalid signature (nothing recorded), `99` other (VNPay sends again).
+#[utoipa::path(get, path = "/webhooks/vnpay", tag = "payments",
+    responses((status = 200, body = IpnAnswer)))]
+async fn vnpay_ipn(State(state): State<AppState>, RawQuery(query): RawQuery) -> Json<IpnAnswer> {
+    Json(vnpay::receive_ipn(&state, query.as_deref()).await)
+}
+
+/// MoMo's IPN (payment result), signed with HMAC-SHA256 (`signature`). Each MoMo transaction
+/// is processed once; a replay is acknowledged the same way and credits nothing more.
+#[utoipa::path(post, path = "/webhooks/momo", tag = "payments",
+    request_body(content = String, description = "MoMo's notification JSON, as signed", content_type = "application/json"),
+    responses(
+        (status = 204, description = "Recorded (or already recorded)"),
+        (status = 400, body = Problem, description = "Not a MoMo notification"),
+        (status = 401, body = Problem, description = "Wrong signature or partner code"),
+        (status = 404, body = Problem, description = "MoMo is not configured"),
+    ))]
+async fn momo_ipn(State(state): State<AppState>, body: Bytes) -> AppResult<StatusCode> {
+    super::momo::receive_ipn(&state, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Money that did not match a payment exactly, waiting for an administrator.
 #[utoipa::path(get, path = "/admin/payment-exceptions", tag = "admin",
     responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = [ExceptionView]), (status = 403, body = Problem)))]
@@ -170,7 +198,7 @@ async fn retry_refund(
 ) -> AppResult<Json<RefundView>> {
     user.require_admin()?;
     let view = desk::retry_card_refund(&state.db, id).await?;
-    stripe::send_refunds_soon(&state);
+    super::refund_sender::send_refunds_soon(&state);
     Ok(Json(view))
 }
 

@@ -267,7 +267,7 @@ async fn retry_submit(
     user.require_admin()?;
     let result = desk::retry_card_refund(&state.db, id).await.map(|_| ());
     if result.is_ok() {
-        super::stripe::send_refunds_soon(&state);
+        super::refund_sender::send_refunds_soon(&state);
     }
     answer(&state, ctx, result, "resent", "refunds", |errors| {
         Forms::failed(format!("refund-{id}"), errors)

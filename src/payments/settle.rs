@@ -59,6 +59,9 @@ pub enum Settlement {
     RefundOpened,
     /// Money that matches no payment: into the queue.
     Unmatched,
+    /// A gateway reported another amount than the platform asked it for: not settled, into
+    /// the queue.
+    WrongAmount,
 }
 
 impl Settlement {
@@ -72,6 +75,7 @@ impl Settlement {
             Self::RevivedAfterExpiry => "revived_after_expiry",
             Self::RefundOpened => "refund_opened",
             Self::Unmatched => "unmatched",
+            Self::WrongAmount => "wrong_amount",
         }
     }
 }
@@ -183,6 +187,31 @@ pub async fn unmatched(txn: &DatabaseTransaction, receipt: &Receipt) -> AppResul
     }
     to_queue(txn, "unmatched", None, receipt, receipt.amount_vnd).await?;
     Ok(Settlement::Unmatched)
+}
+
+/// Money a wallet gateway reports for `payment_id` with another amount than the one the
+/// platform signed into the gateway request: something is wrong (a tampered request, a gateway
+/// fault), so the payment is not settled; the money waits in the queue with the payment, for
+/// an administrator. `AlreadySettled` when it already waits there.
+pub async fn wrong_amount(
+    txn: &DatabaseTransaction,
+    payment_id: i64,
+    receipt: &Receipt,
+) -> AppResult<Settlement> {
+    let payment = lock_payment(txn, payment_id).await?;
+    if already_queued(txn, Some(payment.id), &receipt.provider_payment_id).await? {
+        return Ok(Settlement::AlreadySettled);
+    }
+    add_received(txn, &payment, receipt.amount_vnd).await?;
+    to_queue(
+        txn,
+        "wrong_amount",
+        Some(&payment),
+        receipt,
+        receipt.amount_vnd,
+    )
+    .await?;
+    Ok(Settlement::WrongAmount)
 }
 
 /// Queues a transfer the platform could not read (an ambiguous amount, no transaction id) for

@@ -118,6 +118,43 @@ pub fn sign_hex(secret: &str, timestamp: i64, body: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes())
 }
 
+/// The lowercase hex HMAC-SHA512 of `data` under `key` (VNPay's `vnp_SecureHash`).
+pub fn hmac_sha512_hex(key: &str, data: &str) -> String {
+    let mut mac =
+        Hmac::<sha2::Sha512>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
+    mac.update(data.as_bytes());
+    data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes())
+}
+
+/// The lowercase hex HMAC-SHA256 of `data` under `key` (MoMo's `signature`).
+pub fn hmac_sha256_hex(key: &str, data: &str) -> String {
+    let mut mac = HmacSha256::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
+    mac.update(data.as_bytes());
+    data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes())
+}
+
+/// Whether `given` (hex, any case) is the HMAC-SHA512 (`sha512`) or HMAC-SHA256 of `data`
+/// under `key`, compared in constant time. An empty key never verifies.
+pub fn verify_hex(sha512: bool, key: &str, data: &str, given: &str) -> bool {
+    if key.is_empty() {
+        return false;
+    }
+    let Ok(given) = data_encoding::HEXLOWER_PERMISSIVE.decode(given.trim().as_bytes()) else {
+        return false;
+    };
+    if sha512 {
+        let mut mac = Hmac::<sha2::Sha512>::new_from_slice(key.as_bytes())
+            .expect("HMAC takes any key length");
+        mac.update(data.as_bytes());
+        mac.verify_slice(&given).is_ok()
+    } else {
+        let mut mac =
+            HmacSha256::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
+        mac.update(data.as_bytes());
+        mac.verify_slice(&given).is_ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,6 +43,8 @@ pub struct PaymentView {
     pub paid_at: Option<DateTime<Utc>>,
     /// Present for a pending VietQR payment.
     pub bank_transfer: Option<BankTransferView>,
+    /// The gateway page where a pending VNPay or MoMo payment is made.
+    pub gateway_url: Option<String>,
 }
 
 impl PaymentView {
@@ -77,6 +79,10 @@ impl PaymentView {
             expires_at: payment.expires_at,
             paid_at: payment.paid_at,
             bank_transfer,
+            gateway_url: payment
+                .gateway_url
+                .clone()
+                .filter(|_| payment.status == PaymentStatus::Pending.as_str()),
         }
     }
 }
@@ -88,7 +94,7 @@ pub struct CheckoutView {
     pub orders: Vec<OrderView>,
     /// The payment page (carries a secret token: anyone with the link sees the checkout).
     pub payment_url: String,
-    /// Where to send the shopper to pay by card (Stripe Checkout), when paying by card.
+    /// Where to send the shopper to pay: Stripe Checkout, VNPay's or MoMo's page.
     pub redirect_url: Option<String>,
 }
 

@@ -212,7 +212,7 @@ mod card_refunds {
     use std::time::Duration;
 
     use ocop_market::entities::refunds;
-    use ocop_market::payments::stripe::submit_pending_refunds;
+    use ocop_market::payments::refund_sender::submit_pending_refunds;
     use reqwest::StatusCode;
     use sea_orm::EntityTrait;
     use serde_json::json;

@@ -643,7 +643,7 @@ impl Run {
                     _ => None,
                 };
                 self.fake.fail(failure.or(self.weather));
-                ocop_market::payments::stripe::submit_pending_refunds(&self.app.state).await;
+                ocop_market::payments::refund_sender::submit_pending_refunds(&self.app.state).await;
                 self.fake.fail(self.weather);
                 self.note(
                     "card_refund_send",

@@ -102,6 +102,8 @@ const EXPECTED: &[&str] = &[
     "GET /api/v1/search",
     "GET /api/v1/search/suggestions",
     "POST /api/v1/webhooks/stripe",
+    "GET /api/v1/webhooks/vnpay",
+    "POST /api/v1/webhooks/momo",
 ];
 
 #[tokio::test]

@@ -631,7 +631,7 @@ async fn a_paid_order_cancelled_by_the_shopper_is_refunded_by_stripe_and_confirm
     // Sent again once Stripe answers, with the same idempotency key: one refund at Stripe.
     fake.fail(None);
     refund_sender_brings(&app, "submitted").await;
-    ocop_market::payments::stripe::submit_pending_refunds(&app.state).await;
+    ocop_market::payments::refund_sender::submit_pending_refunds(&app.state).await;
     let calls = fake.calls_to("POST", "/v1/refunds");
     assert!(calls.len() >= 2);
     assert!(
@@ -884,7 +884,7 @@ async fn a_refund_stripe_refuses_waits_for_an_administrator_and_goes_again_under
     let key = format!("refund-{}", refund.id);
     let sent = fake.calls_to("POST", "/v1/refunds").len();
     // The sender leaves it alone from now on: the same key would only get the same refusal.
-    ocop_market::payments::stripe::submit_pending_refunds(&app.state).await;
+    ocop_market::payments::refund_sender::submit_pending_refunds(&app.state).await;
     assert_eq!(fake.calls_to("POST", "/v1/refunds").len(), sent);
     assert_ledger(&shop.admin, "refunds:payable", -checkout.amount).await;
 
@@ -968,7 +968,7 @@ async fn a_refund_stripe_refuses_waits_for_an_administrator_and_goes_again_under
 /// here) releases the refund for the next run, which sends it again under the same key.
 async fn refund_sender_brings(app: &TestApp, status: &str) {
     eventually(|| async {
-        ocop_market::payments::stripe::submit_pending_refunds(&app.state).await;
+        ocop_market::payments::refund_sender::submit_pending_refunds(&app.state).await;
         refund_row_status(app.db()).await == status
     })
     .await;

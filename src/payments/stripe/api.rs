@@ -19,6 +19,7 @@ use stripe_types::Currency;
 
 use crate::config::StripeConfig;
 use crate::error::AppError;
+use crate::payments::refund_sender::RefundError;
 
 /// Least time between two server-side checks of one payment's session (the payment page polls).
 const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
@@ -207,15 +208,6 @@ impl StripeApi {
             amount_vnd: Some(refund.amount),
         })
     }
-}
-
-/// Why a refund was not created.
-#[derive(Debug)]
-pub enum RefundError {
-    /// Stripe answered and refused; its reason, for the administrator.
-    Refused(String),
-    /// No answer, or a server error: the same key may be sent again.
-    Transient(AppError),
 }
 
 fn idempotency_key(key: &str) -> Result<IdempotencyKey, AppError> {

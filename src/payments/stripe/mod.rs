@@ -14,11 +14,11 @@
 //!   under the payment intent's id, so whichever comes first settles it and the others find it
 //!   settled. Each webhook event is recorded in `webhook_events` in the transaction that acts
 //!   on it: a replay or a concurrent duplicate does nothing.
-//! - **Refunds** ([`submit_pending_refunds`]) are claimed (`sending`, one conditional update
-//!   that a single sender wins), sent to Stripe's Refunds API with the key `refund-{id}` and
-//!   become `submitted` with Stripe's refund id and amount; `charge.refunded` completes them in
-//!   the ledger. A refund Stripe did not act on (409, 429, 5xx, no answer) goes back to
-//!   `pending` and is sent again under the same key by a periodic task.
+//! - **Refunds** go through [`super::refund_sender`] (claim, send, record): sent to Stripe's
+//!   Refunds API with the idempotency key `refund-{id}`, they become `submitted` with Stripe's
+//!   refund id and amount; `charge.refunded` completes them in the ledger. A refund Stripe did
+//!   not act on (409, 429, 5xx, no answer) goes back to `pending` and is sent again under the
+//!   same key by a periodic task.
 //! - **Disputes and refunds made in Stripe's dashboard** are booked by
 //!   [`super::chargebacks`].
 
@@ -26,21 +26,20 @@ mod api;
 pub mod signature;
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
 };
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+pub use self::api::StripeApi;
 use self::api::{NewSession, SessionLine};
-pub use self::api::{RefundError, StripeApi};
 use super::Funds;
+use super::refund_sender::{self, RefundError, RefundGateway, SentRefund};
 use super::refunds::{self, RefundStatus};
 use super::settle::{self, Receipt, Settlement};
 use super::webhook;
@@ -245,16 +244,7 @@ pub async fn receive_webhook(
 /// A refund opened by a settlement goes to Stripe without holding up the caller.
 fn after_settlement(state: &AppState, outcome: &str) {
     if outcome == Settlement::RefundOpened.as_str() {
-        send_refunds_soon(state);
-    }
-}
-
-/// Sends pending card refunds to Stripe in the background, so that the request that opened
-/// them (a settlement, a cancellation) answers without waiting for Stripe.
-pub fn send_refunds_soon(state: &AppState) {
-    if state.stripe.is_some() {
-        let state = state.clone();
-        tokio::spawn(async move { submit_pending_refunds(&state).await });
+        refund_sender::send_refunds_soon(state);
     }
 }
 
@@ -540,16 +530,6 @@ async fn complete_refunds(txn: &DatabaseTransaction, charge: &Value) -> AppResul
     })
 }
 
-/// The idempotency key of a refund's current attempt: `refund-{id}` first, then
-/// `refund-{id}-2`, `-3`… after an administrator sends a refused refund again.
-pub fn refund_key(refund: &refund_rows::Model) -> String {
-    if refund.attempts <= 0 {
-        format!("refund-{}", refund.id)
-    } else {
-        format!("refund-{}-{}", refund.id, refund.attempts + 1)
-    }
-}
-
 /// A refund Stripe reports as failed after accepting it (the card was closed, the bank sent
 /// the money back). Its money has not left after all: if the ledger already booked it as
 /// paid, that is reversed, and the refund waits for an administrator.
@@ -606,177 +586,41 @@ async fn refund_of_intent(
     Ok(matches.then_some(refund))
 }
 
-/// Sends pending refunds of card payments to Stripe (key [`refund_key`], so a resend never
-/// refunds twice) and marks them `submitted`. One Stripe did not answer stays `pending` for the
-/// next run; one Stripe refused becomes `failed` and waits for an administrator.
-pub async fn submit_pending_refunds(state: &AppState) {
-    let Some(api) = &state.stripe else {
-        return;
-    };
-    if let Err(err) = try_submit_pending_refunds(&state.db, api).await {
-        tracing::warn!(error = %err, "sending refunds to Stripe failed");
+#[async_trait::async_trait]
+impl RefundGateway for StripeApi {
+    fn method(&self) -> PaymentMethod {
+        PaymentMethod::Stripe
     }
-}
 
-/// How long a claim on a refund holds: a sender that has not finished by then died (its
-/// process stopped mid-call), and another may send the refund, under the same key.
-const CLAIM_TIMEOUT_SECONDS: i64 = 5 * 60;
-
-async fn try_submit_pending_refunds(db: &DatabaseConnection, api: &StripeApi) -> AppResult<()> {
-    // Only card refunds: bank refunds wait for an administrator and must not crowd them out.
-    let card_payment_ids = sea_orm::sea_query::Query::select()
-        .column(payments::Column::Id)
-        .from(payments::Entity)
-        .and_where(payments::Column::Method.eq(PaymentMethod::Stripe.as_str()))
-        .to_owned();
-    let stale_claim = Utc::now() - chrono::Duration::seconds(CLAIM_TIMEOUT_SECONDS);
-    let due = refund_rows::Entity::find()
-        .filter(claimable(stale_claim))
-        .filter(refund_rows::Column::PaymentId.in_subquery(card_payment_ids))
-        .order_by_asc(refund_rows::Column::Id)
-        .limit(100)
-        .all(db)
-        .await?;
-    if due.is_empty() {
-        return Ok(());
-    }
-    let payment_ids: Vec<i64> = due.iter().map(|r| r.payment_id).collect();
-    let card_payments: HashMap<i64, payments::Model> = payments::Entity::find()
-        .filter(payments::Column::Id.is_in(payment_ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
-        .collect();
-    for refund in due {
-        let Some(payment) = card_payments.get(&refund.payment_id) else {
-            continue;
-        };
-        let Some(intent) = payment
+    /// A card payment is refunded through its payment intent.
+    fn can_refund(&self, payment: &payments::Model) -> bool {
+        payment
             .provider_payment_id
             .as_deref()
-            .filter(|id| id.starts_with("pi_"))
-        else {
-            tracing::warn!(
-                refund = refund.id,
-                "a card refund without a payment intent waits for an administrator"
-            );
-            continue;
-        };
-        // Claim it: one conditional update, so only one sender calls Stripe for it.
-        let claimed = refund_rows::Entity::update_many()
-            .col_expr(
-                refund_rows::Column::Status,
-                Expr::value(RefundStatus::Sending.as_str()),
-            )
-            .col_expr(refund_rows::Column::ClaimedAt, Expr::value(Utc::now()))
-            .filter(refund_rows::Column::Id.eq(refund.id))
-            .filter(claimable(stale_claim))
-            .exec(db)
-            .await?
-            .rows_affected
-            == 1;
-        if !claimed {
-            continue;
-        }
+            .is_some_and(|id| id.starts_with("pi_"))
+    }
+
+    /// Creates the refund with the idempotency key `key`, so a resend never refunds twice;
+    /// `charge.refunded` completes it later.
+    async fn send(
+        &self,
+        refund: &refund_rows::Model,
+        payment: &payments::Model,
+        key: &str,
+    ) -> Result<SentRefund, RefundError> {
+        let intent = payment.provider_payment_id.as_deref().unwrap_or_default();
         let metadata = HashMap::from([
             ("refund_id".to_owned(), refund.id.to_string()),
             ("payment_reference".to_owned(), payment.reference.clone()),
         ]);
-        let answer = api
-            .create_refund(intent, refund.amount_vnd, metadata, &refund_key(&refund))
-            .await;
-        let sending = refund_rows::Column::Status.eq(RefundStatus::Sending.as_str());
-        match answer {
-            Ok(created) => {
-                if created.amount_vnd != Some(refund.amount_vnd) {
-                    tracing::warn!(refund = refund.id, asked = refund.amount_vnd,
-                        refunded = ?created.amount_vnd, "Stripe refunded another amount than asked");
-                }
-                refund_rows::Entity::update_many()
-                    .col_expr(
-                        refund_rows::Column::Status,
-                        Expr::value(RefundStatus::Submitted.as_str()),
-                    )
-                    .col_expr(
-                        refund_rows::Column::ProviderRefundId,
-                        Expr::value(created.id.clone()),
-                    )
-                    .col_expr(
-                        refund_rows::Column::RefundedVnd,
-                        Expr::value(created.amount_vnd),
-                    )
-                    .filter(refund_rows::Column::Id.eq(refund.id))
-                    .filter(sending)
-                    .exec(db)
-                    .await?;
-                // `charge.refunded` may have come first and completed it: keep Stripe's id.
-                refund_rows::Entity::update_many()
-                    .col_expr(
-                        refund_rows::Column::ProviderRefundId,
-                        Expr::value(created.id.clone()),
-                    )
-                    .filter(refund_rows::Column::Id.eq(refund.id))
-                    .filter(refund_rows::Column::ProviderRefundId.is_null())
-                    .exec(db)
-                    .await?;
-                tracing::info!(refund = refund.id, stripe_refund = %created.id, status = ?created.status, "refund sent to Stripe");
-            }
-            Err(RefundError::Refused(reason)) => {
-                // Final for this key: it waits for an administrator, who may send it again
-                // under a new key (see `desk::retry_card_refund`) once the cause is fixed.
-                refund_rows::Entity::update_many()
-                    .col_expr(
-                        refund_rows::Column::Status,
-                        Expr::value(RefundStatus::Failed.as_str()),
-                    )
-                    .col_expr(refund_rows::Column::LastError, Expr::value(reason.clone()))
-                    .filter(refund_rows::Column::Id.eq(refund.id))
-                    .filter(sending)
-                    .exec(db)
-                    .await?;
-                tracing::warn!(refund = refund.id, reason = %reason, "Stripe refused a refund; it waits for an administrator");
-            }
-            Err(RefundError::Transient(err)) => {
-                // Released for the next run, which sends the same key: Stripe either finished
-                // the first request (and answers with its refund) or never started it.
-                refund_rows::Entity::update_many()
-                    .col_expr(
-                        refund_rows::Column::Status,
-                        Expr::value(RefundStatus::Pending.as_str()),
-                    )
-                    .col_expr(refund_rows::Column::LastError, Expr::value(err.to_string()))
-                    .filter(refund_rows::Column::Id.eq(refund.id))
-                    .filter(sending)
-                    .exec(db)
-                    .await?;
-                tracing::warn!(refund = refund.id, error = %err, "refund not sent to Stripe; it will be sent again with the same key");
-            }
-        }
+        let created = self
+            .create_refund(intent, refund.amount_vnd, metadata, key)
+            .await?;
+        Ok(SentRefund {
+            id: created.id,
+            amount_vnd: created.amount_vnd,
+            status: created.status,
+            completed: false,
+        })
     }
-    Ok(())
-}
-
-/// A refund a sender may take: pending, or claimed by a sender that died.
-fn claimable(stale_claim: chrono::DateTime<Utc>) -> sea_orm::Condition {
-    sea_orm::Condition::any()
-        .add(refund_rows::Column::Status.eq(RefundStatus::Pending.as_str()))
-        .add(
-            sea_orm::Condition::all()
-                .add(refund_rows::Column::Status.eq(RefundStatus::Sending.as_str()))
-                .add(refund_rows::Column::ClaimedAt.lt(stale_claim)),
-        )
-}
-
-/// Sends pending card refunds to Stripe every `every` until the process stops (the ones a
-/// failed call left behind).
-pub fn spawn_refund_sender(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            submit_pending_refunds(&state).await;
-        }
-    })
 }

@@ -99,6 +99,12 @@ const EXPECTED: &[&str] = &[
     "GET /api/v1/search",
     "GET /api/v1/search/suggestions",
     "POST /api/v1/webhooks/stripe",
+    "GET /api/v1/products/{id}/reviews",
+    "POST /api/v1/products/{id}/reviews",
+    "POST /api/v1/reviews/{id}/photos",
+    "POST /api/v1/reviews/{id}/answer",
+    "POST /api/v1/reviews/{id}/report",
+    "POST /api/v1/reviews/{id}/hide",
 ];
 
 #[tokio::test]

@@ -48,6 +48,10 @@ pub enum PhotoOwner {
 
 impl PhotoOwner {
     fn of(photo: &photos::Model) -> Option<Self> {
+        // A review's photo is its author's, not the cooperative's to move or delete.
+        if photo.review_id.is_some() {
+            return None;
+        }
         match (photo.product_id, photo.batch_id) {
             (Some(id), None) => Some(Self::Product(id)),
             (None, Some(id)) => Some(Self::Batch(id)),
@@ -59,7 +63,8 @@ impl PhotoOwner {
         match self {
             Self::Product(id) => sea_orm::Condition::all()
                 .add(photos::Column::ProductId.eq(id))
-                .add(photos::Column::BatchId.is_null()),
+                .add(photos::Column::BatchId.is_null())
+                .add(photos::Column::ReviewId.is_null()),
             Self::Batch(id) => sea_orm::Condition::all().add(photos::Column::BatchId.eq(id)),
         }
     }
@@ -404,11 +409,14 @@ impl PhotoService {
 }
 
 /// Inserts the row of a review's photo (stored by [`PhotoService::store_upload`]) in the
-/// caller's transaction. `cooperative_id` is the reviewed product's cooperative.
+/// caller's transaction. `cooperative_id` and `product_id` are the reviewed product's (a
+/// photo row names its product or batch); `review_id` keeps it out of the product's photos.
+#[allow(clippy::too_many_arguments)]
 pub async fn insert_review_photo(
     db: &impl ConnectionTrait,
     uploaded_by: i64,
     cooperative_id: i64,
+    product_id: i64,
     review_id: i64,
     position: i32,
     processed: &ProcessedPhoto,
@@ -416,7 +424,7 @@ pub async fn insert_review_photo(
     let largest = processed.largest();
     Ok(photos::ActiveModel {
         cooperative_id: Set(cooperative_id),
-        product_id: Set(None),
+        product_id: Set(Some(product_id)),
         batch_id: Set(None),
         review_id: Set(Some(review_id)),
         position: Set(position),

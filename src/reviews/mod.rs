@@ -16,7 +16,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -265,6 +265,7 @@ pub async fn create(
             &txn,
             user.id,
             review.cooperative_id,
+            review.product_id,
             review.id,
             i32::try_from(position).unwrap_or(0),
             photo,
@@ -360,6 +361,7 @@ pub async fn add_photo(
             &txn,
             user.id,
             review.cooperative_id,
+            review.product_id,
             review.id,
             i32::try_from(count).unwrap_or(0),
             &stored,
@@ -536,7 +538,7 @@ pub async fn visible_of_product(
     product_id: i64,
     page: u64,
 ) -> AppResult<ReviewPage> {
-    let page = page.max(1);
+    let page = Ord::max(page, 1);
     let query = reviews::Entity::find()
         .filter(reviews::Column::ProductId.eq(product_id))
         .filter(reviews::Column::Status.eq(ReviewStatus::Visible.as_str()));

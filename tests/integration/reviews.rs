@@ -354,7 +354,9 @@ async fn a_review_from_the_order_page_carries_photos_through_the_pipeline() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, StatusCode::SEE_OTHER, "{text}");
     let (_, page) = app_get(
         &app,
         &format!("/api/v1/products/{}/reviews", shop.product_a),

@@ -111,7 +111,7 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(Photos::Table)
-                    .add_column(&mut big_integer_null(Photos::ReviewId))
+                    .add_column(big_integer_null(Photos::ReviewId))
                     .to_owned(),
             )
             .await?;

@@ -395,11 +395,18 @@ fn verify_stamp(url: &str, keys: &std::path::Path) -> anyhow::Result<()> {
     }
 }
 
+/// Draws a photo for every demo product that has none, through the real upload pipeline.
+async fn add_demo_photos(state: &AppState) -> anyhow::Result<()> {
+    let added = crate::demo_photos::add_missing(&state.db, &state.reference, &state.photos).await?;
+    tracing::info!("drew {added} demo product photos");
+    Ok(())
+}
+
 async fn seed_demo(state: &AppState) -> anyhow::Result<()> {
     match seed::demo(&state.db, &state.reference, &state.signer).await? {
         Some(report) => {
             println!("{report}");
-            Ok(())
+            add_demo_photos(state).await
         }
         None => {
             println!("the database already has cooperatives; demo data not added");
@@ -446,6 +453,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     if demo {
         if let Some(report) = seed::demo(&state.db, &state.reference, &state.signer).await? {
             println!("{report}");
+            // Only for a catalogue seeded now: never on a database of real products.
+            add_demo_photos(&state).await?;
         }
         if let Some(url) = seed::sample_stamp_url(&state.db, &public_url).await? {
             tracing::info!("scan a sample stamp: {url}");

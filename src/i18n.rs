@@ -45,6 +45,15 @@ impl Lang {
         }
     }
 
+    /// The CLDR plural category of a whole number: English says "1 other person" but
+    /// "2 other people"; Vietnamese has one form for every number.
+    pub fn plural_category(self, count: u64) -> &'static str {
+        match (self, count) {
+            (Self::En, 1) => "one",
+            _ => "other",
+        }
+    }
+
     /// The first supported language of an `Accept-Language` header, by quality.
     fn from_accept_language(header: &str) -> Option<Self> {
         let mut choices: Vec<(f32, Self)> = header
@@ -116,6 +125,23 @@ impl Messages {
         text
     }
 
+    /// The message for `count` of something, in the plural form the language uses for it,
+    /// with `{count}` and the other placeholders replaced. A plural message is a table of
+    /// forms (`key.one`, `key.other`, after the CLDR categories); a language with one form
+    /// (Vietnamese) gives only `other`. A plain message at `key` serves every count.
+    pub fn plural(&self, key: &str, count: u64, args: &[(&str, &str)]) -> String {
+        let form = format!("{key}.{}", self.lang.plural_category(count));
+        let other = format!("{key}.other");
+        let chosen = [form.as_str(), other.as_str(), key]
+            .into_iter()
+            .find(|k| self.entries.contains_key(*k))
+            .unwrap_or(key);
+        let count_text = count.to_string();
+        let mut all = vec![("count", count_text.as_str())];
+        all.extend_from_slice(args);
+        self.format(chosen, &all)
+    }
+
     /// The message explaining a field error code, falling back to a generic one.
     pub fn field_error(&self, code: &str) -> &str {
         let key = format!("error.{code}");
@@ -160,8 +186,15 @@ mod tests {
 
     #[test]
     fn both_languages_have_the_same_messages() {
-        let vi: BTreeSet<&str> = Lang::Vi.messages().keys().collect();
-        let en: BTreeSet<&str> = Lang::En.messages().keys().collect();
+        // Plural forms differ by language (Vietnamese has only `other`): compare their keys.
+        let base = |key: &str| -> String {
+            match key.rsplit_once('.') {
+                Some((parent, "one" | "other")) => parent.to_owned(),
+                _ => key.to_owned(),
+            }
+        };
+        let vi: BTreeSet<String> = Lang::Vi.messages().keys().map(base).collect();
+        let en: BTreeSet<String> = Lang::En.messages().keys().map(base).collect();
         let only_vi: Vec<_> = vi.difference(&en).collect();
         let only_en: Vec<_> = en.difference(&vi).collect();
         assert!(only_vi.is_empty(), "missing in en.toml: {only_vi:?}");
@@ -192,6 +225,38 @@ mod tests {
             missing.is_empty(),
             "messages missing from the catalogue: {missing:?}"
         );
+    }
+
+    #[test]
+    fn english_counts_read_right_and_vietnamese_has_one_form() {
+        let en = Lang::En.messages();
+        let date = [("date", "01/12/2026")];
+        assert!(
+            en.plural("scan.seen_text", 1, &date)
+                .starts_with("1 other person has ")
+        );
+        assert!(
+            en.plural("scan.seen_text", 2, &date)
+                .starts_with("2 other people have ")
+        );
+        assert!(
+            en.plural("scan.copy_text", 1, &date)
+                .starts_with("1 other person has ")
+        );
+        assert!(
+            en.plural("scan.seen_text", 0, &date)
+                .starts_with("0 other people ")
+        );
+        let vi = Lang::Vi.messages();
+        assert!(
+            vi.plural("scan.seen_text", 1, &date)
+                .contains("1 người khác")
+        );
+        assert!(
+            vi.plural("scan.seen_text", 7, &date)
+                .contains("7 người khác")
+        );
+        assert_eq!(Lang::Vi.plural_category(1), "other");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod dashboard;
 pub mod db;
+pub mod demo_photos;
 pub mod domain;
 pub mod entities;
 pub mod error;
@@ -27,6 +28,7 @@ pub mod orders;
 pub mod payments;
 pub mod qr;
 pub mod reference;
+pub mod reviews;
 pub mod search;
 pub mod seed;
 pub mod shared;
@@ -248,6 +250,7 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(reference::api_routes())
         .merge(search::api_routes())
         .merge(media::api_routes())
+        .merge(reviews::routes_api::api_routes())
         .merge(messages::routes::api_routes());
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
@@ -271,6 +274,7 @@ pub fn app(state: AppState) -> Router {
         .merge(orders::page_routes())
         .merge(search::page_routes())
         .merge(media::page_routes())
+        .merge(reviews::routes_pages::page_routes())
         .merge(payments::page_routes())
         .merge(messages::routes::page_routes())
         .merge(api)

@@ -366,6 +366,8 @@ fn generate(rng: &mut Rng, id: usize, communes: &[Commune]) -> SearchDocument {
         ocop_expires_on: expires,
         in_stock: rng.below(5) != 0,
         sold_count: rng.below(2_000) as i64,
+        rating_sum: 0,
+        rating_count: 0,
         published_at: today.and_time(NaiveTime::MIN).and_utc()
             - chrono::Duration::minutes(rng.below(1_000_000) as i64),
     }

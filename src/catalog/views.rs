@@ -94,6 +94,48 @@ pub struct ProductSummary {
     pub highlighted_name: Option<String>,
     /// The cover photo, when the product has photos.
     pub photo: Option<PhotoImage>,
+    /// The stars of the product's visible verified reviews.
+    pub rating: Rating,
+}
+
+/// The average stars and number of a product's visible reviews (hidden ones do not count).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
+pub struct Rating {
+    /// Mean stars, 1.0 to 5.0, rounded to one decimal; `null` without reviews.
+    pub average: Option<f64>,
+    pub count: i64,
+}
+
+impl Rating {
+    pub fn of(product: &products::Model) -> Self {
+        Self::from_totals(product.rating_sum, product.rating_count)
+    }
+
+    pub fn from_totals(sum: i64, count: i64) -> Self {
+        let average = (count > 0).then(|| {
+            // Rounded to one decimal, as pages show it.
+            (sum as f64 / count as f64 * 10.0).round() / 10.0
+        });
+        Self {
+            average,
+            count: count.max(0),
+        }
+    }
+
+    /// The average as Vietnamese write it, "4,5" (empty without reviews).
+    pub fn average_text(&self) -> String {
+        self.average
+            .map(|a| format!("{a:.1}").replace('.', ","))
+            .unwrap_or_default()
+    }
+
+    /// Whole stars for the average, e.g. "★★★★☆".
+    pub fn star_text(&self) -> String {
+        let full = self
+            .average
+            .map_or(0, |a| a.round().clamp(0.0, 5.0) as usize);
+        format!("{}{}", "★".repeat(full), "☆".repeat(5 - full))
+    }
 }
 
 impl ProductSummary {
@@ -128,6 +170,7 @@ impl ProductSummary {
             status: ProductStatus::parse(&product.status).unwrap_or(ProductStatus::Draft),
             highlighted_name: None,
             photo: PhotoImage::cover_of(product),
+            rating: Rating::of(product),
         }
     }
 }

@@ -29,6 +29,8 @@ pub mod photos;
 pub mod products;
 pub mod provinces;
 pub mod refunds;
+pub mod review_reports;
+pub mod reviews;
 pub mod scans;
 pub mod search_outbox;
 pub mod sessions;

@@ -16,6 +16,7 @@ pub struct Model {
     pub stored_bytes: i64,
     pub uploaded_by: i64,
     pub created_at: DateTimeUtc,
+    pub review_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

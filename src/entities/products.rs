@@ -31,6 +31,8 @@ pub struct Model {
     pub published_at: Option<DateTimeUtc>,
     pub sold_count: i64,
     pub cover_photo: Option<String>,
+    pub rating_sum: i64,
+    pub rating_count: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -48,6 +48,10 @@ pub enum PhotoOwner {
 
 impl PhotoOwner {
     fn of(photo: &photos::Model) -> Option<Self> {
+        // A review's photo is its author's, not the cooperative's to move or delete.
+        if photo.review_id.is_some() {
+            return None;
+        }
         match (photo.product_id, photo.batch_id) {
             (Some(id), None) => Some(Self::Product(id)),
             (None, Some(id)) => Some(Self::Batch(id)),
@@ -59,7 +63,8 @@ impl PhotoOwner {
         match self {
             Self::Product(id) => sea_orm::Condition::all()
                 .add(photos::Column::ProductId.eq(id))
-                .add(photos::Column::BatchId.is_null()),
+                .add(photos::Column::BatchId.is_null())
+                .add(photos::Column::ReviewId.is_null()),
             Self::Batch(id) => sea_orm::Condition::all().add(photos::Column::BatchId.eq(id)),
         }
     }
@@ -271,6 +276,7 @@ impl PhotoService {
             cooperative_id: Set(cooperative_id),
             product_id: Set(product_id),
             batch_id: Set(batch_id),
+            review_id: Set(None),
             position: Set(position),
             digest: Set(processed.digest.clone()),
             width: Set(i32::try_from(largest.width).unwrap_or(i32::MAX)),
@@ -375,6 +381,91 @@ impl PhotoService {
         txn.commit().await?;
         Ok(photos)
     }
+}
+
+impl PhotoService {
+    /// Processes an upload and writes its files, before any row names them (a review's photos
+    /// are stored first and inserted with the review, in its transaction). Hand the result to
+    /// [`insert_review_photo`], or to [`PhotoService::discard`] when the row is not written.
+    pub async fn store_upload(&self, upload: bytes::Bytes) -> AppResult<ProcessedPhoto> {
+        let mut processed = self.process(upload).await?;
+        processed.digest = unique_digest(&processed.digest);
+        self.store
+            .put(&processed)
+            .await
+            .map_err(AppError::Internal)?;
+        Ok(processed)
+    }
+
+    /// Removes the files of stored uploads whose rows were not written.
+    pub async fn discard(&self, stored: &[ProcessedPhoto]) {
+        for processed in stored {
+            let widths: Vec<u32> = processed.variants.iter().map(|v| v.width).collect();
+            if let Err(err) = self.store.delete(&processed.digest, &widths).await {
+                tracing::warn!(error = %err, digest = %processed.digest, "removing the files of a photo that was not saved");
+            }
+        }
+    }
+}
+
+/// Inserts the row of a review's photo (stored by [`PhotoService::store_upload`]) in the
+/// caller's transaction. `cooperative_id` and `product_id` are the reviewed product's (a
+/// photo row names its product or batch); `review_id` keeps it out of the product's photos.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_review_photo(
+    db: &impl ConnectionTrait,
+    uploaded_by: i64,
+    cooperative_id: i64,
+    product_id: i64,
+    review_id: i64,
+    position: i32,
+    processed: &ProcessedPhoto,
+) -> AppResult<photos::Model> {
+    let largest = processed.largest();
+    Ok(photos::ActiveModel {
+        cooperative_id: Set(cooperative_id),
+        product_id: Set(Some(product_id)),
+        batch_id: Set(None),
+        review_id: Set(Some(review_id)),
+        position: Set(position),
+        digest: Set(processed.digest.clone()),
+        width: Set(i32::try_from(largest.width).unwrap_or(i32::MAX)),
+        height: Set(i32::try_from(largest.height).unwrap_or(i32::MAX)),
+        widths: Set(format_widths(processed.variants.iter().map(|v| v.width))),
+        stored_bytes: Set(i64::try_from(processed.stored_bytes()).unwrap_or(i64::MAX)),
+        uploaded_by: Set(uploaded_by),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
+/// The photos of the given reviews, in upload order, by review id.
+pub async fn of_reviews(
+    db: &impl ConnectionTrait,
+    review_ids: &[i64],
+) -> AppResult<std::collections::HashMap<i64, Vec<PhotoImage>>> {
+    let mut by_review: std::collections::HashMap<i64, Vec<PhotoImage>> =
+        std::collections::HashMap::new();
+    if review_ids.is_empty() {
+        return Ok(by_review);
+    }
+    let rows = photos::Entity::find()
+        .filter(photos::Column::ReviewId.is_in(review_ids.iter().copied()))
+        .order_by_asc(photos::Column::Position)
+        .order_by_asc(photos::Column::Id)
+        .all(db)
+        .await?;
+    for row in rows {
+        if let Some(review_id) = row.review_id {
+            by_review
+                .entry(review_id)
+                .or_default()
+                .push(PhotoImage::of(&row));
+        }
+    }
+    Ok(by_review)
 }
 
 fn too_many_photos() -> AppError {

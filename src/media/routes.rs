@@ -390,6 +390,10 @@ pub async fn managed_photo(
     photo_id: i64,
 ) -> AppResult<photos::Model> {
     let photo = super::photo_by_id(db, photo_id).await?;
+    // A review's photo belongs to its author, not to the reviewed cooperative.
+    if photo.review_id.is_some() {
+        return Err(AppError::NotFound);
+    }
     access::membership(db, user, photo.cooperative_id).await?;
     Ok(photo)
 }

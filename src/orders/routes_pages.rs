@@ -418,6 +418,24 @@ struct OrderPage {
     can_cancel: bool,
     can_complete: bool,
     errors: FieldErrors,
+    /// The buyer's review state of each line (empty for the cooperative).
+    line_reviews: std::collections::HashMap<i64, crate::reviews::LineReview>,
+}
+
+impl OrderPage {
+    fn review_open(&self, item_id: &i64) -> bool {
+        matches!(
+            self.line_reviews.get(item_id),
+            Some(crate::reviews::LineReview::Open)
+        )
+    }
+
+    fn review_of(&self, item_id: &i64) -> Option<&crate::reviews::ReviewView> {
+        match self.line_reviews.get(item_id) {
+            Some(crate::reviews::LineReview::Reviewed(view)) => Some(view),
+            _ => None,
+        }
+    }
 }
 
 async fn order_page_for(
@@ -433,8 +451,14 @@ async fn order_page_for(
         .await?
         .pop()
         .ok_or(AppError::NotFound)?;
+    let line_reviews = if role == OrderRole::Buyer {
+        crate::reviews::lines_of_order(&state.db, &order, state.clock.now()).await?
+    } else {
+        std::collections::HashMap::new()
+    };
     Ok(OrderPage {
         ctx,
+        line_reviews,
         can_cancel: role == OrderRole::Buyer
             && matches!(
                 status,

@@ -115,6 +115,8 @@ impl CartView {
 /// One line of an order (as it was sold).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OrderItemView {
+    /// The order line's id (a review names it).
+    pub id: i64,
     pub product_id: i64,
     pub product_name: String,
     pub unit: String,
@@ -198,6 +200,7 @@ impl OrderView {
             items: items
                 .iter()
                 .map(|i| OrderItemView {
+                    id: i.id,
                     product_id: i.product_id,
                     product_name: i.product_name.clone(),
                     unit: i.unit.clone(),

@@ -144,6 +144,8 @@ fn document(
         ocop_expires_on: product.ocop_expires_on,
         in_stock: product.stock_quantity > 0,
         sold_count: product.sold_count,
+        rating_sum: product.rating_sum,
+        rating_count: product.rating_count,
         published_at: product.published_at.unwrap_or(product.created_at),
     }
 }

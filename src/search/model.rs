@@ -112,6 +112,22 @@ pub struct SearchDocument {
     pub sold_count: i64,
     /// When the product was published, for "newest".
     pub published_at: DateTime<Utc>,
+    /// Stars of the product's visible reviews, summed, and how many there are.
+    #[serde(default)]
+    pub rating_sum: i64,
+    #[serde(default)]
+    pub rating_count: i64,
+}
+
+impl SearchDocument {
+    /// The average stars in thousandths (4.5 → 4500), 0 without reviews: the "rating" sort key.
+    pub fn rating_key(&self) -> i64 {
+        if self.rating_count > 0 {
+            self.rating_sum.saturating_mul(1000) / self.rating_count
+        } else {
+            0
+        }
+    }
 }
 
 /// Order of the results.
@@ -129,6 +145,8 @@ pub enum SearchSort {
     Newest,
     /// Most sold first.
     BestSelling,
+    /// Best average review first (products without reviews last).
+    Rating,
 }
 
 /// A search or browse request.

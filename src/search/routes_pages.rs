@@ -362,6 +362,7 @@ async fn search_page(
                 SearchSort::PriceDesc => "search.sort_price_desc",
                 SearchSort::Newest => "search.sort_newest",
                 SearchSort::BestSelling => "search.sort_best_selling",
+                SearchSort::Rating => "search.sort_rating",
             },
             href: changed(&query, |q| q.sort = *sort),
             active: query.sort == *sort,

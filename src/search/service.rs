@@ -54,7 +54,7 @@ pub struct SearchParams {
     pub in_stock: Option<String>,
     /// Only this cooperative's products (its id).
     pub cooperative: Option<String>,
-    /// `relevance` (default), `price_asc`, `price_desc`, `newest` or `best_selling`.
+    /// `relevance` (default), `price_asc`, `price_desc`, `newest`, `best_selling` or `rating`.
     pub sort: Option<String>,
     /// Page number, from 1.
     pub page: Option<String>,
@@ -72,16 +72,18 @@ pub fn sort_name(sort: SearchSort) -> &'static str {
         SearchSort::PriceDesc => "price_desc",
         SearchSort::Newest => "newest",
         SearchSort::BestSelling => "best_selling",
+        SearchSort::Rating => "rating",
     }
 }
 
 /// Every sort, in the order the page lists them.
-pub const SORTS: [SearchSort; 5] = [
+pub const SORTS: [SearchSort; 6] = [
     SearchSort::Relevance,
     SearchSort::PriceAsc,
     SearchSort::PriceDesc,
     SearchSort::Newest,
     SearchSort::BestSelling,
+    SearchSort::Rating,
 ];
 
 impl SearchParams {

@@ -24,7 +24,7 @@ use dashmap::mapref::entry::Entry;
 use sea_orm::sea_query::{Asterisk, Expr, Func};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QuerySelect,
+    QueryOrder, QuerySelect,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -539,4 +539,34 @@ async fn load_origin(
         certificate,
         events: events::of_batch(db, reference, batch.id).await?,
     }))
+}
+
+/// How many batches a product page shows under "origin".
+pub const RECENT_BATCHES: u64 = 3;
+
+/// The origins of a product's most recent batches, as its page shows them before a purchase:
+/// the same views the scan page uses (lot, dates, place, certifications, trace timeline),
+/// which carry nothing of any stamp.
+pub async fn recent_of_product(
+    cache: &TraceCache,
+    db: &impl ConnectionTrait,
+    reference: &ReferenceData,
+    product_id: i64,
+) -> AppResult<Vec<Arc<OriginView>>> {
+    let batch_ids: Vec<i64> = batches::Entity::find()
+        .select_only()
+        .column(batches::Column::Id)
+        .filter(batches::Column::ProductId.eq(product_id))
+        .order_by_desc(batches::Column::Id)
+        .limit(RECENT_BATCHES)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut origins = Vec::with_capacity(batch_ids.len());
+    for batch_id in batch_ids {
+        if let Some(origin) = cache.origin(reference, batch_id).await? {
+            origins.push(origin);
+        }
+    }
+    Ok(origins)
 }

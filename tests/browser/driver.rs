@@ -333,7 +333,7 @@ impl Browser {
 
     /// A DevTools protocol command through chromedriver (it works whether or not the page may
     /// run scripts).
-    async fn cdp(&self, cmd: &str, params: Value) -> Option<Value> {
+    pub async fn cdp(&self, cmd: &str, params: Value) -> Option<Value> {
         let session = self.client.session_id().await.ok()??;
         let url = format!(
             "http://127.0.0.1:{}/session/{session}/goog/cdp/execute",

@@ -16,5 +16,6 @@ mod admin;
 mod consumer;
 mod cooperative;
 mod driver;
+mod search_phone;
 mod shopper;
 mod world;

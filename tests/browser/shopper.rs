@@ -96,6 +96,7 @@ async fn walk(mut b: Browser, app: TestApp, shop: Shop) {
     b.sees(HONEY_A).await;
     b.sees(HONEY_B).await;
     b.shot("search").await;
+    open_filters(&b).await;
     let facet = b.link_in("aside", "Lào Cai").await;
     b.click(facet).await;
     b.sees(&messages.format("search.results_for", &[("count", "1"), ("q", "mat ong")]))
@@ -116,6 +117,7 @@ async fn walk(mut b: Browser, app: TestApp, shop: Shop) {
 
     // The second honey, from another cooperative in another province.
     search_for_honey(&mut b).await;
+    open_filters(&b).await;
     let facet = b.link_in("aside", "Sơn La").await;
     b.click(facet).await;
     b.does_not_see(HONEY_A).await;
@@ -242,4 +244,10 @@ async fn stock(app: &TestApp, product: i64) -> i64 {
         .unwrap()
         .unwrap()
         .stock_quantity
+}
+
+/// Opens the search filters, folded on a phone.
+async fn open_filters(b: &Browser) {
+    let summary = b.find("details.filters-fold > summary").await;
+    summary.click().await.expect("open the filters");
 }

@@ -104,6 +104,12 @@ const EXPECTED: &[&str] = &[
     "POST /api/v1/webhooks/stripe",
     "GET /api/v1/webhooks/vnpay",
     "POST /api/v1/webhooks/momo",
+    "GET /api/v1/products/{id}/reviews",
+    "POST /api/v1/products/{id}/reviews",
+    "POST /api/v1/reviews/{id}/photos",
+    "POST /api/v1/reviews/{id}/answer",
+    "POST /api/v1/reviews/{id}/report",
+    "POST /api/v1/reviews/{id}/hide",
 ];
 
 #[tokio::test]

@@ -16,11 +16,11 @@ use crate::support::{
 };
 
 /// A camera make written into the test photos' EXIF block, to look for in the output.
-const SECRET_MAKE: &[u8] = b"OCOPTestCam";
+pub(crate) const SECRET_MAKE: &[u8] = b"OCOPTestCam";
 
 /// A JPEG of `width` × `height` whose top half is red and bottom half blue, with an EXIF
 /// block carrying `orientation`, a camera make and a GPS position.
-fn jpeg_with_exif(width: u32, height: u32, orientation: u16) -> Vec<u8> {
+pub(crate) fn jpeg_with_exif(width: u32, height: u32, orientation: u16) -> Vec<u8> {
     let picture = RgbImage::from_fn(width, height, |_, y| {
         if y < height / 2 {
             Rgb([220, 20, 20])

@@ -159,17 +159,62 @@ async fn product_list(
 struct ProductPage {
     ctx: PageContext,
     product: ProductDetail,
+    /// The product's recent batches, from the scan page's origin data (no stamp codes).
+    origins: Vec<std::sync::Arc<crate::trace::origin::OriginView>>,
+    reviews: crate::reviews::ReviewPage,
+    /// Whether the viewer may answer reviews (a member of the selling cooperative).
+    can_answer: bool,
+    notice: Option<&'static str>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct ProductPageQuery {
+    reported: Option<String>,
+    answered: Option<String>,
+    hidden: Option<String>,
 }
 
 async fn product_page(
     State(state): State<AppState>,
     ctx: PageContext,
     ApiPath(slug): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ProductPageQuery>,
 ) -> AppResult<Response> {
     state.changes.catch_up().await;
     let record = state.product_cache.public_by_slug(&state.db, &slug).await?;
     let product = record.detail(&state.reference, ctx.lang);
-    render(&ProductPage { ctx, product })
+    let origins = crate::trace::origin::recent_of_product(
+        &state.trace_cache,
+        &state.db,
+        &state.reference,
+        record.product.id,
+    )
+    .await?;
+    let reviews = crate::reviews::visible_of_product(&state.db, record.product.id, 1).await?;
+    let can_answer = match &ctx.user {
+        Some(user) => {
+            crate::catalog::access::is_member(&state.db, user, record.cooperative.id).await?
+        }
+        None => false,
+    };
+    let notice = if query.reported.is_some() {
+        Some("review.reported")
+    } else if query.answered.is_some() {
+        Some("review.answered")
+    } else if query.hidden.is_some() {
+        Some("review.hidden_done")
+    } else {
+        None
+    };
+    render(&ProductPage {
+        ctx,
+        product,
+        origins,
+        reviews,
+        can_answer,
+        notice,
+    })
 }
 
 #[derive(Template)]

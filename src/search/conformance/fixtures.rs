@@ -198,6 +198,9 @@ pub fn documents() -> Vec<SearchDocument> {
                     in_stock,
                     sold_count: sold,
                     published_at,
+                    // Varied averages (some products without reviews) for the rating sort.
+                    rating_sum: (id * 7) % 23,
+                    rating_count: if (id * 7) % 23 == 0 { 0 } else { id % 5 },
                 }
             },
         )

@@ -49,6 +49,12 @@ impl Suite<'_> {
         )
         .await;
         self.sorted(
+            SearchSort::Rating,
+            |doc| doc.rating_key(),
+            "best rated first",
+        )
+        .await;
+        self.sorted(
             SearchSort::Relevance,
             |doc| doc.published_at.timestamp(),
             "by relevance (browse: newest)",

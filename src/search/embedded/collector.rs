@@ -208,6 +208,7 @@ impl SegmentSearchCollector {
             SearchSort::PriceDesc => row.price,
             SearchSort::Newest => row.published,
             SearchSort::BestSelling => row.sold,
+            SearchSort::Rating => row.rating,
         }
     }
 
@@ -216,9 +217,10 @@ impl SegmentSearchCollector {
         let id = row.product_id.saturating_neg();
         match self.sort {
             SearchSort::Relevance => [primary, row.sold, row.published, id],
-            SearchSort::PriceAsc | SearchSort::PriceDesc | SearchSort::Newest => {
-                [primary, score, row.sold, id]
-            }
+            SearchSort::PriceAsc
+            | SearchSort::PriceDesc
+            | SearchSort::Newest
+            | SearchSort::Rating => [primary, score, row.sold, id],
             SearchSort::BestSelling => [primary, score, row.published, id],
         }
     }

@@ -26,6 +26,7 @@ pub(super) const F_EXPIRES: &str = "ocop_expires_day";
 pub(super) const F_IN_STOCK: &str = "in_stock";
 pub(super) const F_SOLD: &str = "sold_count";
 pub(super) const F_PUBLISHED: &str = "published_micros";
+pub(super) const F_RATING: &str = "rating_key";
 
 /// Handles of the schema's fields.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +47,7 @@ pub(super) struct Fields {
     pub(super) in_stock: Field,
     pub(super) sold: Field,
     pub(super) published: Field,
+    pub(super) rating: Field,
 }
 
 pub(super) fn build_schema() -> (Schema, Fields) {
@@ -85,6 +87,7 @@ pub(super) fn build_schema() -> (Schema, Fields) {
         in_stock: builder.add_u64_field(F_IN_STOCK, FAST),
         sold: builder.add_i64_field(F_SOLD, FAST),
         published: builder.add_i64_field(F_PUBLISHED, FAST),
+        rating: builder.add_i64_field(F_RATING, FAST),
     };
     (builder.build(), fields)
 }
@@ -128,6 +131,7 @@ impl Fields {
         out.add_u64(f.in_stock, u64::from(doc.in_stock));
         out.add_i64(f.sold, doc.sold_count);
         out.add_i64(f.published, doc.published_at.timestamp_micros());
+        out.add_i64(f.rating, doc.rating_key());
         out
     }
 }

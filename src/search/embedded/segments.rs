@@ -11,7 +11,7 @@ use tantivy::{DocId, Searcher, SegmentReader};
 
 use super::schema::{
     F_CATEGORY, F_COMMUNE, F_COOPERATIVE, F_EXPIRES, F_GROUP, F_IN_STOCK, F_PRICE, F_PRODUCT_ID,
-    F_PROVINCE, F_PUBLISHED, F_SOLD, F_STARS,
+    F_PROVINCE, F_PUBLISHED, F_RATING, F_SOLD, F_STARS,
 };
 
 /// Sorted values of a segment's string fast fields (ordinal = index).
@@ -37,6 +37,8 @@ pub(super) struct DocRow {
     pub(super) product_id: i64,
     pub(super) price: i64,
     pub(super) sold: i64,
+    /// Average review stars in thousandths, 0 without reviews.
+    pub(super) rating: i64,
     pub(super) published: i64,
     /// Last valid day of the certificate (`i32::MIN`: no certificate).
     pub(super) expires: i32,
@@ -103,11 +105,17 @@ impl SegmentData {
             ord_column(group.as_ref(), max_doc),
             ord_column(cooperative.as_ref(), max_doc),
         ];
-        let [product_id, price, sold, published, expires] =
-            [F_PRODUCT_ID, F_PRICE, F_SOLD, F_PUBLISHED, F_EXPIRES]
-                .map(|name| fast.i64(name).map(|column| column.first_or_default_col(0)));
-        let (product_id, price, sold, published, expires) =
-            (product_id?, price?, sold?, published?, expires?);
+        let [product_id, price, sold, published, expires, rating] = [
+            F_PRODUCT_ID,
+            F_PRICE,
+            F_SOLD,
+            F_PUBLISHED,
+            F_EXPIRES,
+            F_RATING,
+        ]
+        .map(|name| fast.i64(name).map(|column| column.first_or_default_col(0)));
+        let (product_id, price, sold, published, expires, rating) =
+            (product_id?, price?, sold?, published?, expires?, rating?);
         let stars = fast.u64(F_STARS)?.first_or_default_col(0);
         let in_stock = fast.u64(F_IN_STOCK)?.first_or_default_col(0);
         let ord = |column: &Arc<dyn ColumnValues<u64>>, doc: DocId| {
@@ -118,6 +126,7 @@ impl SegmentData {
                 product_id: product_id.get_val(doc),
                 price: price.get_val(doc),
                 sold: sold.get_val(doc),
+                rating: rating.get_val(doc),
                 published: published.get_val(doc),
                 expires: i32::try_from(expires.get_val(doc)).unwrap_or(i32::MIN),
                 province: ord(&ords[0], doc),

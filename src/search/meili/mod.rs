@@ -79,6 +79,8 @@ struct MeiliDocument {
     ocop_expires_day: i32,
     in_stock: bool,
     sold_count: i64,
+    /// Average review stars in thousandths, 0 without reviews.
+    rating_key: i64,
     /// Publication time in microseconds since the epoch.
     published_ts: i64,
 }
@@ -110,6 +112,7 @@ impl From<&SearchDocument> for MeiliDocument {
             ocop_expires_day: doc.ocop_expires_on.map_or(i32::MAX, day_number),
             in_stock: doc.in_stock,
             sold_count: doc.sold_count,
+            rating_key: doc.rating_key(),
             published_ts: doc.published_at.timestamp_micros(),
         }
     }
@@ -158,7 +161,7 @@ pub fn settings() -> Settings {
             "ocop_expires_day",
             "in_stock",
         ])
-        .with_sortable_attributes(["price_vnd", "published_ts", "sold_count"])
+        .with_sortable_attributes(["price_vnd", "published_ts", "sold_count", "rating_key"])
         .with_ranking_rules([
             "words",
             "typo",
@@ -311,6 +314,7 @@ impl MeiliIndex {
             SearchSort::PriceDesc => &["price_vnd:desc"],
             SearchSort::Newest => &["published_ts:desc"],
             SearchSort::BestSelling => &["sold_count:desc"],
+            SearchSort::Rating => &["rating_key:desc"],
         }
     }
 }

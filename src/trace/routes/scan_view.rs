@@ -185,10 +185,7 @@ impl VerdictWords {
                 .to_string()
         };
         let checked = |key: &str, others: u32, since: &chrono::DateTime<chrono::Utc>| {
-            t.format(
-                key,
-                &[("count", &others.to_string()), ("date", &date(since))],
-            )
+            t.plural(key, u64::from(others), &[("date", &date(since))])
         };
         let (class, title, text) = match verdict {
             Verdict::GenuineFirstCheck => (

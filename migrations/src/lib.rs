@@ -20,6 +20,8 @@ mod m20261205_000013_gtin_claims;
 mod m20261205_000014_stamp_trust;
 mod m20261205_000015_money;
 mod m20261205_000016_messages;
+mod m20261206_000018_product_variants;
+mod m20261206_000019_shipping_rates;
 
 pub struct Migrator;
 
@@ -43,6 +45,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000014_stamp_trust::Migration),
             Box::new(m20261205_000015_money::Migration),
             Box::new(m20261205_000016_messages::Migration),
+            Box::new(m20261206_000018_product_variants::Migration),
+            Box::new(m20261206_000019_shipping_rates::Migration),
         ]
     }
 }

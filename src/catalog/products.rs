@@ -19,7 +19,7 @@ use super::views::{Paged, ProductSummary};
 use super::{CooperativeStatus, ProductStatus};
 use crate::domain::{FieldIssue, Gtin, Money, Slug, bounded_text, optional_text};
 use crate::entities::{
-    batches, cart_items, cooperatives, ocop_certificates, order_items, products,
+    batches, cart_items, cooperatives, ocop_certificates, order_items, product_variants, products,
 };
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::i18n::Lang;
@@ -50,6 +50,10 @@ pub struct ProductRequest {
     /// GTIN-8/12/13/14 with a valid check digit.
     #[serde(default)]
     pub gtin: Option<String>,
+    /// Weight of one packed unit in grams (the first variant's), 1 to 50,000; a new product
+    /// without it weighs 500 g, an edit without it keeps the weight.
+    #[serde(default)]
+    pub weight_grams: Option<i64>,
 }
 
 /// A product as a page form sends it: every field as typed.
@@ -64,6 +68,7 @@ pub struct ProductForm {
     pub unit: String,
     pub stock_quantity: String,
     pub gtin: String,
+    pub weight_grams: String,
 }
 
 impl ProductForm {
@@ -81,6 +86,7 @@ impl ProductForm {
                 .as_deref()
                 .map(|g| g.strip_prefix('0').unwrap_or(g).to_owned())
                 .unwrap_or_default(),
+            weight_grams: String::new(),
         }
     }
 }
@@ -96,6 +102,8 @@ pub struct ProductDetails {
     pub unit: String,
     pub stock_quantity: i64,
     pub gtin: Option<Gtin>,
+    /// The first variant's weight, when given.
+    pub weight_grams: Option<i64>,
 }
 
 enum Number<'a> {
@@ -105,7 +113,8 @@ enum Number<'a> {
 
 impl ProductRequest {
     pub fn parse(&self, reference: &ReferenceData) -> AppResult<ProductDetails> {
-        parse_product(
+        let weight = parse_weight(self.weight_grams);
+        let details = parse_product(
             reference,
             &self.name,
             self.short_name.as_deref().unwrap_or(""),
@@ -115,13 +124,21 @@ impl ProductRequest {
             &self.unit,
             Number::Value(self.stock_quantity.unwrap_or(0)),
             self.gtin.as_deref().unwrap_or(""),
-        )
+        );
+        with_weight(details, weight, "weight_grams")
     }
 }
 
 impl ProductForm {
     pub fn parse(&self, reference: &ReferenceData) -> AppResult<ProductDetails> {
-        parse_product(
+        let weight = match self.weight_grams.trim() {
+            "" => Ok(None),
+            text => text
+                .parse::<i64>()
+                .map_err(|_| FieldIssue::new("invalid_weight", "a whole number of grams"))
+                .and_then(|w| parse_weight(Some(w))),
+        };
+        let details = parse_product(
             reference,
             &self.name,
             &self.short_name,
@@ -131,7 +148,42 @@ impl ProductForm {
             &self.unit,
             Number::Text(&self.stock_quantity),
             &self.gtin,
-        )
+        );
+        with_weight(details, weight, "weight_grams")
+    }
+}
+
+fn parse_weight(weight: Option<i64>) -> Result<Option<i64>, FieldIssue> {
+    match weight {
+        None => Ok(None),
+        Some(w) if (1..=super::variants::MAX_WEIGHT_GRAMS).contains(&w) => Ok(Some(w)),
+        Some(_) => Err(FieldIssue::new(
+            "invalid_weight",
+            format!(
+                "a whole number of grams from 1 to {}",
+                super::variants::MAX_WEIGHT_GRAMS
+            ),
+        )),
+    }
+}
+
+/// Adds the weight to parsed details, reporting its issue with the others.
+fn with_weight(
+    details: AppResult<ProductDetails>,
+    weight: Result<Option<i64>, FieldIssue>,
+    field: &str,
+) -> AppResult<ProductDetails> {
+    match (details, weight) {
+        (Ok(mut details), Ok(weight)) => {
+            details.weight_grams = weight;
+            Ok(details)
+        }
+        (Ok(_), Err(issue)) => Err(FieldErrors::single(field, issue)),
+        (Err(AppError::Validation(mut errors)), Err(issue)) => {
+            errors.add(field, issue);
+            Err(AppError::Validation(errors))
+        }
+        (Err(err), _) => Err(err),
     }
 }
 
@@ -210,6 +262,7 @@ fn parse_product(
             unit,
             stock_quantity,
             gtin,
+            weight_grams: None,
         }),
         _ => Err(errors.into_error()),
     }
@@ -251,6 +304,7 @@ pub async fn create(
         description: Set(details.description),
         category_code: Set(details.category_code),
         price_vnd: Set(details.price.dong()),
+        max_price_vnd: Set(details.price.dong()),
         unit: Set(details.unit),
         stock_quantity: Set(details.stock_quantity),
         status: Set(ProductStatus::Draft.as_str().to_owned()),
@@ -266,6 +320,14 @@ pub async fn create(
     };
     let txn = crate::db::begin_write(db).await?;
     let product = row.insert(&txn).await?;
+    super::variants::insert_first(
+        &txn,
+        &product,
+        details
+            .weight_grams
+            .unwrap_or(super::variants::DEFAULT_WEIGHT_GRAMS),
+    )
+    .await?;
     let product = gtins::claim(&txn, product, details.gtin.as_ref(), coop).await?;
     enqueue_products(&txn, &[product.id]).await?;
     txn.commit().await?;
@@ -290,8 +352,14 @@ pub async fn update(
     row.updated_at = Set(Utc::now());
     let txn = crate::db::begin_write(db).await?;
     let product = row.update(&txn).await?;
+    super::variants::follow_product_edit(&txn, &product, details.weight_grams).await?;
     let product = gtins::claim(&txn, product, details.gtin.as_ref(), cooperative).await?;
     enqueue_products(&txn, &[product.id]).await?;
+    // Read again: the price is now the lowest of the variants'.
+    let product = products::Entity::find_by_id(product.id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
     txn.commit().await?;
     Ok(product)
 }
@@ -332,6 +400,10 @@ pub async fn delete(
         .exec(&txn)
         .await?;
     let removed_photos = crate::media::delete_rows_of_product(&txn, product.id).await?;
+    product_variants::Entity::delete_many()
+        .filter(product_variants::Column::ProductId.eq(product.id))
+        .exec(&txn)
+        .await?;
     products::Entity::delete_by_id(product.id)
         .exec(&txn)
         .await?;

@@ -31,6 +31,7 @@ pub struct Model {
     pub published_at: Option<DateTimeUtc>,
     pub sold_count: i64,
     pub cover_photo: Option<String>,
+    pub max_price_vnd: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

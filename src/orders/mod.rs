@@ -21,6 +21,7 @@ pub mod lifecycle;
 pub mod queries;
 mod routes_api;
 mod routes_pages;
+pub mod shipping;
 pub mod stock;
 pub mod views;
 

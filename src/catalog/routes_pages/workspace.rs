@@ -62,6 +62,7 @@ pub(super) fn routes() -> Router<AppState> {
             post(product_status_submit),
         )
         .route("/workspace/products/{id}/stock", post(product_stock_submit))
+        .merge(super::variants::routes())
         .route(
             "/workspace/products/{id}/photos",
             post(product_photo_submit)
@@ -393,7 +394,7 @@ async fn revoke_invitation_submit(
 
 #[derive(Template)]
 #[template(path = "workspace/product_form.html")]
-struct ProductFormPage {
+pub(super) struct ProductFormPage {
     ctx: PageContext,
     cooperative: CooperativeView,
     /// `None` when creating.
@@ -410,10 +411,12 @@ struct ProductFormPage {
     errors: FieldErrors,
     /// The stock and its adjustment form; `None` when creating (the form has a stock field).
     stock: Option<StockSection>,
+    /// The sizes it is sold in, and the form to add one; `None` when creating.
+    pub(super) variants: Option<super::variants::VariantSection>,
 }
 
 /// A product's stock, changed only by adjustments.
-struct StockSection {
+pub(super) struct StockSection {
     quantity: i64,
     form: StockAdjustmentForm,
     errors: FieldErrors,
@@ -445,6 +448,7 @@ async fn new_product_page(
         groups: state.reference.groups.clone(),
         errors: FieldErrors::default(),
         stock: None,
+        variants: None,
     })
 }
 
@@ -476,18 +480,25 @@ async fn new_product_submit(
             groups: state.reference.groups.clone(),
             errors,
             stock: None,
+            variants: None,
         }),
     }
 }
 
-async fn product_form_page(
+pub(super) async fn product_form_page(
     state: &AppState,
     ctx: PageContext,
     product: &crate::entities::products::Model,
     membership: &Membership,
-    form: ProductForm,
+    mut form: ProductForm,
     errors: FieldErrors,
 ) -> AppResult<ProductFormPage> {
+    let variants = crate::catalog::variants::of_product(&state.db, product.id).await?;
+    if form.weight_grams.is_empty()
+        && let Some(first) = variants.first()
+    {
+        form.weight_grams = first.weight_grams.to_string();
+    }
     let today = today_in_vietnam();
     let certificates = certificates::of_product(&state.db, product.id)
         .await?
@@ -527,6 +538,7 @@ async fn product_form_page(
             errors: FieldErrors::default(),
             recent: stock::recent(&state.db, product.id, 10).await?,
         }),
+        variants: Some(super::variants::VariantSection::new(variants)),
     })
 }
 

@@ -9,7 +9,9 @@
 //! the province the shopper picks; the checkout charges it for the delivery address and
 //! records weight, zone and fee on the order. The carriers are [`crate::domain::Carrier`].
 
-pub use crate::domain::shipping::{RateTable, Region, ShippingZone, WeightBand, zone_between};
+pub use crate::domain::shipping::{
+    MAX_BANDS, RateTable, Region, ShippingZone, WeightBand, zone_between,
+};
 use crate::entities::shipping_rates;
 use crate::error::{AppResult, FieldErrors};
 use chrono::Utc;

@@ -290,3 +290,54 @@ async fn an_order_ships_with_a_carrier_from_the_list_and_links_to_its_tracking_p
         "{html}"
     );
 }
+
+#[tokio::test]
+async fn the_rate_table_is_edited_in_a_plain_form_by_its_cooperative_only() {
+    let app = app().await;
+    let shop = shop(&app).await;
+    let page = format!("/workspace/cooperatives/{}/shipping", shop.coop_a);
+    let (status, html) = shop.owner_a.page(&page).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"name="band0_max" inputmode="numeric""#));
+    assert!(
+        html.contains(r#"value="18000""#),
+        "the platform's table to start from"
+    );
+    let (status, _) = shop.owner_b.page(&page).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let fields = [
+        ("band0_max", "2000"),
+        ("band0_sp", "15.000"),
+        ("band0_sr", "20000"),
+        ("band0_el", "30000"),
+        ("band1_max", ""),
+        ("extra_sp", "1000"),
+        ("extra_sr", "2000"),
+        ("extra_el", "3000"),
+        ("free_over", "1000000"),
+    ];
+    let response = shop.owner_b.form(&page, &fields).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::NOT_FOUND,
+        "a rival changes nothing"
+    );
+    let response = shop
+        .owner_a
+        .form(&page, &[("band0_max", "2000"), ("band0_sp", "-4")])
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let response = shop.owner_a.form(&page, &fields).await;
+    assert!(response.status().is_redirection() || response.status().is_success());
+    let (_, table) = shop
+        .owner_a
+        .get(&format!(
+            "/api/v1/cooperatives/{}/shipping-rates",
+            shop.coop_a
+        ))
+        .await;
+    assert_eq!(table["bands"].as_array().unwrap().len(), 1);
+    assert_eq!(table["bands"][0]["same_province_vnd"], 15_000);
+    assert_eq!(table["extra_kg"]["elsewhere_vnd"], 3_000);
+    assert_eq!(table["free_shipping_over_vnd"], 1_000_000);
+}

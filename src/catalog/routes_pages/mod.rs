@@ -13,4 +13,5 @@ pub fn page_routes() -> Router<AppState> {
     Router::new()
         .merge(public::routes())
         .merge(workspace::routes())
+        .merge(variants::routes())
 }

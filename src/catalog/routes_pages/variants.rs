@@ -14,7 +14,6 @@ use crate::catalog::access;
 use crate::catalog::products::ProductForm;
 use crate::catalog::variants::{self, VariantForm};
 use crate::changes::Change;
-use crate::entities::product_variants;
 use crate::error::{AppResult, FieldErrors};
 use crate::http::extract::{ApiPath, PageForm};
 use crate::http::page::{PageContext, render_with_status};
@@ -26,42 +25,6 @@ pub(super) fn routes() -> Router<AppState> {
             "/workspace/products/{id}/variants/{variant_id}",
             post(edit_submit),
         )
-}
-
-/// A product's variants on its workspace page, with the add form (and its errors) and the
-/// errors of a refused edit.
-pub(super) struct VariantSection {
-    pub(super) variants: Vec<product_variants::Model>,
-    pub(super) form: VariantForm,
-    pub(super) errors: FieldErrors,
-    /// The variant whose edit was refused, with its form as typed and errors.
-    pub(super) refused_edit: Option<(i64, VariantForm, FieldErrors)>,
-}
-
-impl VariantSection {
-    pub(super) fn new(variants: Vec<product_variants::Model>) -> Self {
-        Self {
-            variants,
-            form: VariantForm::default(),
-            errors: FieldErrors::default(),
-            refused_edit: None,
-        }
-    }
-
-    /// The edit form of a variant: as typed when its edit was refused, as stored otherwise.
-    pub(super) fn edit_form(&self, variant: &product_variants::Model) -> VariantForm {
-        match &self.refused_edit {
-            Some((id, form, _)) if *id == variant.id => form.clone(),
-            _ => VariantForm::from_model(variant),
-        }
-    }
-
-    pub(super) fn edit_errors(&self, variant: &product_variants::Model) -> FieldErrors {
-        match &self.refused_edit {
-            Some((id, _, errors)) if *id == variant.id => errors.clone(),
-            _ => FieldErrors::default(),
-        }
-    }
 }
 
 async fn add_submit(

@@ -62,7 +62,6 @@ pub(super) fn routes() -> Router<AppState> {
             post(product_status_submit),
         )
         .route("/workspace/products/{id}/stock", post(product_stock_submit))
-        .merge(super::variants::routes())
         .route(
             "/workspace/products/{id}/photos",
             post(product_photo_submit)
@@ -412,7 +411,49 @@ pub(super) struct ProductFormPage {
     /// The stock and its adjustment form; `None` when creating (the form has a stock field).
     stock: Option<StockSection>,
     /// The sizes it is sold in, and the form to add one; `None` when creating.
-    pub(super) variants: Option<super::variants::VariantSection>,
+    pub(super) variants: Option<VariantSection>,
+}
+
+/// A product's variants on its workspace page, with the add form (and its errors) and the
+/// errors of a refused edit.
+pub(super) struct VariantSection {
+    pub(super) variants: Vec<crate::entities::product_variants::Model>,
+    pub(super) form: crate::catalog::variants::VariantForm,
+    pub(super) errors: FieldErrors,
+    /// The variant whose edit was refused, with its form as typed and errors.
+    pub(super) refused_edit: Option<(i64, crate::catalog::variants::VariantForm, FieldErrors)>,
+}
+
+impl VariantSection {
+    pub(super) fn new(variants: Vec<crate::entities::product_variants::Model>) -> Self {
+        Self {
+            variants,
+            form: crate::catalog::variants::VariantForm::default(),
+            errors: FieldErrors::default(),
+            refused_edit: None,
+        }
+    }
+
+    /// The edit form of a variant: as typed when its edit was refused, as stored otherwise.
+    pub(super) fn edit_form(
+        &self,
+        variant: &crate::entities::product_variants::Model,
+    ) -> crate::catalog::variants::VariantForm {
+        match &self.refused_edit {
+            Some((id, form, _)) if *id == variant.id => form.clone(),
+            _ => crate::catalog::variants::VariantForm::from_model(variant),
+        }
+    }
+
+    pub(super) fn edit_errors(
+        &self,
+        variant: &crate::entities::product_variants::Model,
+    ) -> FieldErrors {
+        match &self.refused_edit {
+            Some((id, _, errors)) if *id == variant.id => errors.clone(),
+            _ => FieldErrors::default(),
+        }
+    }
 }
 
 /// A product's stock, changed only by adjustments.
@@ -538,7 +579,7 @@ pub(super) async fn product_form_page(
             errors: FieldErrors::default(),
             recent: stock::recent(&state.db, product.id, 10).await?,
         }),
-        variants: Some(super::variants::VariantSection::new(variants)),
+        variants: Some(VariantSection::new(variants)),
     })
 }
 

@@ -25,8 +25,7 @@ use crate::error::{AppError, AppResult, FieldErrors};
 use crate::i18n::Lang;
 use crate::reference::ReferenceData;
 
-/// Most units a product may have in stock; more is a typo.
-pub const MAX_STOCK: i64 = 1_000_000_000;
+pub use super::variants::MAX_STOCK;
 
 /// A product as the API receives it.
 #[derive(Debug, Clone, Deserialize, ToSchema)]

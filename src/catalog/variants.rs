@@ -27,11 +27,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::outbox::enqueue_products;
-use super::products::MAX_STOCK;
 use crate::domain::{FieldIssue, Money, bounded_text, optional_text};
 use crate::entities::{batches, cart_items, order_items, product_variants, products};
 use crate::error::{AppError, AppResult, FieldErrors};
 
+/// Most units a product (or one of its variants) may have in stock; more is a typo.
+pub const MAX_STOCK: i64 = 1_000_000_000;
 /// Most variants one product may have.
 pub const MAX_VARIANTS: u64 = 12;
 /// Heaviest parcel item: 50 kg; more is a typo.

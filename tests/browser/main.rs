@@ -17,4 +17,5 @@ mod consumer;
 mod cooperative;
 mod driver;
 mod shopper;
+mod sizes;
 mod world;

@@ -37,7 +37,9 @@ pub struct ProductRequest {
     #[serde(default)]
     pub description: Option<String>,
     pub category_code: String,
-    /// Price in whole đồng (an integer; VND has no minor unit).
+    /// Price in whole đồng (an integer; VND has no minor unit) of the product's first variant
+    /// (`variants[0].price_vnd` in the product JSON; the product's own `price_vnd` there is the
+    /// lowest of its variants' prices).
     pub price_vnd: i64,
     /// Selling unit, e.g. "hộp 500 g".
     pub unit: String,
@@ -87,6 +89,20 @@ impl ProductForm {
                 .unwrap_or_default(),
             weight_grams: String::new(),
         }
+    }
+}
+
+impl ProductForm {
+    /// The edit form of a product: its own fields, and its first variant's price and weight
+    /// (the product's `price_vnd` is the lowest of all its variants' prices, which the form
+    /// must not write back onto the first one).
+    pub async fn of_product(db: &impl ConnectionTrait, model: &products::Model) -> AppResult<Self> {
+        let mut form = Self::from_model(model);
+        if let Some(first) = super::variants::resolve(db, model.id, None).await? {
+            form.price = first.price_vnd.to_string();
+            form.weight_grams = first.weight_grams.to_string();
+        }
+        Ok(form)
     }
 }
 

@@ -344,6 +344,26 @@ async fn variants_are_edited_and_stocked_only_by_their_cooperative() {
     assert_eq!(status, StatusCode::OK, "{edited}");
     assert_eq!(edited["stock_quantity"], 10);
     assert_eq!(product_row(&app, shop.product_a).await.price_vnd, 110_000);
+    // The product's form shows its first variant's price, not the lowest, so saving it
+    // leaves the first size's price as it was.
+    let (status, html) = shop
+        .owner_a
+        .page(&format!("/workspace/products/{}", shop.product_a))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"name="price" inputmode="numeric" required value="250000""#));
+    let (status, body) = shop
+        .owner_a
+        .put(
+            &format!("/api/v1/products/{}", shop.product_a),
+            json!({"name": "Mật ong bạc hà Hà Giang", "category_code": "food-processed",
+                   "price_vnd": 250_000, "unit": "chai 500 ml"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["price_vnd"], 110_000, "the lowest, for lists");
+    assert_eq!(body["variants"][0]["price_vnd"], 250_000);
+    assert_eq!(body["variants"][1]["price_vnd"], 110_000);
 
     // The first variant stays (it is the product's own price); a variant with orders stays.
     let first = variants_of(&app, shop.product_a).await[0].id;

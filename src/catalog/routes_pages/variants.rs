@@ -53,7 +53,7 @@ async fn add_submit(
                 ctx,
                 &product,
                 &membership,
-                ProductForm::from_model(&product),
+                ProductForm::of_product(&state.db, &product).await?,
                 FieldErrors::default(),
             )
             .await?;
@@ -92,7 +92,7 @@ async fn edit_submit(
                 ctx,
                 &product,
                 &membership,
-                ProductForm::from_model(&product),
+                ProductForm::of_product(&state.db, &product).await?,
                 FieldErrors::default(),
             )
             .await?;

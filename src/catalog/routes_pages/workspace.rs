@@ -590,7 +590,7 @@ async fn edit_product_page(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
     let (product, membership) = access::managed_product(&state.db, &user, id).await?;
-    let form = ProductForm::from_model(&product);
+    let form = ProductForm::of_product(&state.db, &product).await?;
     render(
         &product_form_page(
             &state,
@@ -657,7 +657,7 @@ async fn product_stock_submit(
                 ctx,
                 &product,
                 &membership,
-                ProductForm::from_model(&product),
+                ProductForm::of_product(&state.db, &product).await?,
                 FieldErrors::default(),
             )
             .await?;
@@ -713,7 +713,7 @@ async fn product_photo_submit(
         Ok(()) => Ok(Redirect::to(&format!("/workspace/products/{id}#photos")).into_response()),
         Err(err) => {
             let (status, errors) = err.into_form_errors()?;
-            let form = ProductForm::from_model(&product);
+            let form = ProductForm::of_product(&state.db, &product).await?;
             let page = product_form_page(&state, ctx, &product, &membership, form, errors).await?;
             render_with_status(status, &page)
         }
@@ -736,7 +736,7 @@ async fn product_delete_submit(
         }
         Err(err) => {
             let (status, errors) = err.into_form_errors()?;
-            let form = ProductForm::from_model(&product);
+            let form = ProductForm::of_product(&state.db, &product).await?;
             let page = product_form_page(&state, ctx, &product, &membership, form, errors).await?;
             render_with_status(status, &page)
         }

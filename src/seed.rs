@@ -142,6 +142,7 @@ pub async fn demo(
         serde_json::from_str(include_str!("../assets/demo/catalogue.json"))
             .context("assets/demo/catalogue.json is not valid")?;
 
+    let sizes = demo_sizes()?;
     let txn = crate::db::begin_write(db).await?;
     let mut report = DemoReport {
         accounts: Vec::new(),
@@ -247,11 +248,15 @@ pub async fn demo(
             unit: item.unit.clone(),
             stock_quantity: Some(item.stock),
             gtin: item.gtin.clone(),
+            weight_grams: sizes.get(&item.name).map(|s| s.first_weight_grams),
         };
         let details = request
             .parse(reference)
             .map_err(|e| seed_error(&item.name, e))?;
         let mut product = product_service::create(&txn, membership, details)
+            .await
+            .map_err(|e| seed_error(&item.name, e))?;
+        add_demo_sizes(&txn, &product, sizes.get(&item.name))
             .await
             .map_err(|e| seed_error(&item.name, e))?;
         if item.published {
@@ -610,6 +615,7 @@ pub async fn synthetic(
     if !batch.is_empty() {
         products::Entity::insert_many(batch).exec(&txn).await?;
     }
+    crate::catalog::variants::backfill(&txn).await?;
     let coop_ids: Vec<i64> = (0..coop_count).map(|i| first_coop_id + i as i64).collect();
     crate::catalog::outbox::enqueue_cooperative_products(&txn, &coop_ids).await?;
     // Cooperatives were given explicit ids; PostgreSQL's sequence must move past them or the
@@ -645,4 +651,57 @@ where
         .one(db)
         .await?;
     Ok(last.unwrap_or(0) + 1)
+}
+
+// ---------------------------------------------------------------- demo sizes (issue 18)
+
+/// The extra sizes of a demo product (`assets/demo/variants.json`).
+#[derive(Debug, Deserialize)]
+struct DemoSizes {
+    product: String,
+    first_weight_grams: i64,
+    extra: Vec<DemoSize>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DemoSize {
+    label: String,
+    price_vnd: i64,
+    stock: i64,
+    weight_grams: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct DemoSizesFile {
+    products: Vec<DemoSizes>,
+}
+
+/// The demo's sizes by product name.
+fn demo_sizes() -> anyhow::Result<std::collections::HashMap<String, DemoSizes>> {
+    let file: DemoSizesFile = serde_json::from_str(include_str!("../assets/demo/variants.json"))
+        .context("assets/demo/variants.json is not valid")?;
+    Ok(file
+        .products
+        .into_iter()
+        .map(|p| (p.product.clone(), p))
+        .collect())
+}
+
+/// Adds a demo product's further sizes, through the service a cooperative uses.
+async fn add_demo_sizes(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    product: &products::Model,
+    sizes: Option<&DemoSizes>,
+) -> Result<(), AppError> {
+    for size in sizes.map(|s| s.extra.as_slice()).unwrap_or_default() {
+        let request = crate::catalog::variants::VariantRequest {
+            label: size.label.clone(),
+            price_vnd: size.price_vnd,
+            weight_grams: Some(size.weight_grams),
+            sku: None,
+            stock_quantity: Some(size.stock),
+        };
+        crate::catalog::variants::add(db, product, request.parse()?).await?;
+    }
+    Ok(())
 }

@@ -15,9 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ocop_market::config::{BankWebhookConfig, Secret};
-use ocop_market::entities::products;
 use ocop_market::payments::bank;
-use sea_orm::{EntityTrait, Set};
 use serde_json::json;
 use support::{TestApp, published_product, verified_cooperative};
 use tokio::sync::Mutex;
@@ -55,12 +53,7 @@ async fn checkout_and_webhook_throughput() {
             verified_cooperative(&admin, &owner, &format!("BENCH{i:06}"), &format!("HTX {i}"))
                 .await;
         let (id, _) = published_product(&owner, coop, &format!("Sản phẩm {i}")).await;
-        let row = products::ActiveModel {
-            id: Set(id),
-            stock_quantity: Set(10_000_000),
-            ..Default::default()
-        };
-        products::Entity::update(row).exec(app.db()).await.unwrap();
+        support::set_stock(app.db(), id, 10_000_000).await;
         product_ids.push(id);
     }
     let backend = if std::env::var("TEST_DATABASE_URL").is_ok() {

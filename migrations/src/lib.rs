@@ -21,6 +21,8 @@ mod m20261205_000014_stamp_trust;
 mod m20261205_000015_money;
 mod m20261205_000016_messages;
 mod m20261206_000017_wallet_gateways;
+mod m20261206_000018_product_variants;
+mod m20261206_000019_shipping_rates;
 mod m20261206_000020_reviews;
 mod m20261206_000021_fake_report_workflow;
 
@@ -47,6 +49,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000015_money::Migration),
             Box::new(m20261205_000016_messages::Migration),
             Box::new(m20261206_000017_wallet_gateways::Migration),
+            Box::new(m20261206_000018_product_variants::Migration),
+            Box::new(m20261206_000019_shipping_rates::Migration),
             Box::new(m20261206_000020_reviews::Migration),
             Box::new(m20261206_000021_fake_report_workflow::Migration),
         ]

@@ -17,7 +17,9 @@ use sea_orm::ConnectionTrait;
 use super::views::{CertificateView, ProductDetail, ProductSummary};
 use super::{certificates, products};
 use crate::clock::today_in_vietnam;
-use crate::entities::{cooperatives, ocop_certificates, photos, products as product_rows};
+use crate::entities::{
+    cooperatives, ocop_certificates, photos, product_variants, products as product_rows,
+};
 use crate::error::AppResult;
 use crate::i18n::Lang;
 use crate::media::PhotoImage;
@@ -34,6 +36,8 @@ pub struct ProductRecord {
     pub certificate: Option<ocop_certificates::Model>,
     /// Photos in display order.
     pub photos: Vec<photos::Model>,
+    /// The sizes it is sold in, first variant first.
+    pub variants: Vec<product_variants::Model>,
 }
 
 impl ProductRecord {
@@ -47,6 +51,7 @@ impl ProductRecord {
             certificate: certificates::current_verified(db, product.id).await?,
             photos: crate::media::ordered(db, crate::media::PhotoOwner::Product(product.id))
                 .await?,
+            variants: super::variants::of_product(db, product.id).await?,
             product,
             cooperative,
         })
@@ -212,6 +217,11 @@ impl ProductRecord {
                 .as_deref()
                 .map(|g| g.strip_prefix('0').unwrap_or(g).to_owned()),
             stock_quantity: product.stock_quantity,
+            variants: record
+                .variants
+                .iter()
+                .map(|v| super::variants::VariantView::new(v, product))
+                .collect(),
             photos: record.photos.iter().map(PhotoImage::of).collect(),
             certificate: record
                 .certificate

@@ -19,6 +19,7 @@ mod routes_api;
 mod routes_members;
 mod routes_pages;
 pub mod stock;
+pub mod variants;
 pub mod views;
 
 /// The catalogue's JSON API: products, cooperatives, certificates and staff invitations.

@@ -19,14 +19,13 @@ use super::views::{Paged, ProductSummary};
 use super::{CooperativeStatus, ProductStatus};
 use crate::domain::{FieldIssue, Gtin, Money, Slug, bounded_text, optional_text};
 use crate::entities::{
-    batches, cart_items, cooperatives, ocop_certificates, order_items, products,
+    batches, cart_items, cooperatives, ocop_certificates, order_items, product_variants, products,
 };
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::i18n::Lang;
 use crate::reference::ReferenceData;
 
-/// Most units a product may have in stock; more is a typo.
-pub const MAX_STOCK: i64 = 1_000_000_000;
+pub use super::variants::MAX_STOCK;
 
 /// A product as the API receives it.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -38,7 +37,9 @@ pub struct ProductRequest {
     #[serde(default)]
     pub description: Option<String>,
     pub category_code: String,
-    /// Price in whole đồng (an integer; VND has no minor unit).
+    /// Price in whole đồng (an integer; VND has no minor unit) of the product's first variant
+    /// (`variants[0].price_vnd` in the product JSON; the product's own `price_vnd` there is the
+    /// lowest of its variants' prices).
     pub price_vnd: i64,
     /// Selling unit, e.g. "hộp 500 g".
     pub unit: String,
@@ -50,6 +51,10 @@ pub struct ProductRequest {
     /// GTIN-8/12/13/14 with a valid check digit.
     #[serde(default)]
     pub gtin: Option<String>,
+    /// Weight of one packed unit in grams (the first variant's), 1 to 50,000; a new product
+    /// without it weighs 500 g, an edit without it keeps the weight.
+    #[serde(default)]
+    pub weight_grams: Option<i64>,
 }
 
 /// A product as a page form sends it: every field as typed.
@@ -64,6 +69,7 @@ pub struct ProductForm {
     pub unit: String,
     pub stock_quantity: String,
     pub gtin: String,
+    pub weight_grams: String,
 }
 
 impl ProductForm {
@@ -81,7 +87,22 @@ impl ProductForm {
                 .as_deref()
                 .map(|g| g.strip_prefix('0').unwrap_or(g).to_owned())
                 .unwrap_or_default(),
+            weight_grams: String::new(),
         }
+    }
+}
+
+impl ProductForm {
+    /// The edit form of a product: its own fields, and its first variant's price and weight
+    /// (the product's `price_vnd` is the lowest of all its variants' prices, which the form
+    /// must not write back onto the first one).
+    pub async fn of_product(db: &impl ConnectionTrait, model: &products::Model) -> AppResult<Self> {
+        let mut form = Self::from_model(model);
+        if let Some(first) = super::variants::resolve(db, model.id, None).await? {
+            form.price = first.price_vnd.to_string();
+            form.weight_grams = first.weight_grams.to_string();
+        }
+        Ok(form)
     }
 }
 
@@ -96,6 +117,8 @@ pub struct ProductDetails {
     pub unit: String,
     pub stock_quantity: i64,
     pub gtin: Option<Gtin>,
+    /// The first variant's weight, when given.
+    pub weight_grams: Option<i64>,
 }
 
 enum Number<'a> {
@@ -105,7 +128,8 @@ enum Number<'a> {
 
 impl ProductRequest {
     pub fn parse(&self, reference: &ReferenceData) -> AppResult<ProductDetails> {
-        parse_product(
+        let weight = parse_weight(self.weight_grams);
+        let details = parse_product(
             reference,
             &self.name,
             self.short_name.as_deref().unwrap_or(""),
@@ -115,13 +139,21 @@ impl ProductRequest {
             &self.unit,
             Number::Value(self.stock_quantity.unwrap_or(0)),
             self.gtin.as_deref().unwrap_or(""),
-        )
+        );
+        with_weight(details, weight, "weight_grams")
     }
 }
 
 impl ProductForm {
     pub fn parse(&self, reference: &ReferenceData) -> AppResult<ProductDetails> {
-        parse_product(
+        let weight = match self.weight_grams.trim() {
+            "" => Ok(None),
+            text => text
+                .parse::<i64>()
+                .map_err(|_| FieldIssue::new("invalid_weight", "a whole number of grams"))
+                .and_then(|w| parse_weight(Some(w))),
+        };
+        let details = parse_product(
             reference,
             &self.name,
             &self.short_name,
@@ -131,7 +163,42 @@ impl ProductForm {
             &self.unit,
             Number::Text(&self.stock_quantity),
             &self.gtin,
-        )
+        );
+        with_weight(details, weight, "weight_grams")
+    }
+}
+
+fn parse_weight(weight: Option<i64>) -> Result<Option<i64>, FieldIssue> {
+    match weight {
+        None => Ok(None),
+        Some(w) if (1..=super::variants::MAX_WEIGHT_GRAMS).contains(&w) => Ok(Some(w)),
+        Some(_) => Err(FieldIssue::new(
+            "invalid_weight",
+            format!(
+                "a whole number of grams from 1 to {}",
+                super::variants::MAX_WEIGHT_GRAMS
+            ),
+        )),
+    }
+}
+
+/// Adds the weight to parsed details, reporting its issue with the others.
+fn with_weight(
+    details: AppResult<ProductDetails>,
+    weight: Result<Option<i64>, FieldIssue>,
+    field: &str,
+) -> AppResult<ProductDetails> {
+    match (details, weight) {
+        (Ok(mut details), Ok(weight)) => {
+            details.weight_grams = weight;
+            Ok(details)
+        }
+        (Ok(_), Err(issue)) => Err(FieldErrors::single(field, issue)),
+        (Err(AppError::Validation(mut errors)), Err(issue)) => {
+            errors.add(field, issue);
+            Err(AppError::Validation(errors))
+        }
+        (Err(err), _) => Err(err),
     }
 }
 
@@ -210,6 +277,7 @@ fn parse_product(
             unit,
             stock_quantity,
             gtin,
+            weight_grams: None,
         }),
         _ => Err(errors.into_error()),
     }
@@ -251,6 +319,7 @@ pub async fn create(
         description: Set(details.description),
         category_code: Set(details.category_code),
         price_vnd: Set(details.price.dong()),
+        max_price_vnd: Set(details.price.dong()),
         unit: Set(details.unit),
         stock_quantity: Set(details.stock_quantity),
         status: Set(ProductStatus::Draft.as_str().to_owned()),
@@ -266,6 +335,14 @@ pub async fn create(
     };
     let txn = crate::db::begin_write(db).await?;
     let product = row.insert(&txn).await?;
+    super::variants::insert_first(
+        &txn,
+        &product,
+        details
+            .weight_grams
+            .unwrap_or(super::variants::DEFAULT_WEIGHT_GRAMS),
+    )
+    .await?;
     let product = gtins::claim(&txn, product, details.gtin.as_ref(), coop).await?;
     enqueue_products(&txn, &[product.id]).await?;
     txn.commit().await?;
@@ -290,8 +367,14 @@ pub async fn update(
     row.updated_at = Set(Utc::now());
     let txn = crate::db::begin_write(db).await?;
     let product = row.update(&txn).await?;
+    super::variants::follow_product_edit(&txn, &product, details.weight_grams).await?;
     let product = gtins::claim(&txn, product, details.gtin.as_ref(), cooperative).await?;
     enqueue_products(&txn, &[product.id]).await?;
+    // Read again: the price is now the lowest of the variants'.
+    let product = products::Entity::find_by_id(product.id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
     txn.commit().await?;
     Ok(product)
 }
@@ -332,6 +415,10 @@ pub async fn delete(
         .exec(&txn)
         .await?;
     let removed_photos = crate::media::delete_rows_of_product(&txn, product.id).await?;
+    product_variants::Entity::delete_many()
+        .filter(product_variants::Column::ProductId.eq(product.id))
+        .exec(&txn)
+        .await?;
     products::Entity::delete_by_id(product.id)
         .exec(&txn)
         .await?;

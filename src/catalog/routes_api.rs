@@ -11,6 +11,7 @@ use super::certificates::{self, CertificateRequest};
 use super::cooperatives::{self, CooperativeInput};
 use super::products::{self, ProductListParams, ProductRequest};
 use super::stock::{self, StockAdjustmentRequest, StockAdjustmentView};
+use super::variants::{self, VariantRequest, VariantView};
 use super::views::{
     CertificateView, CooperativePrivateView, CooperativeView, Paged, ProductDetail, ProductSummary,
 };
@@ -30,6 +31,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(publish_product))
         .routes(routes!(archive_product))
         .routes(routes!(adjust_stock))
+        .routes(routes!(add_variant))
+        .routes(routes!(update_variant, delete_variant))
         .routes(routes!(list_certificates, record_certificate))
         .routes(routes!(create_cooperative))
         .routes(routes!(get_cooperative, update_cooperative))
@@ -158,6 +161,91 @@ async fn adjust_stock(
     let row = stock::adjust(&state.db, product.id, change, user.id).await?;
     state.changes.publish(&[Change::Product(product.id)]).await;
     Ok(Json(row.into()))
+}
+
+/// Add a variant (size) to a product, with its own price, weight, SKU and initial stock
+/// (members of its cooperative).
+#[utoipa::path(post, path = "/products/{id}/variants", tag = "workspace",
+    params(("id" = i64, Path, description = "Product id")),
+    request_body = VariantRequest,
+    responses((status = 401, body = Problem, description = "Not logged in"),
+        (status = 201, body = VariantView),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "The product has the most variants"),
+        (status = 422, body = Problem),
+    ))]
+async fn add_variant(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<VariantRequest>,
+) -> AppResult<Response> {
+    let (product, _) = access::managed_product(&state.db, &user, id).await?;
+    let variant = variants::add(&state.db, &product, body.parse()?).await?;
+    state.changes.publish(&[Change::Product(product.id)]).await;
+    Ok((
+        StatusCode::CREATED,
+        Json(VariantView::new(&variant, &product)),
+    )
+        .into_response())
+}
+
+/// Change a variant's label, price, weight and SKU, never its stock (members of its
+/// cooperative).
+#[utoipa::path(put, path = "/products/{id}/variants/{variant_id}", tag = "workspace",
+    params(("id" = i64, Path, description = "Product id"),
+        ("variant_id" = i64, Path, description = "Variant id")),
+    request_body = VariantRequest,
+    responses((status = 401, body = Problem, description = "Not logged in"),
+        (status = 200, body = VariantView),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "A stock figure other than the stock now (`stock_is_adjusted`)"),
+        (status = 422, body = Problem),
+    ))]
+async fn update_variant(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath((id, variant_id)): ApiPath<(i64, i64)>,
+    ApiJson(body): ApiJson<VariantRequest>,
+) -> AppResult<Json<VariantView>> {
+    let (product, _) = access::managed_product(&state.db, &user, id).await?;
+    let parsed = body.parse()?;
+    if let Some(sent) = body.stock_quantity {
+        let current = variants::resolve(&state.db, product.id, Some(variant_id))
+            .await?
+            .ok_or(AppError::NotFound)?;
+        if sent != current.stock_quantity {
+            return Err(AppError::conflict(
+                "stock_is_adjusted",
+                "stock_quantity",
+                format!(
+                    "stock is {} now, not {sent}: an edit does not change stock; send a change \
+                     with POST /api/v1/products/{id}/stock, or leave stock_quantity out",
+                    current.stock_quantity
+                ),
+            ));
+        }
+    }
+    let variant = variants::update(&state.db, &product, variant_id, parsed).await?;
+    state.changes.publish(&[Change::Product(product.id)]).await;
+    Ok(Json(VariantView::new(&variant, &product)))
+}
+
+/// Delete a variant that has no orders and no batches (not the first one).
+#[utoipa::path(delete, path = "/products/{id}/variants/{variant_id}", tag = "workspace",
+    params(("id" = i64, Path, description = "Product id"),
+        ("variant_id" = i64, Path, description = "Variant id")),
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 204),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn delete_variant(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath((id, variant_id)): ApiPath<(i64, i64)>,
+) -> AppResult<StatusCode> {
+    let (product, _) = access::managed_product(&state.db, &user, id).await?;
+    variants::delete(&state.db, &product, variant_id).await?;
+    state.changes.publish(&[Change::Product(product.id)]).await;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Delete a product that has no batches and no orders, with its photos (members of its

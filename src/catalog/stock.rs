@@ -1,4 +1,6 @@
-//! Stock adjustments: the only way a cooperative changes a product's stock.
+//! Stock adjustments: the only way a cooperative changes a product's stock. Stock is kept per
+//! variant ([`super::variants`]); an adjustment names one (the first when none is named) and
+//! the product's sum follows in the same transaction.
 //!
 //! Checkout takes units and expiry or cancellation gives them back
 //! ([`crate::orders::stock`]), concurrently with the cooperative's own changes. A product edit
@@ -20,7 +22,7 @@ use utoipa::ToSchema;
 use super::outbox::enqueue_products;
 use super::products::MAX_STOCK;
 use crate::domain::{FieldIssue, bounded_text};
-use crate::entities::{products, stock_adjustments};
+use crate::entities::{product_variants, products, stock_adjustments};
 use crate::error::{AppError, AppResult, FieldErrors};
 
 /// A stock change as the API receives it.
@@ -31,6 +33,8 @@ pub struct StockAdjustmentRequest {
     pub delta: i64,
     /// Why, for the cooperative's records (3 to 200 characters).
     pub reason: String,
+    /// Which variant (size) of the product; its first variant when left out.
+    pub variant_id: Option<i64>,
 }
 
 /// A stock change as a page form sends it.
@@ -39,6 +43,7 @@ pub struct StockAdjustmentRequest {
 pub struct StockAdjustmentForm {
     pub delta: String,
     pub reason: String,
+    pub variant_id: String,
 }
 
 /// A validated stock change.
@@ -46,6 +51,7 @@ pub struct StockAdjustmentForm {
 pub struct NewStockAdjustment {
     pub delta: i64,
     pub reason: String,
+    pub variant_id: Option<i64>,
 }
 
 /// A recorded stock change.
@@ -53,8 +59,9 @@ pub struct NewStockAdjustment {
 pub struct StockAdjustmentView {
     pub id: i64,
     pub product_id: i64,
+    pub variant_id: Option<i64>,
     pub delta: i64,
-    /// The product's stock after the change.
+    /// The variant's stock after the change.
     pub stock_quantity: i64,
     pub reason: String,
     pub created_at: chrono::DateTime<Utc>,
@@ -65,6 +72,7 @@ impl From<stock_adjustments::Model> for StockAdjustmentView {
         Self {
             id: m.id,
             product_id: m.product_id,
+            variant_id: m.variant_id,
             delta: m.delta,
             stock_quantity: m.stock_after,
             reason: m.reason,
@@ -84,19 +92,28 @@ fn parse_delta(delta: i64) -> Result<i64, FieldIssue> {
     }
 }
 
-fn parse(delta: Result<i64, FieldIssue>, reason: &str) -> AppResult<NewStockAdjustment> {
+fn parse(
+    delta: Result<i64, FieldIssue>,
+    reason: &str,
+    variant_id: Result<Option<i64>, FieldIssue>,
+) -> AppResult<NewStockAdjustment> {
     let mut errors = FieldErrors::default();
     let delta = errors.take("delta", delta.and_then(parse_delta));
     let reason = errors.take("reason", bounded_text(reason, 3, 200));
-    match (delta, reason) {
-        (Some(delta), Some(reason)) => Ok(NewStockAdjustment { delta, reason }),
+    let variant_id = errors.take("variant_id", variant_id);
+    match (delta, reason, variant_id) {
+        (Some(delta), Some(reason), Some(variant_id)) => Ok(NewStockAdjustment {
+            delta,
+            reason,
+            variant_id,
+        }),
         _ => Err(errors.into_error()),
     }
 }
 
 impl StockAdjustmentRequest {
     pub fn parse(&self) -> AppResult<NewStockAdjustment> {
-        parse(Ok(self.delta), &self.reason)
+        parse(Ok(self.delta), &self.reason, Ok(self.variant_id))
     }
 }
 
@@ -108,13 +125,21 @@ impl StockAdjustmentForm {
             .unwrap_or(text)
             .parse::<i64>()
             .map_err(|_| FieldIssue::new("invalid_quantity", "a whole number such as 20 or -3"));
-        parse(delta, &self.reason)
+        let variant_id = match self.variant_id.trim() {
+            "" => Ok(None),
+            text => text
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| FieldIssue::new("unknown_variant", "choose a variant of the product")),
+        };
+        parse(delta, &self.reason, variant_id)
     }
 }
 
-/// Applies a stock change to `product_id`, recorded with who made it. Refused (409
-/// `insufficient_stock`) when it would take the stock below zero, as things are now: units
-/// reserved by checkouts are already out of the stock figure.
+/// Applies a stock change to a variant of `product_id` (its first when the change names
+/// none), recorded with who made it. Refused (409 `insufficient_stock`) when it would take the
+/// variant's stock below zero, as things are now: units reserved by checkouts are already out
+/// of the stock figure. A variant of another product is not found (404).
 pub async fn adjust(
     db: &(impl ConnectionTrait + TransactionTrait),
     product_id: i64,
@@ -122,27 +147,35 @@ pub async fn adjust(
     actor_user_id: i64,
 ) -> AppResult<stock_adjustments::Model> {
     let txn = crate::db::begin_write(db).await?;
-    let changed = products::Entity::update_many()
+    let variant = super::variants::resolve(&txn, product_id, change.variant_id)
+        .await?
+        .ok_or_else(|| {
+            FieldErrors::single(
+                "variant_id",
+                FieldIssue::new("unknown_variant", "choose a variant of the product"),
+            )
+        })?;
+    let changed = product_variants::Entity::update_many()
         .col_expr(
-            products::Column::StockQuantity,
-            Expr::col(products::Column::StockQuantity).add(change.delta),
+            product_variants::Column::StockQuantity,
+            Expr::col(product_variants::Column::StockQuantity).add(change.delta),
         )
-        .col_expr(products::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(products::Column::Id.eq(product_id))
+        .col_expr(product_variants::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(product_variants::Column::Id.eq(variant.id))
         .filter(
-            Expr::col(products::Column::StockQuantity)
+            Expr::col(product_variants::Column::StockQuantity)
                 .add(change.delta)
                 .gte(0),
         )
         .filter(
-            Expr::col(products::Column::StockQuantity)
+            Expr::col(product_variants::Column::StockQuantity)
                 .add(change.delta)
                 .lte(MAX_STOCK),
         )
         .exec(&txn)
         .await?
         .rows_affected;
-    let product = products::Entity::find_by_id(product_id)
+    let variant = product_variants::Entity::find_by_id(variant.id)
         .one(&txn)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -151,15 +184,25 @@ pub async fn adjust(
             "insufficient_stock",
             "delta",
             format!(
-                "the product has {} units in stock now; the change would take it outside 0 to {MAX_STOCK}",
-                product.stock_quantity
+                "{} has {} units in stock now; the change would take it outside 0 to {MAX_STOCK}",
+                variant.label, variant.stock_quantity
             ),
         ));
     }
+    products::Entity::update_many()
+        .col_expr(
+            products::Column::StockQuantity,
+            Expr::col(products::Column::StockQuantity).add(change.delta),
+        )
+        .col_expr(products::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(products::Column::Id.eq(product_id))
+        .exec(&txn)
+        .await?;
     let row = stock_adjustments::ActiveModel {
         product_id: Set(product_id),
+        variant_id: Set(Some(variant.id)),
         delta: Set(change.delta),
-        stock_after: Set(product.stock_quantity),
+        stock_after: Set(variant.stock_quantity),
         reason: Set(change.reason),
         actor_user_id: Set(actor_user_id),
         created_at: Set(Utc::now()),

@@ -76,10 +76,12 @@ pub struct ProductSummary {
     pub slug: String,
     pub name: String,
     pub short_name: String,
-    /// Price in whole đồng.
+    /// Price in whole đồng: the lowest of its variants' prices.
     pub price_vnd: i64,
     /// The price as Vietnamese write it, e.g. "250.000 ₫".
     pub price_display: String,
+    /// Its variants differ in price: `price_vnd` is the lowest ("từ 120.000 ₫").
+    pub price_varies: bool,
     pub unit: String,
     pub category_code: String,
     pub category_name: String,
@@ -153,6 +155,7 @@ impl ProductSummary {
             short_name: product.short_name.clone(),
             price_vnd: product.price_vnd,
             price_display: Money::from_dong(product.price_vnd).to_string(),
+            price_varies: product.max_price_vnd > product.price_vnd,
             unit: product.unit.clone(),
             category_code: product.category_code.clone(),
             category_name: reference
@@ -184,12 +187,24 @@ pub struct ProductDetail {
     /// GTIN-13 (or the shortest usual form) when the product has one.
     pub gtin: Option<String>,
     pub stock_quantity: i64,
+    /// The sizes it is sold in, first variant first; each has its own price and stock.
+    pub variants: Vec<super::variants::VariantView>,
     /// Every photo in display order, the cover first.
     pub photos: Vec<PhotoImage>,
     /// The most recent certificate the province verified, valid or not.
     pub certificate: Option<CertificateView>,
     pub published_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl ProductDetail {
+    /// Whether the size picker starts on this variant: the first one in stock.
+    pub fn is_first_pick(&self, id: &i64) -> bool {
+        self.variants
+            .iter()
+            .find(|v| v.stock_quantity > 0)
+            .is_some_and(|v| v.id == *id)
+    }
 }
 
 /// An OCOP certificate.

@@ -35,6 +35,10 @@ pub struct CommerceConfig {
     /// (`OCOP_RETURN_WINDOW_DAYS`, 7): until then the order's money is pending, not available
     /// for a payout to the cooperative.
     pub return_window: Duration,
+    /// The platform's default shipping rate table, used by every cooperative that keeps none
+    /// of its own (`OCOP_SHIPPING_RATES`, JSON in the shape of the API's rate table; the
+    /// built-in table otherwise).
+    pub default_shipping_rates: crate::domain::shipping::RateTable,
 }
 
 /// A Vietnamese bank account (NAPAS BIN + number) that receives VietQR transfers.
@@ -252,7 +256,23 @@ impl CommerceConfig {
                 None
             }
         };
+        let default_shipping_rates = match settings.text("OCOP_SHIPPING_RATES") {
+            None => crate::domain::shipping::RateTable::platform_default(),
+            Some(json) => {
+                let table: crate::domain::shipping::RateTable = serde_json::from_str(&json)
+                    .map_err(|e| ConfigError::Env {
+                        name: "OCOP_SHIPPING_RATES",
+                        reason: format!("is not a rate table: {e}"),
+                    })?;
+                table.validate().map_err(|(_, issue)| ConfigError::Env {
+                    name: "OCOP_SHIPPING_RATES",
+                    reason: issue.message,
+                })?;
+                table
+            }
+        };
         Ok(Self {
+            default_shipping_rates,
             reservation_ttl: Duration::from_secs(reservation_minutes.max(1) * 60),
             commission_bps,
             collecting_account,

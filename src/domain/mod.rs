@@ -2,14 +2,17 @@
 //! that the services never see an unvalidated string. Each `parse` returns a [`FieldIssue`] that
 //! names what is wrong in a stable, translatable code.
 
+mod carrier;
 mod gtin;
 mod money;
 mod phone;
+pub mod shipping;
 mod stamp_code;
 mod stars;
 mod text;
 pub mod token;
 
+pub use carrier::{Carrier, tracking_link};
 pub use gtin::Gtin;
 pub use money::Money;
 pub use phone::Phone;

@@ -7,6 +7,7 @@ pub struct Model {
     pub id: i64,
     pub cooperative_id: i64,
     pub product_id: i64,
+    pub variant_id: Option<i64>,
     pub lot_code: String,
     pub harvested_on: Option<Date>,
     pub produced_on: Option<Date>,

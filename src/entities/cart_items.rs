@@ -7,6 +7,7 @@ pub struct Model {
     pub id: i64,
     pub cart_id: i64,
     pub product_id: i64,
+    pub variant_id: i64,
     pub quantity: i64,
     pub added_at: DateTimeUtc,
 }

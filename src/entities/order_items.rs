@@ -7,6 +7,7 @@ pub struct Model {
     pub id: i64,
     pub order_id: i64,
     pub product_id: i64,
+    pub variant_id: i64,
     pub product_name: String,
     pub unit: String,
     pub unit_price_vnd: i64,

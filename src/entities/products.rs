@@ -33,6 +33,7 @@ pub struct Model {
     pub cover_photo: Option<String>,
     pub rating_sum: i64,
     pub rating_count: i64,
+    pub max_price_vnd: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,6 +6,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub product_id: i64,
+    pub variant_id: Option<i64>,
     pub delta: i64,
     pub stock_after: i64,
     #[sea_orm(column_type = "Text")]

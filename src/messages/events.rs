@@ -40,21 +40,7 @@ pub fn order_number(id: i64) -> String {
 
 /// The carrier's own tracking page, for the carriers whose address is known.
 pub fn tracking_link(carrier: &str, tracking_number: &str) -> Option<String> {
-    let folded = crate::domain::fold_vietnamese(carrier)
-        .to_lowercase()
-        .replace([' ', '-', '_'], "");
-    let number: String = tracking_number
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
-    if number.is_empty() {
-        return None;
-    }
-    match folded.as_str() {
-        "ghn" | "giaohangnhanh" => Some(format!("https://donhang.ghn.vn/?order_code={number}")),
-        "ghtk" | "giaohangtietkiem" => Some(format!("https://i.ghtk.vn/{number}")),
-        _ => None,
-    }
+    crate::domain::tracking_link(carrier, tracking_number)
 }
 
 /// After a checkout to be paid by bank transfer: the VietQR details and the link back to the

@@ -2,7 +2,7 @@
 //! a logged-in shopper's by their account. When a visitor with a cart logs in, the cart
 //! follows them: its lines are merged into the account's cart the next time it is read.
 //!
-//! The cart holds only product ids and quantities. Prices, stock and availability are read
+//! The cart holds only variant ids (a size of a product) and quantities. Prices, stock and availability are read
 //! fresh whenever the cart is shown or checked out, so a cart never shows a stale price.
 
 use std::collections::BTreeMap;
@@ -22,7 +22,9 @@ use crate::catalog::products;
 use crate::config::Config;
 use crate::domain::FieldIssue;
 use crate::domain::token::{hash_token, new_token};
-use crate::entities::{cart_items, carts, cooperatives, products as product_rows};
+use crate::entities::{
+    cart_items, carts, cooperatives, product_variants, products as product_rows,
+};
 use crate::error::{AppError, AppResult, FieldErrors};
 
 /// Name of the cookie that carries a visitor's cart token.
@@ -148,7 +150,16 @@ async fn merge_into(
         .await?;
     let mut left_out = Vec::new();
     for line in lines {
-        let reason = match add_line(db, into.id, line.product_id, line.quantity, false).await {
+        let reason = match add_line(
+            db,
+            into.id,
+            line.product_id,
+            Some(line.variant_id),
+            line.quantity,
+            false,
+        )
+        .await
+        {
             Ok(()) => continue,
             Err(AppError::Validation(_)) => "unavailable",
             Err(AppError::Conflict {
@@ -260,12 +271,14 @@ pub async fn find_or_create(
     Ok((cart, token))
 }
 
-/// Adds `quantity` units (or sets the quantity when `replace`), refusing a product that is not
-/// for sale, a line over the per-line limit and a cart with too many lines.
+/// Adds `quantity` units of a variant of a product (its first variant when `variant_id` is
+/// `None`), or sets the quantity when `replace`, refusing a product that is not for sale, a
+/// variant of another product, a line over the per-line limit and a cart with too many lines.
 pub async fn add_line(
     db: &impl ConnectionTrait,
     cart_id: i64,
     product_id: i64,
+    variant_id: Option<i64>,
     quantity: i64,
     replace: bool,
 ) -> AppResult<()> {
@@ -279,9 +292,17 @@ pub async fn add_line(
                 FieldIssue::new("product_unavailable", "this product is not for sale"),
             )
         })?;
+    let variant = crate::catalog::variants::resolve(db, product.id, variant_id)
+        .await?
+        .ok_or_else(|| {
+            FieldErrors::single(
+                "variant_id",
+                FieldIssue::new("unknown_variant", "choose a variant of this product"),
+            )
+        })?;
     let existing = cart_items::Entity::find()
         .filter(cart_items::Column::CartId.eq(cart_id))
-        .filter(cart_items::Column::ProductId.eq(product.id))
+        .filter(cart_items::Column::VariantId.eq(variant.id))
         .one(db)
         .await?;
     let wanted = match (&existing, replace) {
@@ -304,12 +325,13 @@ pub async fn add_line(
                 return Err(AppError::conflict(
                     "cart_full",
                     "product_id",
-                    format!("a cart holds at most {MAX_CART_LINES} different products"),
+                    format!("a cart holds at most {MAX_CART_LINES} different products or sizes"),
                 ));
             }
             cart_items::ActiveModel {
                 cart_id: Set(cart_id),
                 product_id: Set(product.id),
+                variant_id: Set(variant.id),
                 quantity: Set(wanted),
                 added_at: Set(Utc::now()),
                 ..Default::default()
@@ -321,17 +343,21 @@ pub async fn add_line(
     Ok(())
 }
 
-/// Removes a product from the cart; removing what is not there is not an error.
+/// Removes a product's line of one variant from the cart (every size of it when `variant_id`
+/// is `None`); removing what is not there is not an error.
 pub async fn remove_line(
     db: &impl ConnectionTrait,
     cart_id: i64,
     product_id: i64,
+    variant_id: Option<i64>,
 ) -> AppResult<()> {
-    cart_items::Entity::delete_many()
+    let mut delete = cart_items::Entity::delete_many()
         .filter(cart_items::Column::CartId.eq(cart_id))
-        .filter(cart_items::Column::ProductId.eq(product_id))
-        .exec(db)
-        .await?;
+        .filter(cart_items::Column::ProductId.eq(product_id));
+    if let Some(variant_id) = variant_id {
+        delete = delete.filter(cart_items::Column::VariantId.eq(variant_id));
+    }
+    delete.exec(db).await?;
     Ok(())
 }
 
@@ -344,21 +370,38 @@ pub async fn clear(db: &impl ConnectionTrait, cart_id: i64) -> AppResult<()> {
     Ok(())
 }
 
-/// One cart line with today's product facts.
+/// One cart line with today's product and variant facts.
 #[derive(Debug, Clone)]
 pub struct PricedLine {
     pub product: product_rows::Model,
+    /// The size bought: its price and stock are the line's.
+    pub variant: product_variants::Model,
     pub quantity: i64,
-    /// Whether the product can be bought now (listed, enough stock).
+    /// Whether the variant can be bought now (listed, enough stock).
     pub available: bool,
 }
 
-/// The lines of one cooperative in a cart, with its delivery fee.
+impl PricedLine {
+    pub fn unit_price_vnd(&self) -> i64 {
+        self.variant.price_vnd
+    }
+
+    pub fn line_total_vnd(&self) -> i64 {
+        self.variant.price_vnd.saturating_mul(self.quantity)
+    }
+}
+
+/// The lines of one cooperative in a cart: one parcel, with its weight and delivery fee.
 #[derive(Debug, Clone)]
 pub struct CooperativeGroup {
     pub cooperative: cooperatives::Model,
     pub lines: Vec<PricedLine>,
     pub subtotal_vnd: i64,
+    /// The lines' variant weights times their quantities.
+    pub parcel_weight_grams: i64,
+    /// Where the parcel goes; `None` when no province was given (the fee is then the
+    /// highest, "elsewhere").
+    pub zone: Option<super::shipping::ShippingZone>,
     pub delivery_fee_vnd: i64,
 }
 
@@ -368,10 +411,14 @@ impl CooperativeGroup {
     }
 }
 
-/// A cart's lines read fresh, grouped by cooperative (in a stable order).
+/// A cart's lines read fresh, grouped by cooperative (in a stable order), each group's parcel
+/// priced for delivery to `province` (a checked province code) by its cooperative's rate
+/// table ([`super::shipping`]).
 pub async fn priced_groups(
     db: &impl ConnectionTrait,
     cart_id: i64,
+    province: Option<&str>,
+    platform_rates: &super::shipping::RateTable,
 ) -> AppResult<Vec<CooperativeGroup>> {
     let lines = cart_items::Entity::find()
         .filter(cart_items::Column::CartId.eq(cart_id))
@@ -391,15 +438,24 @@ pub async fn priced_groups(
         .into_iter()
         .filter_map(|(p, c)| Some((p.id, (p, c?))))
         .collect();
+    let variant_ids: Vec<i64> = lines.iter().map(|l| l.variant_id).collect();
+    let variants = crate::catalog::variants::by_ids(db, &variant_ids).await?;
     let mut groups: Vec<CooperativeGroup> = Vec::new();
     for line in lines {
         let Some((product, coop)) = by_id.get(&line.product_id) else {
             continue;
         };
+        let Some(variant) = variants
+            .get(&line.variant_id)
+            .filter(|v| v.product_id == product.id)
+        else {
+            continue;
+        };
         let available =
-            products::is_public(product, coop) && product.stock_quantity >= line.quantity;
+            products::is_public(product, coop) && variant.stock_quantity >= line.quantity;
         let priced = PricedLine {
             product: product.clone(),
+            variant: variant.clone(),
             quantity: line.quantity,
             available,
         };
@@ -409,7 +465,9 @@ pub async fn priced_groups(
                 cooperative: coop.clone(),
                 lines: vec![priced],
                 subtotal_vnd: 0,
-                delivery_fee_vnd: coop.delivery_fee_vnd,
+                parcel_weight_grams: 0,
+                zone: None,
+                delivery_fee_vnd: 0,
             }),
         }
     }
@@ -417,8 +475,23 @@ pub async fn priced_groups(
         group.subtotal_vnd = group
             .lines
             .iter()
-            .map(|l| l.product.price_vnd.saturating_mul(l.quantity))
+            .map(PricedLine::line_total_vnd)
             .fold(0i64, i64::saturating_add);
+        group.parcel_weight_grams = group
+            .lines
+            .iter()
+            .map(|l| l.variant.weight_grams.saturating_mul(l.quantity))
+            .fold(0i64, i64::saturating_add);
+        let table = super::shipping::table_of(db, group.cooperative.id, platform_rates).await?;
+        let quote = super::shipping::quote(
+            &table,
+            &group.cooperative.province_code,
+            province,
+            group.parcel_weight_grams,
+            group.subtotal_vnd,
+        );
+        group.zone = quote.zone;
+        group.delivery_fee_vnd = quote.fee_vnd;
     }
     Ok(groups)
 }

@@ -265,7 +265,13 @@ async fn create(
     .insert(&txn)
     .await?;
 
-    let groups = cart::priced_groups(&txn, cart_id).await?;
+    let groups = cart::priced_groups(
+        &txn,
+        cart_id,
+        Some(&request.address.province_code),
+        &config.default_shipping_rates,
+    )
+    .await?;
     check_groups(&groups)?;
     stock::reserve_stock(&txn, &groups).await?;
 
@@ -281,6 +287,8 @@ async fn create(
             status: Set(OrderStatus::PendingPayment.as_str().to_owned()),
             subtotal_vnd: Set(group.subtotal_vnd),
             delivery_fee_vnd: Set(group.delivery_fee_vnd),
+            parcel_weight_grams: Set(Some(group.parcel_weight_grams)),
+            shipping_zone: Set(group.zone.map(|z| z.as_str().to_owned())),
             total_vnd: Set(total),
             commission_vnd: Set(commission_on(group.subtotal_vnd, config.commission_bps)),
             recipient_name: Set(request.address.recipient_name.clone()),
@@ -302,11 +310,12 @@ async fn create(
         let items = group.lines.iter().map(|line| order_items::ActiveModel {
             order_id: Set(order.id),
             product_id: Set(line.product.id),
+            variant_id: Set(line.variant.id),
             product_name: Set(line.product.name.clone()),
-            unit: Set(line.product.unit.clone()),
-            unit_price_vnd: Set(line.product.price_vnd),
+            unit: Set(line.variant.label.clone()),
+            unit_price_vnd: Set(line.unit_price_vnd()),
             quantity: Set(line.quantity),
-            line_total_vnd: Set(line.product.price_vnd.saturating_mul(line.quantity)),
+            line_total_vnd: Set(line.line_total_vnd()),
             ..Default::default()
         });
         order_items::Entity::insert_many(items).exec(&txn).await?;
@@ -418,8 +427,15 @@ pub async fn abandon(
         .await?;
     for item in items {
         // A product that stopped being for sale meanwhile simply stays out of the cart.
-        if let Err(err) =
-            cart::add_line(db, cart_row.id, item.product_id, item.quantity, false).await
+        if let Err(err) = cart::add_line(
+            db,
+            cart_row.id,
+            item.product_id,
+            Some(item.variant_id),
+            item.quantity,
+            false,
+        )
+        .await
         {
             tracing::info!(product_id = item.product_id, error = %err, "not put back in the cart");
         }

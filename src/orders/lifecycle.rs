@@ -125,9 +125,32 @@ pub struct Shipment {
 }
 
 impl Shipment {
+    /// `carrier` is one of the list ([`crate::domain::Carrier`], by code or name); `other`
+    /// takes the carrier's name from `other_name`. Known carriers are stored by their usual
+    /// name, so the shopper's page can link to their tracking page.
     pub fn parse(carrier: &str, tracking_number: &str) -> AppResult<Self> {
+        Self::parse_with_other(carrier, "", tracking_number)
+    }
+
+    pub fn parse_with_other(
+        carrier: &str,
+        other_name: &str,
+        tracking_number: &str,
+    ) -> AppResult<Self> {
+        use crate::domain::Carrier;
         let mut errors = FieldErrors::default();
-        let carrier = errors.take("carrier", bounded_text(carrier, 2, 80));
+        let carrier = errors.take(
+            "carrier",
+            match Carrier::recognise(carrier) {
+                Some(Carrier::Other) => bounded_text(other_name, 2, 80),
+                Some(known) => Ok(known.display_name().to_owned()),
+                None if carrier.trim().is_empty() => bounded_text(carrier, 2, 80),
+                None => Err(crate::domain::FieldIssue::new(
+                    "unknown_carrier",
+                    "choose a carrier from the list (vnpost, viettel_post, ghn, ghtk, jt, other)",
+                )),
+            },
+        );
         let tracking = errors.take("tracking_number", bounded_text(tracking_number, 3, 80));
         match (carrier, tracking) {
             (Some(carrier), Some(tracking_number)) if errors.is_empty() => Ok(Self {

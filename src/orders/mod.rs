@@ -21,11 +21,17 @@ pub mod lifecycle;
 pub mod queries;
 mod routes_api;
 mod routes_pages;
+mod routes_shipping;
+pub mod shipping;
 pub mod stock;
 pub mod views;
 
 pub use routes_api::api_routes;
-pub use routes_pages::page_routes;
+/// The shop's cart, checkout and order pages, and the cooperative's order and shipping-rate
+/// pages.
+pub fn page_routes() -> axum::Router<crate::AppState> {
+    routes_pages::page_routes().merge(routes_shipping::routes())
+}
 
 use crate::domain::text_enum;
 

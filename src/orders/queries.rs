@@ -167,14 +167,31 @@ pub async fn views(
 /// The cart of `owner` as shown, read fresh (prices, stock, availability), with the payment
 /// methods the checkout accepts.
 pub async fn cart_view(state: &AppState, owner: &CartOwner) -> AppResult<CartView> {
+    cart_view_for(state, owner, None).await
+}
+
+/// The cart with each cooperative's parcel priced for delivery to `province` (a checked
+/// province code).
+pub async fn cart_view_for(
+    state: &AppState,
+    owner: &CartOwner,
+    province: Option<&str>,
+) -> AppResult<CartView> {
     let (groups, left_out) = match cart::find(&state.db, owner).await? {
         Some(cart) => (
-            cart::priced_groups(&state.db, cart.id).await?,
+            cart::priced_groups(
+                &state.db,
+                cart.id,
+                province,
+                &state.config.commerce.default_shipping_rates,
+            )
+            .await?,
             cart::take_merge_note(&state.db, &cart).await?,
         ),
         None => (Vec::new(), Vec::new()),
     };
     let mut view = CartView::new(&groups);
+    view.province_code = province.map(str::to_owned);
     view.left_out = left_out;
     view.payment_methods = state
         .payment_methods()

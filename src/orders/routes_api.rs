@@ -16,6 +16,7 @@ use super::cart::{self, CartOwner, cart_cookie, cart_owner};
 use super::checkout::{self, CheckoutRequest};
 use super::lifecycle::{self, Actor, Shipment};
 use super::queries::{self, OrderRole, cart_view, seller_order};
+use super::shipping::{self, RateTable};
 use super::views::{CartView, OrderView};
 use crate::AppState;
 use crate::accounts::{Authenticated, Viewer};
@@ -44,27 +45,106 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(complete_order))
         .routes(routes!(cooperative_orders))
         .routes(routes!(cooperative_statement))
+        .routes(routes!(get_shipping_rates, put_shipping_rates))
 }
 
-/// The shopper's cart, read fresh (prices, stock, availability).
-#[utoipa::path(get, path = "/cart", tag = "orders", responses((status = 200, body = CartView)))]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CartQuery {
+    /// Province code to price delivery to (e.g. `15`); without it each parcel's fee is the
+    /// highest (elsewhere) and its `zone` is `null`.
+    pub province_code: Option<String>,
+}
+
+/// The shopper's cart, read fresh (prices, stock, availability), each cooperative's parcel
+/// weighed and priced for delivery to `province_code`.
+#[utoipa::path(get, path = "/cart", tag = "orders", params(CartQuery),
+    responses((status = 200, body = CartView), (status = 422, body = Problem, description = "Unknown province")))]
 async fn get_cart(
     State(state): State<AppState>,
     Viewer(viewer): Viewer,
     jar: CookieJar,
+    ApiQuery(query): ApiQuery<CartQuery>,
 ) -> AppResult<Json<CartView>> {
-    Ok(Json(cart_view(&state, &cart_owner(&viewer, &jar)).await?))
+    let province = shipping::checked_province(&state.reference, query.province_code.as_deref())?;
+    Ok(Json(
+        queries::cart_view_for(&state, &cart_owner(&viewer, &jar), province.as_deref()).await?,
+    ))
+}
+
+/// A cooperative's shipping rate table: its own, or the platform's default when it keeps none
+/// (members of the cooperative).
+#[utoipa::path(get, path = "/cooperatives/{id}/shipping-rates", tag = "workspace",
+    params(("id" = i64, Path, description = "Cooperative id")),
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = RateTable), (status = 404, body = Problem)))]
+async fn get_shipping_rates(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<RateTable>> {
+    let membership = access::membership(&state.db, &user, id).await?;
+    Ok(Json(
+        shipping::table_of(
+            &state.db,
+            membership.cooperative.id,
+            &state.config.commerce.default_shipping_rates,
+        )
+        .await?,
+    ))
+}
+
+/// Replace a cooperative's shipping rate table: weight bands (increasing), fees by zone, a fee
+/// per started kilogram past the last band, an optional free-shipping threshold (members).
+#[utoipa::path(put, path = "/cooperatives/{id}/shipping-rates", tag = "workspace",
+    params(("id" = i64, Path, description = "Cooperative id")),
+    request_body = RateTable,
+    responses((status = 401, body = Problem, description = "Not logged in"), (status = 200, body = RateTable), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn put_shipping_rates(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<RateTable>,
+) -> AppResult<Json<RateTable>> {
+    let membership = access::membership(&state.db, &user, id).await?;
+    shipping::save_table(&state.db, membership.cooperative.id, &body).await?;
+    Ok(Json(body))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct CartLineRequest {
+    /// The product; may be left out when `variant_id` is given.
     pub product_id: i64,
+    /// The variant (size) to buy; the product's first variant when left out.
+    pub variant_id: Option<i64>,
     /// 1 to 999.
     pub quantity: i64,
 }
 
-/// Add units of a product to the cart (a visitor gets a cart cookie).
+/// The product of a cart request: the one named, or the variant's.
+async fn product_of_line(
+    state: &AppState,
+    product_id: i64,
+    variant_id: Option<i64>,
+) -> AppResult<i64> {
+    if product_id != 0 {
+        return Ok(product_id);
+    }
+    let variant = match variant_id {
+        Some(id) => crate::catalog::variants::by_ids(&state.db, &[id])
+            .await?
+            .remove(&id),
+        None => None,
+    };
+    variant.map(|v| v.product_id).ok_or_else(|| {
+        FieldErrors::single(
+            "variant_id",
+            crate::domain::FieldIssue::new("unknown_variant", "choose a product and a variant"),
+        )
+    })
+}
+
+/// Add units of a variant (size) of a product to the cart (a visitor gets a cart cookie).
 #[utoipa::path(post, path = "/cart/items", tag = "orders", request_body = CartLineRequest,
     responses(
         (status = 200, body = CartView),
@@ -80,8 +160,17 @@ async fn add_to_cart(
     let quantity =
         cart::parse_quantity(body.quantity).map_err(|i| FieldErrors::single("quantity", i))?;
     let owner = cart_owner(&viewer, &jar);
+    let product_id = product_of_line(&state, body.product_id, body.variant_id).await?;
     let (cart_row, new_token) = cart::find_or_create(&state.db, &owner).await?;
-    cart::add_line(&state.db, cart_row.id, body.product_id, quantity, false).await?;
+    cart::add_line(
+        &state.db,
+        cart_row.id,
+        product_id,
+        body.variant_id,
+        quantity,
+        false,
+    )
+    .await?;
     let owner = CartOwner {
         token: new_token.clone().or(owner.token),
         ..owner
@@ -99,9 +188,11 @@ async fn add_to_cart(
 pub struct QuantityRequest {
     /// 1 to 999.
     pub quantity: i64,
+    /// Which variant of the product; its first variant when left out.
+    pub variant_id: Option<i64>,
 }
 
-/// Set the quantity of a product already in the cart.
+/// Set the quantity of a product (one variant of it) already in the cart.
 #[utoipa::path(put, path = "/cart/items/{product_id}", tag = "orders",
     params(("product_id" = i64, Path, description = "Product id")),
     request_body = QuantityRequest,
@@ -119,23 +210,39 @@ async fn set_cart_quantity(
     let cart_row = cart::find(&state.db, &owner)
         .await?
         .ok_or(AppError::NotFound)?;
-    cart::add_line(&state.db, cart_row.id, product_id, quantity, true).await?;
+    cart::add_line(
+        &state.db,
+        cart_row.id,
+        product_id,
+        body.variant_id,
+        quantity,
+        true,
+    )
+    .await?;
     Ok(Json(cart_view(&state, &owner).await?))
 }
 
-/// Remove a product from the cart.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VariantQuery {
+    /// Only this variant of the product; every variant of it when left out.
+    pub variant_id: Option<i64>,
+}
+
+/// Remove a product (or one variant of it) from the cart.
 #[utoipa::path(delete, path = "/cart/items/{product_id}", tag = "orders",
-    params(("product_id" = i64, Path, description = "Product id")),
+    params(("product_id" = i64, Path, description = "Product id"), VariantQuery),
     responses((status = 200, body = CartView)))]
 async fn remove_from_cart(
     State(state): State<AppState>,
     Viewer(viewer): Viewer,
     jar: CookieJar,
     ApiPath(product_id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<VariantQuery>,
 ) -> AppResult<Json<CartView>> {
     let owner = cart_owner(&viewer, &jar);
     if let Some(cart_row) = cart::find(&state.db, &owner).await? {
-        cart::remove_line(&state.db, cart_row.id, product_id).await?;
+        cart::remove_line(&state.db, cart_row.id, product_id, query.variant_id).await?;
     }
     Ok(Json(cart_view(&state, &owner).await?))
 }
@@ -325,8 +432,12 @@ async fn accept_order(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct ShipRequest {
-    /// e.g. "Viettel Post", "VNPost", "GHN".
+    /// One of `vnpost`, `viettel_post`, `ghn`, `ghtk`, `jt`, `other` (their names, e.g.
+    /// "Viettel Post", are understood too).
     pub carrier: String,
+    /// The carrier's name when `carrier` is `other`.
+    #[serde(default)]
+    pub carrier_name: String,
     pub tracking_number: String,
 }
 
@@ -342,7 +453,8 @@ async fn ship_order(
     ApiJson(body): ApiJson<ShipRequest>,
 ) -> AppResult<Json<OrderView>> {
     seller_order(&state.db, &user, id).await?;
-    let shipment = Shipment::parse(&body.carrier, &body.tracking_number)?;
+    let shipment =
+        Shipment::parse_with_other(&body.carrier, &body.carrier_name, &body.tracking_number)?;
     let order = lifecycle::ship(
         &state.db,
         id,

@@ -60,26 +60,80 @@ struct CartPage {
     ctx: PageContext,
     cart: CartView,
     error: Option<&'static str>,
+    provinces: Vec<Province>,
 }
 
+impl CartPage {
+    fn is_province(&self, province: &Province) -> bool {
+        self.cart.province_code.as_deref() == Some(province.code.as_str())
+    }
+}
+
+/// The cookie that remembers the province a shopper priced delivery to, so the cart keeps its
+/// fees after a quantity change.
+const PROVINCE_COOKIE: &str = "ocop_province";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CartPageQuery {
+    province_code: Option<String>,
+}
+
+/// The cart, with delivery priced for the province picked in its form (a plain GET form: no
+/// JavaScript needed), or the one picked before.
 async fn cart_page(
     State(state): State<AppState>,
     ctx: PageContext,
     jar: CookieJar,
+    ApiQuery(query): ApiQuery<CartPageQuery>,
 ) -> AppResult<Response> {
-    let cart = cart_view(&state, &cart_owner(&ctx.user, &jar)).await?;
-    render(&CartPage {
+    let asked = query
+        .province_code
+        .or_else(|| jar.get(PROVINCE_COOKIE).map(|c| c.value().to_owned()));
+    // A province not in the list is as good as none.
+    let province =
+        super::shipping::checked_province(&state.reference, asked.as_deref()).unwrap_or_default();
+    let cart =
+        queries::cart_view_for(&state, &cart_owner(&ctx.user, &jar), province.as_deref()).await?;
+    let jar = match &province {
+        Some(code) => jar.add(
+            axum_extra::extract::cookie::Cookie::build((PROVINCE_COOKIE, code.clone()))
+                .path("/")
+                .http_only(true)
+                .same_site(axum_extra::extract::cookie::SameSite::Lax)
+                .max_age(cookie::time::Duration::days(30))
+                .build(),
+        ),
+        None => jar,
+    };
+    let page = render(&CartPage {
         ctx,
         cart,
         error: None,
-    })
+        provinces: state.reference.provinces.clone(),
+    })?;
+    Ok((jar, page).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct CartLineForm {
     product_id: String,
+    /// The size picked on the product page (a radio group); the first when absent.
+    variant_id: String,
     quantity: String,
+}
+
+fn parse_variant(variant_id: &str) -> AppResult<Option<i64>> {
+    match variant_id.trim() {
+        "" => Ok(None),
+        text => text.parse::<i64>().map(Some).map_err(|_| {
+            FieldErrors::single(
+                "variant_id",
+                crate::domain::FieldIssue::new("unknown_variant", "choose a size"),
+            )
+        }),
+    }
 }
 
 /// A cart change refused: the cart again, with the reason.
@@ -94,6 +148,7 @@ async fn cart_error(
         error: errors.iter().next().map(|e| e.code),
         ctx,
         cart,
+        provinces: state.reference.provinces.clone(),
     })
 }
 
@@ -130,12 +185,16 @@ async fn cart_add(
     PageForm(form): PageForm<CartLineForm>,
 ) -> AppResult<Response> {
     let owner = cart_owner(&ctx.user, &jar);
-    let (product, quantity) = match parse_line(&form.product_id, &form.quantity) {
+    let (product, quantity, variant) = match parse_line(&form.product_id, &form.quantity)
+        .and_then(|(p, q)| Ok((p, q, parse_variant(&form.variant_id)?)))
+    {
         Ok(line) => line,
         Err(err) => return cart_error(&state, ctx, &owner, err).await,
     };
     let (cart_row, token) = cart::find_or_create(&state.db, &owner).await?;
-    if let Err(err) = cart::add_line(&state.db, cart_row.id, product, quantity, false).await {
+    if let Err(err) =
+        cart::add_line(&state.db, cart_row.id, product, variant, quantity, false).await
+    {
         return cart_error(&state, ctx, &owner, err).await;
     }
     let jar = match token {
@@ -153,17 +212,26 @@ async fn cart_set(
     PageForm(form): PageForm<CartLineForm>,
 ) -> AppResult<Response> {
     let owner = cart_owner(&ctx.user, &jar);
-    let quantity = match parse_line(&product_id.to_string(), &form.quantity) {
-        Ok((_, q)) => q,
+    let (quantity, variant) = match parse_line(&product_id.to_string(), &form.quantity)
+        .and_then(|(_, q)| Ok((q, parse_variant(&form.variant_id)?)))
+    {
+        Ok(line) => line,
         Err(err) => return cart_error(&state, ctx, &owner, err).await,
     };
     let cart_row = cart::find(&state.db, &owner)
         .await?
         .ok_or(AppError::NotFound)?;
-    if let Err(err) = cart::add_line(&state.db, cart_row.id, product_id, quantity, true).await {
+    if let Err(err) =
+        cart::add_line(&state.db, cart_row.id, product_id, variant, quantity, true).await
+    {
         return cart_error(&state, ctx, &owner, err).await;
     }
     Ok(Redirect::to("/cart").into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RemoveQuery {
+    variant_id: Option<i64>,
 }
 
 async fn cart_remove(
@@ -171,9 +239,10 @@ async fn cart_remove(
     Viewer(viewer): Viewer,
     jar: CookieJar,
     ApiPath(product_id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<RemoveQuery>,
 ) -> AppResult<Response> {
     if let Some(cart_row) = cart::find(&state.db, &cart_owner(&viewer, &jar)).await? {
-        cart::remove_line(&state.db, cart_row.id, product_id).await?;
+        cart::remove_line(&state.db, cart_row.id, product_id, query.variant_id).await?;
     }
     Ok(Redirect::to("/cart").into_response())
 }
@@ -567,6 +636,8 @@ async fn cooperative_orders_page(
 struct OrderActionForm {
     reason: String,
     carrier: String,
+    /// The carrier's name when `carrier` is `other`.
+    carrier_name: String,
     tracking_number: String,
 }
 
@@ -583,7 +654,11 @@ async fn cooperative_order_action(
     };
     let result = match action.as_str() {
         "accept" => lifecycle::accept(&state.db, id, actor).await.map(|_| ()),
-        "ship" => match Shipment::parse(&form.carrier, &form.tracking_number) {
+        "ship" => match Shipment::parse_with_other(
+            &form.carrier,
+            &form.carrier_name,
+            &form.tracking_number,
+        ) {
             Ok(shipment) => lifecycle::ship(&state.db, id, shipment, actor)
                 .await
                 .map(|_| ()),

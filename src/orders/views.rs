@@ -15,9 +15,14 @@ use crate::reference::ReferenceData;
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CartLineView {
     pub product_id: i64,
+    /// The size bought.
+    pub variant_id: i64,
     pub slug: String,
     pub name: String,
+    /// The variant's label, e.g. "Hũ 250 g".
     pub unit: String,
+    /// Weight of one unit in grams.
+    pub weight_grams: i64,
     pub unit_price_vnd: i64,
     pub quantity: i64,
     pub line_total_vnd: i64,
@@ -34,6 +39,12 @@ pub struct CartGroupView {
     pub cooperative: CooperativeRef,
     pub lines: Vec<CartLineView>,
     pub subtotal_vnd: i64,
+    /// The parcel's weight: the lines' variant weights times their quantities.
+    pub parcel_weight_grams: i64,
+    /// `same_province`, `same_region` or `elsewhere` for the province asked for; `null` when
+    /// none was (the fee is then the highest, elsewhere).
+    pub zone: Option<String>,
+    /// The delivery fee by the cooperative's rate table (0 past its free-shipping threshold).
     pub delivery_fee_vnd: i64,
     pub delivery_fee_display: String,
     pub total_vnd: i64,
@@ -54,6 +65,8 @@ pub struct CartView {
     pub payment_methods: Vec<String>,
     /// Products the cart of this visitor could not bring along at login (shown once).
     pub left_out: Vec<super::cart::LeftOut>,
+    /// The province the delivery fees are for, when one was given.
+    pub province_code: Option<String>,
 }
 
 impl CartView {
@@ -70,22 +83,26 @@ impl CartView {
                     .lines
                     .iter()
                     .map(|l| {
-                        let total = l.product.price_vnd.saturating_mul(l.quantity);
+                        let total = l.line_total_vnd();
                         CartLineView {
                             product_id: l.product.id,
+                            variant_id: l.variant.id,
                             slug: l.product.slug.clone(),
                             name: l.product.name.clone(),
-                            unit: l.product.unit.clone(),
-                            unit_price_vnd: l.product.price_vnd,
+                            unit: l.variant.label.clone(),
+                            weight_grams: l.variant.weight_grams,
+                            unit_price_vnd: l.unit_price_vnd(),
                             quantity: l.quantity,
                             line_total_vnd: total,
                             line_total_display: Money::from_dong(total).to_string(),
-                            stock_quantity: l.product.stock_quantity,
+                            stock_quantity: l.variant.stock_quantity,
                             available: l.available,
                         }
                     })
                     .collect(),
                 subtotal_vnd: g.subtotal_vnd,
+                parcel_weight_grams: g.parcel_weight_grams,
+                zone: g.zone.map(|z| z.as_str().to_owned()),
                 delivery_fee_vnd: g.delivery_fee_vnd,
                 delivery_fee_display: Money::from_dong(g.delivery_fee_vnd).to_string(),
                 total_vnd: g.total_vnd(),
@@ -108,6 +125,7 @@ impl CartView {
             groups,
             payment_methods: vec![super::PaymentMethod::VietQr.as_str().to_owned()],
             left_out: Vec::new(),
+            province_code: None,
         }
     }
 }
@@ -118,7 +136,10 @@ pub struct OrderItemView {
     /// The order line's id (a review names it).
     pub id: i64,
     pub product_id: i64,
+    /// The size sold.
+    pub variant_id: i64,
     pub product_name: String,
+    /// The variant's label when it was sold.
     pub unit: String,
     pub unit_price_vnd: i64,
     pub quantity: i64,
@@ -154,6 +175,12 @@ pub struct OrderView {
     pub place: PlaceView,
     pub carrier: Option<String>,
     pub tracking_number: Option<String>,
+    /// The carrier's own tracking page, when the carrier has a public one.
+    pub tracking_url: Option<String>,
+    /// The parcel's weight in grams, as checked out (orders before issue 18 have none).
+    pub parcel_weight_grams: Option<i64>,
+    /// `same_province`, `same_region` or `elsewhere`, as checked out.
+    pub shipping_zone: Option<String>,
     pub cancel_reason: Option<String>,
     pub cancelled_by: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -193,6 +220,12 @@ impl OrderView {
             place: PlaceView::new(reference, &order.commune_code),
             carrier: order.carrier.clone(),
             tracking_number: order.tracking_number.clone(),
+            tracking_url: match (&order.carrier, &order.tracking_number) {
+                (Some(carrier), Some(number)) => crate::domain::tracking_link(carrier, number),
+                _ => None,
+            },
+            parcel_weight_grams: order.parcel_weight_grams,
+            shipping_zone: order.shipping_zone.clone(),
             cancel_reason: order.cancel_reason.clone(),
             cancelled_by: order.cancelled_by.clone(),
             created_at: order.created_at,
@@ -202,6 +235,7 @@ impl OrderView {
                 .map(|i| OrderItemView {
                     id: i.id,
                     product_id: i.product_id,
+                    variant_id: i.variant_id,
                     product_name: i.product_name.clone(),
                     unit: i.unit.clone(),
                     unit_price_vnd: i.unit_price_vnd,

@@ -22,6 +22,9 @@ use crate::reference::ReferenceData;
 pub struct BatchInput {
     /// Lot code printed on labels: 1–20 letters, digits, '-' or '.'.
     pub lot_code: String,
+    /// The variant (size) packed in this batch; the product's first variant when left out.
+    /// A batch is of one size, so its stamps and origin page name that size.
+    pub variant_id: Option<i64>,
     /// `YYYY-MM-DD`, optional.
     #[serde(deserialize_with = "null_as_default")]
     pub harvested_on: String,
@@ -55,6 +58,7 @@ pub struct BatchInput {
 #[derive(Debug, Clone)]
 pub struct BatchDetails {
     pub lot_code: LotCode,
+    pub variant_id: Option<i64>,
     pub harvested_on: Option<NaiveDate>,
     pub produced_on: Option<NaiveDate>,
     pub best_before: Option<NaiveDate>,
@@ -191,6 +195,7 @@ impl BatchInput {
                 Some(certification_document_url),
             ) => Ok(BatchDetails {
                 lot_code,
+                variant_id: self.variant_id,
                 harvested_on,
                 produced_on,
                 best_before,
@@ -218,9 +223,18 @@ pub async fn create(
     if product.cooperative_id != membership.cooperative.id {
         return Err(AppError::NotFound);
     }
+    let variant = crate::catalog::variants::resolve(db, product.id, details.variant_id)
+        .await?
+        .ok_or_else(|| {
+            FieldErrors::single(
+                "variant_id",
+                FieldIssue::new("unknown_variant", "choose a variant of the product"),
+            )
+        })?;
     let row = batches::ActiveModel {
         cooperative_id: Set(product.cooperative_id),
         product_id: Set(product.id),
+        variant_id: Set(Some(variant.id)),
         lot_code: Set(details.lot_code.as_str().to_owned()),
         harvested_on: Set(details.harvested_on),
         produced_on: Set(details.produced_on),

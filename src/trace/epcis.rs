@@ -21,8 +21,15 @@ use crate::error::AppResult;
 pub const EPCIS_CONTEXT: &str = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld";
 
 /// The class URI of a batch's packages.
-pub fn class_uri(public_url: &str, product: &products::Model, batch: &batches::Model) -> String {
-    match &product.gtin {
+/// `gtin` is the owned GTIN of the batch's variant, if any
+/// ([`crate::catalog::variants::gtin_of_variant`]).
+pub fn class_uri(
+    public_url: &str,
+    product: &products::Model,
+    batch: &batches::Model,
+    gtin: Option<&str>,
+) -> String {
+    match gtin {
         Some(gtin14) => format!("https://id.gs1.org/01/{gtin14}/10/{}", batch.lot_code),
         None => format!(
             "{}/lots/{}/{}",
@@ -81,17 +88,19 @@ pub async fn input_classes(
         .into_iter()
         .map(|p| (p.id, p))
         .collect();
-    Ok(input_batches
-        .iter()
-        .filter_map(|input| {
-            let product = input_products.get(&input.product_id)?;
-            Some(InputClass {
-                batch_id: input.id,
-                class_uri: class_uri(public_url, product, input),
-                quantity: input.quantity,
-            })
-        })
-        .collect())
+    let mut classes = Vec::with_capacity(input_batches.len());
+    for input in &input_batches {
+        let Some(product) = input_products.get(&input.product_id) else {
+            continue;
+        };
+        let gtin = crate::catalog::variants::gtin_of_variant(db, product, input.variant_id).await?;
+        classes.push(InputClass {
+            batch_id: input.id,
+            class_uri: class_uri(public_url, product, input, gtin.as_deref()),
+            quantity: input.quantity,
+        });
+    }
+    Ok(classes)
 }
 
 /// Builds the EPCIS document of one batch.
@@ -99,10 +108,11 @@ pub fn document(
     public_url: &str,
     product: &products::Model,
     batch: &batches::Model,
+    gtin: Option<&str>,
     events: &[EventView],
     inputs: &[InputClass],
 ) -> Value {
-    let class = class_uri(public_url, product, batch);
+    let class = class_uri(public_url, product, batch, gtin);
     let quantity = json!([{ "epcClass": class, "quantity": batch.quantity }]);
     let event_list: Vec<Value> = events
         .iter()

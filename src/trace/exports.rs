@@ -69,11 +69,12 @@ pub async fn label_sheet(
     }
     let stars = crate::catalog::views::OcopBadge::of(product, crate::clock::today_in_vietnam())
         .map(|b| u8::try_from(b.stars).unwrap_or(3));
+    let name = crate::catalog::variants::label_name(db, product, batch.variant_id).await?;
     let labels: Vec<Label> = rows
         .iter()
         .map(|s| Label {
             url: stamps::qr_url(public_url, s, &batch.lot_code),
-            short_name: product.short_name.clone(),
+            short_name: name.clone(),
             lot: batch.lot_code.clone(),
             serial: u64::try_from(s.serial).unwrap_or(0),
             stars,
@@ -102,6 +103,7 @@ pub async fn stamps_csv(
 ) -> AppResult<String> {
     crate::catalog::access::require_verified_id(db, batch.cooperative_id).await?;
     let rows = stamps::all_active_of_batch(db, batch.id, params.roll).await?;
+    let name = crate::catalog::variants::label_name(db, product, batch.variant_id).await?;
     let mut csv = String::from("serial,code,lot,roll,product,qr_url\r\n");
     for s in &rows {
         csv.push_str(&format!(
@@ -110,7 +112,7 @@ pub async fn stamps_csv(
             s.code,
             batch.lot_code,
             s.roll,
-            csv_field(&product.short_name),
+            csv_field(&name),
             stamps::qr_url(public_url, s, &batch.lot_code)
         ));
     }

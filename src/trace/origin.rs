@@ -518,11 +518,10 @@ async fn load_origin(
         badge: OcopBadge::of(&product, today),
         product_name: product.name.clone(),
         product_slug: product.slug.clone(),
-        unit: product.unit.clone(),
-        gtin: product
-            .gtin
-            .as_deref()
-            .map(|g| g.strip_prefix('0').unwrap_or(g).to_owned()),
+        unit: crate::catalog::variants::label_of(db, &product, batch.variant_id).await?,
+        gtin: crate::catalog::variants::gtin_of_variant(db, &product, batch.variant_id)
+            .await?
+            .map(|g| g.strip_prefix('0').map(str::to_owned).unwrap_or(g)),
         category_vi: category.map(|c| c.name_vi.clone()).unwrap_or_default(),
         category_en: category.map(|c| c.name_en.clone()).unwrap_or_default(),
         cooperative_name: coop.name.clone(),

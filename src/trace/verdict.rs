@@ -210,6 +210,14 @@ pub async fn resolve_digital_link(
     else {
         return Ok(None);
     };
+    // The GTIN names one size (the product's first variant): a batch of another size is not
+    // reached through it.
+    if crate::catalog::variants::gtin_of_variant(db, &product, batch.variant_id)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
     let stamp = stamps::Entity::find().filter(stamps::Column::BatchId.eq(batch.id));
     let stamp = match (&by_code, by_number) {
         (Some(code), _) => stamp.filter(stamps::Column::Code.eq(code.as_str())),

@@ -194,7 +194,7 @@ async fn walk(mut b: Browser, app: TestApp, coop: i64, order: i64) {
     b.shot("orders").await;
     b.click_button(t(lang, "order.accept")).await;
     b.sees(t(lang, "order.status_accepted")).await;
-    b.fill(&format!("carrier{order}"), "Viettel Post").await;
+    b.select(&format!("carrier{order}"), "viettel_post").await;
     b.fill(&format!("tracking{order}"), "VTP25112233").await;
     b.shot("order-accepted").await;
     b.click_button(t(lang, "order.ship")).await;

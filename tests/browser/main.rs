@@ -18,4 +18,5 @@ mod cooperative;
 mod driver;
 mod search_phone;
 mod shopper;
+mod sizes;
 mod world;

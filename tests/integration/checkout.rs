@@ -474,14 +474,7 @@ async fn an_administrator_confirms_a_transfer_by_hand_and_a_late_notification_do
 async fn two_hundred_buyers_racing_for_ten_units_never_oversell() {
     let app = app().await;
     let shop = shop(&app).await;
-    products::ActiveModel {
-        id: Set(shop.product_a),
-        stock_quantity: Set(10),
-        ..Default::default()
-    }
-    .update(app.db())
-    .await
-    .unwrap();
+    crate::support::set_stock(app.db(), shop.product_a, 10).await;
     let mut buyers = Vec::new();
     for _ in 0..200 {
         let client = app.client();
@@ -521,7 +514,7 @@ async fn two_hundred_buyers_racing_for_ten_units_never_oversell() {
 }
 
 /// `join_all` without another dependency: spawn each future on the runtime.
-async fn futures_join_all<F, T>(futures: impl Iterator<Item = F>) -> Vec<T>
+pub(crate) async fn futures_join_all<F, T>(futures: impl Iterator<Item = F>) -> Vec<T>
 where
     F: std::future::Future<Output = T> + Send + 'static,
     T: Send + 'static,

@@ -741,9 +741,18 @@ mod cart_merge {
             row.gtin = Set(None);
             row.gtin_claim = Set(None);
             let product = row.insert(app.db()).await.unwrap();
+            // Its one variant, as a product written through the app has.
+            ocop_market::catalog::variants::backfill(app.db())
+                .await
+                .unwrap();
+            let variant = ocop_market::catalog::variants::resolve(app.db(), product.id, None)
+                .await
+                .unwrap()
+                .unwrap();
             cart_items::ActiveModel {
                 cart_id: Set(cart.id),
                 product_id: Set(product.id),
+                variant_id: Set(variant.id),
                 quantity: Set(1),
                 added_at: Set(chrono::Utc::now()),
                 ..Default::default()

@@ -500,12 +500,7 @@ async fn a_payment_after_expiry_without_stock_is_refunded_through_stripe() {
     ocop_market::orders::lifecycle::expire_due(app.db())
         .await
         .unwrap();
-    products::Entity::update_many()
-        .col_expr(products::Column::StockQuantity, Expr::value(1))
-        .filter(products::Column::Id.eq(shop.product_id))
-        .exec(app.db())
-        .await
-        .unwrap();
+    crate::support::set_stock(app.db(), shop.product_id, 1).await;
 
     let paid = fake.pay(&checkout.session_id, None);
     assert_eq!(

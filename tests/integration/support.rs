@@ -141,6 +141,10 @@ impl TestApp {
         let database = Arc::new(fresh_database().await);
         let mut config = Config::for_database(database.url.clone(), database.data_dir.clone());
         config.login_attempts_per_minute = 10_000;
+        // One flat fee, so that the money tests' sums stay simple; the tests of shipping by
+        // weight and place set the real default table.
+        config.commerce.default_shipping_rates =
+            ocop_market::domain::shipping::RateTable::flat(30_000);
         adjust(&mut config);
         Self::start(config, database).await
     }
@@ -444,6 +448,37 @@ pub async fn published_product(owner: &User, cooperative_id: i64, name: &str) ->
         .await;
     assert_eq!(status, StatusCode::OK, "{product}");
     (id, product["slug"].as_str().unwrap().to_owned())
+}
+
+/// Sets a product's stock behind the app's back (its first variant's, and the product's sum),
+/// for tests that need a precise starting figure.
+#[allow(dead_code)]
+pub async fn set_stock(db: &DatabaseConnection, product_id: i64, stock: i64) {
+    use ocop_market::entities::{product_variants, products};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, QueryFilter};
+    product_variants::Entity::update_many()
+        .col_expr(product_variants::Column::StockQuantity, Expr::value(stock))
+        .filter(product_variants::Column::ProductId.eq(product_id))
+        .filter(product_variants::Column::Position.eq(0))
+        .exec(db)
+        .await
+        .unwrap();
+    // Summed here: PostgreSQL's SUM of a bigint is a numeric.
+    let total: i64 = product_variants::Entity::find()
+        .filter(product_variants::Column::ProductId.eq(product_id))
+        .all(db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|v| v.stock_quantity)
+        .sum();
+    products::Entity::update_many()
+        .col_expr(products::Column::StockQuantity, Expr::value(total))
+        .filter(products::Column::Id.eq(product_id))
+        .exec(db)
+        .await
+        .unwrap();
 }
 
 #[allow(dead_code)]

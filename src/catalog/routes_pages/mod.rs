@@ -2,6 +2,7 @@
 //! without JavaScript; forms answer 422 with the errors beside the fields and keep the input.
 
 mod public;
+mod variants;
 mod workspace;
 
 use axum::Router;
@@ -12,4 +13,5 @@ pub fn page_routes() -> Router<AppState> {
     Router::new()
         .merge(public::routes())
         .merge(workspace::routes())
+        .merge(variants::routes())
 }

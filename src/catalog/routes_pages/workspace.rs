@@ -393,7 +393,7 @@ async fn revoke_invitation_submit(
 
 #[derive(Template)]
 #[template(path = "workspace/product_form.html")]
-struct ProductFormPage {
+pub(super) struct ProductFormPage {
     ctx: PageContext,
     cooperative: CooperativeView,
     /// `None` when creating.
@@ -410,10 +410,54 @@ struct ProductFormPage {
     errors: FieldErrors,
     /// The stock and its adjustment form; `None` when creating (the form has a stock field).
     stock: Option<StockSection>,
+    /// The sizes it is sold in, and the form to add one; `None` when creating.
+    pub(super) variants: Option<VariantSection>,
+}
+
+/// A product's variants on its workspace page, with the add form (and its errors) and the
+/// errors of a refused edit.
+pub(super) struct VariantSection {
+    pub(super) variants: Vec<crate::entities::product_variants::Model>,
+    pub(super) form: crate::catalog::variants::VariantForm,
+    pub(super) errors: FieldErrors,
+    /// The variant whose edit was refused, with its form as typed and errors.
+    pub(super) refused_edit: Option<(i64, crate::catalog::variants::VariantForm, FieldErrors)>,
+}
+
+impl VariantSection {
+    pub(super) fn new(variants: Vec<crate::entities::product_variants::Model>) -> Self {
+        Self {
+            variants,
+            form: crate::catalog::variants::VariantForm::default(),
+            errors: FieldErrors::default(),
+            refused_edit: None,
+        }
+    }
+
+    /// The edit form of a variant: as typed when its edit was refused, as stored otherwise.
+    pub(super) fn edit_form(
+        &self,
+        variant: &crate::entities::product_variants::Model,
+    ) -> crate::catalog::variants::VariantForm {
+        match &self.refused_edit {
+            Some((id, form, _)) if *id == variant.id => form.clone(),
+            _ => crate::catalog::variants::VariantForm::from_model(variant),
+        }
+    }
+
+    pub(super) fn edit_errors(
+        &self,
+        variant: &crate::entities::product_variants::Model,
+    ) -> FieldErrors {
+        match &self.refused_edit {
+            Some((id, _, errors)) if *id == variant.id => errors.clone(),
+            _ => FieldErrors::default(),
+        }
+    }
 }
 
 /// A product's stock, changed only by adjustments.
-struct StockSection {
+pub(super) struct StockSection {
     quantity: i64,
     form: StockAdjustmentForm,
     errors: FieldErrors,
@@ -445,6 +489,7 @@ async fn new_product_page(
         groups: state.reference.groups.clone(),
         errors: FieldErrors::default(),
         stock: None,
+        variants: None,
     })
 }
 
@@ -476,18 +521,25 @@ async fn new_product_submit(
             groups: state.reference.groups.clone(),
             errors,
             stock: None,
+            variants: None,
         }),
     }
 }
 
-async fn product_form_page(
+pub(super) async fn product_form_page(
     state: &AppState,
     ctx: PageContext,
     product: &crate::entities::products::Model,
     membership: &Membership,
-    form: ProductForm,
+    mut form: ProductForm,
     errors: FieldErrors,
 ) -> AppResult<ProductFormPage> {
+    let variants = crate::catalog::variants::of_product(&state.db, product.id).await?;
+    if form.weight_grams.is_empty()
+        && let Some(first) = variants.first()
+    {
+        form.weight_grams = first.weight_grams.to_string();
+    }
     let today = today_in_vietnam();
     let certificates = certificates::of_product(&state.db, product.id)
         .await?
@@ -527,6 +579,7 @@ async fn product_form_page(
             errors: FieldErrors::default(),
             recent: stock::recent(&state.db, product.id, 10).await?,
         }),
+        variants: Some(VariantSection::new(variants)),
     })
 }
 
@@ -537,7 +590,7 @@ async fn edit_product_page(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
     let (product, membership) = access::managed_product(&state.db, &user, id).await?;
-    let form = ProductForm::from_model(&product);
+    let form = ProductForm::of_product(&state.db, &product).await?;
     render(
         &product_form_page(
             &state,
@@ -604,7 +657,7 @@ async fn product_stock_submit(
                 ctx,
                 &product,
                 &membership,
-                ProductForm::from_model(&product),
+                ProductForm::of_product(&state.db, &product).await?,
                 FieldErrors::default(),
             )
             .await?;
@@ -660,7 +713,7 @@ async fn product_photo_submit(
         Ok(()) => Ok(Redirect::to(&format!("/workspace/products/{id}#photos")).into_response()),
         Err(err) => {
             let (status, errors) = err.into_form_errors()?;
-            let form = ProductForm::from_model(&product);
+            let form = ProductForm::of_product(&state.db, &product).await?;
             let page = product_form_page(&state, ctx, &product, &membership, form, errors).await?;
             render_with_status(status, &page)
         }
@@ -683,7 +736,7 @@ async fn product_delete_submit(
         }
         Err(err) => {
             let (status, errors) = err.into_form_errors()?;
-            let form = ProductForm::from_model(&product);
+            let form = ProductForm::of_product(&state.db, &product).await?;
             let page = product_form_page(&state, ctx, &product, &membership, form, errors).await?;
             render_with_status(status, &page)
         }

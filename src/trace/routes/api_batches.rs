@@ -160,7 +160,16 @@ pub(super) async fn export_epcis(
     let (batch, product, _) = batches::managed(&state.db, &user, id).await?;
     let events = events::of_batch(&state.db, &state.reference, batch.id).await?;
     let inputs = epcis::input_classes(&state.db, &state.config.public_url, &events).await?;
-    let document = epcis::document(&state.config.public_url, &product, &batch, &events, &inputs);
+    let gtin =
+        crate::catalog::variants::gtin_of_variant(&state.db, &product, batch.variant_id).await?;
+    let document = epcis::document(
+        &state.config.public_url,
+        &product,
+        &batch,
+        gtin.as_deref(),
+        &events,
+        &inputs,
+    );
     Ok((
         [(header::CONTENT_TYPE, "application/ld+json")],
         Json(document),

@@ -29,8 +29,24 @@ struct BatchFormPage {
     ctx: PageContext,
     product_id: i64,
     product_name: String,
+    /// The product's sizes (id, label); a batch is of one.
+    variants: Vec<(i64, String)>,
     form: BatchInput,
     errors: FieldErrors,
+}
+
+impl BatchFormPage {
+    fn is_variant(&self, id: &i64) -> bool {
+        self.form.variant_id == Some(*id)
+    }
+}
+
+async fn variant_choices(state: &AppState, product_id: i64) -> AppResult<Vec<(i64, String)>> {
+    Ok(crate::catalog::variants::of_product(&state.db, product_id)
+        .await?
+        .into_iter()
+        .map(|v| (v.id, v.label))
+        .collect())
 }
 
 pub(super) async fn new_batch_page(
@@ -43,6 +59,7 @@ pub(super) async fn new_batch_page(
     render(&BatchFormPage {
         ctx,
         product_id: product.id,
+        variants: variant_choices(&state, product.id).await?,
         product_name: product.name,
         form: BatchInput {
             quantity_unit: "hộp".into(),
@@ -64,10 +81,12 @@ pub(super) async fn new_batch_submit(
         Ok(details) => batches::create(&state.db, &user, &membership, &product, details).await,
         Err(e) => Err(e),
     };
+    let variants = variant_choices(&state, product.id).await?;
     match result {
         Ok(batch) => Ok(Redirect::to(&format!("/workspace/batches/{}", batch.id)).into_response()),
         Err(err) => render_form_error(err, |errors| BatchFormPage {
             ctx,
+            variants,
             product_id: product.id,
             product_name: product.name,
             form,

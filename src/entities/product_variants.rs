@@ -1,0 +1,35 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "product_variants")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub product_id: i64,
+    pub label: String,
+    pub price_vnd: i64,
+    pub stock_quantity: i64,
+    pub weight_grams: i64,
+    pub sku: Option<String>,
+    pub position: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::products::Entity",
+        from = "Column::ProductId",
+        to = "super::products::Column::Id"
+    )]
+    Products,
+}
+
+impl Related<super::products::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Products.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

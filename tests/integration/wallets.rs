@@ -330,12 +330,7 @@ async fn expire_without_stock(app: &TestApp, shop: &Shop, reference: &str) {
     ocop_market::orders::lifecycle::expire_due(app.db())
         .await
         .unwrap();
-    products::Entity::update_many()
-        .col_expr(products::Column::StockQuantity, Expr::value(1))
-        .filter(products::Column::Id.eq(shop.product_id))
-        .exec(app.db())
-        .await
-        .unwrap();
+    crate::support::set_stock(app.db(), shop.product_id, 1).await;
 }
 
 async fn refund_row(app: &TestApp) -> refunds::Model {

@@ -453,8 +453,15 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     if demo {
         if let Some(report) = seed::demo(&state.db, &state.reference, &state.signer).await? {
             println!("{report}");
-            // Only for a catalogue seeded now: never on a database of real products.
-            add_demo_photos(&state).await?;
+            // Only for a catalogue seeded now: never on a database of real products. Drawn in
+            // the background, so the marketplace answers at once and the photos appear as
+            // they are made (a minute or two on a debug build).
+            let drawing = state.clone();
+            tokio::spawn(async move {
+                if let Err(err) = add_demo_photos(&drawing).await {
+                    tracing::warn!(error = %err, "demo photos not drawn");
+                }
+            });
         }
         if let Some(url) = seed::sample_stamp_url(&state.db, &public_url).await? {
             tracing::info!("scan a sample stamp: {url}");

@@ -12,7 +12,7 @@ use sea_orm::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::fake_reports::{FakeReportNoteView, FakeReportStatus};
+use super::fake_reports::{FakeReportNoteView, FakeReportView};
 use crate::entities::{
     batches, cooperatives, fake_report_notes, fake_reports, products, scans, stamps,
 };
@@ -49,19 +49,13 @@ pub struct FlaggedStamp {
     pub last_scanned_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// A fake report on the analytics pages: the report as `fake_reports` shows it, with its
+/// province named and the steps taken.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct FakeReportView {
-    pub id: i64,
-    pub code: String,
-    pub place_of_purchase: String,
-    pub seller: String,
-    pub note: String,
+pub struct FakeReportWithNotes {
+    #[serde(flatten)]
+    pub report: FakeReportView,
     pub province_name: Option<String>,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    /// Where the work on it stands (see `fake_reports`).
-    pub status: FakeReportStatus,
-    /// The reporter asked to be told the outcome (their contact is not shown).
-    pub reporter_waits_for_outcome: bool,
     /// The steps taken, oldest first.
     pub notes: Vec<FakeReportNoteView>,
 }
@@ -77,7 +71,7 @@ pub struct ScanAnalytics {
     pub per_day: Vec<DayCount>,
     pub by_province: Vec<ProvinceCount>,
     pub flagged: Vec<FlaggedStamp>,
-    pub fake_reports: Vec<FakeReportView>,
+    pub fake_reports: Vec<FakeReportWithNotes>,
 }
 
 impl ScanAnalytics {
@@ -244,21 +238,14 @@ pub async fn scan_analytics(
     let mut notes_of = notes_by_report(db, report_rows.iter().map(|r| r.id)).await?;
     let fake_reports = report_rows
         .into_iter()
-        .map(|r| FakeReportView {
-            status: FakeReportStatus::parse(&r.status).unwrap_or(FakeReportStatus::New),
-            reporter_waits_for_outcome: r.reporter_contact.is_some(),
-            notes: notes_of.remove(&r.id).unwrap_or_default(),
-            id: r.id,
+        .map(|r| FakeReportWithNotes {
             province_name: r
                 .province_code
                 .as_deref()
                 .and_then(|c| reference.province(c))
                 .map(|p| p.short_name.clone()),
-            code: r.code,
-            place_of_purchase: r.place_of_purchase,
-            seller: r.seller,
-            note: r.note,
-            created_at: r.created_at,
+            notes: notes_of.remove(&r.id).unwrap_or_default(),
+            report: FakeReportView::of(&r),
         })
         .collect();
     let mut by_province: Vec<ProvinceCount> = by_province

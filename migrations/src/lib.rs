@@ -25,6 +25,7 @@ mod m20261206_000018_product_variants;
 mod m20261206_000019_shipping_rates;
 mod m20261206_000020_reviews;
 mod m20261206_000021_fake_report_workflow;
+mod m20261206_000022_lots_and_recalls;
 
 pub struct Migrator;
 
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000019_shipping_rates::Migration),
             Box::new(m20261206_000020_reviews::Migration),
             Box::new(m20261206_000021_fake_report_workflow::Migration),
+            Box::new(m20261206_000022_lots_and_recalls::Migration),
         ]
     }
 }

@@ -23,7 +23,7 @@ use super::CooperativeStatus;
 use crate::accounts::CurrentUser;
 use crate::catalog::outbox::enqueue_products;
 use crate::domain::Gtin;
-use crate::entities::{cooperatives, products};
+use crate::entities::{cooperatives, product_variants, products};
 use crate::error::{AppError, AppResult};
 
 crate::domain::text_enum! {
@@ -252,4 +252,28 @@ fn gtin_taken() -> AppError {
         "gtin",
         "another product of this cooperative already has this GTIN",
     )
+}
+
+/// The trade item a GTIN names: the product that owns it and the size (variant) it is.
+/// `None` when no product owns it (unowned, pending or disputed claims name nothing). Every
+/// Digital Link resolves its `/01/{gtin}` through this.
+pub async fn trade_item(
+    db: &impl ConnectionTrait,
+    gtin: &Gtin,
+) -> AppResult<Option<(products::Model, product_variants::Model)>> {
+    let Some(product) = products::Entity::find()
+        .filter(products::Column::Gtin.eq(gtin.as_gtin14()))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    // The product's GTIN names its first size.
+    let variant = product_variants::Entity::find()
+        .filter(product_variants::Column::ProductId.eq(product.id))
+        .order_by_asc(product_variants::Column::Position)
+        .order_by_asc(product_variants::Column::Id)
+        .one(db)
+        .await?;
+    Ok(variant.map(|variant| (product, variant)))
 }

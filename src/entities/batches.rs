@@ -13,6 +13,8 @@ pub struct Model {
     pub produced_on: Option<Date>,
     pub best_before: Option<Date>,
     pub quantity: i64,
+    /// Units of the lot that have left in parcels (never above `quantity`).
+    pub quantity_shipped: i64,
     pub quantity_unit: String,
     pub origin_commune_code: String,
     pub plot_name: Option<String>,

@@ -13,6 +13,8 @@ pub struct Model {
     pub unit_price_vnd: i64,
     pub quantity: i64,
     pub line_total_vnd: i64,
+    /// The lot the line was packed from, recorded when the order ships.
+    pub batch_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -195,29 +195,19 @@ pub async fn resolve_digital_link(
             _ => return Ok(None),
         },
     };
-    let Some(product) = products::Entity::find()
-        .filter(products::Column::Gtin.eq(gtin.as_gtin14()))
-        .one(db)
-        .await?
-    else {
+    let Some((product, variant)) = crate::catalog::gtins::trade_item(db, &gtin).await? else {
         return Ok(None);
     };
+    // The GTIN names one size: a batch of another size is not reached through it.
     let Some(batch) = batches::Entity::find()
         .filter(batches::Column::ProductId.eq(product.id))
         .filter(batches::Column::LotCode.eq(lot.as_str()))
         .one(db)
         .await?
+        .filter(|b| b.variant_id.is_none_or(|id| id == variant.id))
     else {
         return Ok(None);
     };
-    // The GTIN names one size (the product's first variant): a batch of another size is not
-    // reached through it.
-    if crate::catalog::variants::gtin_of_variant(db, &product, batch.variant_id)
-        .await?
-        .is_none()
-    {
-        return Ok(None);
-    }
     let stamp = stamps::Entity::find().filter(stamps::Column::BatchId.eq(batch.id));
     let stamp = match (&by_code, by_number) {
         (Some(code), _) => stamp.filter(stamps::Column::Code.eq(code.as_str())),

@@ -594,7 +594,6 @@ pub async fn synthetic(
             price_vnd: Set(price),
             unit: Set(UNITS[i % UNITS.len()].into()),
             stock_quantity: Set(rng.random_range(0..500)),
-            gtin: Set(None),
             status: Set(ProductStatus::Published.as_str().into()),
             listed: Set(true),
             province_code: Set(province_code.clone()),
@@ -669,6 +668,9 @@ struct DemoSize {
     price_vnd: i64,
     stock: i64,
     weight_grams: i64,
+    /// The size's own GTIN (a GTIN names one trade item, so one size).
+    #[serde(default)]
+    gtin: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -700,6 +702,7 @@ async fn add_demo_sizes(
             weight_grams: Some(size.weight_grams),
             sku: None,
             stock_quantity: Some(size.stock),
+            gtin: size.gtin.clone(),
         };
         crate::catalog::variants::add(db, product, request.parse()?).await?;
     }

@@ -26,6 +26,7 @@ mod m20261206_000019_shipping_rates;
 mod m20261206_000020_reviews;
 mod m20261206_000021_fake_report_workflow;
 mod m20261206_000022_lots_and_recalls;
+mod m20261206_000023_variant_gtins;
 
 pub struct Migrator;
 
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000020_reviews::Migration),
             Box::new(m20261206_000021_fake_report_workflow::Migration),
             Box::new(m20261206_000022_lots_and_recalls::Migration),
+            Box::new(m20261206_000023_variant_gtins::Migration),
         ]
     }
 }

@@ -212,8 +212,12 @@ async fn api_gtin_disputes(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AwardRequest {
-    /// The product (of a verified cooperative, claiming this GTIN) that gets it.
-    product_id: i64,
+    /// The size (of a verified cooperative, claiming this GTIN) that gets it.
+    #[serde(default)]
+    variant_id: Option<i64>,
+    /// Or the product whose size claiming this GTIN gets it.
+    #[serde(default)]
+    product_id: Option<i64>,
 }
 
 /// Give a disputed GTIN to one product: the current owner loses it if another, and every other
@@ -222,7 +226,7 @@ pub struct AwardRequest {
     params(("gtin" = String, Path, description = "The GTIN (8, 12, 13 or 14 digits)")),
     request_body = AwardRequest,
     responses(
-        (status = 204, description = "The product owns the GTIN"),
+        (status = 204, description = "The size owns the GTIN"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such claim"),
@@ -237,7 +241,7 @@ async fn api_award_gtin(
 ) -> AppResult<StatusCode> {
     require_admin(&user)?;
     let gtin = Gtin::parse(&gtin).map_err(|issue| FieldErrors::single("gtin", issue))?;
-    award_gtin(&state, &user, &gtin, body.product_id).await?;
+    award_gtin(&state, &user, &gtin, body.product_id, body.variant_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -245,10 +249,11 @@ async fn award_gtin(
     state: &AppState,
     admin: &CurrentUser,
     gtin: &Gtin,
-    product_id: i64,
+    product_id: Option<i64>,
+    variant_id: Option<i64>,
 ) -> AppResult<()> {
     let txn = crate::db::begin_write(&state.db).await?;
-    let changed = gtins::award(&txn, admin, gtin, product_id).await?;
+    let changed = gtins::award(&txn, admin, gtin, product_id, variant_id).await?;
     txn.commit().await?;
     let changes: Vec<Change> = changed.into_iter().map(Change::Product).collect();
     state.changes.publish(&changes).await;
@@ -445,7 +450,10 @@ async fn finish_decision(
 
 #[derive(Debug, Deserialize)]
 struct AwardForm {
-    product_id: i64,
+    #[serde(default)]
+    product_id: Option<i64>,
+    #[serde(default)]
+    variant_id: Option<i64>,
 }
 
 async fn award_gtin_submit(
@@ -456,6 +464,6 @@ async fn award_gtin_submit(
 ) -> AppResult<Response> {
     require_admin(&user)?;
     let gtin = Gtin::parse(&gtin).map_err(|issue| FieldErrors::single("gtin", issue))?;
-    award_gtin(&state, &user, &gtin, form.product_id).await?;
+    award_gtin(&state, &user, &gtin, form.product_id, form.variant_id).await?;
     Ok(Redirect::to("/admin#gtins").into_response())
 }

@@ -209,19 +209,17 @@ impl ProductRecord {
         let record = self;
         let today = today_in_vietnam();
         let product = &record.product;
+        let variants: Vec<_> = record
+            .variants
+            .iter()
+            .map(super::variants::VariantView::new)
+            .collect();
         ProductDetail {
+            gtin: variants.first().and_then(|v| v.gtin.clone()),
             summary: ProductSummary::new(product, &record.cooperative, reference, lang, today),
             description: product.description.clone(),
-            gtin: product
-                .gtin
-                .as_deref()
-                .map(|g| g.strip_prefix('0').unwrap_or(g).to_owned()),
             stock_quantity: product.stock_quantity,
-            variants: record
-                .variants
-                .iter()
-                .map(|v| super::variants::VariantView::new(v, product))
-                .collect(),
+            variants,
             photos: record.photos.iter().map(PhotoImage::of).collect(),
             certificate: record
                 .certificate

@@ -48,7 +48,8 @@ pub struct ProductRequest {
     /// refused (409 `stock_is_adjusted`), since it was read before someone bought or adjusted.
     #[serde(default)]
     pub stock_quantity: Option<i64>,
-    /// GTIN-8/12/13/14 with a valid check digit.
+    /// GTIN-8/12/13/14 with a valid check digit, of the product's first size
+    /// (`variants[0].gtin`; other sizes take theirs in the variant requests).
     #[serde(default)]
     pub gtin: Option<String>,
     /// Weight of one packed unit in grams (the first variant's), 1 to 50,000; a new product
@@ -82,11 +83,7 @@ impl ProductForm {
             price: model.price_vnd.to_string(),
             unit: model.unit.clone(),
             stock_quantity: model.stock_quantity.to_string(),
-            gtin: model
-                .gtin_claim
-                .as_deref()
-                .map(|g| g.strip_prefix('0').unwrap_or(g).to_owned())
-                .unwrap_or_default(),
+            gtin: String::new(),
             weight_grams: String::new(),
         }
     }
@@ -101,6 +98,7 @@ impl ProductForm {
         if let Some(first) = super::variants::resolve(db, model.id, None).await? {
             form.price = first.price_vnd.to_string();
             form.weight_grams = first.weight_grams.to_string();
+            form.gtin = super::variants::typed_gtin(&first);
         }
         Ok(form)
     }
@@ -343,7 +341,7 @@ pub async fn create(
             .unwrap_or(super::variants::DEFAULT_WEIGHT_GRAMS),
     )
     .await?;
-    let product = gtins::claim(&txn, product, details.gtin.as_ref(), coop).await?;
+    gtins::claim_first(&txn, &product, details.gtin.as_ref(), coop).await?;
     enqueue_products(&txn, &[product.id]).await?;
     txn.commit().await?;
     Ok(product)
@@ -368,7 +366,7 @@ pub async fn update(
     let txn = crate::db::begin_write(db).await?;
     let product = row.update(&txn).await?;
     super::variants::follow_product_edit(&txn, &product, details.weight_grams).await?;
-    let product = gtins::claim(&txn, product, details.gtin.as_ref(), cooperative).await?;
+    gtins::claim_first(&txn, &product, details.gtin.as_ref(), cooperative).await?;
     enqueue_products(&txn, &[product.id]).await?;
     // Read again: the price is now the lowest of the variants'.
     let product = products::Entity::find_by_id(product.id)

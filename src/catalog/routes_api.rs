@@ -183,11 +183,7 @@ async fn add_variant(
     let (product, _) = access::managed_product(&state.db, &user, id).await?;
     let variant = variants::add(&state.db, &product, body.parse()?).await?;
     state.changes.publish(&[Change::Product(product.id)]).await;
-    Ok((
-        StatusCode::CREATED,
-        Json(VariantView::new(&variant, &product)),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(VariantView::new(&variant))).into_response())
 }
 
 /// Change a variant's label, price, weight and SKU, never its stock (members of its
@@ -228,7 +224,7 @@ async fn update_variant(
     }
     let variant = variants::update(&state.db, &product, variant_id, parsed).await?;
     state.changes.publish(&[Change::Product(product.id)]).await;
-    Ok(Json(VariantView::new(&variant, &product)))
+    Ok(Json(VariantView::new(&variant)))
 }
 
 /// Delete a variant that has no orders and no batches (not the first one).

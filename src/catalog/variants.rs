@@ -12,8 +12,8 @@
 //! Lock order, so that concurrent writers never deadlock on PostgreSQL: a product's variant
 //! rows first (in id order), then its product row.
 //!
-//! GTIN: the product's GTIN (with its ownership rules, [`super::gtins`]) names the first
-//! variant; further variants have none yet.
+//! GTIN: a GTIN names one trade item, so each size has its own (with the ownership rules of
+//! [`super::gtins`]); the product form's GTIN field is its first size's.
 
 use std::collections::BTreeMap;
 
@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::outbox::enqueue_products;
-use crate::domain::{FieldIssue, Money, bounded_text, optional_text};
-use crate::entities::{batches, cart_items, order_items, product_variants, products};
+use crate::domain::{FieldIssue, Gtin, Money, bounded_text, optional_text};
+use crate::entities::{batches, cart_items, cooperatives, order_items, product_variants, products};
 use crate::error::{AppError, AppResult, FieldErrors};
 
 /// Most units a product (or one of its variants) may have in stock; more is a typo.
@@ -58,6 +58,10 @@ pub struct VariantRequest {
     /// stock now is refused (409 `stock_is_adjusted`).
     #[serde(default)]
     pub stock_quantity: Option<i64>,
+    /// The GTIN of this size: GTIN-8/12/13/14 with a valid check digit. It names the size once
+    /// the province has verified the cooperative and no other size owns it.
+    #[serde(default)]
+    pub gtin: Option<String>,
 }
 
 /// A variant as a page form sends it.
@@ -69,6 +73,7 @@ pub struct VariantForm {
     pub weight_grams: String,
     pub sku: String,
     pub stock_quantity: String,
+    pub gtin: String,
 }
 
 /// A validated variant.
@@ -79,6 +84,7 @@ pub struct NewVariant {
     pub weight_grams: i64,
     pub sku: Option<String>,
     pub stock_quantity: i64,
+    pub gtin: Option<Gtin>,
 }
 
 /// A variant as the product's JSON and page show it.
@@ -89,32 +95,46 @@ pub struct VariantView {
     pub price_vnd: i64,
     pub price_display: String,
     pub stock_quantity: i64,
-    /// The GTIN naming this size, when it has one (the product's owned GTIN names its first
-    /// variant).
+    /// The GTIN naming this size, when it owns one (a claim still waiting is not shown).
     pub gtin: Option<String>,
     pub weight_grams: i64,
     pub sku: Option<String>,
 }
 
 impl VariantView {
-    pub fn new(variant: &product_variants::Model, product: &products::Model) -> Self {
+    pub fn new(variant: &product_variants::Model) -> Self {
         Self {
             id: variant.id,
             label: variant.label.clone(),
             price_vnd: variant.price_vnd,
             price_display: Money::from_dong(variant.price_vnd).to_string(),
             stock_quantity: variant.stock_quantity,
-            gtin: if variant.position == 0 {
-                product
-                    .gtin
-                    .as_deref()
-                    .map(|g| g.strip_prefix('0').unwrap_or(g).to_owned())
-            } else {
-                None
-            },
+            gtin: variant.gtin.as_deref().map(short_gtin),
             weight_grams: variant.weight_grams,
             sku: variant.sku.clone(),
         }
+    }
+}
+
+/// A GTIN as people read it: a GTIN-13 stored in its 14-digit form loses the leading zero.
+fn short_gtin(gtin14: &str) -> String {
+    gtin14.strip_prefix('0').unwrap_or(gtin14).to_owned()
+}
+
+/// The GTIN the cooperative typed for a size (owned or not), as its form shows it.
+pub fn typed_gtin(variant: &product_variants::Model) -> String {
+    variant
+        .gtin_claim
+        .as_deref()
+        .map(short_gtin)
+        .unwrap_or_default()
+}
+
+fn parse_gtin(text: &str) -> Result<Option<Gtin>, FieldIssue> {
+    if text.trim().is_empty() {
+        Ok(None)
+    } else {
+        Gtin::parse(text).map(Some)
     }
 }
 
@@ -162,17 +182,25 @@ fn assemble(
     weight: Option<i64>,
     sku: Option<Option<String>>,
     stock: Option<i64>,
+    gtin: Option<Option<Gtin>>,
 ) -> AppResult<NewVariant> {
-    match (label, price, weight, sku, stock, errors.is_empty()) {
-        (Some(label), Some(price), Some(weight_grams), Some(sku), Some(stock_quantity), true) => {
-            Ok(NewVariant {
-                label,
-                price,
-                weight_grams,
-                sku,
-                stock_quantity,
-            })
-        }
+    match (label, price, weight, sku, stock, gtin, errors.is_empty()) {
+        (
+            Some(label),
+            Some(price),
+            Some(weight_grams),
+            Some(sku),
+            Some(stock_quantity),
+            Some(gtin),
+            true,
+        ) => Ok(NewVariant {
+            label,
+            price,
+            weight_grams,
+            sku,
+            stock_quantity,
+            gtin,
+        }),
         _ => {
             if errors.is_empty() {
                 errors.add("label", FieldIssue::new("invalid", "check the variant"));
@@ -190,7 +218,8 @@ impl VariantRequest {
         let weight = errors.take("weight_grams", parse_weight(self.weight_grams));
         let sku = errors.take("sku", optional_text(self.sku.as_deref().unwrap_or(""), 64));
         let stock = errors.take("stock_quantity", parse_initial_stock(self.stock_quantity));
-        assemble(errors, label, price, weight, sku, stock)
+        let gtin = errors.take("gtin", parse_gtin(self.gtin.as_deref().unwrap_or("")));
+        assemble(errors, label, price, weight, sku, stock, gtin)
     }
 }
 
@@ -202,6 +231,7 @@ impl VariantForm {
             weight_grams: variant.weight_grams.to_string(),
             sku: variant.sku.clone().unwrap_or_default(),
             stock_quantity: variant.stock_quantity.to_string(),
+            gtin: typed_gtin(variant),
         }
     }
 
@@ -228,7 +258,8 @@ impl VariantForm {
             )
             .and_then(parse_initial_stock),
         );
-        assemble(errors, label, price, weight, sku, stock)
+        let gtin = errors.take("gtin", parse_gtin(&self.gtin));
+        assemble(errors, label, price, weight, sku, stock, gtin)
     }
 }
 
@@ -419,6 +450,7 @@ pub async fn add(
     }
     .insert(&txn)
     .await?;
+    let row = claim_gtin(&txn, product, row, variant.gtin.as_ref()).await?;
     add_to_product_stock(&txn, product.id, row.stock_quantity).await?;
     refresh_prices(&txn, product.id).await?;
     enqueue_products(&txn, &[product.id]).await?;
@@ -426,7 +458,21 @@ pub async fn add(
     Ok(row)
 }
 
-/// Changes a variant's label, price, weight and SKU, never its stock. Editing the first
+/// Records the GTIN a size claims, under its product's cooperative (see [`super::gtins`]).
+async fn claim_gtin(
+    db: &impl ConnectionTrait,
+    product: &products::Model,
+    variant: product_variants::Model,
+    gtin: Option<&Gtin>,
+) -> AppResult<product_variants::Model> {
+    let cooperative = cooperatives::Entity::find_by_id(product.cooperative_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    super::gtins::claim(db, variant, gtin, &cooperative).await
+}
+
+/// Changes a variant's label, price, weight, SKU and GTIN, never its stock. Editing the first
 /// variant edits the product's own unit too.
 pub async fn update(
     db: &(impl ConnectionTrait + TransactionTrait),
@@ -448,6 +494,7 @@ pub async fn update(
     row.sku = Set(variant.sku);
     row.updated_at = Set(Utc::now());
     let row = row.update(&txn).await?;
+    let row = claim_gtin(&txn, product, row, variant.gtin.as_ref()).await?;
     if first {
         products::Entity::update_many()
             .col_expr(products::Column::Unit, Expr::value(variant.label))
@@ -544,26 +591,16 @@ pub async fn backfill(db: &impl ConnectionTrait) -> AppResult<u64> {
     Ok(inserted)
 }
 
-/// The owned GTIN naming the variant `variant_id` of `product`: the product's GTIN names its
-/// first variant only (a GTIN names one trade item, so one size). `None` (a batch recorded
-/// before variants) means the first variant.
+/// The owned GTIN naming the variant `variant_id` of `product`, in its 14-digit form. `None`
+/// (a batch recorded before variants) means the first variant.
 pub async fn gtin_of_variant(
     db: &impl ConnectionTrait,
     product: &products::Model,
     variant_id: Option<i64>,
 ) -> AppResult<Option<String>> {
-    let Some(gtin) = product.gtin.clone() else {
-        return Ok(None);
-    };
-    let Some(variant_id) = variant_id else {
-        return Ok(Some(gtin));
-    };
-    let first = product_variants::Entity::find_by_id(variant_id)
-        .filter(product_variants::Column::ProductId.eq(product.id))
-        .one(db)
+    Ok(resolve(db, product.id, variant_id)
         .await?
-        .is_some_and(|v| v.position == 0);
-    Ok(first.then_some(gtin))
+        .and_then(|variant| variant.gtin))
 }
 
 /// A variant's label, for what names a batch's size (origin page, labels).

@@ -184,7 +184,8 @@ pub struct ProductDetail {
     #[serde(flatten)]
     pub summary: ProductSummary,
     pub description: String,
-    /// GTIN-13 (or the shortest usual form) when the product has one.
+    /// The first size's GTIN-13 (or the shortest usual form) when it owns one; every size's
+    /// is in `variants`.
     pub gtin: Option<String>,
     pub stock_quantity: i64,
     /// The sizes it is sold in, first variant first; each has its own price and stock.

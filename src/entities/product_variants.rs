@@ -12,6 +12,12 @@ pub struct Model {
     pub weight_grams: i64,
     pub sku: Option<String>,
     pub position: i32,
+    /// The GTIN this size owns (unique); see `catalog::gtins`.
+    #[sea_orm(unique)]
+    pub gtin: Option<String>,
+    /// The GTIN the cooperative typed for this size, owned or not.
+    pub gtin_claim: Option<String>,
+    pub gtin_status: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

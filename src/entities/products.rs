@@ -16,10 +16,6 @@ pub struct Model {
     pub price_vnd: i64,
     pub unit: String,
     pub stock_quantity: i64,
-    #[sea_orm(unique)]
-    pub gtin: Option<String>,
-    pub gtin_claim: Option<String>,
-    pub gtin_status: Option<String>,
     pub status: String,
     pub listed: bool,
     pub province_code: String,

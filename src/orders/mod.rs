@@ -21,16 +21,23 @@ pub mod lifecycle;
 pub mod queries;
 mod routes_api;
 mod routes_pages;
+mod routes_sales;
 mod routes_shipping;
+pub mod sales;
 pub mod shipping;
 pub mod stock;
 pub mod views;
 
-pub use routes_api::api_routes;
+/// The cart, checkout, orders and sales JSON API.
+pub fn api_routes() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    routes_api::api_routes().merge(routes_sales::api_routes())
+}
 /// The shop's cart, checkout and order pages, and the cooperative's order and shipping-rate
 /// pages.
 pub fn page_routes() -> axum::Router<crate::AppState> {
-    routes_pages::page_routes().merge(routes_shipping::routes())
+    routes_pages::page_routes()
+        .merge(routes_shipping::routes())
+        .merge(routes_sales::page_routes())
 }
 
 use crate::domain::text_enum;

@@ -131,7 +131,6 @@ async fn product(app: &TestApp, n: u32, p: NewProduct<'_>) -> i64 {
         price_vnd: Set(100_000),
         unit: Set("hộp".into()),
         stock_quantity: Set(10),
-        gtin: Set(None),
         status: Set(if p.listed { "published" } else { "draft" }.into()),
         listed: Set(p.listed),
         province_code: Set(p.province.into()),

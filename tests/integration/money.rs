@@ -738,8 +738,6 @@ mod cart_merge {
             let mut row: products::ActiveModel = template.clone().into();
             row.id = NotSet;
             row.slug = Set(format!("{}-{i}", template.slug));
-            row.gtin = Set(None);
-            row.gtin_claim = Set(None);
             let product = row.insert(app.db()).await.unwrap();
             // Its one variant, as a product written through the app has.
             ocop_market::catalog::variants::backfill(app.db())

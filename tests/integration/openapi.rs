@@ -81,6 +81,7 @@ const EXPECTED: &[&str] = &[
     "GET /api/v1/cart",
     "GET /api/v1/cooperatives/{id}/shipping-rates",
     "PUT /api/v1/cooperatives/{id}/shipping-rates",
+    "GET /api/v1/cooperatives/{id}/sales",
     "POST /api/v1/cart/items",
     "PUT /api/v1/cart/items/{product_id}",
     "DELETE /api/v1/cart/items/{product_id}",

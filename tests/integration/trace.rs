@@ -629,6 +629,105 @@ async fn the_gs1_digital_link_resolves_to_the_same_stamp_and_a_bad_check_digit_i
     assert_eq!(status, StatusCode::NOT_FOUND, "serial never issued");
 }
 
+/// A GTIN names one trade item, so one size: each size keeps its own, and a Digital Link
+/// reaches only the lots of the size its GTIN names.
+#[tokio::test]
+async fn each_size_has_its_own_gtin_and_its_digital_links_reach_only_that_size() {
+    let Setup { app, owner, batch } = setup().await;
+    issue(&owner, batch, 1, false).await;
+    let (_, first_batch) = owner.get(&format!("/api/v1/batches/{batch}")).await;
+    let product_id = first_batch["product_id"].as_i64().unwrap();
+    let (status, small) = owner
+        .post(
+            &format!("/api/v1/products/{product_id}/variants"),
+            json!({"label": "Chai 250 ml", "price_vnd": 140000, "stock_quantity": 10,
+                   "gtin": "8934567890137"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{small}");
+    assert_eq!(small["gtin"], "8934567890137");
+    let small_id = small["id"].as_i64().unwrap();
+    let (status, small_batch) = owner
+        .post(
+            &format!("/api/v1/products/{product_id}/batches"),
+            json!({"lot_code": "MO-250-01", "quantity": "100", "quantity_unit": "chai",
+                   "variant_id": small_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{small_batch}");
+    issue(&owner, small_batch["id"].as_i64().unwrap(), 1, false).await;
+
+    // The product's JSON names each size's GTIN.
+    let (_, product) = owner.get(&format!("/api/v1/products/{product_id}")).await;
+    assert_eq!(product["variants"][0]["gtin"], "8934567890120", "{product}");
+    assert_eq!(product["variants"][1]["gtin"], "8934567890137", "{product}");
+    assert_eq!(product["gtin"], "8934567890120", "the first size's");
+
+    // Each GTIN reaches the lots of its own size, and only those.
+    let (status, html) = scan(
+        &phone(&app),
+        &app.url("/01/08934567890137/10/MO-250-01/21/1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Hàng chính hãng"));
+    assert!(html.contains("Chai 250 ml"), "the page names the size");
+    let (status, _) = scan(
+        &phone(&app),
+        &app.url("/01/08934567890120/10/MO-250-01/21/1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the big size's GTIN");
+    let (status, _) = scan(
+        &phone(&app),
+        &app.url("/01/08934567890137/10/MO-2025-11/21/1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the small size's GTIN");
+    let (status, _) = scan(
+        &phone(&app),
+        &app.url("/01/08934567890120/10/MO-2025-11/21/1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "the big size still resolves");
+
+    // A rival cooperative typing the small size's GTIN owns nothing: its claim waits for an
+    // administrator, who sees which size of which product claims it.
+    let admin = app.admin().await;
+    let rival = app.user("rival@htx.vn").await;
+    let rival_coop =
+        verified_cooperative(&admin, &rival, "5300999888", "Hợp tác xã Ong Rừng").await;
+    let (status, copy) = rival
+        .post(
+            &format!("/api/v1/cooperatives/{rival_coop}/products"),
+            json!({"name": "Mật ong rừng", "category_code": "food-processed",
+                   "price_vnd": 200000, "unit": "chai 250 ml", "stock_quantity": 5,
+                   "gtin": "8934567890137"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{copy}");
+    assert!(copy["variants"][0]["gtin"].is_null(), "{copy}");
+    let (_, disputes) = admin.get("/api/v1/admin/gtin-disputes").await;
+    assert_eq!(disputes[0]["gtin"], "08934567890137", "{disputes}");
+    assert_eq!(disputes[0]["owner"]["variant_id"], small_id);
+    assert_eq!(disputes[0]["owner"]["variant_label"], "Chai 250 ml");
+    let (status, _) = scan(
+        &phone(&app),
+        &app.url("/01/08934567890137/10/MO-250-01/21/1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "the owner keeps its GTIN");
+    // The same cooperative cannot give one GTIN to two of its sizes.
+    let (status, problem) = owner
+        .post(
+            &format!("/api/v1/products/{product_id}/variants"),
+            json!({"label": "Hộp quà", "price_vnd": 500000, "gtin": "8934567890137"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert!(names_field(&problem, "gtin"), "{problem}");
+}
+
 #[tokio::test]
 async fn a_signed_stamp_verifies_offline_and_a_tampered_one_does_not() {
     let Setup { app, owner, batch } = setup().await;

@@ -686,3 +686,228 @@ async fn the_migration_gives_every_existing_product_one_variant_and_loses_nothin
     let (status, _) = get(&waiting, &app, "/api/v1/cart").await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// A product's GTIN, claim and claim status as raw columns (the entity no longer reads them).
+async fn product_gtin_columns(
+    app: &TestApp,
+) -> Vec<(i64, Option<String>, Option<String>, Option<String>)> {
+    use sea_orm::ConnectionTrait;
+    let db = app.db();
+    db.query_all_raw(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        "SELECT id, gtin, gtin_claim, gtin_status FROM products ORDER BY id",
+    ))
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| {
+        (
+            r.try_get::<i64>("", "id").unwrap(),
+            r.try_get::<Option<String>>("", "gtin").unwrap(),
+            r.try_get::<Option<String>>("", "gtin_claim").unwrap(),
+            r.try_get::<Option<String>>("", "gtin_status").unwrap(),
+        )
+    })
+    .collect()
+}
+
+#[tokio::test]
+async fn the_gtin_migration_moves_each_products_gtin_to_its_first_size_and_loses_nothing() {
+    use migrations::MigratorTrait;
+    let app = app().await;
+    ocop_market::seed::demo(app.db(), &app.state.reference, &app.state.signer)
+        .await
+        .unwrap();
+    // The demo's extra sizes have GTINs of their own.
+    let sized = product_variants::Entity::find()
+        .filter(product_variants::Column::Position.gt(0))
+        .filter(product_variants::Column::Gtin.is_not_null())
+        .all(app.db())
+        .await
+        .unwrap();
+    assert!(sized.len() >= 50, "{} extra sizes own a GTIN", sized.len());
+
+    // Back to the schema where the product held the GTIN, then forward again.
+    let applied = migrations::Migrator::get_applied_migrations(app.db())
+        .await
+        .unwrap();
+    let from_end = applied
+        .iter()
+        .rev()
+        .position(|m| m.name() == "m20261206_000023_variant_gtins")
+        .unwrap() as u32
+        + 1;
+    migrations::Migrator::down(app.db(), Some(from_end))
+        .await
+        .unwrap();
+    let before = product_gtin_columns(&app).await;
+    let claimed: Vec<_> = before.iter().filter(|p| p.2.is_some()).collect();
+    assert!(
+        claimed.len() >= 100,
+        "{} products claim a GTIN",
+        claimed.len()
+    );
+    assert!(claimed.iter().any(|p| p.3.as_deref() == Some("owned")));
+    migrations::Migrator::up(app.db(), None).await.unwrap();
+
+    // Each product's GTIN, claim and status are its first size's now, and the product's own
+    // columns are empty.
+    for (id, gtin, claim, status) in &before {
+        let first = &variants_of(&app, *id).await[0];
+        assert_eq!(
+            (&first.gtin, &first.gtin_claim, &first.gtin_status),
+            (gtin, claim, status),
+            "product {id}"
+        );
+        if let Some(gtin) = gtin {
+            let parsed = ocop_market::domain::Gtin::parse(gtin).unwrap();
+            let (product, variant) = ocop_market::catalog::gtins::trade_item(app.db(), &parsed)
+                .await
+                .unwrap()
+                .expect("the GTIN still names a trade item");
+            assert_eq!((product.id, variant.id), (*id, first.id));
+        }
+    }
+    assert!(
+        product_gtin_columns(&app)
+            .await
+            .iter()
+            .all(|p| p.1.is_none() && p.2.is_none() && p.3.is_none())
+    );
+}
+
+#[tokio::test]
+async fn a_cooperative_sees_what_each_size_sold_and_a_rival_sees_nothing() {
+    let app = app().await;
+    let shop = shop(&app).await;
+    let small = add_variant(
+        &shop.owner_a,
+        shop.product_a,
+        json!({"label": "Chai 250 ml", "price_vnd": 120_000, "stock_quantity": 10}),
+    )
+    .await;
+    let small_id = small["id"].as_i64().unwrap();
+    let first = variants_of(&app, shop.product_a).await[0].id;
+    // A paid order: 3 small and 1 big bottle.
+    let paid = app.client();
+    for (variant, quantity) in [(small_id, 3), (first, 1)] {
+        let (status, body) = post(
+            &paid,
+            &app,
+            "/api/v1/cart/items",
+            json!({"variant_id": variant, "quantity": quantity}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, done) = post(&paid, &app, "/api/v1/checkout", address()).await;
+    assert_eq!(status, StatusCode::CREATED, "{done}");
+    let reference = done["payment"]["reference"].as_str().unwrap();
+    let amount = done["payment"]["amount_vnd"].as_i64().unwrap();
+    let (status, body) = crate::checkout::notify(
+        &app,
+        "FT-SALES-1",
+        amount,
+        &format!("CK {reference} mua mat ong"),
+    )
+    .await;
+    assert!(status.is_success(), "{status} {body}");
+    // An unpaid checkout of 2 small bottles sold nothing.
+    let unpaid = app.client();
+    post(
+        &unpaid,
+        &app,
+        "/api/v1/cart/items",
+        json!({"variant_id": small_id, "quantity": 2}),
+    )
+    .await;
+    let (status, _) = post(&unpaid, &app, "/api/v1/checkout", address()).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let (status, sales) = shop
+        .owner_a
+        .get(&format!("/api/v1/cooperatives/{}/sales", shop.coop_a))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sales}");
+    assert_eq!(sales["days"], 30);
+    let sizes = sales["sizes"].as_array().unwrap();
+    assert_eq!(sizes.len(), 2, "{sales}");
+    assert_eq!(
+        (
+            &sizes[0]["variant_id"],
+            &sizes[0]["units_sold"],
+            &sizes[0]["goods_vnd"]
+        ),
+        (&json!(small_id), &json!(3), &json!(360_000)),
+        "the best seller first: {sales}"
+    );
+    assert_eq!(sizes[0]["variant_label"], "Chai 250 ml");
+    assert_eq!(
+        sizes[0]["stock_quantity"],
+        10 - 3 - 2,
+        "reserved units left stock"
+    );
+    assert_eq!(
+        (
+            &sizes[1]["variant_id"],
+            &sizes[1]["units_sold"],
+            &sizes[1]["goods_vnd"]
+        ),
+        (&json!(first), &json!(1), &json!(250_000))
+    );
+    assert_eq!(
+        (&sales["units_sold"], &sales["goods_vnd"]),
+        (&json!(4), &json!(610_000))
+    );
+
+    // The page shows the same figures, without JavaScript.
+    let (status, html) = shop
+        .owner_a
+        .page(&format!(
+            "/workspace/cooperatives/{}/sales?days=7",
+            shop.coop_a
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Bán theo cỡ"), "{html}");
+    assert!(html.contains(&format!(r#"<tr id="v{small_id}">"#)));
+    assert!(html.contains("360.000 ₫"));
+
+    // A rival cooperative, a stranger and a bad window.
+    let (status, _) = shop
+        .owner_b
+        .get(&format!("/api/v1/cooperatives/{}/sales", shop.coop_a))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = get(
+        &app.client(),
+        &app,
+        &format!("/api/v1/cooperatives/{}/sales", shop.coop_a),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for days in ["0", "367", "abc", "-1"] {
+        let (status, problem) = shop
+            .owner_a
+            .get(&format!(
+                "/api/v1/cooperatives/{}/sales?days={days}",
+                shop.coop_a
+            ))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{days}: {problem}"
+        );
+        assert!(crate::support::names_field(&problem, "days"), "{problem}");
+    }
+    let (status, html) = shop
+        .owner_a
+        .page(&format!(
+            "/workspace/cooperatives/{}/sales?days=abc",
+            shop.coop_a
+        ))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains(r#"id="days-error""#));
+}

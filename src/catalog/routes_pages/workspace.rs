@@ -570,7 +570,7 @@ pub(super) async fn product_form_page(
         cooperative: CooperativeView::new(&membership.cooperative, &state.reference),
         certificates,
         form,
-        gtin_status: product.gtin_status.clone(),
+        gtin_status: variants.first().and_then(|v| v.gtin_status.clone()),
         groups: state.reference.groups.clone(),
         errors,
         stock: Some(StockSection {

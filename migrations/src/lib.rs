@@ -27,6 +27,7 @@ mod m20261206_000020_reviews;
 mod m20261206_000021_fake_report_workflow;
 mod m20261206_000022_lots_and_recalls;
 mod m20261206_000023_variant_gtins;
+mod m20261206_000027_review_report_handling;
 
 pub struct Migrator;
 
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000021_fake_report_workflow::Migration),
             Box::new(m20261206_000022_lots_and_recalls::Migration),
             Box::new(m20261206_000023_variant_gtins::Migration),
+            Box::new(m20261206_000027_review_report_handling::Migration),
         ]
     }
 }

@@ -277,6 +277,8 @@ struct AdminPage {
     suspended: Vec<CooperativePrivateView>,
     certificates: Vec<CertificateRow>,
     gtin_disputes: Vec<GtinDispute>,
+    /// Reported reviews to keep or hide, and hidden ones to show again.
+    review_queue: crate::reviews::ModerationQueue,
     /// Messages that could not be delivered (refused for good, or given up on).
     failed_messages: Vec<FailedMessageRow>,
     /// The item whose form had an error, and the error.
@@ -344,6 +346,7 @@ async fn render_admin(
             suspended,
             certificates,
             gtin_disputes: gtins::disputes(&state.db).await?,
+            review_queue: crate::reviews::moderation_queue(&state.db).await?,
             failed_messages: crate::messages::preferences::failed_messages(&state.db, 50)
                 .await?
                 .into_iter()

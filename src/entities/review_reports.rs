@@ -10,6 +10,8 @@ pub struct Model {
     pub client_hash: String,
     pub reason: String,
     pub created_at: DateTimeUtc,
+    /// When an administrator kept or hid the review (the report left the queue).
+    pub handled_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

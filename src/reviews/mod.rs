@@ -473,9 +473,182 @@ pub async fn hide(
     if updated.rows_affected == 1 {
         adjust_rating(&txn, review.product_id, -i64::from(review.stars), -1).await?;
     }
+    handle_reports(&txn, review.id, now).await?;
     let review = by_id(&txn, review.id).await?;
     txn.commit().await?;
     Ok(review)
+}
+
+/// An administrator keeps a reported review as it is: its open reports leave the queue.
+pub async fn keep(
+    db: &DatabaseConnection,
+    user: &CurrentUser,
+    review_id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<reviews::Model> {
+    user.require_admin()?;
+    let txn = crate::db::begin_write(db).await?;
+    let review = by_id(&txn, review_id).await?;
+    handle_reports(&txn, review.id, now).await?;
+    txn.commit().await?;
+    Ok(review)
+}
+
+/// An administrator shows a hidden review again (the hiding was a mistake): it counts in the
+/// product's rating again, in the same transaction. Showing a visible review changes nothing.
+pub async fn unhide(
+    db: &DatabaseConnection,
+    user: &CurrentUser,
+    review_id: i64,
+) -> AppResult<reviews::Model> {
+    user.require_admin()?;
+    let txn = crate::db::begin_write(db).await?;
+    let review = by_id(&txn, review_id).await?;
+    let updated = reviews::Entity::update_many()
+        .col_expr(
+            reviews::Column::Status,
+            Expr::value(ReviewStatus::Visible.as_str()),
+        )
+        .col_expr(
+            reviews::Column::HiddenReason,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(reviews::Column::HiddenBy, Expr::value(Option::<i64>::None))
+        .col_expr(
+            reviews::Column::HiddenAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(reviews::Column::Id.eq(review.id))
+        .filter(reviews::Column::Status.eq(ReviewStatus::Hidden.as_str()))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected == 1 {
+        adjust_rating(&txn, review.product_id, i64::from(review.stars), 1).await?;
+    }
+    let review = by_id(&txn, review.id).await?;
+    txn.commit().await?;
+    Ok(review)
+}
+
+/// Marks the review's open reports as handled.
+async fn handle_reports(
+    db: &impl ConnectionTrait,
+    review_id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    review_reports::Entity::update_many()
+        .col_expr(review_reports::Column::HandledAt, Expr::value(Some(now)))
+        .filter(review_reports::Column::ReviewId.eq(review_id))
+        .filter(review_reports::Column::HandledAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Most reported reviews the administrators' queue shows at once.
+const QUEUE_LENGTH: usize = 100;
+/// Reasons shown per reported review (the latest).
+const REASONS_SHOWN: usize = 3;
+
+/// A review in the administrators' queue: its open reports and the product it is about.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportedReview {
+    pub review: ReviewView,
+    pub product_name: String,
+    pub product_slug: String,
+    /// Reports not handled yet.
+    pub open_reports: u64,
+    /// The latest reasons given, newest first.
+    pub reasons: Vec<String>,
+    pub first_reported_at: DateTime<Utc>,
+}
+
+/// The reviews with reports not handled yet, most reported first (administrators), and the
+/// recently hidden ones, which an administrator may show again.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ModerationQueue {
+    pub reported: Vec<ReportedReview>,
+    pub recently_hidden: Vec<ReportedReview>,
+}
+
+/// What the administrators have to look at.
+pub async fn moderation_queue(db: &impl ConnectionTrait) -> AppResult<ModerationQueue> {
+    let open = review_reports::Entity::find()
+        .filter(review_reports::Column::HandledAt.is_null())
+        .order_by_desc(review_reports::Column::CreatedAt)
+        .order_by_desc(review_reports::Column::Id)
+        .all(db)
+        .await?;
+    let mut by_review: HashMap<i64, Vec<review_reports::Model>> = HashMap::new();
+    for report in open {
+        by_review.entry(report.review_id).or_default().push(report);
+    }
+    let reported_rows = reviews::Entity::find()
+        .filter(reviews::Column::Id.is_in(by_review.keys().copied().collect::<Vec<_>>()))
+        .filter(reviews::Column::Status.eq(ReviewStatus::Visible.as_str()))
+        .all(db)
+        .await?;
+    let hidden_rows = reviews::Entity::find()
+        .filter(reviews::Column::Status.eq(ReviewStatus::Hidden.as_str()))
+        .order_by_desc(reviews::Column::HiddenAt)
+        .order_by_desc(reviews::Column::Id)
+        .limit(QUEUE_LENGTH as u64)
+        .all(db)
+        .await?;
+    let product_ids: Vec<i64> = reported_rows
+        .iter()
+        .chain(&hidden_rows)
+        .map(|r| r.product_id)
+        .collect();
+    let products: HashMap<i64, products::Model> = products::Entity::find()
+        .filter(products::Column::Id.is_in(product_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    let entry = |view: ReviewView, reports: &[review_reports::Model]| {
+        let product = products.get(&view.product_id);
+        ReportedReview {
+            product_name: product.map(|p| p.name.clone()).unwrap_or_default(),
+            product_slug: product.map(|p| p.slug.clone()).unwrap_or_default(),
+            open_reports: reports.len() as u64,
+            reasons: reports
+                .iter()
+                .take(REASONS_SHOWN)
+                .map(|r| r.reason.clone())
+                .collect(),
+            first_reported_at: reports
+                .iter()
+                .map(|r| r.created_at)
+                .min()
+                .unwrap_or(view.created_at),
+            review: view,
+        }
+    };
+    let mut reported: Vec<ReportedReview> = views(db, reported_rows, true)
+        .await?
+        .into_iter()
+        .map(|view| {
+            let reports = by_review.get(&view.id).map(Vec::as_slice).unwrap_or(&[]);
+            entry(view, reports)
+        })
+        .collect();
+    reported.sort_by(|a, b| {
+        b.open_reports
+            .cmp(&a.open_reports)
+            .then(a.first_reported_at.cmp(&b.first_reported_at))
+    });
+    reported.truncate(QUEUE_LENGTH);
+    let recently_hidden = views(db, hidden_rows, true)
+        .await?
+        .into_iter()
+        .map(|view| entry(view, &[]))
+        .collect();
+    Ok(ModerationQueue {
+        reported,
+        recently_hidden,
+    })
 }
 
 /// Reviews with their photos and authors, as views (`with_reason`: show why hidden ones are).

@@ -28,6 +28,9 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(answer_review))
         .routes(routes!(report_review))
         .routes(routes!(hide_review))
+        .routes(routes!(keep_review))
+        .routes(routes!(unhide_review))
+        .routes(routes!(reported_reviews))
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY))
 }
 
@@ -192,4 +195,52 @@ async fn hide_review(
         .publish(&[Change::Product(review.product_id)])
         .await;
     Ok(Json(one_view(&state, review).await?))
+}
+
+/// Keep a reported review as it is: its open reports leave the administrators' queue
+/// (administrators).
+#[utoipa::path(post, path = "/reviews/{id}/keep", tag = "admin",
+    params(("id" = i64, Path, description = "Review id")),
+    responses((status = 401, body = Problem, description = "Not logged in"),
+        (status = 200, body = ReviewView), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
+async fn keep_review(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<ReviewView>> {
+    let review = super::keep(&state.db, &user, id, state.clock.now()).await?;
+    Ok(Json(one_view(&state, review).await?))
+}
+
+/// Show a hidden review again: it counts in the product's rating again (administrators).
+#[utoipa::path(post, path = "/reviews/{id}/unhide", tag = "admin",
+    params(("id" = i64, Path, description = "Review id")),
+    responses((status = 401, body = Problem, description = "Not logged in"),
+        (status = 200, body = ReviewView), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
+async fn unhide_review(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<ReviewView>> {
+    let review = super::unhide(&state.db, &user, id).await?;
+    state
+        .changes
+        .publish(&[Change::Product(review.product_id)])
+        .await;
+    Ok(Json(one_view(&state, review).await?))
+}
+
+/// The reviews reported and not handled yet, most reported first, and the recently hidden
+/// ones (administrators).
+#[utoipa::path(get, path = "/admin/reported-reviews", tag = "admin",
+    responses((status = 401, body = Problem, description = "Not logged in"),
+        (status = 200, body = super::ModerationQueue), (status = 403, body = Problem)))]
+async fn reported_reviews(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+) -> AppResult<Json<super::ModerationQueue>> {
+    user.require_admin()?;
+    Ok(Json(super::moderation_queue(&state.db).await?))
 }

@@ -32,6 +32,8 @@ pub fn page_routes() -> Router<AppState> {
         .route("/reviews/{id}/answer", post(answer_submit))
         .route("/reviews/{id}/report", post(report_submit))
         .route("/reviews/{id}/hide", post(hide_submit))
+        .route("/reviews/{id}/keep", post(keep_submit))
+        .route("/reviews/{id}/unhide", post(unhide_submit))
 }
 
 /// The fields of the review form, read from its multipart body.
@@ -175,7 +177,12 @@ async fn answer_submit(
 #[serde(default)]
 struct ReasonForm {
     reason: String,
+    /// `admin` when the form is on the administrators' page, which the answer goes back to.
+    back: String,
 }
+
+/// The administrators' queue of reported reviews.
+const ADMIN_QUEUE: &str = "/admin#reviews";
 
 async fn report_submit(
     State(state): State<AppState>,
@@ -216,5 +223,30 @@ async fn hide_submit(
         .changes
         .publish(&[Change::Product(review.product_id)])
         .await;
+    if form.back == "admin" {
+        return Ok(Redirect::to(ADMIN_QUEUE).into_response());
+    }
     back_to_product(&state, review.product_id, "hidden=1").await
+}
+
+async fn keep_submit(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    super::keep(&state.db, &user, id, state.clock.now()).await?;
+    Ok(Redirect::to(ADMIN_QUEUE).into_response())
+}
+
+async fn unhide_submit(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    let review = super::unhide(&state.db, &user, id).await?;
+    state
+        .changes
+        .publish(&[Change::Product(review.product_id)])
+        .await;
+    Ok(Redirect::to(ADMIN_QUEUE).into_response())
 }

@@ -116,6 +116,9 @@ const EXPECTED: &[&str] = &[
     "POST /api/v1/reviews/{id}/answer",
     "POST /api/v1/reviews/{id}/report",
     "POST /api/v1/reviews/{id}/hide",
+    "POST /api/v1/reviews/{id}/keep",
+    "POST /api/v1/reviews/{id}/unhide",
+    "GET /api/v1/admin/reported-reviews",
 ];
 
 #[tokio::test]

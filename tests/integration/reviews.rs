@@ -406,3 +406,112 @@ async fn a_review_from_the_order_page_carries_photos_through_the_pipeline() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
+
+/// Reported reviews wait in the administrators' queue: kept, they leave it until reported
+/// again; hidden from the queue, they leave the rating; shown again, they count again. Nobody
+/// but an administrator sees the queue or acts on it.
+#[tokio::test]
+async fn administrators_work_the_queue_of_reported_reviews_and_can_show_one_again() {
+    let Reviewed {
+        app,
+        shop,
+        buyer,
+        order,
+        line,
+    } = delivered().await;
+    let product = shop.product_a;
+    deliver(&shop.owner_a, order).await;
+    let (status, created) = review(&buyer, product, line, 2).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    let report = |reason: &'static str| {
+        let app = &app;
+        async move {
+            let (status, body) = crate::checkout::post(
+                &app.client(),
+                app,
+                &format!("/api/v1/reviews/{id}/report"),
+                json!({"reason": reason}),
+            )
+            .await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        }
+    };
+    report("Quảng cáo sản phẩm khác").await;
+    report("Lời lẽ xúc phạm").await;
+
+    let admin = &shop.admin;
+    let (status, queue) = admin.get("/api/v1/admin/reported-reviews").await;
+    assert_eq!(status, StatusCode::OK, "{queue}");
+    assert_eq!(queue["reported"][0]["review"]["id"], id, "{queue}");
+    assert_eq!(queue["reported"][0]["open_reports"], 2);
+    assert_eq!(queue["reported"][0]["reasons"][0], "Lời lẽ xúc phạm");
+    let (_, html) = admin.page("/admin").await;
+    assert!(
+        html.contains(&format!(r#"id="review-{id}""#)),
+        "the admin page lists it"
+    );
+
+    // Nobody else sees or works the queue.
+    for user in [&shop.owner_a, &buyer] {
+        let (status, _) = user.get("/api/v1/admin/reported-reviews").await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        for action in ["keep", "unhide"] {
+            let (status, _) = user
+                .post(&format!("/api/v1/reviews/{id}/{action}"), json!({}))
+                .await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{action}");
+        }
+    }
+    let (status, _) =
+        crate::checkout::get(&app.client(), &app, "/api/v1/admin/reported-reviews").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Kept: it leaves the queue, and comes back with a new report.
+    let (status, _) = admin
+        .post(&format!("/api/v1/reviews/{id}/keep"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, queue) = admin.get("/api/v1/admin/reported-reviews").await;
+    assert_eq!(queue["reported"], json!([]), "{queue}");
+    report("Vẫn là quảng cáo").await;
+    let (_, queue) = admin.get("/api/v1/admin/reported-reviews").await;
+    assert_eq!(queue["reported"][0]["open_reports"], 1, "{queue}");
+
+    // Hidden from the administrators' page: back to the queue, out of the rating.
+    let response = admin
+        .form(
+            &format!("/reviews/{id}/hide"),
+            &[("reason", "Quảng cáo"), ("back", "admin")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()["location"].to_str().unwrap(),
+        "/admin#reviews"
+    );
+    assert_eq!(rating(&app, product).await["count"], 0);
+    let (_, queue) = admin.get("/api/v1/admin/reported-reviews").await;
+    assert_eq!(queue["reported"], json!([]));
+    assert_eq!(queue["recently_hidden"][0]["review"]["id"], id);
+    assert_eq!(
+        queue["recently_hidden"][0]["review"]["hidden_reason"],
+        "Quảng cáo"
+    );
+
+    // Shown again: it counts again, once, however often it is shown.
+    for _ in 0..2 {
+        let (status, shown) = admin
+            .post(&format!("/api/v1/reviews/{id}/unhide"), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{shown}");
+        assert_eq!(shown["status"], "visible");
+    }
+    let rating = rating(&app, product).await;
+    assert_eq!(
+        (&rating["count"], &rating["average"]),
+        (&json!(1), &json!(2.0))
+    );
+    let (status, _) = admin.post("/api/v1/reviews/999999/unhide", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

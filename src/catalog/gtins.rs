@@ -65,7 +65,13 @@ pub async fn claim_first(
     gtin: Option<&Gtin>,
     cooperative: &cooperatives::Model,
 ) -> AppResult<()> {
-    if let Some(first) = super::variants::resolve(db, product.id, None).await? {
+    let first = product_variants::Entity::find()
+        .filter(product_variants::Column::ProductId.eq(product.id))
+        .order_by_asc(product_variants::Column::Position)
+        .order_by_asc(product_variants::Column::Id)
+        .one(db)
+        .await?;
+    if let Some(first) = first {
         claim(db, first, gtin, cooperative).await?;
     }
     Ok(())

@@ -165,6 +165,19 @@ struct ProductPage {
     /// Whether the viewer may answer reviews (a member of the selling cooperative).
     can_answer: bool,
     notice: Option<&'static str>,
+    /// An open recall of one of the product's lots: shown instead of the buy button.
+    recall: Option<crate::trace::scans::RecallNotice>,
+}
+
+impl ProductPage {
+    fn recall_date(&self, recall: &crate::trace::scans::RecallNotice) -> String {
+        let date = crate::clock::to_vietnam_time(recall.recalled_at)
+            .format("%d/%m/%Y")
+            .to_string();
+        self.ctx
+            .t
+            .format("product.recalled_text", &[("date", &date)])
+    }
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -191,6 +204,8 @@ async fn product_page(
         record.product.id,
     )
     .await?;
+    // Read each time, not cached: a recall must show on every app server at once.
+    let recall = crate::trace::recalls::open_of_product(&state.db, record.product.id).await?;
     let reviews = crate::reviews::visible_of_product(&state.db, record.product.id, 1).await?;
     let can_answer = match &ctx.user {
         Some(user) => {
@@ -214,6 +229,7 @@ async fn product_page(
         reviews,
         can_answer,
         notice,
+        recall,
     })
 }
 

@@ -17,7 +17,7 @@ use super::scans::client_class;
 use super::scans::{ClientHasher, ClientKey, ScanInput, ScanService, StampFacts, Verdict};
 use super::signing::{KeyRing, SignedParts, StampSigner};
 use crate::domain::{Gtin, LotCode, StampCode};
-use crate::entities::{batches, products, stamps};
+use crate::entities::{batches, stamps};
 use crate::error::AppResult;
 use crate::http::client::Network;
 use crate::reference::ReferenceData;

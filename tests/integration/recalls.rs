@@ -7,7 +7,7 @@ use std::time::Duration;
 use ocop_market::config::{BankWebhookConfig, Secret};
 use ocop_market::entities::{batch_recalls, batches, message_outbox, order_items, recall_notices};
 use reqwest::StatusCode;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
@@ -87,6 +87,7 @@ async fn paid_order(app: &TestApp, buyer: &User, product: i64, transfer: &str) -
 /// order ships through the API and the lot is written on its lines here (with the lot's shipped
 /// units): the one place to change when it does.
 async fn ship_from_lot(app: &TestApp, owner: &User, order: i64, batch: i64) {
+    use sea_orm::sea_query::ExprTrait;
     let path = |action: &str| format!("/api/v1/orders/{order}/{action}");
     let (status, body) = owner.post(&path("accept"), json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -381,7 +382,7 @@ async fn a_recall_needs_a_reason_and_advice_of_bounded_length() {
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = response.text().await.unwrap();
     assert!(html.contains("id=\"advice-error\""), "{html}");
-    assert!(html.contains("Nấm mốc &lt;b&gt;"), "{html}");
+    assert!(html.contains("Nấm mốc &#60;b&#62;"), "{html}");
     assert_eq!(
         batch_recalls::Entity::find().count(app.db()).await.unwrap(),
         0

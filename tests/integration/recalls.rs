@@ -489,3 +489,31 @@ async fn a_recalled_product_cannot_be_bought_until_its_stock_is_confirmed_safe()
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     assert_eq!(problem["code"], "already_recalled");
 }
+
+#[tokio::test]
+async fn without_redis_another_server_reads_the_recall_within_a_few_seconds() {
+    let a = crate::checkout::app().await;
+    let b = a.another_server().await;
+    let shop = shop(&a).await;
+    let (batch, codes) = lot(&shop.owner_a, shop.product_a, "MO-05", 1).await;
+    // Server B holds the lot's origin from a scan before the recall.
+    assert_eq!(verdict(&b, &codes[0]).await["kind"], "genuine_first_check");
+    let (status, body) = shop
+        .owner_a
+        .post(&format!("/api/v1/batches/{batch}/recall"), recall_body())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // No change feed between them: B's recall watch forgets the origin within a second or
+    // two, well before its fifteen-second lifetime.
+    let started = std::time::Instant::now();
+    loop {
+        if verdict(&b, &codes[0]).await["kind"] == "recalled" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "server B still does not read the recall"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

@@ -269,13 +269,19 @@ async fn a_recall_after_three_orders_from_two_lots_tells_only_that_lots_buyers_o
     assert_eq!(lines_2[0]["buyer_notified"], false);
 
     // The batch page and the province's dashboard show the recall and its figures.
-    let (status, html) = shop.owner_a.page(&format!("/workspace/batches/{lot_1}")).await;
+    let (status, html) = shop
+        .owner_a
+        .page(&format!("/workspace/batches/{lot_1}"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("id=\"recall\""), "{html}");
     assert!(html.contains(&ocop_market::messages::events::order_number(buyers[0].1)));
     let (status, html) = shop.admin.page("/admin/dashboard").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("id=\"open-recalls\"") && html.contains("MO-01"), "{html}");
+    assert!(
+        html.contains("id=\"open-recalls\"") && html.contains("MO-01"),
+        "{html}"
+    );
 }
 
 #[tokio::test]
@@ -318,7 +324,10 @@ async fn a_rival_cooperative_cannot_recall_clear_or_read_a_lot_and_a_provinces_r
         batch_recalls::Entity::find().count(app.db()).await.unwrap(),
         0
     );
-    assert_eq!(verdict(&app, &codes[0]).await["kind"], "genuine_first_check");
+    assert_eq!(
+        verdict(&app, &codes[0]).await["kind"],
+        "genuine_first_check"
+    );
 
     // The province recalls; the cooperative sees it but cannot clear it.
     let (status, recall) = admin
@@ -363,7 +372,11 @@ async fn a_recall_needs_a_reason_and_advice_of_bounded_length() {
         ),
     ] {
         let (status, problem) = shop.owner_a.post(&path, body.clone()).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {problem}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {problem}"
+        );
         assert!(crate::support::names_field(&problem, field), "{problem}");
     }
     let (status, problem) = shop

@@ -540,7 +540,10 @@ pub(super) async fn recall_submit(
                 .changes
                 .publish(&[Change::Batch(batch.id), Change::Product(batch.product_id)])
                 .await;
-            Ok(Redirect::to(&format!("/workspace/batches/{id}?notice=recalled#recall")).into_response())
+            Ok(
+                Redirect::to(&format!("/workspace/batches/{id}?notice=recalled#recall"))
+                    .into_response(),
+            )
         }
         Err(err) => {
             let (status, errors) = err.into_form_errors()?;
@@ -583,7 +586,10 @@ pub(super) async fn clear_recall_submit(
                 .changes
                 .publish(&[Change::Batch(batch.id), Change::Product(batch.product_id)])
                 .await;
-            Ok(Redirect::to(&format!("/workspace/batches/{id}?notice=cleared#recall")).into_response())
+            Ok(
+                Redirect::to(&format!("/workspace/batches/{id}?notice=cleared#recall"))
+                    .into_response(),
+            )
         }
         Err(err) => {
             let (status, errors) = err.into_form_errors()?;

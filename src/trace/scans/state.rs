@@ -263,17 +263,18 @@ impl StampState {
         now: DateTime<Utc>,
     ) -> Judgement {
         // A recall is about the safety of what is in the package: it wins over everything.
-        let overriding = |verdict: Verdict| match (&stamp.recall, stamp.void_reason, stamp.not_vouched) {
-            (Some(recall), _, _) => Verdict::Recalled {
-                reason: recall.reason.clone(),
-                advice: recall.advice.clone(),
-                recalled_at: recall.recalled_at,
-                cleared_at: recall.cleared_at,
-            },
-            (None, Some(reason), _) => Verdict::Voided { reason },
-            (None, None, Some(reason)) => Verdict::NotVouched { reason },
-            (None, None, None) => verdict,
-        };
+        let overriding =
+            |verdict: Verdict| match (&stamp.recall, stamp.void_reason, stamp.not_vouched) {
+                (Some(recall), _, _) => Verdict::Recalled {
+                    reason: recall.reason.clone(),
+                    advice: recall.advice.clone(),
+                    recalled_at: recall.recalled_at,
+                    cleared_at: recall.cleared_at,
+                },
+                (None, Some(reason), _) => Verdict::Voided { reason },
+                (None, None, Some(reason)) => Verdict::NotVouched { reason },
+                (None, None, None) => verdict,
+            };
         if input.client_class == BOT {
             // A link preview (someone shared the page in a chat) or a crawler, not a person
             // holding the package: recorded, told what a new person would be told, but never

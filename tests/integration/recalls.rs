@@ -530,3 +530,47 @@ async fn without_redis_another_server_reads_the_recall_within_a_few_seconds() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+#[tokio::test]
+async fn the_gs1_digital_link_of_a_recalled_lots_stamp_reads_recalled_too() {
+    let app = crate::checkout::app().await;
+    let shop = shop(&app).await;
+    let mut body = crate::support::product_body("Mật ong rừng");
+    body["gtin"] = json!("8934567890120");
+    let (status, product) = shop
+        .owner_a
+        .post(
+            &format!("/api/v1/cooperatives/{}/products", shop.coop_a),
+            body,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{product}");
+    let product = product["id"].as_i64().unwrap();
+    let (status, body) = shop
+        .owner_a
+        .post(&format!("/api/v1/products/{product}/publish"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (batch, _) = lot(&shop.owner_a, product, "MO-06", 2).await;
+    let link = "/01/08934567890120/10/MO-06/21/1";
+    let page = |app: &TestApp| {
+        let request = app.client().get(app.url(link));
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            response.text().await.unwrap()
+        }
+    };
+    assert!(!page(&app).await.contains("Đã thu hồi"));
+    let (status, body) = shop
+        .owner_a
+        .post(&format!("/api/v1/batches/{batch}/recall"), recall_body())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let html = page(&app).await;
+    assert!(html.contains("Đã thu hồi"), "{html}");
+    assert!(
+        html.contains("Phát hiện nấm mốc trong mẫu kiểm nghiệm"),
+        "{html}"
+    );
+}

@@ -16,7 +16,8 @@
 //!   once however often [`notify_buyers`] runs and on however many servers.
 //! - **Sale.** The lot's product is withdrawn from sale while the recall is open: it cannot be
 //!   added to a cart or checked out, and its page shows the recall instead of the buy button.
-//!   Lists and search keep showing it (its page says why it cannot be bought).
+//!   Lists and search keep showing it, marked "recalled" ([`mark_recalled`]), so a buyer looking
+//!   for it learns why it cannot be bought.
 //!
 //! **Clearing.** The cooperative (or the province) confirms the remaining stock is safe: the
 //! product goes back on sale. The stamps keep reading "Recalled", with the date it was
@@ -323,6 +324,20 @@ pub async fn recalled_among(
         .into_iter()
         .map(|b| b.product_id)
         .collect())
+}
+
+/// Marks the products of a list withdrawn from sale by an open recall, so that lists and
+/// search show them marked (one query when nothing is recalled).
+pub async fn mark_recalled(
+    db: &impl ConnectionTrait,
+    items: &mut [crate::catalog::views::ProductSummary],
+) -> AppResult<()> {
+    let ids: Vec<i64> = items.iter().map(|p| p.id).collect();
+    let recalled = recalled_among(db, &ids).await?;
+    for item in items {
+        item.recalled = recalled.contains(&item.id);
+    }
+    Ok(())
 }
 
 /// Refuses a product withdrawn from sale by an open recall (409 `product_recalled`).

@@ -455,6 +455,10 @@ async fn a_recalled_product_cannot_be_bought_until_its_stock_is_confirmed_safe()
     assert!(page.contains("Phát hiện nấm mốc"), "{page}");
     assert!(page.contains("trả lại để được hoàn tiền"));
     assert!(!page.contains("action=\"/cart/add\""), "{page}");
+    // Lists and search keep it, marked.
+    let (status, list) = buyer.page("/products").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(list.contains("Đang thu hồi, tạm ngừng bán"), "{list}");
     // Another cooperative's product is still for sale.
     let (status, body) = buyer
         .post(
@@ -488,6 +492,8 @@ async fn a_recalled_product_cannot_be_bought_until_its_stock_is_confirmed_safe()
     let (status, page) = buyer.page(&format!("/products/{slug}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("action=\"/cart/add\""), "{page}");
+    let (_, list) = buyer.page("/products").await;
+    assert!(!list.contains("Đang thu hồi, tạm ngừng bán"), "{list}");
     let (status, done) = buyer.post("/api/v1/checkout", address()).await;
     assert_eq!(status, StatusCode::CREATED, "{done}");
     // The lot's stamps keep telling what happened.

@@ -39,7 +39,7 @@ async fn home(State(state): State<AppState>, ctx: PageContext) -> AppResult<Resp
         per_page: 12,
         ..Default::default()
     };
-    let newest = products::list_public(
+    let mut newest = products::list_public(
         &state.db,
         &state.reference,
         &filter,
@@ -48,6 +48,7 @@ async fn home(State(state): State<AppState>, ctx: PageContext) -> AppResult<Resp
     )
     .await?
     .items;
+    crate::trace::recalls::mark_recalled(&state.db, &mut newest).await?;
     let mut provinces: Vec<(Province, i64)> = state
         .product_cache
         .public_counts_by_province(&state.db)
@@ -136,7 +137,7 @@ async fn product_list(
     ApiQuery(params): ApiQuery<ProductListParams>,
 ) -> AppResult<Response> {
     let filter = params.parse(&state.reference)?;
-    let page = products::list_public(
+    let mut page = products::list_public(
         &state.db,
         &state.reference,
         &filter,
@@ -144,6 +145,7 @@ async fn product_list(
         today_in_vietnam(),
     )
     .await?;
+    crate::trace::recalls::mark_recalled(&state.db, &mut page.items).await?;
     render(&ProductListPage {
         ctx,
         page,
@@ -248,11 +250,13 @@ async fn cooperative_page(
 ) -> AppResult<Response> {
     let coop = cooperatives::public_by_slug(&state.db, &slug).await?;
     let today = today_in_vietnam();
-    let products = products::public_of_cooperative(&state.db, coop.id, 500)
-        .await?
-        .iter()
-        .map(|p| ProductSummary::new(p, &coop, &state.reference, ctx.lang, today))
-        .collect();
+    let mut products: Vec<ProductSummary> =
+        products::public_of_cooperative(&state.db, coop.id, 500)
+            .await?
+            .iter()
+            .map(|p| ProductSummary::new(p, &coop, &state.reference, ctx.lang, today))
+            .collect();
+    crate::trace::recalls::mark_recalled(&state.db, &mut products).await?;
     render(&CooperativePage {
         ctx,
         cooperative: CooperativeView::new(&coop, &state.reference),

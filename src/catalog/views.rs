@@ -98,6 +98,10 @@ pub struct ProductSummary {
     pub photo: Option<PhotoImage>,
     /// The stars of the product's visible verified reviews.
     pub rating: Rating,
+    /// Withdrawn from sale by an open recall of one of its lots: lists and search show it
+    /// marked (set by the pages, see `trace::recalls::mark_recalled`).
+    #[serde(skip)]
+    pub recalled: bool,
 }
 
 /// The average stars and number of a product's visible reviews (hidden ones do not count).
@@ -174,6 +178,7 @@ impl ProductSummary {
             highlighted_name: None,
             photo: PhotoImage::cover_of(product),
             rating: Rating::of(product),
+            recalled: false,
         }
     }
 }

@@ -125,6 +125,8 @@ struct DashboardPage {
     charts: ChartSvgs,
     /// `?province=…` of the current filter, for the CSV links.
     query: String,
+    /// Lots under recall now, everywhere (read at each view, never cached).
+    recalls: Vec<crate::trace::recalls::OpenRecall>,
 }
 
 impl DashboardPage {
@@ -134,6 +136,12 @@ impl DashboardPage {
 
     fn vnd(&self, value: impl Borrow<i64>) -> String {
         format!("{} ₫", charts::grouped(*value.borrow(), self.ctx.lang))
+    }
+
+    fn date(&self, at: &chrono::DateTime<Utc>) -> String {
+        crate::clock::to_vietnam_time(*at)
+            .format("%d/%m/%Y")
+            .to_string()
     }
 
     fn month(&self, month: &str) -> String {
@@ -378,6 +386,7 @@ async fn dashboard_page(
     let user = ctx.user.clone().ok_or(AppError::Unauthenticated)?;
     user.require_admin()?;
     let provinces = state.reference.provinces.clone();
+    let recalls = crate::trace::recalls::open_recalls(&state.db).await?;
     match params.parse(&state.reference) {
         Ok((filter, fresh)) => {
             let figures = figures(&state, &filter, fresh).await?;
@@ -392,6 +401,7 @@ async fn dashboard_page(
                     query: filter.query(),
                     figures: Some(figures),
                     charts,
+                    recalls,
                 },
             )
         }
@@ -406,6 +416,7 @@ async fn dashboard_page(
                 figures: None,
                 charts: ChartSvgs::default(),
                 query: String::new(),
+                recalls,
             },
         ),
         Err(other) => Err(other),

@@ -12,8 +12,8 @@ use super::{Channel, Template};
 use crate::config::Config;
 use crate::domain::Money;
 use crate::entities::{
-    batches, communes, cooperative_members, cooperatives, fake_reports, order_items, orders,
-    payments, payouts, products, provinces, stamps,
+    batch_recalls, batches, communes, cooperative_members, cooperatives, fake_reports, order_items,
+    orders, payments, payouts, products, provinces, stamps,
 };
 use crate::error::AppResult;
 use crate::i18n::Lang;
@@ -354,6 +354,42 @@ pub async fn fake_report_outcome(
     )
     .await?;
     Ok(())
+}
+
+/// A lot's recall, to the buyer of an order with lines packed from it (`products`, named
+/// with their size), in the recall's transaction: once per recall and order
+/// (`recall:{recall_id}:{order_id}`), always sent (it is about a purchase, and about safety).
+/// `false` when the order is gone or its buyer cannot be reached.
+pub async fn recall_notice(
+    db: &impl ConnectionTrait,
+    recall: &batch_recalls::Model,
+    order_id: i64,
+    products: &str,
+    lot: &str,
+) -> AppResult<bool> {
+    let Some(order) = orders::Entity::find_by_id(order_id).one(db).await? else {
+        return Ok(false);
+    };
+    let cooperative = cooperatives::Entity::find_by_id(order.cooperative_id)
+        .one(db)
+        .await?
+        .map(|c| c.name)
+        .unwrap_or_default();
+    let params = Params::default()
+        .with("order_number", order_number(order.id))
+        .with("products", products)
+        .with("lot", lot)
+        .with("cooperative", cooperative)
+        .with("reason", recall.reason.clone())
+        .with("advice", recall.advice.clone());
+    to_shopper(
+        db,
+        &order,
+        Template::RecallNotice,
+        &format!("recall:{}:{}", recall.id, order.id),
+        params.into_map(),
+    )
+    .await
 }
 
 /// Stamps whose likely-copy flag a batch of scans may have raised, to their cooperatives'

@@ -54,6 +54,7 @@ text_enum!(
         PayoutRecorded => "payout_recorded",
         FakeReport => "fake_report",
         FakeReportOutcome => "fake_report_outcome",
+        RecallNotice => "recall_notice",
         StampFlagged => "stamp_flagged",
         CooperativeVerified => "cooperative_verified",
         CooperativeRejected => "cooperative_rejected",
@@ -79,6 +80,7 @@ impl Template {
                 | Self::OrderDelivered
                 | Self::OrderCancelledShopper
                 | Self::FakeReportOutcome
+                | Self::RecallNotice
                 | Self::PasswordReset
                 | Self::PasswordResetCode
                 | Self::ContactCode

@@ -135,6 +135,10 @@ mod tests {
             ("code", "123456"),
             ("outcome", "Xác nhận là hàng giả"),
             ("place", "Chợ Cốc Lếu"),
+            ("products", "Mật ong bạc hà (chai 500 ml)"),
+            ("lot", "MO-2025-11"),
+            ("reason", "Phát hiện nấm mốc"),
+            ("advice", "Không dùng; trả lại để hoàn tiền"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -292,6 +292,7 @@ pub async fn add_line(
                 FieldIssue::new("product_unavailable", "this product is not for sale"),
             )
         })?;
+    crate::trace::recalls::require_on_sale(db, product.id, &product.name).await?;
     let variant = crate::catalog::variants::resolve(db, product.id, variant_id)
         .await?
         .ok_or_else(|| {

@@ -273,6 +273,7 @@ async fn create(
     )
     .await?;
     check_groups(&groups)?;
+    refuse_recalled(&txn, &groups).await?;
     stock::reserve_stock(&txn, &groups).await?;
 
     let mut created = Vec::with_capacity(groups.len());
@@ -390,6 +391,35 @@ fn check_groups(groups: &[CooperativeGroup]) -> AppResult<()> {
         ));
     }
     Ok(())
+}
+
+/// Refuses a cart holding a product withdrawn from sale by a recall of one of its lots
+/// (`product_recalled`, naming it), before any stock is touched.
+async fn refuse_recalled(
+    db: &impl sea_orm::ConnectionTrait,
+    groups: &[CooperativeGroup],
+) -> AppResult<()> {
+    let ids: Vec<i64> = groups
+        .iter()
+        .flat_map(|g| &g.lines)
+        .map(|l| l.product.id)
+        .collect();
+    let recalled = crate::trace::recalls::recalled_among(db, &ids).await?;
+    match groups
+        .iter()
+        .flat_map(|g| &g.lines)
+        .find(|l| recalled.contains(&l.product.id))
+    {
+        Some(line) => Err(AppError::conflict(
+            "product_recalled",
+            "product_id",
+            format!(
+                "{} is recalled and withdrawn from sale; remove it from the cart",
+                line.product.name
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Cancels a card checkout whose payment could not be started (the provider failed): the

@@ -156,8 +156,12 @@ async fn search_page(
     ApiQuery(params): ApiQuery<SearchParams>,
 ) -> AppResult<Response> {
     let query = params.parse(&state.reference, today_in_vietnam())?;
-    let view =
+    let mut view =
         service::search(&state.db, &state.reference, &state.search, &query, ctx.lang).await?;
+    crate::trace::recalls::mark_recalled(&state.db, &mut view.hits).await?;
+    if let Some(fallback) = view.fallback.as_mut() {
+        crate::trace::recalls::mark_recalled(&state.db, &mut fallback.hits).await?;
+    }
     let reference = &state.reference;
     let t = ctx.t;
 

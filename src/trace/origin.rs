@@ -29,7 +29,7 @@ use sea_orm::{
 use tokio::sync::{mpsc, oneshot};
 
 use super::events::{self, EventView};
-use super::scans::{NotVouchedReason, ScanCounters};
+use super::scans::{NotVouchedReason, RecallNotice, ScanCounters};
 use super::{StampStatus, VoidReason};
 use crate::catalog::certificates;
 use crate::catalog::views::{CertificateView, OcopBadge, PlaceView};
@@ -102,6 +102,8 @@ pub struct OriginView {
     /// Why the province does not vouch for this batch's stamps now, if it does not: the
     /// cooperative is not verified or is suspended, or the product is off sale.
     pub not_vouched: Option<NotVouchedReason>,
+    /// The lot's recall, if it was ever recalled: every stamp of the batch reads "recalled".
+    pub recall: Option<RecallNotice>,
     pub product_name: String,
     pub product_slug: String,
     pub product_is_public: bool,
@@ -137,6 +139,8 @@ pub struct TraceCache {
     origins: DashMap<i64, (Instant, Arc<OriginView>)>,
     pages: DashMap<(i64, Lang), PageEntry>,
     voids: tokio::sync::Mutex<VoidWatch>,
+    /// The recalls made or cleared lately whose origins were forgotten: batch → time.
+    recalls: tokio::sync::Mutex<HashMap<i64, DateTime<Utc>>>,
     /// Void groups applied so far.
     voids_applied: AtomicU64,
     /// Times origins were forgotten: an origin read before a forget is not kept after it.
@@ -164,6 +168,7 @@ impl TraceCache {
             origins: DashMap::new(),
             pages: DashMap::new(),
             voids: tokio::sync::Mutex::default(),
+            recalls: tokio::sync::Mutex::default(),
             voids_applied: AtomicU64::new(0),
             origin_forgets: AtomicU64::new(0),
         }
@@ -305,6 +310,30 @@ impl TraceCache {
                 }
             }
             watch.applied.insert(at, count);
+        }
+        Ok(())
+    }
+
+    /// Forgets the origins of lots recalled or cleared lately, here or on another app server:
+    /// called every second by the watch, so a recall reaches every server's scans within a
+    /// second even when the change feed (Redis) did not tell it. One small query.
+    pub async fn forget_recalled(&self) {
+        if let Err(err) = self.catch_up_recalls().await {
+            tracing::warn!(error = %err, "checking for recalled lots failed");
+        }
+    }
+
+    async fn catch_up_recalls(&self) -> Result<(), DbErr> {
+        let mut seen = self.recalls.lock().await;
+        let window = chrono::Duration::from_std(VOID_WINDOW).unwrap_or_default();
+        let since = Utc::now() - window;
+        let changed = super::recalls::changed_since(&self.db, since).await?;
+        seen.retain(|_, at| *at > since);
+        for (batch_id, at) in changed {
+            if seen.get(&batch_id) != Some(&at) {
+                self.forget_origin(batch_id);
+                seen.insert(batch_id, at);
+            }
         }
         Ok(())
     }
@@ -471,7 +500,8 @@ fn make_room<K: Eq + std::hash::Hash, V>(map: &DashMap<K, V>, most: usize) {
     }
 }
 
-/// Applies voids made on other app servers every second until the task is aborted.
+/// Applies voids and recalls made on other app servers every second until the task is
+/// aborted.
 pub fn spawn_void_watch(cache: Arc<TraceCache>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_secs(1));
@@ -479,6 +509,7 @@ pub fn spawn_void_watch(cache: Arc<TraceCache>) -> tokio::task::JoinHandle<()> {
         loop {
             interval.tick().await;
             cache.forget_voided().await;
+            cache.forget_recalled().await;
         }
     })
 }
@@ -513,6 +544,7 @@ async fn load_origin(
         product_id: product.id,
         cooperative_id: coop.id,
         not_vouched,
+        recall: super::recalls::notice_of_batch(db, batch.id).await?,
         product_is_public: crate::catalog::products::is_public(&product, &coop),
         photo: crate::media::PhotoImage::cover_of(&product),
         badge: OcopBadge::of(&product, today),

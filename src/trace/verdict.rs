@@ -118,6 +118,7 @@ pub async fn judge(
         code: stamp.code.clone(),
         void_reason: stamp.void_reason,
         not_vouched: origin.not_vouched,
+        recall: origin.recall.clone(),
         counters: stamp.counters,
     };
     let verdict = scans.record(&facts, input).await?;

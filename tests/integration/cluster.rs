@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::support::{TestApp, verified_cooperative};
 
 /// The Redis to test against, or `None` (skipped) when none answers outside CI.
-async fn redis_url() -> Option<String> {
+pub(crate) async fn redis_url() -> Option<String> {
     let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let answers = async {
         let client = redis::Client::open(url.as_str()).ok()?;
@@ -36,7 +36,7 @@ async fn redis_url() -> Option<String> {
     }
 }
 
-fn unique_prefix() -> String {
+pub(crate) fn unique_prefix() -> String {
     format!(
         "test{:x}{:04x}",
         std::time::SystemTime::now()

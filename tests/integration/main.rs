@@ -25,6 +25,7 @@ mod operations;
 mod origin;
 mod pages;
 mod photos;
+mod recalls;
 mod recovery;
 mod reviews;
 mod search;

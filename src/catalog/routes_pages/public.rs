@@ -39,7 +39,7 @@ async fn home(State(state): State<AppState>, ctx: PageContext) -> AppResult<Resp
         per_page: 12,
         ..Default::default()
     };
-    let newest = products::list_public(
+    let mut newest = products::list_public(
         &state.db,
         &state.reference,
         &filter,
@@ -48,6 +48,7 @@ async fn home(State(state): State<AppState>, ctx: PageContext) -> AppResult<Resp
     )
     .await?
     .items;
+    crate::trace::recalls::mark_recalled(&state.db, &mut newest).await?;
     let mut provinces: Vec<(Province, i64)> = state
         .product_cache
         .public_counts_by_province(&state.db)
@@ -136,7 +137,7 @@ async fn product_list(
     ApiQuery(params): ApiQuery<ProductListParams>,
 ) -> AppResult<Response> {
     let filter = params.parse(&state.reference)?;
-    let page = products::list_public(
+    let mut page = products::list_public(
         &state.db,
         &state.reference,
         &filter,
@@ -144,6 +145,7 @@ async fn product_list(
         today_in_vietnam(),
     )
     .await?;
+    crate::trace::recalls::mark_recalled(&state.db, &mut page.items).await?;
     render(&ProductListPage {
         ctx,
         page,
@@ -165,6 +167,19 @@ struct ProductPage {
     /// Whether the viewer may answer reviews (a member of the selling cooperative).
     can_answer: bool,
     notice: Option<&'static str>,
+    /// An open recall of one of the product's lots: shown instead of the buy button.
+    recall: Option<crate::trace::scans::RecallNotice>,
+}
+
+impl ProductPage {
+    fn recall_date(&self, recall: &crate::trace::scans::RecallNotice) -> String {
+        let date = crate::clock::to_vietnam_time(recall.recalled_at)
+            .format("%d/%m/%Y")
+            .to_string();
+        self.ctx
+            .t
+            .format("product.recalled_text", &[("date", &date)])
+    }
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -191,6 +206,8 @@ async fn product_page(
         record.product.id,
     )
     .await?;
+    // Read each time, not cached: a recall must show on every app server at once.
+    let recall = crate::trace::recalls::open_of_product(&state.db, record.product.id).await?;
     let reviews = crate::reviews::visible_of_product(&state.db, record.product.id, 1).await?;
     let can_answer = match &ctx.user {
         Some(user) => {
@@ -214,6 +231,7 @@ async fn product_page(
         reviews,
         can_answer,
         notice,
+        recall,
     })
 }
 
@@ -232,11 +250,13 @@ async fn cooperative_page(
 ) -> AppResult<Response> {
     let coop = cooperatives::public_by_slug(&state.db, &slug).await?;
     let today = today_in_vietnam();
-    let products = products::public_of_cooperative(&state.db, coop.id, 500)
-        .await?
-        .iter()
-        .map(|p| ProductSummary::new(p, &coop, &state.reference, ctx.lang, today))
-        .collect();
+    let mut products: Vec<ProductSummary> =
+        products::public_of_cooperative(&state.db, coop.id, 500)
+            .await?
+            .iter()
+            .map(|p| ProductSummary::new(p, &coop, &state.reference, ctx.lang, today))
+            .collect();
+    crate::trace::recalls::mark_recalled(&state.db, &mut products).await?;
     render(&CooperativePage {
         ctx,
         cooperative: CooperativeView::new(&coop, &state.reference),

@@ -20,6 +20,7 @@ use crate::http::extract::{ApiPath, PageForm};
 use crate::http::page::{PageContext, render, render_form_error, render_with_status};
 use crate::trace::batches::{self, BatchInput};
 use crate::trace::events::{self, EventInput, EventView};
+use crate::trace::recalls::{self, RecallInput, RecallView, ShippedLine};
 use crate::trace::stamps::{self, RollSummary, VoidSelection};
 use crate::trace::{EventType, VoidReason};
 
@@ -114,9 +115,37 @@ struct BatchPage {
     photos: Vec<(i64, crate::media::PhotoImage)>,
     photo_errors: FieldErrors,
     notice: Option<String>,
+    /// The lot's recall with its figures, if it was ever recalled.
+    recall: Option<RecallView>,
+    /// The order lines packed from the lot.
+    shipped: Vec<ShippedLine>,
+    recall_form: RecallInput,
+    recall_errors: FieldErrors,
 }
 
 impl BatchPage {
+    /// "Recalled since …", or "recalled on … and cleared on …".
+    fn recall_status(&self, recall: &RecallView) -> String {
+        let date = |at: &chrono::DateTime<chrono::Utc>| {
+            crate::clock::to_vietnam_time(*at)
+                .format("%d/%m/%Y")
+                .to_string()
+        };
+        match &recall.cleared_at {
+            Some(cleared) => self.ctx.t.format(
+                "recall.cleared",
+                &[
+                    ("date", &date(&recall.recalled_at)),
+                    ("cleared", &date(cleared)),
+                ],
+            ),
+            None => self
+                .ctx
+                .t
+                .format("recall.open", &[("date", &date(&recall.recalled_at))]),
+        }
+    }
+
     fn event_types(&self) -> &'static [EventType] {
         EventType::ALL
     }
@@ -139,6 +168,8 @@ struct BatchForms {
     stamp_errors: FieldErrors,
     photo_errors: FieldErrors,
     notice: Option<String>,
+    recall_form: RecallInput,
+    recall_errors: FieldErrors,
 }
 
 async fn render_batch_page(
@@ -155,8 +186,12 @@ async fn render_batch_page(
         stamp_errors,
         photo_errors,
         notice,
+        recall_form,
+        recall_errors,
     } = forms;
     let (batch, product, membership) = batches::managed(&state.db, user, batch_id).await?;
+    let recall = recalls::view_of(&state.db, &batch).await?;
+    let shipped = recalls::shipped_lines(&state.db, &batch).await?;
     let events = events::of_batch(&state.db, &state.reference, batch.id).await?;
     let rolls = stamps::rolls_of(&state.db, batch.id).await?;
     let photos = crate::media::ordered(&state.db, crate::media::PhotoOwner::Batch(batch.id))
@@ -192,6 +227,10 @@ async fn render_batch_page(
             photos,
             photo_errors,
             notice,
+            recall,
+            shipped,
+            recall_form,
+            recall_errors,
         },
     )
 }
@@ -244,7 +283,7 @@ pub(super) async fn batch_page(
 ) -> AppResult<Response> {
     let notice = params
         .notice
-        .filter(|n| ["issued", "voided", "event"].contains(&n.as_str()));
+        .filter(|n| ["issued", "voided", "event", "recalled", "cleared"].contains(&n.as_str()));
     render_batch_page(
         &state,
         ctx,
@@ -300,6 +339,7 @@ pub(super) async fn event_submit(
                     stamp_errors: FieldErrors::default(),
                     photo_errors: FieldErrors::default(),
                     notice: None,
+                    ..BatchForms::default()
                 },
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -391,6 +431,7 @@ async fn stamp_form_error(
             stamp_errors: errors,
             photo_errors: FieldErrors::default(),
             notice: None,
+            ..BatchForms::default()
         },
         status,
     )
@@ -468,11 +509,102 @@ pub(super) async fn void_submit(
                     stamp_errors: errors,
                     photo_errors: FieldErrors::default(),
                     notice: None,
+                    ..BatchForms::default()
                 },
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
         }
         Err(other) => Err(other),
+    }
+}
+
+/// Recalls the lot from the batch page's form; errors show beside the fields.
+pub(super) async fn recall_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(form): PageForm<RecallInput>,
+) -> AppResult<Response> {
+    let (batch, _, _) = batches::managed(&state.db, &user, id).await?;
+    let result = match form.parse() {
+        Ok(details) => recalls::recall(&state.db, &user, &batch, details)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => {
+            state
+                .changes
+                .publish(&[Change::Batch(batch.id), Change::Product(batch.product_id)])
+                .await;
+            Ok(
+                Redirect::to(&format!("/workspace/batches/{id}?notice=recalled#recall"))
+                    .into_response(),
+            )
+        }
+        Err(err) => {
+            let (status, errors) = err.into_form_errors()?;
+            render_batch_page(
+                &state,
+                ctx,
+                id,
+                &user,
+                BatchForms {
+                    recall_form: form,
+                    recall_errors: errors,
+                    ..BatchForms::default()
+                },
+                status,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct ClearRecallForm {
+    #[serde(default)]
+    remaining_stock_safe: Option<String>,
+}
+
+/// Clears the lot's recall once the remaining stock is confirmed safe (the box ticked).
+pub(super) async fn clear_recall_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(form): PageForm<ClearRecallForm>,
+) -> AppResult<Response> {
+    let (batch, _, _) = batches::managed(&state.db, &user, id).await?;
+    let confirmed = form.remaining_stock_safe.is_some();
+    match recalls::clear(&state.db, &user, &batch, confirmed).await {
+        Ok(_) => {
+            state
+                .changes
+                .publish(&[Change::Batch(batch.id), Change::Product(batch.product_id)])
+                .await;
+            Ok(
+                Redirect::to(&format!("/workspace/batches/{id}?notice=cleared#recall"))
+                    .into_response(),
+            )
+        }
+        Err(err) => {
+            let (status, errors) = err.into_form_errors()?;
+            render_batch_page(
+                &state,
+                ctx,
+                id,
+                &user,
+                BatchForms {
+                    recall_errors: errors,
+                    ..BatchForms::default()
+                },
+                status,
+            )
+            .await
+        }
     }
 }

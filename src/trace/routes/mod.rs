@@ -5,6 +5,7 @@
 mod analytics_pages;
 mod api_batches;
 mod api_fake_reports;
+mod api_recalls;
 mod api_scans;
 mod api_stamps;
 mod batch_pages;
@@ -70,6 +71,14 @@ pub fn page_routes() -> Router<AppState> {
             post(batch_pages::void_submit),
         )
         .route(
+            "/workspace/batches/{id}/recall",
+            post(batch_pages::recall_submit),
+        )
+        .route(
+            "/workspace/batches/{id}/recall/clear",
+            post(batch_pages::clear_recall_submit),
+        )
+        .route(
             "/workspace/batches/{id}/labels.pdf",
             get(api_stamps::api_labels_pdf),
         )
@@ -102,6 +111,9 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_batches::get_batch))
         .routes(routes!(api_batches::list_events, api_batches::record_event))
         .routes(routes!(api_batches::export_epcis))
+        .routes(routes!(api_recalls::recall_batch, api_recalls::get_recall))
+        .routes(routes!(api_recalls::clear_recall))
+        .routes(routes!(api_recalls::batch_orders))
         .routes(routes!(api_stamps::list_stamps, api_stamps::issue_stamps))
         .routes(routes!(api_stamps::void_stamps))
         .routes(routes!(api_stamps::api_labels_pdf))

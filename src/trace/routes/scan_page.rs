@@ -393,9 +393,15 @@ async fn report_response(
     // Not a scan, so no history is read: never the genuine styling for a stamp the province
     // does not vouch for.
     let verdict = match &origin {
-        Some(o) => match o.not_vouched {
-            Some(reason) => Verdict::NotVouched { reason },
-            None => Verdict::GenuineFirstCheck,
+        Some(o) => match (&o.recall, o.not_vouched) {
+            (Some(recall), _) => Verdict::Recalled {
+                reason: recall.reason.clone(),
+                advice: recall.advice.clone(),
+                recalled_at: recall.recalled_at,
+                cleared_at: recall.cleared_at,
+            },
+            (None, Some(reason)) => Verdict::NotVouched { reason },
+            (None, None) => Verdict::GenuineFirstCheck,
         },
         None => Verdict::Unknown,
     };

@@ -175,6 +175,8 @@ struct VerdictWords {
     class: &'static str,
     title: String,
     text: String,
+    /// Labelled texts under it (a recall's reason and advice).
+    details: Vec<(String, String)>,
 }
 
 impl VerdictWords {
@@ -187,6 +189,7 @@ impl VerdictWords {
         let checked = |key: &str, others: u32, since: &chrono::DateTime<chrono::Utc>| {
             t.plural(key, u64::from(others), &[("date", &date(since))])
         };
+        let mut details = Vec::new();
         let (class, title, text) = match verdict {
             Verdict::GenuineFirstCheck => (
                 "ok",
@@ -252,11 +255,27 @@ impl VerdictWords {
                 "scan.unknown_title",
                 t.get("scan.unknown_text").to_owned(),
             ),
+            Verdict::Recalled {
+                reason,
+                advice,
+                recalled_at,
+                cleared_at,
+            } => {
+                details.push((t.get("scan.recall_reason").to_owned(), reason.clone()));
+                details.push((t.get("scan.recall_advice").to_owned(), advice.clone()));
+                let mut text = t.format("scan.recalled_text", &[("date", &date(recalled_at))]);
+                if let Some(cleared) = cleared_at {
+                    text.push(' ');
+                    text.push_str(&t.format("scan.recalled_cleared", &[("date", &date(cleared))]));
+                }
+                ("bad", "scan.recalled_title", text)
+            }
         };
         Self {
             class,
             title: t.get(title).to_owned(),
             text,
+            details,
         }
     }
 }
@@ -308,6 +327,7 @@ mod tests {
             product_id: 1,
             cooperative_id: 1,
             not_vouched: None,
+            recall: None,
             product_name: "Mật ong <bạc hà> & \"rừng\"".into(),
             product_slug: "mat-ong".into(),
             product_is_public: true,
@@ -393,6 +413,12 @@ mod tests {
             },
             Verdict::Voided {
                 reason: VoidReason::Lost,
+            },
+            Verdict::Recalled {
+                reason: "nấm <mốc> & \"ẩm\"".into(),
+                advice: "không dùng".into(),
+                recalled_at: since,
+                cleared_at: Some(since),
             },
         ];
         for lang in [Lang::Vi, Lang::En] {

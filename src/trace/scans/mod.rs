@@ -36,8 +36,8 @@ use crate::shared::Shared;
 pub use client::{BOT, ClientHasher, ClientKey, NetworkKey, client_class};
 use state::StampState;
 pub use state::{
-    COPY_DISTINCT_CLIENTS, FAR_APART_KM, NotVouchedReason, ScanCounters, ScanInput, StampFacts,
-    Verdict, distance_km,
+    COPY_DISTINCT_CLIENTS, FAR_APART_KM, NotVouchedReason, RecallNotice, ScanCounters, ScanInput,
+    StampFacts, Verdict, distance_km,
 };
 use writer::{PendingScan, ScanWriter, StampUpdate, scan_row};
 

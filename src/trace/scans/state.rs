@@ -53,6 +53,16 @@ pub enum NotVouchedReason {
     ProductWithdrawn,
 }
 
+/// A recall of the stamp's lot, as its scanner is told it (see `trace::recalls`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RecallNotice {
+    pub reason: String,
+    pub advice: String,
+    pub recalled_at: DateTime<Utc>,
+    /// When the lot's remaining stock was confirmed safe; `None` while the recall is open.
+    pub cleared_at: Option<DateTime<Utc>>,
+}
+
 /// What a scan tells the person holding the package.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
@@ -80,6 +90,15 @@ pub enum Verdict {
     NotVouched { reason: NotVouchedReason },
     /// The cooperative voided this code.
     Voided { reason: VoidReason },
+    /// The lot of this package was recalled (by its cooperative or the province): the reason
+    /// and what to do, in place of any other verdict. `cleared_at` once the lot's remaining
+    /// stock was confirmed safe: the package in hand is still from the recalled lot.
+    Recalled {
+        reason: String,
+        advice: String,
+        recalled_at: DateTime<Utc>,
+        cleared_at: Option<DateTime<Utc>>,
+    },
     /// No stamp has this code.
     Unknown,
 }
@@ -94,6 +113,7 @@ impl Verdict {
             Self::LikelyCopy { .. } => "likely_copy",
             Self::NotVouched { .. } => "not_vouched",
             Self::Voided { .. } => "voided",
+            Self::Recalled { .. } => "recalled",
             Self::Unknown => "unknown",
         }
     }
@@ -108,6 +128,8 @@ pub struct StampFacts {
     pub void_reason: Option<VoidReason>,
     /// Why the province does not vouch for the stamp now, if it does not.
     pub not_vouched: Option<NotVouchedReason>,
+    /// The recall of the stamp's lot, if it was ever recalled: it overrides every verdict.
+    pub recall: Option<RecallNotice>,
     /// The stamp's scan counters, when its row was read from the database for this very scan
     /// (the stamp's first scan on this server): its history then starts from them without
     /// reading the row again.
@@ -240,11 +262,19 @@ impl StampState {
         input: &ScanInput,
         now: DateTime<Utc>,
     ) -> Judgement {
-        let overriding = |verdict: Verdict| match (stamp.void_reason, stamp.not_vouched) {
-            (Some(reason), _) => Verdict::Voided { reason },
-            (None, Some(reason)) => Verdict::NotVouched { reason },
-            (None, None) => verdict,
-        };
+        // A recall is about the safety of what is in the package: it wins over everything.
+        let overriding =
+            |verdict: Verdict| match (&stamp.recall, stamp.void_reason, stamp.not_vouched) {
+                (Some(recall), _, _) => Verdict::Recalled {
+                    reason: recall.reason.clone(),
+                    advice: recall.advice.clone(),
+                    recalled_at: recall.recalled_at,
+                    cleared_at: recall.cleared_at,
+                },
+                (None, Some(reason), _) => Verdict::Voided { reason },
+                (None, None, Some(reason)) => Verdict::NotVouched { reason },
+                (None, None, None) => verdict,
+            };
         if input.client_class == BOT {
             // A link preview (someone shared the page in a chat) or a crawler, not a person
             // holding the package: recorded, told what a new person would be told, but never
@@ -451,6 +481,7 @@ impl StampState {
             code: String::new(),
             void_reason: None,
             not_vouched: None,
+            recall: None,
             counters: None,
         };
         for (client, network, class, province, lat, lon, at) in rows {
@@ -548,6 +579,7 @@ mod tests {
             code: "0000000000000000".into(),
             void_reason: None,
             not_vouched: None,
+            recall: None,
             counters: None,
         }
     }
@@ -710,6 +742,28 @@ mod tests {
                 reason: VoidReason::Lost
             }
         );
+        let recall = RecallNotice {
+            reason: "nấm mốc".into(),
+            advice: "không dùng".into(),
+            recalled_at: at(2),
+            cleared_at: None,
+        };
+        let recalled = StampFacts {
+            recall: Some(recall.clone()),
+            ..voided
+        };
+        let j = state.judge(&recalled, &scan(3, 3), at(3));
+        assert_eq!(
+            j.verdict,
+            Verdict::Recalled {
+                reason: recall.reason,
+                advice: recall.advice,
+                recalled_at: at(2),
+                cleared_at: None,
+            }
+        );
+        assert_eq!(j.verdict.label(), "recalled");
+        assert_eq!(j.counted.unwrap().distinct, 3);
     }
 
     #[test]

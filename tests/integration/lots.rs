@@ -318,7 +318,7 @@ async fn a_photo_of_the_stamp_packs_it_and_sets_the_lot_and_the_buyer_never_sees
     let app = app().await;
     let shop = shop(&app).await;
     let stamped = lot(&shop.owner_a, shop.product_a, "MO-TEM", 10, None).await;
-    let codes = stamp_codes(&shop.owner_a, stamped, 3).await;
+    let codes = stamp_codes(&shop.owner_a, stamped, 4).await;
     let buyer = app.user("buyer@lots.vn").await;
     let (order, item) = accepted_order(
         &app,
@@ -385,7 +385,7 @@ async fn a_photo_of_the_stamp_packs_it_and_sets_the_lot_and_the_buyer_never_sees
         &shop.owner_a,
         &app.client(),
         shop.product_a,
-        1,
+        2,
         "FT-TEM-2",
     )
     .await;
@@ -428,7 +428,7 @@ async fn a_photo_of_the_stamp_packs_it_and_sets_the_lot_and_the_buyer_never_sees
         .owner_a
         .post(
             &format!("/api/v1/orders/{second}/ship"),
-            ship_body(json!([]), json!([codes[1], codes[2]])),
+            ship_body(json!([]), json!([codes[1], codes[2], codes[3]])),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");

@@ -287,8 +287,7 @@ pub async fn check(
                     );
                     continue;
                 }
-                if let Some((i, _)) = stamps_here.get(usize::try_from(item.quantity).unwrap_or(0))
-                {
+                if let Some((i, _)) = stamps_here.get(usize::try_from(item.quantity).unwrap_or(0)) {
                     errors.add(
                         &format!("stamp_codes[{i}]"),
                         FieldIssue::new(
@@ -585,7 +584,10 @@ mod tests {
     #[test]
     fn packing_refuses_bad_codes_by_index_and_counts_a_code_once() {
         let err = Packing::parse(&[], &["0123456789ABCDEF".into(), "nope".into()]).unwrap_err();
-        assert_eq!(err.field_errors().code_for("stamp_codes[1]"), Some("invalid_stamp_code"));
+        assert_eq!(
+            err.field_errors().code_for("stamp_codes[1]"),
+            Some("invalid_stamp_code")
+        );
         let packing = Packing::parse(
             &[],
             &["0123456789ABCDEF".into(), "0123-4567-89AB-CDEF".into()],

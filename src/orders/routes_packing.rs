@@ -81,18 +81,19 @@ async fn read_form(state: &AppState, request: Request) -> AppResult<ShipForm> {
         .is_some_and(|v| v.starts_with("multipart/form-data"));
     let mut form = ShipForm::default();
     if !multipart {
-        let PageForm(fields) = PageForm::<Vec<(String, String)>>::from_request(request, state).await?;
+        let PageForm(fields) =
+            PageForm::<Vec<(String, String)>>::from_request(request, state).await?;
         for (name, value) in fields {
             form.field(&name, value);
         }
         return Ok(form);
     }
     let max_bytes = state.photos.limits().max_bytes;
-    let mut multipart = Multipart::from_request(request, state)
-        .await
-        .map_err(|_| AppError::UnsupportedMediaType {
+    let mut multipart = Multipart::from_request(request, state).await.map_err(|_| {
+        AppError::UnsupportedMediaType {
             expected: "multipart/form-data",
-        })?;
+        }
+    })?;
     while let Some(field) = multipart.next_field().await.map_err(malformed)? {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "stamp_photos" {
@@ -205,10 +206,7 @@ fn form_fields(errors: FieldErrors, lines: &[LineLotRequest], sources: &[&str]) 
         } else {
             error.field.clone()
         };
-        out.add(
-            &field,
-            FieldIssue::new(error.code, error.message.clone()),
-        );
+        out.add(&field, FieldIssue::new(error.code, error.message.clone()));
     }
     out
 }
@@ -270,8 +268,8 @@ async fn ship_submit(
         Err(err) => {
             let (status, errors) = err.into_form_errors()?;
             let errors = form_fields(errors, &lines, &sources);
-            let mut page = cooperative_orders_for(&state, ctx, &user, order.cooperative_id, None)
-                .await?;
+            let mut page =
+                cooperative_orders_for(&state, ctx, &user, order.cooperative_id, None).await?;
             page.ship_errors = errors;
             page.ship_order = Some(id);
             render_with_status(status, &page)

@@ -613,7 +613,10 @@ pub(super) struct CooperativeOrdersPage {
 
 impl CooperativeOrdersPage {
     fn lots_of(&self, item_id: &i64) -> &[LotChoice] {
-        self.lots.get(item_id).map(Vec::as_slice).unwrap_or_default()
+        self.lots
+            .get(item_id)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     fn ship_errors_of(&self, order_id: &i64) -> &FieldErrors {

@@ -92,7 +92,11 @@ async fn nothing_written(app: &TestApp, order: i64, item: i64, lots: &[(i64, i64
     assert_eq!(item_row(app, item).await.batch_id, None);
     assert_eq!(app.count(order_item_stamps::Entity).await, 0);
     for (lot, shipped) in lots {
-        assert_eq!(batch_row(app, *lot).await.quantity_shipped, *shipped, "lot {lot}");
+        assert_eq!(
+            batch_row(app, *lot).await.quantity_shipped,
+            *shipped,
+            "lot {lot}"
+        );
     }
 }
 
@@ -138,17 +142,36 @@ async fn shipping_with_lines_records_the_lot_and_refuses_lots_that_are_not_the_l
     let untouched = [(own, 0), (other_size, 0), (rival, 0)];
 
     for (lines, field) in [
-        (json!([{"order_item_id": item, "batch_id": rival}]), "lines[0].batch_id"),
-        (json!([{"order_item_id": item, "batch_id": other_size}]), "lines[0].batch_id"),
-        (json!([{"order_item_id": item, "batch_id": 999_999}]), "lines[0].batch_id"),
-        (json!([{"order_item_id": item + 1000, "batch_id": own}]), "lines[0].order_item_id"),
+        (
+            json!([{"order_item_id": item, "batch_id": rival}]),
+            "lines[0].batch_id",
+        ),
+        (
+            json!([{"order_item_id": item, "batch_id": other_size}]),
+            "lines[0].batch_id",
+        ),
+        (
+            json!([{"order_item_id": item, "batch_id": 999_999}]),
+            "lines[0].batch_id",
+        ),
+        (
+            json!([{"order_item_id": item + 1000, "batch_id": own}]),
+            "lines[0].order_item_id",
+        ),
         (
             json!([{"order_item_id": item, "batch_id": own}, {"order_item_id": item, "batch_id": own}]),
             "lines[1].order_item_id",
         ),
     ] {
-        let (status, problem) = shop.owner_a.post(&path, ship_body(lines.clone(), json!([]))).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{lines}: {problem}");
+        let (status, problem) = shop
+            .owner_a
+            .post(&path, ship_body(lines.clone(), json!([])))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{lines}: {problem}"
+        );
         assert!(names_field(&problem, field), "{lines}: {problem}");
         nothing_written(&app, order, item, &untouched).await;
     }
@@ -157,7 +180,10 @@ async fn shipping_with_lines_records_the_lot_and_refuses_lots_that_are_not_the_l
         .owner_b
         .post(
             &path,
-            ship_body(json!([{"order_item_id": item, "batch_id": rival}]), json!([])),
+            ship_body(
+                json!([{"order_item_id": item, "batch_id": rival}]),
+                json!([]),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -186,7 +212,10 @@ async fn shipping_with_lines_records_the_lot_and_refuses_lots_that_are_not_the_l
         .page(&format!("/workspace/cooperatives/{}/orders", shop.coop_a))
         .await;
     assert!(desk.contains("MO-A1"), "{desk}");
-    let (status, page) = shop.owner_a.page(&format!("/workspace/batches/{own}")).await;
+    let (status, page) = shop
+        .owner_a
+        .page(&format!("/workspace/batches/{own}"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("id=\"lot-shipped\">3 chai<"), "{page}");
     assert!(page.contains("id=\"lot-remaining\">7 chai<"), "{page}");
@@ -219,14 +248,31 @@ async fn two_shipments_racing_for_a_lot_never_take_more_than_it_holds() {
     let app = app().await;
     let shop = shop(&app).await;
     let scarce = lot(&shop.owner_a, shop.product_a, "MO-SCARCE", 5, None).await;
-    let (first, first_item) =
-        accepted_order(&app, &shop.owner_a, &app.client(), shop.product_a, 3, "FT-RACE-1").await;
-    let (second, second_item) =
-        accepted_order(&app, &shop.owner_a, &app.client(), shop.product_a, 3, "FT-RACE-2").await;
+    let (first, first_item) = accepted_order(
+        &app,
+        &shop.owner_a,
+        &app.client(),
+        shop.product_a,
+        3,
+        "FT-RACE-1",
+    )
+    .await;
+    let (second, second_item) = accepted_order(
+        &app,
+        &shop.owner_a,
+        &app.client(),
+        shop.product_a,
+        3,
+        "FT-RACE-2",
+    )
+    .await;
     let ship = |order: i64, item: i64| {
         shop.owner_a.post_owned(
             format!("/api/v1/orders/{order}/ship"),
-            ship_body(json!([{"order_item_id": item, "batch_id": scarce}]), json!([])),
+            ship_body(
+                json!([{"order_item_id": item, "batch_id": scarce}]),
+                json!([]),
+            ),
         )
     };
     let ((status_a, body_a), (status_b, body_b)) =
@@ -275,9 +321,7 @@ async fn stamp_codes(owner: &User, batch: i64, count: i64) -> Vec<String> {
 async fn photo_of_stamp(owner: &User, code: &str) -> Vec<u8> {
     let response = owner
         .client
-        .get(owner.url(&format!(
-            "/api/v1/stamps/{code}/qr?format=png&size=300"
-        )))
+        .get(owner.url(&format!("/api/v1/stamps/{code}/qr?format=png&size=300")))
         .send()
         .await
         .unwrap();
@@ -337,7 +381,9 @@ async fn a_photo_of_the_stamp_packs_it_and_sets_the_lot_and_the_buyer_never_sees
         .await;
     assert!(desk.contains(&format!("name=\"lot_{item}\"")), "{desk}");
     assert!(
-        desk.contains(&format!("<option value=\"{stamped}\" selected>MO-TEM · 01/11/2026 · còn 10</option>")),
+        desk.contains(&format!(
+            "<option value=\"{stamped}\" selected>MO-TEM · 01/11/2026 · còn 10</option>"
+        )),
         "{desk}"
     );
     assert!(desk.contains("capture=\"environment\""));
@@ -375,7 +421,10 @@ async fn a_photo_of_the_stamp_packs_it_and_sets_the_lot_and_the_buyer_never_sees
     assert_eq!(order_row(&app, order).await.status, "shipped");
     assert_eq!(item_row(&app, item).await.batch_id, Some(stamped));
     assert_eq!(batch_row(&app, stamped).await.quantity_shipped, 2);
-    let packed = order_item_stamps::Entity::find().all(app.db()).await.unwrap();
+    let packed = order_item_stamps::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap();
     assert_eq!(packed.len(), 1);
     assert_eq!(packed[0].order_item_id, item);
 
@@ -445,7 +494,10 @@ async fn a_photo_of_the_stamp_packs_it_and_sets_the_lot_and_the_buyer_never_sees
     assert!(page.contains("MO-TEM"), "{page}");
     for code in &codes {
         for shown in [mine.to_string(), list.to_string(), page.clone()] {
-            assert!(!shown.contains(code.as_str()), "a stamp code reached the buyer");
+            assert!(
+                !shown.contains(code.as_str()),
+                "a stamp code reached the buyer"
+            );
             assert!(!shown.to_lowercase().contains(&code.to_lowercase()));
         }
     }
@@ -486,13 +538,19 @@ async fn nothing_ships_from_a_recalled_lot() {
         .owner_a
         .post(
             &path,
-            ship_body(json!([{"order_item_id": item, "batch_id": recalled}]), json!([])),
+            ship_body(
+                json!([{"order_item_id": item, "batch_id": recalled}]),
+                json!([]),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     assert_eq!(problem["code"], "lot_recalled");
     assert!(names_field(&problem, "lines[0].batch_id"), "{problem}");
-    let (status, problem) = shop.owner_a.post(&path, ship_body(json!([]), json!(codes))).await;
+    let (status, problem) = shop
+        .owner_a
+        .post(&path, ship_body(json!([]), json!(codes)))
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     assert_eq!(problem["code"], "lot_recalled");
     nothing_written(&app, order, item, &[(recalled, 0)]).await;
@@ -512,7 +570,10 @@ async fn nothing_ships_from_a_recalled_lot() {
         .owner_a
         .post(
             &path,
-            ship_body(json!([{"order_item_id": item, "batch_id": recalled}]), json!([])),
+            ship_body(
+                json!([{"order_item_id": item, "batch_id": recalled}]),
+                json!([]),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -158,7 +158,7 @@ async fn stamp_codes(state: &AppState, form: &ShipForm) -> AppResult<Vec<(String
     }
     let _receiving = state.photos.admit().await?;
     for (n, photo) in form.photos.iter().enumerate() {
-        let limits = state.photos.limits().clone();
+        let limits = *state.photos.limits();
         let photo = photo.clone();
         let read = tokio::task::spawn_blocking(move || {
             crate::media::processing::decode_gray(&photo, &limits).map(crate::qr::read_all)

@@ -123,7 +123,7 @@ pub async fn by_size(
         })
         .collect();
     // Best sellers first; a stable sort keeps each product's sizes in their order.
-    rows.sort_by(|a, b| b.goods_vnd.cmp(&a.goods_vnd));
+    rows.sort_by_key(|b| std::cmp::Reverse(b.goods_vnd));
     let units_sold = rows.iter().map(|r| r.units_sold).sum();
     let goods_vnd = rows.iter().map(|r| r.goods_vnd).sum();
     Ok(SalesBySize {

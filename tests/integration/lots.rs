@@ -175,6 +175,17 @@ async fn shipping_with_lines_records_the_lot_and_refuses_lots_that_are_not_the_l
         assert!(names_field(&problem, field), "{lines}: {problem}");
         nothing_written(&app, order, item, &untouched).await;
     }
+    // Another cooperative's stamp is not a stamp this parcel can carry.
+    let rival_code = stamp_codes(&shop.owner_b, rival, 1).await.remove(0);
+    let (status, problem) = shop
+        .owner_a
+        .post(&path, ship_body(json!([]), json!([rival_code])))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["errors"][0]["code"], "unknown_stamp", "{problem}");
+    assert!(names_field(&problem, "stamp_codes[0]"), "{problem}");
+    assert!(!problem.to_string().contains(&rival_code));
+    nothing_written(&app, order, item, &untouched).await;
     // Another cooperative cannot ship the order at all, even from its own lot.
     let (status, _) = shop
         .owner_b

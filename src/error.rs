@@ -5,6 +5,8 @@
 //! business of [`crate::http::error`], the one `IntoResponse` of this type. A 5xx body never
 //! says more than "internal error": the cause is logged with its chain.
 
+use std::borrow::Cow;
+
 use axum::http::StatusCode;
 use sea_orm::{DbErr, SqlErr};
 use serde::Serialize;
@@ -31,7 +33,9 @@ pub enum AppError {
     #[error("{message}")]
     Conflict {
         code: &'static str,
-        field: Option<&'static str>,
+        /// The field refused, when one is: a name, or one built at run time
+        /// (`lines[2].batch_id`).
+        field: Option<Cow<'static, str>>,
         message: String,
     },
     #[error("{message}")]
@@ -196,7 +200,17 @@ impl AppError {
     pub fn conflict(code: &'static str, field: &'static str, message: impl Into<String>) -> Self {
         Self::Conflict {
             code,
-            field: Some(field),
+            field: Some(Cow::Borrowed(field)),
+            message: message.into(),
+        }
+    }
+
+    /// A conflict on a field whose name is built at run time, such as the index of a list
+    /// item (`lines[2].batch_id`).
+    pub fn conflict_at(code: &'static str, field: String, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            field: Some(Cow::Owned(field)),
             message: message.into(),
         }
     }

@@ -1,7 +1,8 @@
-//! QR codes: encoding text to a module matrix, and rendering it as SVG or PNG.
+//! QR codes: encoding text to a module matrix, and rendering it as SVG or PNG; reading the
+//! codes in a picture ([`read_all`]).
 //!
 //! A leaf module, used by trace (stamp QR codes and label sheets) and orders (the VietQR
-//! transfer code). Segmenting is tuned for stamp URLs, whose path is upper case (see
+//! transfer code, the stamps read from photos of packed parcels). Segmenting is tuned for stamp URLs, whose path is upper case (see
 //! [`QrMatrix::encode`]), but any text encodes.
 
 use std::fmt::Write as _;
@@ -258,6 +259,48 @@ pub fn render_png(m: &QrMatrix, size_px: u32) -> Result<Vec<u8>, QrError> {
     let mut png = Vec::new();
     PngEncoder::new(&mut png).write_image(&pixels, side_u32, side_u32, ExtendedColorType::L8)?;
     Ok(png)
+}
+
+/// Longest side a photo is first read at: a phone photo (4,000 pixels and more) is read faster
+/// scaled down, and a stamp on it still has modules of several pixels.
+const READ_SIDE: u32 = 2_400;
+
+/// The texts of the QR codes found in a picture (a photo may show several stamps), each once.
+/// A large picture is read scaled down first, then at full size if nothing was found.
+pub fn read_all(picture: image::GrayImage) -> Vec<String> {
+    let (width, height) = picture.dimensions();
+    let longest = width.max(height);
+    if longest > READ_SIDE {
+        let scale = |side: u32| {
+            u32::try_from(u64::from(side) * u64::from(READ_SIDE) / u64::from(longest))
+                .unwrap_or(1)
+                .max(1)
+        };
+        let smaller = image::imageops::resize(
+            &picture,
+            scale(width),
+            scale(height),
+            image::imageops::FilterType::Triangle,
+        );
+        let found = read_grids(smaller);
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    read_grids(picture)
+}
+
+fn read_grids(picture: image::GrayImage) -> Vec<String> {
+    let mut prepared = rqrr::PreparedImage::prepare(picture);
+    let mut texts: Vec<String> = Vec::new();
+    for grid in prepared.detect_grids() {
+        if let Ok((_, text)) = grid.decode()
+            && !texts.contains(&text)
+        {
+            texts.push(text);
+        }
+    }
+    texts
 }
 
 #[cfg(test)]

@@ -139,6 +139,27 @@ impl ProcessedPhoto {
 
 /// Checks, decodes, orients and re-encodes an upload.
 pub fn process(bytes: &[u8], limits: &PhotoLimits) -> Result<ProcessedPhoto, Rejection> {
+    let upright = flatten_to_rgb(decode_upright(bytes, limits, MIN_SIDE)?);
+    Ok(ProcessedPhoto {
+        digest: digest(bytes),
+        variants: encode_variants(&upright),
+    })
+}
+
+/// An upload decoded within the same limits, upright, in grey levels laid on white: for
+/// reading the QR codes in a photo (of stamps on parcels), which is not stored. Any picture
+/// from 21 pixels a side (the smallest QR code) is read.
+pub fn decode_gray(bytes: &[u8], limits: &PhotoLimits) -> Result<image::GrayImage, Rejection> {
+    let upright = flatten_to_rgb(decode_upright(bytes, limits, 21)?);
+    Ok(DynamicImage::ImageRgb8(upright).into_luma8())
+}
+
+/// Checks the bytes and decodes them within the limits, turned upright.
+fn decode_upright(
+    bytes: &[u8],
+    limits: &PhotoLimits,
+    min_side: u32,
+) -> Result<DynamicImage, Rejection> {
     if bytes.is_empty() {
         return Err(Rejection::Empty);
     }
@@ -169,7 +190,7 @@ pub fn process(bytes: &[u8], limits: &PhotoLimits) -> Result<ProcessedPhoto, Rej
             max_pixels: limits.max_pixels,
         });
     }
-    if width < MIN_SIDE || height < MIN_SIDE {
+    if width < min_side || height < min_side {
         return Err(Rejection::TooSmall { width, height });
     }
     // A missing or unreadable EXIF block means "as stored".
@@ -178,12 +199,7 @@ pub fn process(bytes: &[u8], limits: &PhotoLimits) -> Result<ProcessedPhoto, Rej
         .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut picture = DynamicImage::from_decoder(decoder).map_err(|e| refusal(e, limits))?;
     picture.apply_orientation(orientation);
-    let upright = flatten_to_rgb(picture);
-
-    Ok(ProcessedPhoto {
-        digest: digest(bytes),
-        variants: encode_variants(&upright),
-    })
+    Ok(picture)
 }
 
 /// The format from the first bytes, refusing what we do not decode with a useful message.

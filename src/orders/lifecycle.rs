@@ -20,6 +20,7 @@ use sea_orm::{
     EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
+use super::packing::{self, Packing};
 use super::stock::release_stock;
 use super::{CancelledBy, OrderStatus, PaymentStatus};
 use crate::domain::{FieldIssue, bounded_text};
@@ -55,18 +56,18 @@ pub async fn transition(
         .await?
         .ok_or(AppError::NotFound)?;
     if moved != 1 {
-        return Err(AppError::conflict(
-            "invalid_transition",
-            "status",
-            format!(
-                "the order is {} and cannot become {}",
-                order.status,
-                to.as_str()
-            ),
-        ));
+        return Err(invalid_transition(&order.status, to));
     }
     record_event(db, order_id, to, actor, note).await?;
     Ok(order)
+}
+
+fn invalid_transition(status: &str, to: OrderStatus) -> AppError {
+    AppError::conflict(
+        "invalid_transition",
+        "status",
+        format!("the order is {status} and cannot become {}", to.as_str()),
+    )
 }
 
 /// Appends to an order's history.
@@ -162,14 +163,27 @@ impl Shipment {
     }
 }
 
-/// The cooperative hands an accepted order to a carrier.
+/// The cooperative hands an accepted order to a carrier, with what it packed: the lot of each
+/// line and the stamps on the parcel ([`super::packing`]), checked before anything is written
+/// and recorded in the transaction of the move, so a refusal leaves the order accepted and no
+/// lot or stamp touched.
 pub async fn ship(
     db: &DatabaseConnection,
     order_id: i64,
     shipment: Shipment,
+    packing: &Packing,
     actor: Actor,
 ) -> AppResult<orders::Model> {
     let txn = crate::db::begin_write(db).await?;
+    let current = orders::Entity::find_by_id(order_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    // Only an accepted order ships: say so before looking at what was packed.
+    if current.status != OrderStatus::Accepted.as_str() {
+        return Err(invalid_transition(&current.status, OrderStatus::Shipped));
+    }
+    let plan = packing::check(&txn, &current, packing).await?;
     let note = format!("{} {}", shipment.carrier, shipment.tracking_number);
     let update = plain_update()
         .col_expr(orders::Column::Carrier, Expr::value(shipment.carrier))
@@ -187,6 +201,7 @@ pub async fn ship(
         update,
     )
     .await?;
+    packing::apply(&txn, &plan).await?;
     txn.commit().await?;
     Ok(order)
 }

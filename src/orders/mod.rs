@@ -8,7 +8,8 @@
 //! ([`lifecycle::expire_due`]).
 //!
 //! Invariants: stock is never negative ([`stock`]); of two racing transitions of an order
-//! exactly one applies ([`lifecycle::transition`]).
+//! exactly one applies ([`lifecycle::transition`]); a lot never ships more than it holds
+//! ([`packing`]).
 //!
 //! Orders know nothing of money. The checkout's payment row is the reservation (reference,
 //! page token, expiry): it is created here and ended here while unpaid. Money received,
@@ -18,8 +19,10 @@
 pub mod cart;
 pub mod checkout;
 pub mod lifecycle;
+pub mod packing;
 pub mod queries;
 mod routes_api;
+mod routes_packing;
 mod routes_pages;
 mod routes_sales;
 mod routes_shipping;
@@ -36,6 +39,7 @@ pub fn api_routes() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
 /// pages.
 pub fn page_routes() -> axum::Router<crate::AppState> {
     routes_pages::page_routes()
+        .merge(routes_packing::routes())
         .merge(routes_shipping::routes())
         .merge(routes_sales::page_routes())
 }

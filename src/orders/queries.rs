@@ -11,7 +11,7 @@ use crate::accounts::CurrentUser;
 use crate::catalog::access;
 use crate::catalog::views::CooperativeRef;
 use crate::domain::token::hash_token;
-use crate::entities::{cooperatives, order_events, order_items, orders, payments};
+use crate::entities::{batches, cooperatives, order_events, order_items, orders, payments};
 use crate::error::{AppError, AppResult};
 use crate::reference::ReferenceData;
 
@@ -102,6 +102,19 @@ pub async fn views(
         .order_by_asc(order_items::Column::Id)
         .all(db)
         .await?;
+    let mut lot_ids: Vec<i64> = items.iter().filter_map(|i| i.batch_id).collect();
+    lot_ids.sort_unstable();
+    lot_ids.dedup();
+    let lot_codes: std::collections::HashMap<i64, String> = batches::Entity::find()
+        .select_only()
+        .column(batches::Column::Id)
+        .column(batches::Column::LotCode)
+        .filter(batches::Column::Id.is_in(lot_ids))
+        .into_tuple()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
     let events = order_events::Entity::find()
         .filter(order_events::Column::OrderId.is_in(ids))
         .order_by_asc(order_events::Column::Id)
@@ -159,6 +172,7 @@ pub async fn views(
                 &order_items,
                 &history,
                 reference,
+                &lot_codes,
             )
         })
         .collect())

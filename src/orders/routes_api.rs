@@ -15,6 +15,7 @@ use super::OrderStatus;
 use super::cart::{self, CartOwner, cart_cookie, cart_owner};
 use super::checkout::{self, CheckoutRequest};
 use super::lifecycle::{self, Actor, Shipment};
+use super::packing::{LineLotRequest, Packing};
 use super::queries::{self, OrderRole, cart_view, seller_order};
 use super::shipping::{self, RateTable};
 use super::views::{CartView, OrderView};
@@ -439,9 +440,19 @@ pub struct ShipRequest {
     #[serde(default)]
     pub carrier_name: String,
     pub tracking_number: String,
+    /// The lot (batch) each line was packed from; optional. A line named here takes its
+    /// units from that lot (409 `lot_exhausted` when the lot has fewer left, `lot_recalled`
+    /// when it is recalled). A line given neither a lot nor stamps records no lot.
+    pub lines: Vec<LineLotRequest>,
+    /// Codes of the stamps put on the parcel; optional. Each must be an active stamp of the
+    /// cooperative, of a line's product and size, not on another parcel already (409
+    /// `stamp_already_packed`); a line's stamps are all of one lot, which becomes the line's
+    /// lot, and number at most the line's units. Never shown to the buyer.
+    pub stamp_codes: Vec<String>,
 }
 
-/// The cooperative hands the order to a carrier.
+/// The cooperative hands the order to a carrier, optionally naming the lot of each line and
+/// the stamps on the parcel; all is checked first and recorded with the move, or nothing is.
 #[utoipa::path(post, path = "/orders/{id}/ship", tag = "workspace",
     params(("id" = i64, Path, description = "Order id")),
     request_body = ShipRequest,
@@ -455,10 +466,12 @@ async fn ship_order(
     seller_order(&state.db, &user, id).await?;
     let shipment =
         Shipment::parse_with_other(&body.carrier, &body.carrier_name, &body.tracking_number)?;
+    let packing = Packing::parse(&body.lines, &body.stamp_codes)?;
     let order = lifecycle::ship(
         &state.db,
         id,
         shipment,
+        &packing,
         Actor {
             user_id: Some(user.id),
         },

@@ -2,6 +2,8 @@
 //! Every page works without JavaScript; the payment page keeps itself up to date while unpaid
 //! (polling with JavaScript, a timed refresh without).
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
@@ -13,7 +15,8 @@ use serde::Deserialize;
 use super::OrderStatus;
 use super::cart::{self, CartOwner, cart_cookie, cart_owner};
 use super::checkout::{self, CheckoutRequest};
-use super::lifecycle::{self, Actor, Shipment};
+use super::lifecycle::{self, Actor};
+use super::packing::{self, LineNeed, LotChoice};
 use super::queries::{self, OrderRole, cart_view, seller_order};
 use super::views::{CartView, OrderView};
 use crate::AppState;
@@ -593,16 +596,46 @@ async fn order_complete(
 
 #[derive(Template)]
 #[template(path = "workspace/orders.html")]
-struct CooperativeOrdersPage {
+pub(super) struct CooperativeOrdersPage {
     ctx: PageContext,
     cooperative_id: i64,
     cooperative_name: String,
     balance_display: String,
     orders: Vec<OrderView>,
     error: Option<&'static str>,
+    /// The lots each line of an accepted order may be packed from, by order line.
+    lots: HashMap<i64, Vec<LotChoice>>,
+    /// The order whose ship form was refused, and why (beside its fields).
+    pub(super) ship_order: Option<i64>,
+    pub(super) ship_errors: FieldErrors,
+    no_errors: FieldErrors,
 }
 
-async fn cooperative_orders_for(
+impl CooperativeOrdersPage {
+    fn lots_of(&self, item_id: &i64) -> &[LotChoice] {
+        self.lots
+            .get(item_id)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    fn ship_errors_of(&self, order_id: &i64) -> &FieldErrors {
+        if self.ship_order == Some(*order_id) {
+            &self.ship_errors
+        } else {
+            &self.no_errors
+        }
+    }
+
+    /// "còn 12" / "12 left".
+    fn left_label(&self, remaining: &i64) -> String {
+        self.ctx
+            .t
+            .format("packing.left", &[("count", &remaining.to_string())])
+    }
+}
+
+pub(super) async fn cooperative_orders_for(
     state: &AppState,
     ctx: PageContext,
     user: &crate::accounts::CurrentUser,
@@ -611,14 +644,30 @@ async fn cooperative_orders_for(
 ) -> AppResult<CooperativeOrdersPage> {
     let membership = access::membership(&state.db, user, id).await?;
     let list = queries::of_cooperative(&state.db, id, None, 200).await?;
+    let orders = queries::views(&state.db, &state.reference, &list).await?;
+    let needs: Vec<LineNeed> = orders
+        .iter()
+        .filter(|o| o.status == OrderStatus::Accepted.as_str())
+        .flat_map(|o| &o.items)
+        .map(|i| LineNeed {
+            item_id: i.id,
+            product_id: i.product_id,
+            variant_id: i.variant_id,
+            quantity: i.quantity,
+        })
+        .collect();
     Ok(CooperativeOrdersPage {
         ctx,
         cooperative_id: id,
         cooperative_name: membership.cooperative.name,
         balance_display: Money::from_dong(reports::cooperative_balance(&state.db, id).await?)
             .to_string(),
-        orders: queries::views(&state.db, &state.reference, &list).await?,
+        lots: packing::lot_choices(&state.db, id, &needs).await?,
+        orders,
         error,
+        ship_order: None,
+        ship_errors: FieldErrors::default(),
+        no_errors: FieldErrors::default(),
     })
 }
 
@@ -635,10 +684,6 @@ async fn cooperative_orders_page(
 #[serde(default)]
 struct OrderActionForm {
     reason: String,
-    carrier: String,
-    /// The carrier's name when `carrier` is `other`.
-    carrier_name: String,
-    tracking_number: String,
 }
 
 async fn cooperative_order_action(
@@ -654,16 +699,6 @@ async fn cooperative_order_action(
     };
     let result = match action.as_str() {
         "accept" => lifecycle::accept(&state.db, id, actor).await.map(|_| ()),
-        "ship" => match Shipment::parse_with_other(
-            &form.carrier,
-            &form.carrier_name,
-            &form.tracking_number,
-        ) {
-            Ok(shipment) => lifecycle::ship(&state.db, id, shipment, actor)
-                .await
-                .map(|_| ()),
-            Err(err) => Err(err),
-        },
         "deliver" => lifecycle::deliver(&state.db, id, actor).await.map(|_| ()),
         "cancel" => cancel_as(&state, &user, id, &form.reason).await.map(|_| ()),
         _ => return Err(AppError::NoRoute),

@@ -1,6 +1,8 @@
 //! What the cart and order endpoints and pages show (a checkout's payment view is
 //! [`crate::payments::views`]).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -144,6 +146,11 @@ pub struct OrderItemView {
     pub unit_price_vnd: i64,
     pub quantity: i64,
     pub line_total_vnd: i64,
+    /// The lot (batch) the line was packed from, once shipped with one.
+    pub batch_id: Option<i64>,
+    /// That lot's code, as printed on its labels (public, as on the origin page). The stamps
+    /// packed on the parcel are never shown.
+    pub lot_code: Option<String>,
 }
 
 /// One step of an order's history.
@@ -202,6 +209,7 @@ impl OrderView {
         items: &[order_items::Model],
         history: &[order_events::Model],
         reference: &ReferenceData,
+        lot_codes: &HashMap<i64, String>,
     ) -> Self {
         Self {
             id: order.id,
@@ -241,6 +249,8 @@ impl OrderView {
                     unit_price_vnd: i.unit_price_vnd,
                     quantity: i.quantity,
                     line_total_vnd: i.line_total_vnd,
+                    batch_id: i.batch_id,
+                    lot_code: i.batch_id.and_then(|b| lot_codes.get(&b).cloned()),
                 })
                 .collect(),
             history: history

@@ -17,6 +17,7 @@ mod fake_reports;
 mod fake_sms;
 mod fake_stripe;
 mod fake_wallets;
+mod lots;
 mod messages;
 mod money;
 mod money_model;

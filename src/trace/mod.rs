@@ -20,6 +20,7 @@ pub mod fake_reports;
 pub mod flags;
 pub mod labels;
 pub mod origin;
+pub mod resolver;
 mod routes;
 pub mod scans;
 pub mod signing;

@@ -370,7 +370,20 @@ pub async fn follow_product_edit(
 }
 
 /// Writes the lowest and highest variant price on the product row.
+///
+/// The product row is locked before the prices are read (PostgreSQL; SQLite has one writer):
+/// two edits of two sizes of one product each changed their own variant row, and without the
+/// lock each would compute the range without the other's uncommitted price, and the second to
+/// commit would leave a stale "from" price. With it, the second waits for the first to commit,
+/// and its read (a new statement under READ COMMITTED) sees both prices. The variant rows were
+/// locked first, so the lock order holds.
 pub async fn refresh_prices(db: &impl ConnectionTrait, product_id: i64) -> AppResult<()> {
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        products::Entity::find_by_id(product_id)
+            .lock_exclusive()
+            .one(db)
+            .await?;
+    }
     let (min, max): (Option<i64>, Option<i64>) = product_variants::Entity::find()
         .select_only()
         .column_as(product_variants::Column::PriceVnd.min(), "min")

@@ -60,7 +60,10 @@ pub enum DigitalLinkError {
     /// The GTIN is not 8, 12, 13 or 14 digits with a valid check digit.
     Gtin(&'static str),
     /// A qualifier's value is empty, longer than 20 characters, or outside character set 82.
-    Value { ai: &'static str, problem: &'static str },
+    Value {
+        ai: &'static str,
+        problem: &'static str,
+    },
     /// A character that may not stand in a URI path segment, or a broken `%` escape.
     Encoding(&'static str),
 }
@@ -87,7 +90,11 @@ const QUALIFIERS: [&str; 3] = ["22", "10", "21"];
 const MAX_VALUE_LEN: usize = 20;
 
 /// Characters percent-encoded in a value: everything but RFC 3986's unreserved set.
-const VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Whether `c` is in GS1 character set 82.
 pub fn is_cset82(c: char) -> bool {
@@ -129,9 +136,13 @@ fn decode_segment(raw: &str) -> Result<String, DigitalLinkError> {
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit));
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit));
                 if hex.is_none() {
-                    return Err(DigitalLinkError::Encoding("a % not followed by two hex digits"));
+                    return Err(DigitalLinkError::Encoding(
+                        "a % not followed by two hex digits",
+                    ));
                 }
                 i += 3;
             }
@@ -169,7 +180,10 @@ impl DigitalLink {
     /// present, values percent-encoded.
     pub fn path(&self) -> String {
         let mut path = format!("/01/{}", self.gtin.as_gtin14());
-        for (ai, value) in QUALIFIERS.iter().zip([&self.variant, &self.lot, &self.serial]) {
+        for (ai, value) in QUALIFIERS
+            .iter()
+            .zip([&self.variant, &self.lot, &self.serial])
+        {
             if let Some(value) = value {
                 path.push('/');
                 path.push_str(ai);
@@ -320,7 +334,9 @@ mod tests {
 
     #[test]
     fn qualifiers_come_in_the_standard_order_once() {
-        let ok = DigitalLink::parse_path("/01/08934567890120/22/X/10/L/21/S").unwrap().0;
+        let ok = DigitalLink::parse_path("/01/08934567890120/22/X/10/L/21/S")
+            .unwrap()
+            .0;
         assert_eq!(ok.variant.as_deref(), Some("X"));
         assert!(DigitalLink::parse_path("/01/08934567890120/21/S").is_ok());
         for path in [
@@ -329,7 +345,10 @@ mod tests {
             "/01/08934567890120/10/L/10/M",
         ] {
             assert!(
-                matches!(DigitalLink::parse_path(path), Err(DigitalLinkError::OutOfOrder(_))),
+                matches!(
+                    DigitalLink::parse_path(path),
+                    Err(DigitalLinkError::OutOfOrder(_))
+                ),
                 "{path}"
             );
         }
@@ -355,7 +374,10 @@ mod tests {
         ));
         let short = DigitalLink::parse_uri("https://ocop.vn/01/8934567890120/10/L").unwrap();
         assert_eq!(short.link.gtin, gtin());
-        assert!(!short.canonical_path, "a GTIN-13 is padded in the canonical form");
+        assert!(
+            !short.canonical_path,
+            "a GTIN-13 is padded in the canonical form"
+        );
         let prefixed =
             DigitalLink::parse_uri("https://example.vn/ocop/01/08934567890120?linkType=all#x")
                 .unwrap();

@@ -8,8 +8,8 @@ use utoipa::IntoParams;
 
 use super::labels::{self, Label, SheetLayout};
 use super::stamps;
-use crate::entities::{batches, products};
 use crate::domain::{FieldIssue, Gtin};
+use crate::entities::{batches, products};
 use crate::error::{AppError, AppResult, FieldErrors};
 
 /// The tagline printed on every label.

@@ -220,7 +220,12 @@ fn pip(public_url: &str, item: &TradeItem) -> Option<Link> {
 
 /// The links of `/01/{gtin}`: the product page (also the default), its certificate and its
 /// origin section. Empty when the product is not on sale.
-pub fn links_of_item(public_url: &str, t: &Messages, item: &TradeItem, has_lots: bool) -> Vec<Link> {
+pub fn links_of_item(
+    public_url: &str,
+    t: &Messages,
+    item: &TradeItem,
+    has_lots: bool,
+) -> Vec<Link> {
     let Some(pip) = pip(public_url, item) else {
         return Vec::new();
     };

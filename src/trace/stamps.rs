@@ -365,7 +365,12 @@ pub fn qr_url(public_url: &str, stamp: &stamps::Model, lot: &str) -> String {
 /// `{BASE}/01/{GTIN14}/10/{LOT}/21/{CODE}`: the code itself is the serial, so the page shows
 /// the holder their code (see `verdict::LinkedStamp`). The base is upper-cased as in
 /// [`qr_url`], so that a QR code encodes the whole URL in alphanumeric mode.
-pub fn digital_link_url(public_url: &str, gtin: &crate::domain::Gtin, lot: &str, code: &str) -> String {
+pub fn digital_link_url(
+    public_url: &str,
+    gtin: &crate::domain::Gtin,
+    lot: &str,
+    code: &str,
+) -> String {
     crate::domain::DigitalLink {
         lot: Some(lot.to_owned()),
         serial: Some(code.to_owned()),
@@ -422,7 +427,12 @@ mod tests {
     #[test]
     fn digital_links_fit_a_label_until_the_public_url_is_very_long() {
         let gtin = crate::domain::Gtin::parse("8934567890120").unwrap();
-        let url = digital_link_url("https://ocop.example.vn/", &gtin, "MO-2025-11", "7KQ2M9XW4RTV8HJC");
+        let url = digital_link_url(
+            "https://ocop.example.vn/",
+            &gtin,
+            "MO-2025-11",
+            "7KQ2M9XW4RTV8HJC",
+        );
         assert_eq!(
             url,
             "HTTPS://OCOP.EXAMPLE.VN/01/08934567890120/10/MO-2025-11/21/7KQ2M9XW4RTV8HJC"
@@ -436,7 +446,10 @@ mod tests {
         let long = digital_link_url(&long_base, &gtin, "MO-2025-11", "7KQ2M9XW4RTV8HJC");
         let err = check_label_qr(&long).unwrap_err();
         assert_eq!(err.status(), axum::http::StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(err.field_errors().code_for("digital_link"), Some("digital_link_too_long"));
+        assert_eq!(
+            err.field_errors().code_for("digital_link"),
+            Some("digital_link_too_long")
+        );
     }
 
     #[test]

@@ -122,13 +122,13 @@ async fn linkset_of(client: &reqwest::Client, app: &TestApp, url: &str) -> Value
     linkset_of_gtin(client, app, url, GTIN).await
 }
 
-async fn linkset_of_gtin(
-    client: &reqwest::Client,
-    app: &TestApp,
-    url: &str,
-    gtin: &str,
-) -> Value {
-    let response = client.get(url).header(ACCEPT, LINKSET).send().await.unwrap();
+async fn linkset_of_gtin(client: &reqwest::Client, app: &TestApp, url: &str, gtin: &str) -> Value {
+    let response = client
+        .get(url)
+        .header(ACCEPT, LINKSET)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK, "{url}");
     assert_eq!(response.headers()[CONTENT_TYPE], LINKSET);
     let document: Value = response.json().await.unwrap();
@@ -144,8 +144,14 @@ async fn linkset_of_gtin(
             .strip_prefix("https://gs1.org/voc/")
             .unwrap_or_else(|| panic!("{key} is not a GS1 link type"));
         assert!(
-            ["pip", "traceability", "certificationInfo", "recallStatus", "defaultLink"]
-                .contains(&name),
+            [
+                "pip",
+                "traceability",
+                "certificationInfo",
+                "recallStatus",
+                "defaultLink"
+            ]
+            .contains(&name),
             "{key}"
         );
         let targets = targets.as_array().unwrap();
@@ -292,7 +298,10 @@ async fn a_size_link_chooses_its_size_and_names_the_verified_certificate() {
     let item = r.app.url("/01/08934567890137");
     let context = linkset_of_gtin(&phone, &r.app, &item, "08934567890137").await;
     assert!(hrefs(&context, "certificationInfo").is_empty());
-    assert!(hrefs(&context, "traceability").is_empty(), "no lot of this size");
+    assert!(
+        hrefs(&context, "traceability").is_empty(),
+        "no lot of this size"
+    );
     let (status, cert) = r
         .owner
         .post(
@@ -303,7 +312,10 @@ async fn a_size_link_chooses_its_size_and_names_the_verified_certificate() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{cert}");
     let context = linkset_of_gtin(&phone, &r.app, &item, "08934567890137").await;
-    assert!(hrefs(&context, "certificationInfo").is_empty(), "not verified yet");
+    assert!(
+        hrefs(&context, "certificationInfo").is_empty(),
+        "not verified yet"
+    );
     let (status, _) = r
         .admin
         .post(
@@ -328,34 +340,50 @@ async fn linksets_of_the_three_forms_name_the_pages_that_exist() {
     let item = r.app.url(&format!("/01/{GTIN}"));
     let lot = r.app.url(&format!("/01/{GTIN}/10/{LOT}"));
     let stamp = r.app.url(&format!("/01/{GTIN}/10/{LOT}/21/2"));
-    let product_page = |suffix: &str| {
-        format!(
-            "{}{suffix}",
-            hrefs_prefix(&r.app, &r.slug)
-        )
-    };
+    let product_page = |suffix: &str| format!("{}{suffix}", hrefs_prefix(&r.app, &r.slug));
 
     let context = linkset_of(&phone, &r.app, &item).await;
     assert_eq!(hrefs(&context, "pip").len(), 1);
     assert!(hrefs(&context, "pip")[0].starts_with(&product_page("")));
     assert_eq!(hrefs(&context, "defaultLink"), hrefs(&context, "pip"));
     assert!(hrefs(&context, "traceability")[0].ends_with("#origin"));
-    assert!(hrefs(&context, "certificationInfo").is_empty(), "no OCOP certificate");
-    assert!(hrefs(&context, "recallStatus").is_empty(), "a recall is of a lot");
+    assert!(
+        hrefs(&context, "certificationInfo").is_empty(),
+        "no OCOP certificate"
+    );
+    assert!(
+        hrefs(&context, "recallStatus").is_empty(),
+        "a recall is of a lot"
+    );
 
     let context = linkset_of(&phone, &r.app, &lot).await;
     assert_eq!(hrefs(&context, "defaultLink"), vec![lot.clone()]);
-    assert_eq!(hrefs(&context, "traceability"), vec![format!("{lot}#trace")]);
-    assert_eq!(hrefs(&context, "certificationInfo"), vec![format!("{lot}#certifications")]);
-    assert_eq!(hrefs(&context, "recallStatus"), vec![format!("{lot}#recall")]);
+    assert_eq!(
+        hrefs(&context, "traceability"),
+        vec![format!("{lot}#trace")]
+    );
+    assert_eq!(
+        hrefs(&context, "certificationInfo"),
+        vec![format!("{lot}#certifications")]
+    );
+    assert_eq!(
+        hrefs(&context, "recallStatus"),
+        vec![format!("{lot}#recall")]
+    );
     assert!(hrefs(&context, "pip")[0].starts_with(&product_page("")));
 
     let context = linkset_of(&phone, &r.app, &stamp).await;
     assert_eq!(hrefs(&context, "defaultLink"), vec![stamp.clone()]);
-    assert_eq!(hrefs(&context, "recallStatus"), vec![format!("{lot}#recall")]);
+    assert_eq!(
+        hrefs(&context, "recallStatus"),
+        vec![format!("{lot}#recall")]
+    );
     let text = context.to_string();
     for code in &r.codes {
-        assert!(!text.contains(code.as_str()), "a numbered link names no code");
+        assert!(
+            !text.contains(code.as_str()),
+            "a numbered link names no code"
+        );
     }
     // The form with the code: the holder's own address, nothing more.
     let with_code = r.app.url(&format!("/01/{GTIN}/10/{LOT}/21/{}", r.codes[1]));
@@ -372,7 +400,10 @@ async fn linksets_of_the_three_forms_name_the_pages_that_exist() {
     // A link type redirects to its link; one the item does not have, to the default link.
     let response = get(&phone, &format!("{lot}?linkType=gs1:recallStatus")).await;
     assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
-    assert_eq!(response.headers()[LOCATION], format!("{lot}#recall").as_str());
+    assert_eq!(
+        response.headers()[LOCATION],
+        format!("{lot}#recall").as_str()
+    );
     let response = get(&phone, &format!("{stamp}?linkType=https://gs1.org/voc/pip")).await;
     assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
     assert!(
@@ -448,7 +479,10 @@ async fn an_unowned_or_pending_gtin_names_nothing() {
 async fn the_lot_page_shows_the_origin_counts_no_scan_and_shows_no_code() {
     let r = resolver(4).await;
     let lot = r.app.url(&format!("/01/{GTIN}/10/{LOT}"));
-    for (i, address) in ["100.64.3.9", "100.65.3.9", "100.66.3.9"].iter().enumerate() {
+    for (i, address) in ["100.64.3.9", "100.65.3.9", "100.66.3.9"]
+        .iter()
+        .enumerate()
+    {
         let phone = phone(address);
         let response = get(&phone, &lot).await;
         assert_eq!(response.status(), StatusCode::OK);
@@ -465,20 +499,36 @@ async fn the_lot_page_shows_the_origin_counts_no_scan_and_shows_no_code() {
         }
         // Its linkset and its links neither.
         let context = linkset_of(&phone, &r.app, &lot).await;
-        assert!(r.codes.iter().all(|c| !context.to_string().contains(c.as_str())));
+        assert!(
+            r.codes
+                .iter()
+                .all(|c| !context.to_string().contains(c.as_str()))
+        );
         get(&phone, &format!("{lot}?linkType=gs1:traceability")).await;
     }
     // A lower-case lot is the same lot, at its canonical address.
-    let response = get(&phone("100.67.3.9"), &r.app.url(&format!("/01/{GTIN}/10/mo-2025-11"))).await;
+    let response = get(
+        &phone("100.67.3.9"),
+        &r.app.url(&format!("/01/{GTIN}/10/mo-2025-11")),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT);
     assert_eq!(
         response.headers()[LOCATION],
         format!("/01/{GTIN}/10/{LOT}").as_str()
     );
-    assert_eq!(scans_recorded(&r.app).await, (0, 0), "no scan recorded or counted");
+    assert_eq!(
+        scans_recorded(&r.app).await,
+        (0, 0),
+        "no scan recorded or counted"
+    );
     // A stamp scan still counts, so the check above could fail.
     let (status, _) = {
-        let response = get(&phone("100.68.3.9"), &r.app.url(&format!("/01/{GTIN}/10/{LOT}/21/1"))).await;
+        let response = get(
+            &phone("100.68.3.9"),
+            &r.app.url(&format!("/01/{GTIN}/10/{LOT}/21/1")),
+        )
+        .await;
         (response.status(), response.text().await.unwrap())
     };
     assert_eq!(status, StatusCode::OK);
@@ -641,10 +691,15 @@ async fn a_digital_link_sheet_needs_a_gtin_of_the_size() {
         .await;
     let batch = batch["id"].as_i64().unwrap();
     owner
-        .post(&format!("/api/v1/batches/{batch}/stamps"), json!({"count": 2}))
+        .post(
+            &format!("/api/v1/batches/{batch}/stamps"),
+            json!({"count": 2}),
+        )
         .await;
     let (status, problem) = owner
-        .get(&format!("/api/v1/batches/{batch}/labels.pdf?digital_link=true"))
+        .get(&format!(
+            "/api/v1/batches/{batch}/labels.pdf?digital_link=true"
+        ))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(problem["errors"][0]["field"], "digital_link", "{problem}");
@@ -663,7 +718,17 @@ fn rasterise_first_page(pdf: &[u8], dpi: u32) -> Option<image::GrayImage> {
     std::fs::write(&input, pdf).unwrap();
     let output = dir.path().join("page");
     let run = std::process::Command::new("pdftoppm")
-        .args(["-r", &dpi.to_string(), "-gray", "-png", "-f", "1", "-l", "1", "-singlefile"])
+        .args([
+            "-r",
+            &dpi.to_string(),
+            "-gray",
+            "-png",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-singlefile",
+        ])
         .arg(&input)
         .arg(&output)
         .status();

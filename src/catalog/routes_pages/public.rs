@@ -173,9 +173,12 @@ impl ProductPage {
     /// Whether the size `id` is the one chosen when the page opens: the size asked for when it
     /// is in stock, else the first size in stock.
     fn is_picked(&self, id: &i64) -> bool {
-        let asked = self
-            .chosen_variant
-            .filter(|c| self.product.variants.iter().any(|v| v.id == *c && v.stock_quantity > 0));
+        let asked = self.chosen_variant.filter(|c| {
+            self.product
+                .variants
+                .iter()
+                .any(|v| v.id == *c && v.stock_quantity > 0)
+        });
         match asked {
             Some(chosen) => chosen == *id,
             None => self.product.is_first_pick(id),

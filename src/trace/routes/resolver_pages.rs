@@ -59,15 +59,22 @@ pub(super) async fn resolve_item(
     Query(params): Query<ResolverParams>,
 ) -> Response {
     let json = negotiate::wants_json(&headers);
-    let answer = resolver::negotiate(negotiate::wants_linkset(&headers), params.link_type.as_deref());
+    let answer = resolver::negotiate(
+        negotiate::wants_linkset(&headers),
+        params.link_type.as_deref(),
+    );
     let result = async {
         let gtin = Gtin::parse_exact(&gtin).map_err(|_| AppError::NotFound)?;
-        if let Some(redirect) = negotiate::canonical_redirect(&ctx.path, &resolver::item_path(&gtin)) {
+        if let Some(redirect) =
+            negotiate::canonical_redirect(&ctx.path, &resolver::item_path(&gtin))
+        {
             return Ok(redirect);
         }
         state.limits.check_scan(client).await?;
         state.changes.catch_up().await;
-        let item = resolver::trade_item(&state.db, &gtin).await?.ok_or(AppError::NotFound)?;
+        let item = resolver::trade_item(&state.db, &gtin)
+            .await?
+            .ok_or(AppError::NotFound)?;
         let has_lots = resolver::has_lots(&state.db, &item).await?;
         let links = resolver::links_of_item(&state.config.public_url, ctx.t, &item, has_lots);
         let anchor = resolver::absolute(&state.config.public_url, &resolver::item_path(&gtin));
@@ -87,7 +94,10 @@ pub(super) async fn resolve_lot(
     Query(params): Query<ResolverParams>,
 ) -> Response {
     let json = negotiate::wants_json(&headers);
-    let answer = resolver::negotiate(negotiate::wants_linkset(&headers), params.link_type.as_deref());
+    let answer = resolver::negotiate(
+        negotiate::wants_linkset(&headers),
+        params.link_type.as_deref(),
+    );
     let result = async {
         let (Ok(gtin), Ok(lot)) = (Gtin::parse_exact(&gtin), LotCode::parse(&lot)) else {
             return Err(AppError::NotFound);
@@ -103,7 +113,8 @@ pub(super) async fn resolve_lot(
                 .await?
                 .ok_or(AppError::NotFound)?;
         let anchor = resolver::absolute(&state.config.public_url, &canonical);
-        let links = resolver::links_of_lot(&state.config.public_url, ctx.t, &item, &origin, &anchor);
+        let links =
+            resolver::links_of_lot(&state.config.public_url, ctx.t, &item, &origin, &anchor);
         let page = match answer {
             Answer::Page => Some(LotPage {
                 product_href: item.public.then(|| resolver::product_path(&item)),

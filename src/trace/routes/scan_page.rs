@@ -19,9 +19,9 @@ use crate::http::negotiate;
 use crate::http::page::{PageContext, render_with_status};
 use crate::http::skeleton;
 use crate::trace::fake_reports::{self, FakeReportForm};
+use crate::trace::resolver::{self, Answer};
 use crate::trace::scans::{ScanInput, Verdict};
 use crate::trace::signing::SignedParts;
-use crate::trace::resolver::{self, Answer};
 use crate::trace::verdict::{self, PageClient};
 
 pub const CLIENT_COOKIE: &str = "ocop_client";
@@ -272,9 +272,11 @@ pub(super) async fn scan_digital_link(
     );
     // The canonical address of the link (14-digit GTIN, the lot as stored), when it is one.
     let canonical = match (Gtin::parse_exact(&gtin), LotCode::parse(&lot)) {
-        (Ok(g), Ok(l)) if crate::domain::DigitalLink::check_serial(&serial) => {
-            Some((g.clone(), l.clone(), resolver::stamp_path(&g, l.as_str(), &serial)))
-        }
+        (Ok(g), Ok(l)) if crate::domain::DigitalLink::check_serial(&serial) => Some((
+            g.clone(),
+            l.clone(),
+            resolver::stamp_path(&g, l.as_str(), &serial),
+        )),
         _ => None,
     };
     if let Some((_, _, path)) = &canonical
@@ -283,9 +285,11 @@ pub(super) async fn scan_digital_link(
         return Ok(redirect);
     }
     if answer != Answer::Page {
-        return Ok(stamp_links(&state, &ctx, client, answer, canonical, &serial)
-            .await
-            .unwrap_or_else(|err| negotiate::error(err, json)));
+        return Ok(
+            stamp_links(&state, &ctx, client, answer, canonical, &serial)
+                .await
+                .unwrap_or_else(|err| negotiate::error(err, json)),
+        );
     }
     let linkset_href = canonical.as_ref().map(|(_, _, path)| {
         format!(

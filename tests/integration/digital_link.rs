@@ -609,6 +609,15 @@ async fn a_digital_link_label_roll_decodes_back_to_its_urls() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[CONTENT_TYPE], "application/pdf");
+    // The batch page offers it for each roll, since the size has a GTIN.
+    let (_, html) = r
+        .owner
+        .page(&format!("/workspace/batches/{}", r.batch))
+        .await;
+    assert!(html.contains(&format!(
+        "/workspace/batches/{}/labels.pdf?roll=1&amp;digital_link=true",
+        r.batch
+    )));
     let pdf = response.bytes().await.unwrap();
     let base = r.app.url("").to_uppercase();
     let mut expected: Vec<String> = r
@@ -708,6 +717,12 @@ async fn a_digital_link_sheet_needs_a_gtin_of_the_size() {
         .get(&format!("/api/v1/batches/{batch}/labels.pdf"))
         .await;
     assert_eq!(status, StatusCode::OK, "the plain form needs no GTIN");
+    let (_, html) = owner.page(&format!("/workspace/batches/{batch}")).await;
+    assert!(html.contains("labels.pdf?roll=1"));
+    assert!(
+        !html.contains("digital_link=true"),
+        "no Digital Link without a GTIN"
+    );
 }
 
 /// Rasterises the first page of `pdf` with poppler's `pdftoppm`, in gray; `None` when it is

@@ -27,6 +27,15 @@ impl Gtin {
         Ok(Self(gtin14))
     }
 
+    /// Parses a GTIN as it stands in a URI: only its 8, 12, 13 or 14 digits, nothing around
+    /// them. Answers the code of what is wrong.
+    pub fn parse_exact(input: &str) -> Result<Self, &'static str> {
+        if !input.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("invalid_gtin_length");
+        }
+        Self::parse(input).map_err(|issue| issue.code)
+    }
+
     /// The 14-digit form used in GS1 Digital Link URIs.
     pub fn as_gtin14(&self) -> &str {
         &self.0

@@ -3,6 +3,7 @@
 //! names what is wrong in a stable, translatable code.
 
 mod carrier;
+mod digital_link;
 mod gtin;
 mod money;
 mod phone;
@@ -13,6 +14,7 @@ mod text;
 pub mod token;
 
 pub use carrier::{Carrier, tracking_link};
+pub use digital_link::{DigitalLink, DigitalLinkError, ParsedUri};
 pub use gtin::Gtin;
 pub use money::Money;
 pub use phone::Phone;

@@ -5,6 +5,7 @@ pub mod client;
 pub mod error;
 pub mod extract;
 pub mod middleware;
+pub mod negotiate;
 pub mod openapi;
 pub mod page;
 pub mod rate_limit;

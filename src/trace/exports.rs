@@ -8,8 +8,9 @@ use utoipa::IntoParams;
 
 use super::labels::{self, Label, SheetLayout};
 use super::stamps;
+use crate::domain::{FieldIssue, Gtin};
 use crate::entities::{batches, products};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, FieldErrors};
 
 /// The tagline printed on every label.
 const TAGLINE: &str = "Quét để xác thực nguồn gốc";
@@ -28,6 +29,11 @@ pub struct LabelParams {
     margin_left_mm: Option<f32>,
     gap_x_mm: Option<f32>,
     gap_y_mm: Option<f32>,
+    /// Print each stamp's GS1 Digital Link (`{PUBLIC_URL}/01/{GTIN14}/10/{LOT}/21/{CODE}`)
+    /// instead of its short address; the batch's size must have a GTIN (422 `no_gtin`), and
+    /// the link must fit a QR code of version 10 at level M (422 `digital_link_too_long`).
+    #[serde(default)]
+    digital_link: bool,
 }
 
 impl LabelParams {
@@ -70,10 +76,12 @@ pub async fn label_sheet(
     let stars = crate::catalog::views::OcopBadge::of(product, crate::clock::today_in_vietnam())
         .map(|b| u8::try_from(b.stars).unwrap_or(3));
     let name = crate::catalog::variants::label_name(db, product, batch.variant_id).await?;
+    let urls = print_urls(db, public_url, batch, product, &rows, params.digital_link).await?;
     let labels: Vec<Label> = rows
         .iter()
-        .map(|s| Label {
-            url: stamps::qr_url(public_url, s, &batch.lot_code),
+        .zip(urls)
+        .map(|(s, url)| Label {
+            url,
             short_name: name.clone(),
             lot: batch.lot_code.clone(),
             serial: u64::try_from(s.serial).unwrap_or(0),
@@ -91,6 +99,9 @@ pub async fn label_sheet(
 #[into_params(parameter_in = Query)]
 pub struct CsvParams {
     roll: Option<i32>,
+    /// The GS1 Digital Link form of each stamp's address, as on label sheets.
+    #[serde(default)]
+    digital_link: bool,
 }
 
 /// The print-shop CSV of a batch's active stamps (of one roll if asked).
@@ -104,8 +115,9 @@ pub async fn stamps_csv(
     crate::catalog::access::require_verified_id(db, batch.cooperative_id).await?;
     let rows = stamps::all_active_of_batch(db, batch.id, params.roll).await?;
     let name = crate::catalog::variants::label_name(db, product, batch.variant_id).await?;
+    let urls = print_urls(db, public_url, batch, product, &rows, params.digital_link).await?;
     let mut csv = String::from("serial,code,lot,roll,product,qr_url\r\n");
-    for s in &rows {
+    for (s, url) in rows.iter().zip(urls) {
         csv.push_str(&format!(
             "{},{},{},{},{},{}\r\n",
             s.serial,
@@ -113,10 +125,49 @@ pub async fn stamps_csv(
             batch.lot_code,
             s.roll,
             csv_field(&name),
-            stamps::qr_url(public_url, s, &batch.lot_code)
+            url
         ));
     }
     Ok(csv)
+}
+
+/// The address each stamp's QR code encodes: its short (or signed) URL, or, with
+/// `digital_link`, its GS1 Digital Link through the GTIN of the batch's size. Every link of a
+/// roll has the same length and characters, so the first one tells whether all fit a label.
+async fn print_urls(
+    db: &impl ConnectionTrait,
+    public_url: &str,
+    batch: &batches::Model,
+    product: &products::Model,
+    rows: &[crate::entities::stamps::Model],
+    digital_link: bool,
+) -> AppResult<Vec<String>> {
+    if !digital_link {
+        return Ok(rows
+            .iter()
+            .map(|s| stamps::qr_url(public_url, s, &batch.lot_code))
+            .collect());
+    }
+    let gtin = crate::catalog::variants::gtin_of_variant(db, product, batch.variant_id)
+        .await?
+        .and_then(|g| Gtin::parse(&g).ok())
+        .ok_or_else(|| {
+            FieldErrors::single(
+                "digital_link",
+                FieldIssue::new(
+                    "no_gtin",
+                    "the batch's size has no GTIN of its own: a Digital Link needs one",
+                ),
+            )
+        })?;
+    let urls: Vec<String> = rows
+        .iter()
+        .map(|s| stamps::digital_link_url(public_url, &gtin, &batch.lot_code, &s.code))
+        .collect();
+    if let Some(first) = urls.first() {
+        stamps::check_label_qr(first)?;
+    }
+    Ok(urls)
 }
 
 /// Quotes a CSV field, and defuses spreadsheet formulas.

@@ -5,7 +5,8 @@
 //! - `{PUBLIC_URL}/s/{CODE}` (also `/S/{CODE}`, so the QR can use its compact upper-case mode);
 //! - `{PUBLIC_URL}/s/{CODE}/{LOT}/{SERIAL}/{SIGNATURE}` for stamps signed for offline checks;
 //! - `{PUBLIC_URL}/01/{GTIN14}/10/{LOT}/21/{SERIAL}`, the GS1 Digital Link form, when the
-//!   product has a GTIN.
+//!   size has a GTIN; [`resolver`] answers its shorter forms (`/01/{GTIN14}`, the product, and
+//!   `/01/{GTIN14}/10/{LOT}`, the lot) and the linksets of all three.
 //!
 //! A scan goes through [`verdict`]: the stamp its URL names, who is scanning, and the judgement
 //! by [`scans`] (per-stamp state, then the batch writer) with the stamp and origin from the
@@ -21,6 +22,7 @@ pub mod flags;
 pub mod labels;
 pub mod origin;
 pub mod recalls;
+pub mod resolver;
 mod routes;
 pub mod scans;
 pub mod signing;

@@ -361,6 +361,48 @@ pub fn qr_url(public_url: &str, stamp: &stamps::Model, lot: &str) -> String {
     }
 }
 
+/// The GS1 Digital Link form of a stamp's URL for printing,
+/// `{BASE}/01/{GTIN14}/10/{LOT}/21/{CODE}`: the code itself is the serial, so the page shows
+/// the holder their code (see `verdict::LinkedStamp`). The base is upper-cased as in
+/// [`qr_url`], so that a QR code encodes the whole URL in alphanumeric mode.
+pub fn digital_link_url(
+    public_url: &str,
+    gtin: &crate::domain::Gtin,
+    lot: &str,
+    code: &str,
+) -> String {
+    crate::domain::DigitalLink {
+        lot: Some(lot.to_owned()),
+        serial: Some(code.to_owned()),
+        ..crate::domain::DigitalLink::new(gtin.clone())
+    }
+    .uri(&qr_base(public_url))
+}
+
+/// Largest QR version a printed stamp may need: 57 × 57 modules, which small labels still
+/// print sharply enough for any phone.
+pub const MAX_LABEL_QR_VERSION: i16 = 10;
+
+/// Checks that `url` fits a label's QR code (level M, version 10 at most): 422
+/// `digital_link_too_long` otherwise (a very long public URL).
+pub fn check_label_qr(url: &str) -> AppResult<()> {
+    let fits = crate::qr::QrMatrix::encode(url, crate::qr::EcLevel::M)
+        .is_ok_and(|m| m.version() <= MAX_LABEL_QR_VERSION);
+    if fits {
+        Ok(())
+    } else {
+        Err(FieldErrors::single(
+            "digital_link",
+            FieldIssue::new(
+                "digital_link_too_long",
+                format!(
+                    "the Digital Link {url} needs a QR code larger than version {MAX_LABEL_QR_VERSION} at level M; print the short form"
+                ),
+            ),
+        ))
+    }
+}
+
 /// The ordinary link to a stamp's origin page.
 pub fn link_url(public_url: &str, code: &str) -> String {
     format!("{}/s/{code}", public_url.trim_end_matches('/'))
@@ -379,6 +421,34 @@ mod tests {
         assert_eq!(
             qr_base("https://example.vn/ocop"),
             "https://example.vn/ocop"
+        );
+    }
+
+    #[test]
+    fn digital_links_fit_a_label_until_the_public_url_is_very_long() {
+        let gtin = crate::domain::Gtin::parse("8934567890120").unwrap();
+        let url = digital_link_url(
+            "https://ocop.example.vn/",
+            &gtin,
+            "MO-2025-11",
+            "7KQ2M9XW4RTV8HJC",
+        );
+        assert_eq!(
+            url,
+            "HTTPS://OCOP.EXAMPLE.VN/01/08934567890120/10/MO-2025-11/21/7KQ2M9XW4RTV8HJC"
+        );
+        assert!(check_label_qr(&url).is_ok());
+        let version = crate::qr::QrMatrix::encode(&url, crate::qr::EcLevel::M)
+            .unwrap()
+            .version();
+        assert!(version <= 5, "version {version}");
+        let long_base = format!("https://example.vn/{}", "duong-dan-rat-dai/".repeat(12));
+        let long = digital_link_url(&long_base, &gtin, "MO-2025-11", "7KQ2M9XW4RTV8HJC");
+        let err = check_label_qr(&long).unwrap_err();
+        assert_eq!(err.status(), axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            err.field_errors().code_for("digital_link"),
+            Some("digital_link_too_long")
         );
     }
 

@@ -13,6 +13,7 @@ mod checkout;
 mod cluster;
 mod dashboard;
 mod demo_photos;
+mod digital_link;
 mod fake_reports;
 mod fake_sms;
 mod fake_stripe;

@@ -161,6 +161,8 @@ async fn product_list(
 struct ProductPage {
     ctx: PageContext,
     product: ProductDetail,
+    /// The size asked for (`?variant=`, as a GS1 Digital Link of a size's GTIN sends it).
+    chosen_variant: Option<i64>,
     /// The product's recent batches, from the scan page's origin data (no stamp codes).
     origins: Vec<std::sync::Arc<crate::trace::origin::OriginView>>,
     reviews: crate::reviews::ReviewPage,
@@ -182,9 +184,28 @@ impl ProductPage {
     }
 }
 
+impl ProductPage {
+    /// Whether the size `id` is the one chosen when the page opens: the size asked for when it
+    /// is in stock, else the first size in stock.
+    fn is_picked(&self, id: &i64) -> bool {
+        let asked = self.chosen_variant.filter(|c| {
+            self.product
+                .variants
+                .iter()
+                .any(|v| v.id == *c && v.stock_quantity > 0)
+        });
+        match asked {
+            Some(chosen) => chosen == *id,
+            None => self.product.is_first_pick(id),
+        }
+    }
+}
+
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
 struct ProductPageQuery {
+    /// The size to choose, if it is in stock.
+    variant: Option<i64>,
     reported: Option<String>,
     answered: Option<String>,
     hidden: Option<String>,
@@ -227,6 +248,7 @@ async fn product_page(
     render(&ProductPage {
         ctx,
         product,
+        chosen_variant: query.variant,
         origins,
         reviews,
         can_answer,

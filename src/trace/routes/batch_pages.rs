@@ -107,6 +107,8 @@ struct BatchPage {
     place: String,
     events: Vec<EventView>,
     rolls: Vec<RollSummary>,
+    /// The batch's size has a GTIN: its rolls can print the GS1 Digital Link form.
+    digital_link: bool,
     sample_links: Vec<(i64, String)>,
     event_form: EventInput,
     event_errors: FieldErrors,
@@ -194,6 +196,10 @@ async fn render_batch_page(
     let shipped = recalls::shipped_lines(&state.db, &batch).await?;
     let events = events::of_batch(&state.db, &state.reference, batch.id).await?;
     let rolls = stamps::rolls_of(&state.db, batch.id).await?;
+    let digital_link =
+        crate::catalog::variants::gtin_of_variant(&state.db, &product, batch.variant_id)
+            .await?
+            .is_some();
     let photos = crate::media::ordered(&state.db, crate::media::PhotoOwner::Batch(batch.id))
         .await?
         .iter()
@@ -220,6 +226,7 @@ async fn render_batch_page(
             batch,
             events,
             rolls,
+            digital_link,
             sample_links,
             event_form,
             event_errors,

@@ -9,6 +9,7 @@ mod api_recalls;
 mod api_scans;
 mod api_stamps;
 mod batch_pages;
+mod resolver_pages;
 mod scan_page;
 mod scan_view;
 
@@ -35,6 +36,8 @@ pub fn page_routes() -> Router<AppState> {
             "/S/{code}/{lot}/{serial}/{signature}",
             get(scan_page::scan_signed),
         )
+        .route("/01/{gtin}", get(resolver_pages::resolve_item))
+        .route("/01/{gtin}/10/{lot}", get(resolver_pages::resolve_lot))
         .route(
             "/01/{gtin}/10/{lot}/21/{serial}",
             get(scan_page::scan_digital_link),

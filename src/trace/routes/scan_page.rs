@@ -11,13 +11,15 @@ use serde::Deserialize;
 
 use super::scan_view::{ScanPage, ScanValues, scan_skeleton};
 use crate::AppState;
-use crate::domain::StampCode;
+use crate::domain::{Gtin, LotCode, StampCode};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::http::client::ClientAddr;
 use crate::http::extract::{ApiPath, PageForm};
+use crate::http::negotiate;
 use crate::http::page::{PageContext, render_with_status};
 use crate::http::skeleton;
 use crate::trace::fake_reports::{self, FakeReportForm};
+use crate::trace::resolver::{self, Answer};
 use crate::trace::scans::{ScanInput, Verdict};
 use crate::trace::signing::SignedParts;
 use crate::trace::verdict::{self, PageClient};
@@ -30,6 +32,9 @@ pub struct ScanParams {
     province: Option<String>,
     lat: Option<String>,
     lon: Option<String>,
+    /// A GS1 link type (Digital Link form only): the linkset, or a redirect to one link.
+    #[serde(rename = "linkType")]
+    link_type: Option<String>,
 }
 
 /// Who is scanning (see [`verdict::identify_page_client`]) and what they chose to share; a
@@ -260,6 +265,38 @@ pub(super) async fn scan_digital_link(
     ApiPath((gtin, lot, serial)): ApiPath<(String, String, String)>,
     Query(params): Query<ScanParams>,
 ) -> AppResult<Response> {
+    let json = negotiate::wants_json(&headers);
+    let answer = resolver::negotiate(
+        negotiate::wants_linkset(&headers),
+        params.link_type.as_deref(),
+    );
+    // The canonical address of the link (14-digit GTIN, the lot as stored), when it is one.
+    let canonical = match (Gtin::parse_exact(&gtin), LotCode::parse(&lot)) {
+        (Ok(g), Ok(l)) if crate::domain::DigitalLink::check_serial(&serial) => Some((
+            g.clone(),
+            l.clone(),
+            resolver::stamp_path(&g, l.as_str(), &serial),
+        )),
+        _ => None,
+    };
+    if let Some((_, _, path)) = &canonical
+        && let Some(redirect) = negotiate::canonical_redirect(&ctx.path, path)
+    {
+        return Ok(redirect);
+    }
+    if answer != Answer::Page {
+        return Ok(
+            stamp_links(&state, &ctx, client, answer, canonical, &serial)
+                .await
+                .unwrap_or_else(|err| negotiate::error(err, json)),
+        );
+    }
+    let linkset_href = canonical.as_ref().map(|(_, _, path)| {
+        format!(
+            "{}?linkType=linkset",
+            resolver::absolute(&state.config.public_url, path)
+        )
+    });
     state.limits.check_scan(client).await?;
     let linked = verdict::resolve_digital_link(&state.db, &gtin, &lot, &serial).await?;
     let disclosure = match &linked {
@@ -272,7 +309,7 @@ pub(super) async fn scan_digital_link(
         },
         Some(_) => Disclosure::Code,
     };
-    scan_response(
+    let response = scan_response(
         &state,
         ScanRequest {
             ctx,
@@ -284,7 +321,50 @@ pub(super) async fn scan_digital_link(
         linked.map(|l| l.code),
         disclosure,
     )
-    .await
+    .await?;
+    Ok(match linkset_href {
+        Some(href) => negotiate::with_linkset_link(response, &href),
+        None => response,
+    })
+}
+
+/// The linkset of a stamp's Digital Link, or a redirect to one of its links: read without
+/// judging or counting a scan. The links name the lot and product pages and the address the
+/// visitor holds, never another address with the code.
+async fn stamp_links(
+    state: &AppState,
+    ctx: &PageContext,
+    client: std::net::IpAddr,
+    answer: Answer,
+    canonical: Option<(Gtin, LotCode, String)>,
+    serial: &str,
+) -> AppResult<Response> {
+    let (gtin, lot, path) = canonical.ok_or(AppError::NotFound)?;
+    state.limits.check_scan(client).await?;
+    state.changes.catch_up().await;
+    verdict::resolve_digital_link(&state.db, gtin.as_gtin14(), lot.as_str(), serial)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let (item, origin) =
+        resolver::resolve_lot(&state.db, &state.trace_cache, &state.reference, &gtin, &lot)
+            .await?
+            .ok_or(AppError::NotFound)?;
+    let public_url = &state.config.public_url;
+    let stamp_uri = resolver::absolute(public_url, &path);
+    let lot_uri = resolver::absolute(public_url, &resolver::lot_path(&gtin, lot.as_str()));
+    let links = resolver::links_of_stamp(public_url, ctx.t, &item, &origin, &lot_uri, &stamp_uri);
+    let mut response = match answer {
+        Answer::Linkset => negotiate::linkset(&resolver::linkset(&stamp_uri, &links)),
+        Answer::Link(link_type) => resolver::target(&links, link_type)
+            .and_then(|link| negotiate::redirect(StatusCode::TEMPORARY_REDIRECT, &link.href))
+            .ok_or(AppError::NotFound)?,
+        // Pages are answered by the caller.
+        Answer::Page => return Err(AppError::NotFound),
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 fn digital_link_report_action(gtin: &str, lot: &str, serial: &str) -> String {

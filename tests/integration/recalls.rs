@@ -83,42 +83,27 @@ async fn paid_order(app: &TestApp, buyer: &User, product: i64, transfer: &str) -
     done["orders"][0]["id"].as_i64().unwrap()
 }
 
-/// Ships the order, every line packed from `batch`. Until shipping records lots itself, the
-/// order ships through the API and the lot is written on its lines here (with the lot's shipped
-/// units): the one place to change when it does.
+/// Accepts and ships the order, every line packed from `batch`, as the cooperative does.
 async fn ship_from_lot(app: &TestApp, owner: &User, order: i64, batch: i64) {
-    use sea_orm::sea_query::ExprTrait;
     let path = |action: &str| format!("/api/v1/orders/{order}/{action}");
     let (status, body) = owner.post(&path("accept"), json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = owner
-        .post(
-            &path("ship"),
-            json!({"carrier": "Viettel Post", "tracking_number": format!("VTP{order}")}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let lines = order_items::Entity::find()
+    let lines: Vec<Value> = order_items::Entity::find()
         .filter(order_items::Column::OrderId.eq(order))
         .all(app.db())
         .await
-        .unwrap();
-    let units: i64 = lines.iter().map(|l| l.quantity).sum();
-    order_items::Entity::update_many()
-        .col_expr(order_items::Column::BatchId, Expr::value(batch))
-        .filter(order_items::Column::OrderId.eq(order))
-        .exec(app.db())
-        .await
-        .unwrap();
-    batches::Entity::update_many()
-        .col_expr(
-            batches::Column::QuantityShipped,
-            Expr::col(batches::Column::QuantityShipped).add(units),
+        .unwrap()
+        .iter()
+        .map(|l| json!({"order_item_id": l.id, "batch_id": batch}))
+        .collect();
+    let (status, body) = owner
+        .post(
+            &path("ship"),
+            json!({"carrier": "Viettel Post", "tracking_number": format!("VTP{order}"),
+                   "lines": lines}),
         )
-        .filter(batches::Column::Id.eq(batch))
-        .exec(app.db())
-        .await
-        .unwrap();
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 fn recall_body() -> Value {
@@ -578,5 +563,38 @@ async fn the_gs1_digital_link_of_a_recalled_lots_stamp_reads_recalled_too() {
     assert!(
         html.contains("Phát hiện nấm mốc trong mẫu kiểm nghiệm"),
         "{html}"
+    );
+    // The lot's own page (no stamp, no scan) says it too, in its recall section, which the
+    // lot's linkset names as its recall status.
+    let lot_page = app
+        .client()
+        .get(app.url("/01/08934567890120/10/MO-06"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lot_page.status(), StatusCode::OK);
+    let html = lot_page.text().await.unwrap();
+    let section = &html[html.find(r#"id="recall""#).expect("a recall section")..];
+    assert!(section.contains("Đã thu hồi"), "{section}");
+    assert!(
+        section.contains("Không sử dụng; mang trả hợp tác xã"),
+        "{section}"
+    );
+    let linkset: Value = app
+        .client()
+        .get(app.url("/01/08934567890120/10/MO-06"))
+        .header("accept", "application/linkset+json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let recall_status = &linkset["linkset"][0]["https://gs1.org/voc/recallStatus"][0]["href"];
+    assert!(
+        recall_status
+            .as_str()
+            .is_some_and(|h| h.ends_with("/01/08934567890120/10/MO-06#recall")),
+        "{linkset}"
     );
 }

@@ -42,6 +42,29 @@ struct LotPage {
 }
 
 impl LotPage {
+    /// "Recalled on …", and when the remaining stock was confirmed safe, if it was.
+    fn recall_text(&self, recall: &crate::trace::scans::RecallNotice) -> String {
+        let date = |at| {
+            crate::clock::to_vietnam_time(at)
+                .format("%d/%m/%Y")
+                .to_string()
+        };
+        let mut text = self
+            .ctx
+            .t
+            .format("scan.recalled_text", &[("date", &date(recall.recalled_at))]);
+        if let Some(cleared) = recall.cleared_at {
+            text.push(' ');
+            text.push_str(
+                &self
+                    .ctx
+                    .t
+                    .format("scan.recalled_cleared", &[("date", &date(cleared))]),
+            );
+        }
+        text
+    }
+
     fn category(&self) -> &str {
         match self.ctx.lang {
             Lang::Vi => &self.origin.category_vi,

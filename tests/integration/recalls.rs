@@ -5,9 +5,8 @@
 use std::time::Duration;
 
 use ocop_market::config::{BankWebhookConfig, Secret};
-use ocop_market::entities::{batch_recalls, batches, message_outbox, order_items, recall_notices};
+use ocop_market::entities::{batch_recalls, message_outbox, order_items, recall_notices};
 use reqwest::StatusCode;
-use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 

@@ -16,6 +16,7 @@ mod admin;
 mod consumer;
 mod cooperative;
 mod driver;
+mod recall;
 mod search_phone;
 mod shopper;
 mod sizes;

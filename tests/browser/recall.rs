@@ -197,6 +197,7 @@ async fn walk(mut b: Browser, app: TestApp, w: World) {
     b.sees(t("vi", "scan.recalled_title")).await;
     b.sees(REASON).await;
     b.sees(ADVICE).await;
+    b.does_not_see(t("vi", "scan.buy_link")).await;
     b.shot("stamp-recalled").await;
     // And the product is off sale.
     let slug = ocop_market::entities::products::Entity::find_by_id(w.product)

@@ -31,7 +31,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Set,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -298,7 +298,8 @@ pub async fn open_of_product(
         .map(notice))
 }
 
-/// Which of `product_ids` are withdrawn from sale by an open recall of one of their lots.
+/// Which of `product_ids` are withdrawn from sale by an open recall of one of their lots, in
+/// one query (lists and search call it on every page).
 pub async fn recalled_among(
     db: &impl ConnectionTrait,
     product_ids: &[i64],
@@ -306,24 +307,24 @@ pub async fn recalled_among(
     if product_ids.is_empty() {
         return Ok(BTreeSet::new());
     }
-    let open: Vec<i64> = batch_recalls::Entity::find()
-        .filter(batch_recalls::Column::ClearedAt.is_null())
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| r.batch_id)
-        .collect();
-    if open.is_empty() {
-        return Ok(BTreeSet::new());
-    }
-    Ok(batches::Entity::find()
-        .filter(batches::Column::Id.is_in(open))
+    let recalled: Vec<i64> = batches::Entity::find()
+        .select_only()
+        .column(batches::Column::ProductId)
         .filter(batches::Column::ProductId.is_in(product_ids.iter().copied()))
+        .filter(batches::Column::Id.in_subquery(open_recall_batches()))
+        .into_tuple()
         .all(db)
-        .await?
-        .into_iter()
-        .map(|b| b.product_id)
-        .collect())
+        .await?;
+    Ok(recalled.into_iter().collect())
+}
+
+/// The lots under an open recall, as a subquery.
+fn open_recall_batches() -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(batch_recalls::Column::BatchId)
+        .from(batch_recalls::Entity)
+        .and_where(batch_recalls::Column::ClearedAt.is_null())
+        .to_owned()
 }
 
 /// Marks the products of a list withdrawn from sale by an open recall, so that lists and

@@ -3,6 +3,7 @@
 //! with the Digital Link grammar and as JSON), and label rolls that print the Digital Link form.
 
 use ocop_market::domain::DigitalLink;
+use ocop_market::trace::labels::raster::rasterise_first_page;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, LINK, LOCATION};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -723,38 +724,4 @@ async fn a_digital_link_sheet_needs_a_gtin_of_the_size() {
         !html.contains("digital_link=true"),
         "no Digital Link without a GTIN"
     );
-}
-
-/// Rasterises the first page of `pdf` with poppler's `pdftoppm`, in gray; `None` when it is
-/// not installed and CI is not set.
-fn rasterise_first_page(pdf: &[u8], dpi: u32) -> Option<image::GrayImage> {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("labels.pdf");
-    std::fs::write(&input, pdf).unwrap();
-    let output = dir.path().join("page");
-    let run = std::process::Command::new("pdftoppm")
-        .args([
-            "-r",
-            &dpi.to_string(),
-            "-gray",
-            "-png",
-            "-f",
-            "1",
-            "-l",
-            "1",
-            "-singlefile",
-        ])
-        .arg(&input)
-        .arg(&output)
-        .status();
-    match run {
-        Ok(status) => assert!(status.success(), "pdftoppm failed: {status}"),
-        Err(err) if std::env::var("CI").as_deref() != Ok("true") => {
-            eprintln!("SKIPPED: pdftoppm (Debian poppler-utils) is not installed: {err}");
-            return None;
-        }
-        Err(err) => panic!("pdftoppm (Debian poppler-utils) is needed in CI: {err}"),
-    }
-    let png = std::fs::read(dir.path().join("page.png")).unwrap();
-    Some(image::load_from_memory(&png).unwrap().to_luma8())
 }

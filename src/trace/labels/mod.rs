@@ -10,6 +10,8 @@
 mod font;
 mod layout;
 mod pdf;
+#[cfg(any(test, feature = "conformance"))]
+pub mod raster;
 #[cfg(test)]
 mod tests;
 

@@ -7,6 +7,7 @@ use krilla::SerializeSettings;
 use super::font::{Fonts, clean_text, is_combining_mark};
 use super::layout::{A4_HEIGHT_MM, A4_WIDTH_MM};
 use super::pdf::{LINE_HEIGHT_EM, LabelGeometry, PT_PER_MM, render_sheet_with, text_lines};
+use super::raster::rasterise_first_page;
 use super::*;
 
 const TAGLINE: &str = "Quét để xác thực nguồn gốc";
@@ -70,40 +71,6 @@ fn renders_a_42_label_sheet_on_two_pages() {
     );
     // No raster image: the QR codes are vector paths.
     assert!(!text.contains("/Subtype /Image"));
-}
-
-/// Rasterises the first page of `pdf` with poppler's `pdftoppm` (an independent PDF
-/// renderer) at `dpi`, in gray; `None` when `pdftoppm` is not installed and CI is not set.
-fn rasterise_first_page(pdf: &[u8], dpi: u32) -> Option<image::GrayImage> {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("labels.pdf");
-    std::fs::write(&input, pdf).unwrap();
-    let output = dir.path().join("page");
-    let run = std::process::Command::new("pdftoppm")
-        .args([
-            "-r",
-            &dpi.to_string(),
-            "-gray",
-            "-png",
-            "-f",
-            "1",
-            "-l",
-            "1",
-            "-singlefile",
-        ])
-        .arg(&input)
-        .arg(&output)
-        .status();
-    match run {
-        Ok(status) => assert!(status.success(), "pdftoppm failed: {status}"),
-        Err(err) if std::env::var("CI").as_deref() != Ok("true") => {
-            eprintln!("SKIPPED: pdftoppm (Debian poppler-utils) is not installed: {err}");
-            return None;
-        }
-        Err(err) => panic!("pdftoppm (Debian poppler-utils) is needed in CI: {err}"),
-    }
-    let png = std::fs::read(dir.path().join("page.png")).unwrap();
-    Some(image::load_from_memory(&png).unwrap().to_luma8())
 }
 
 #[test]

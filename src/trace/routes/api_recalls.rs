@@ -16,8 +16,9 @@ use crate::error::{AppError, AppResult, Problem};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::trace::recalls::{self, RecallInput, RecallView, ShippedLine};
 
-/// Tells every app server's caches that the lot's stamps and its product changed.
-async fn publish(state: &AppState, batch: &batch_rows::Model) {
+/// Tells every app server's caches that the lot's stamps and its product changed (the API and
+/// the batch page's recall forms).
+pub(super) async fn publish(state: &AppState, batch: &batch_rows::Model) {
     state
         .changes
         .publish(&[Change::Batch(batch.id), Change::Product(batch.product_id)])

@@ -543,10 +543,7 @@ pub(super) async fn recall_submit(
     };
     match result {
         Ok(()) => {
-            state
-                .changes
-                .publish(&[Change::Batch(batch.id), Change::Product(batch.product_id)])
-                .await;
+            super::api_recalls::publish(&state, &batch).await;
             Ok(
                 Redirect::to(&format!("/workspace/batches/{id}?notice=recalled#recall"))
                     .into_response(),
@@ -589,10 +586,7 @@ pub(super) async fn clear_recall_submit(
     let confirmed = form.remaining_stock_safe.is_some();
     match recalls::clear(&state.db, &user, &batch, confirmed).await {
         Ok(_) => {
-            state
-                .changes
-                .publish(&[Change::Batch(batch.id), Change::Product(batch.product_id)])
-                .await;
+            super::api_recalls::publish(&state, &batch).await;
             Ok(
                 Redirect::to(&format!("/workspace/batches/{id}?notice=cleared#recall"))
                     .into_response(),
